@@ -1,0 +1,733 @@
+//! Canonical JSON: the strict parser and the one canonical serializer (spec §2).
+//!
+//! Every digest in the format is SHA-256 over the bytes [`to_canonical`] produces:
+//! exactly Python's `json.dumps(obj, sort_keys=True, separators=(',', ':'),
+//! ensure_ascii=False)` encoded as UTF-8. The parser refuses anything that form cannot
+//! represent faithfully, naming the byte offset and the JSON path of the problem.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+/// Deepest nesting of arrays and objects the parser accepts (spec §2).
+pub const MAX_DEPTH: usize = 128;
+
+/// A JSON value as canonical JSON sees it.
+///
+/// Objects are kept in a `BTreeMap`, whose `String` order is UTF-8 byte order, which is
+/// Unicode code-point order: the order canonical JSON writes keys in.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Value {
+    /// `null`.
+    Null,
+    /// `true` or `false`.
+    Bool(bool),
+    /// A number written without fraction or exponent, in [-2^63, 2^64-1].
+    Int(i128),
+    /// A number written with a fraction or an exponent (always finite).
+    Float(f64),
+    /// A string (never holds a lone surrogate: Rust strings cannot).
+    String(String),
+    /// An array.
+    Array(Vec<Value>),
+    /// An object, keys in code-point order.
+    Object(BTreeMap<String, Value>),
+}
+
+/// An object map.
+pub type Map = BTreeMap<String, Value>;
+
+impl Value {
+    /// The object map, if this is an object.
+    pub fn as_object(&self) -> Option<&Map> {
+        match self {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+    /// The mutable object map, if this is an object.
+    pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        match self {
+            Value::Object(m) => Some(m),
+            _ => None,
+        }
+    }
+    /// The elements, if this is an array.
+    pub fn as_array(&self) -> Option<&Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
+    /// The text, if this is a string.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+    /// The integer, if this is an integer.
+    pub fn as_int(&self) -> Option<i128> {
+        match self {
+            Value::Int(i) => Some(*i),
+            _ => None,
+        }
+    }
+    /// Member `key` of an object (None for non-objects or a missing key).
+    pub fn get(&self, key: &str) -> Option<&Value> {
+        self.as_object().and_then(|m| m.get(key))
+    }
+    /// A short name of the JSON type, for error messages.
+    pub fn type_name(&self) -> &'static str {
+        match self {
+            Value::Null => "null",
+            Value::Bool(_) => "a boolean",
+            Value::Int(_) => "an integer",
+            Value::Float(_) => "a float",
+            Value::String(_) => "a string",
+            Value::Array(_) => "an array",
+            Value::Object(_) => "an object",
+        }
+    }
+    /// The canonical bytes of this value.
+    pub fn canonical(&self) -> Vec<u8> {
+        to_canonical(self)
+    }
+    /// A short, human-readable rendering for messages (canonical, cut at 80 bytes).
+    pub fn brief(&self) -> String {
+        let s = String::from_utf8_lossy(&self.canonical()).into_owned();
+        if s.chars().count() > 80 {
+            let cut: String = s.chars().take(77).collect();
+            format!("{cut}...")
+        } else {
+            s
+        }
+    }
+}
+
+impl From<&str> for Value {
+    fn from(s: &str) -> Self {
+        Value::String(s.to_owned())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Self {
+        Value::String(s)
+    }
+}
+impl From<bool> for Value {
+    fn from(b: bool) -> Self {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Self {
+        Value::Int(i as i128)
+    }
+}
+impl From<u64> for Value {
+    fn from(i: u64) -> Self {
+        Value::Int(i as i128)
+    }
+}
+impl<T: Into<Value>> From<Option<T>> for Value {
+    fn from(o: Option<T>) -> Self {
+        o.map_or(Value::Null, Into::into)
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(a: Vec<Value>) -> Self {
+        Value::Array(a)
+    }
+}
+impl From<Map> for Value {
+    fn from(m: Map) -> Self {
+        Value::Object(m)
+    }
+}
+
+/// Build an object from `(key, value)` pairs.
+pub fn object<const N: usize>(pairs: [(&str, Value); N]) -> Value {
+    Value::Object(pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect())
+}
+
+/// Why some bytes are not canonical-JSON input.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum CanonErrorKind {
+    /// The input is empty (or only white space).
+    Empty,
+    /// A UTF-8 byte-order mark at the start.
+    ByteOrderMark,
+    /// Bytes that are not UTF-8 (overlong forms included).
+    InvalidUtf8,
+    /// Something other than what the grammar allows here.
+    Syntax(String),
+    /// An object key appears twice.
+    DuplicateKey(String),
+    /// `NaN`, `Infinity` or `-Infinity`.
+    NonFinite(String),
+    /// A number too large for a float, or an integer outside [-2^63, 2^64-1].
+    NumberOutOfRange(String),
+    /// A `\u` escape of half a surrogate pair.
+    LoneSurrogate,
+    /// A raw control character inside a string.
+    ControlCharacter(u8),
+    /// Nesting deeper than [`MAX_DEPTH`].
+    TooDeep,
+    /// Data after the first JSON value.
+    TrailingData,
+}
+
+impl fmt::Display for CanonErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CanonErrorKind::Empty => write!(f, "empty input, expected a JSON value"),
+            CanonErrorKind::ByteOrderMark => write!(f, "byte-order mark is not allowed"),
+            CanonErrorKind::InvalidUtf8 => write!(f, "invalid UTF-8"),
+            CanonErrorKind::Syntax(s) => write!(f, "{s}"),
+            CanonErrorKind::DuplicateKey(k) => write!(f, "duplicate object key {k:?}"),
+            CanonErrorKind::NonFinite(s) => write!(f, "{s} is not representable"),
+            CanonErrorKind::NumberOutOfRange(s) => write!(f, "number out of range: {s}"),
+            CanonErrorKind::LoneSurrogate => write!(f, "lone surrogate in a \\u escape"),
+            CanonErrorKind::ControlCharacter(b) => {
+                write!(f, "unescaped control character 0x{b:02x} in a string")
+            }
+            CanonErrorKind::TooDeep => write!(f, "nesting deeper than {MAX_DEPTH}"),
+            CanonErrorKind::TrailingData => write!(f, "trailing data after the JSON value"),
+        }
+    }
+}
+
+/// Input that canonical JSON refuses: what, at which byte, under which JSON path.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("at byte {offset} ({path}): {kind}")]
+pub struct CanonError {
+    /// What is wrong.
+    pub kind: CanonErrorKind,
+    /// Byte offset into the input.
+    pub offset: usize,
+    /// JSON path of the value being read (`$` for the top level).
+    pub path: String,
+}
+
+/// Parse bytes strictly into a [`Value`] (spec §2).
+pub fn parse(input: &[u8]) -> Result<Value, CanonError> {
+    let mut p = Parser { s: input, i: 0, path: Vec::new() };
+    if input.starts_with(b"\xEF\xBB\xBF") {
+        return Err(p.err(CanonErrorKind::ByteOrderMark));
+    }
+    if let Err(e) = std::str::from_utf8(input) {
+        p.i = e.valid_up_to();
+        return Err(p.err(CanonErrorKind::InvalidUtf8));
+    }
+    p.ws();
+    if p.i >= input.len() {
+        return Err(p.err(CanonErrorKind::Empty));
+    }
+    let v = p.value(1)?;
+    p.ws();
+    if p.i != input.len() {
+        return Err(p.err(CanonErrorKind::TrailingData));
+    }
+    Ok(v)
+}
+
+/// Parse a string strictly (see [`parse`]).
+pub fn parse_str(s: &str) -> Result<Value, CanonError> {
+    parse(s.as_bytes())
+}
+
+enum Seg {
+    Key(String),
+    Index(usize),
+}
+
+struct Parser<'a> {
+    s: &'a [u8],
+    i: usize,
+    path: Vec<Seg>,
+}
+
+/// Format a JSON path from segments.
+fn fmt_path(segs: &[Seg]) -> String {
+    let mut p = String::from("$");
+    for s in segs {
+        match s {
+            Seg::Key(k) => push_key(&mut p, k),
+            Seg::Index(i) => {
+                p.push('[');
+                p.push_str(&i.to_string());
+                p.push(']');
+            }
+        }
+    }
+    p
+}
+
+/// Append `.key` (or `["key"]` when it is not a plain name) to a JSON path.
+pub fn push_key(path: &mut String, key: &str) {
+    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+        path.push('.');
+        path.push_str(key);
+    } else {
+        path.push_str("[\"");
+        for c in key.chars() {
+            match c {
+                '"' => path.push_str("\\\""),
+                '\\' => path.push_str("\\\\"),
+                c => path.push(c),
+            }
+        }
+        path.push_str("\"]");
+    }
+}
+
+/// `path` + `.key`.
+pub fn join_key(path: &str, key: &str) -> String {
+    let mut p = path.to_owned();
+    push_key(&mut p, key);
+    p
+}
+
+/// `path` + `[i]`.
+pub fn join_index(path: &str, i: usize) -> String {
+    format!("{path}[{i}]")
+}
+
+impl Parser<'_> {
+    fn err(&self, kind: CanonErrorKind) -> CanonError {
+        CanonError { kind, offset: self.i, path: fmt_path(&self.path) }
+    }
+    fn syntax(&self, what: &str) -> CanonError {
+        let found = match self.s.get(self.i) {
+            None => "end of input".to_owned(),
+            Some(b) if b.is_ascii_graphic() => format!("'{}'", *b as char),
+            Some(b) => format!("byte 0x{b:02x}"),
+        };
+        self.err(CanonErrorKind::Syntax(format!("expected {what}, found {found}")))
+    }
+    fn ws(&mut self) {
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
+            self.i += 1;
+        }
+    }
+    fn value(&mut self, depth: usize) -> Result<Value, CanonError> {
+        match self.s.get(self.i) {
+            Some(b'{') => {
+                if depth > MAX_DEPTH {
+                    return Err(self.err(CanonErrorKind::TooDeep));
+                }
+                self.object(depth)
+            }
+            Some(b'[') => {
+                if depth > MAX_DEPTH {
+                    return Err(self.err(CanonErrorKind::TooDeep));
+                }
+                self.array(depth)
+            }
+            Some(b'"') => Ok(Value::String(self.string()?)),
+            Some(b't') => self.literal("true", Value::Bool(true)),
+            Some(b'f') => self.literal("false", Value::Bool(false)),
+            Some(b'n') => self.literal("null", Value::Null),
+            Some(b'N') if self.s[self.i..].starts_with(b"NaN") => {
+                Err(self.err(CanonErrorKind::NonFinite("NaN".into())))
+            }
+            Some(b'I') if self.s[self.i..].starts_with(b"Infinity") => {
+                Err(self.err(CanonErrorKind::NonFinite("Infinity".into())))
+            }
+            Some(b'-') if self.s[self.i..].starts_with(b"-Infinity") => {
+                Err(self.err(CanonErrorKind::NonFinite("-Infinity".into())))
+            }
+            Some(b'-' | b'0'..=b'9') => self.number(),
+            _ => Err(self.syntax("a JSON value")),
+        }
+    }
+    fn literal(&mut self, word: &str, v: Value) -> Result<Value, CanonError> {
+        if self.s[self.i..].starts_with(word.as_bytes()) {
+            self.i += word.len();
+            Ok(v)
+        } else {
+            Err(self.syntax("a JSON value"))
+        }
+    }
+    fn object(&mut self, depth: usize) -> Result<Value, CanonError> {
+        self.i += 1;
+        let mut m = Map::new();
+        self.ws();
+        if self.s.get(self.i) == Some(&b'}') {
+            self.i += 1;
+            return Ok(Value::Object(m));
+        }
+        loop {
+            self.ws();
+            if self.s.get(self.i) != Some(&b'"') {
+                return Err(self.syntax("a string key"));
+            }
+            let key_at = self.i;
+            let key = self.string()?;
+            if m.contains_key(&key) {
+                self.i = key_at;
+                return Err(self.err(CanonErrorKind::DuplicateKey(key)));
+            }
+            self.ws();
+            if self.s.get(self.i) != Some(&b':') {
+                return Err(self.syntax("':'"));
+            }
+            self.i += 1;
+            self.ws();
+            self.path.push(Seg::Key(key));
+            let v = self.value(depth + 1)?;
+            let Some(Seg::Key(key)) = self.path.pop() else {
+                unreachable!("path stack holds the key pushed above")
+            };
+            m.insert(key, v);
+            self.ws();
+            match self.s.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b'}') => {
+                    self.i += 1;
+                    return Ok(Value::Object(m));
+                }
+                _ => return Err(self.syntax("',' or '}'")),
+            }
+        }
+    }
+    fn array(&mut self, depth: usize) -> Result<Value, CanonError> {
+        self.i += 1;
+        let mut a = Vec::new();
+        self.ws();
+        if self.s.get(self.i) == Some(&b']') {
+            self.i += 1;
+            return Ok(Value::Array(a));
+        }
+        loop {
+            self.ws();
+            self.path.push(Seg::Index(a.len()));
+            let v = self.value(depth + 1)?;
+            self.path.pop();
+            a.push(v);
+            self.ws();
+            match self.s.get(self.i) {
+                Some(b',') => self.i += 1,
+                Some(b']') => {
+                    self.i += 1;
+                    return Ok(Value::Array(a));
+                }
+                _ => return Err(self.syntax("',' or ']'")),
+            }
+        }
+    }
+    fn hex4(&mut self) -> Result<u32, CanonError> {
+        let mut v = 0u32;
+        for _ in 0..4 {
+            let d = match self.s.get(self.i) {
+                Some(b) if b.is_ascii_hexdigit() => (*b as char).to_digit(16).unwrap_or(0),
+                _ => return Err(self.syntax("four hex digits after \\u")),
+            };
+            v = v * 16 + d;
+            self.i += 1;
+        }
+        Ok(v)
+    }
+    fn string(&mut self) -> Result<String, CanonError> {
+        self.i += 1; // opening quote
+        let mut out = String::new();
+        loop {
+            // copy a run of plain bytes (input is known-valid UTF-8)
+            let start = self.i;
+            while let Some(&b) = self.s.get(self.i) {
+                if b == b'"' || b == b'\\' || b < 0x20 {
+                    break;
+                }
+                self.i += 1;
+            }
+            if self.i > start {
+                // the run starts and ends at ASCII bytes or input ends, so it is valid UTF-8
+                out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|_| {
+                    CanonError {
+                        kind: CanonErrorKind::InvalidUtf8,
+                        offset: start,
+                        path: fmt_path(&self.path),
+                    }
+                })?);
+            }
+            match self.s.get(self.i) {
+                None => return Err(self.syntax("'\"' to close the string")),
+                Some(b'"') => {
+                    self.i += 1;
+                    return Ok(out);
+                }
+                Some(&b) if b < 0x20 => return Err(self.err(CanonErrorKind::ControlCharacter(b))),
+                _ => {
+                    let esc_at = self.i;
+                    self.i += 1;
+                    let c = match self.s.get(self.i) {
+                        Some(b'"') => '"',
+                        Some(b'\\') => '\\',
+                        Some(b'/') => '/',
+                        Some(b'b') => '\u{8}',
+                        Some(b'f') => '\u{c}',
+                        Some(b'n') => '\n',
+                        Some(b'r') => '\r',
+                        Some(b't') => '\t',
+                        Some(b'u') => {
+                            self.i += 1;
+                            let hi = self.hex4()?;
+                            let cp = if (0xD800..0xDC00).contains(&hi) {
+                                if self.s[self.i..].starts_with(b"\\u") {
+                                    let save = self.i;
+                                    self.i += 2;
+                                    let lo = self.hex4()?;
+                                    if (0xDC00..0xE000).contains(&lo) {
+                                        0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00)
+                                    } else {
+                                        self.i = save;
+                                        self.i = esc_at;
+                                        return Err(self.err(CanonErrorKind::LoneSurrogate));
+                                    }
+                                } else {
+                                    self.i = esc_at;
+                                    return Err(self.err(CanonErrorKind::LoneSurrogate));
+                                }
+                            } else if (0xDC00..0xE000).contains(&hi) {
+                                self.i = esc_at;
+                                return Err(self.err(CanonErrorKind::LoneSurrogate));
+                            } else {
+                                hi
+                            };
+                            out.push(char::from_u32(cp).ok_or_else(|| self.err(CanonErrorKind::LoneSurrogate))?);
+                            continue;
+                        }
+                        _ => return Err(self.syntax("a valid escape")),
+                    };
+                    self.i += 1;
+                    out.push(c);
+                }
+            }
+        }
+    }
+    fn number(&mut self) -> Result<Value, CanonError> {
+        let start = self.i;
+        if self.s.get(self.i) == Some(&b'-') {
+            self.i += 1;
+        }
+        match self.s.get(self.i) {
+            Some(b'0') => {
+                self.i += 1;
+                if let Some(b'0'..=b'9') = self.s.get(self.i) {
+                    return Err(self.syntax("no leading zero in a number"));
+                }
+            }
+            Some(b'1'..=b'9') => {
+                while let Some(b'0'..=b'9') = self.s.get(self.i) {
+                    self.i += 1;
+                }
+            }
+            _ => return Err(self.syntax("a digit")),
+        }
+        let mut float = false;
+        if self.s.get(self.i) == Some(&b'.') {
+            float = true;
+            self.i += 1;
+            if !matches!(self.s.get(self.i), Some(b'0'..=b'9')) {
+                return Err(self.syntax("a digit after '.'"));
+            }
+            while let Some(b'0'..=b'9') = self.s.get(self.i) {
+                self.i += 1;
+            }
+        }
+        if let Some(b'e' | b'E') = self.s.get(self.i) {
+            float = true;
+            self.i += 1;
+            if let Some(b'+' | b'-') = self.s.get(self.i) {
+                self.i += 1;
+            }
+            if !matches!(self.s.get(self.i), Some(b'0'..=b'9')) {
+                return Err(self.syntax("a digit in the exponent"));
+            }
+            while let Some(b'0'..=b'9') = self.s.get(self.i) {
+                self.i += 1;
+            }
+        }
+        // the slice holds only ASCII digits, signs, '.', 'e'
+        let text = std::str::from_utf8(&self.s[start..self.i]).unwrap_or("");
+        let range_err = |p: &Self| CanonError {
+            kind: CanonErrorKind::NumberOutOfRange(text.to_owned()),
+            offset: start,
+            path: fmt_path(&p.path),
+        };
+        if float {
+            match text.parse::<f64>() {
+                Ok(f) if f.is_finite() => Ok(Value::Float(f)),
+                _ => Err(range_err(self)),
+            }
+        } else {
+            const MIN: i128 = i64::MIN as i128;
+            const MAX: i128 = u64::MAX as i128;
+            match text.parse::<i128>() {
+                Ok(i) if (MIN..=MAX).contains(&i) => Ok(Value::Int(i)),
+                _ => Err(range_err(self)),
+            }
+        }
+    }
+}
+
+/// The canonical bytes of `v` (spec §2).
+pub fn to_canonical(v: &Value) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(v, &mut out);
+    out
+}
+
+/// Append the canonical bytes of `v` to `out`.
+pub fn write_canonical(v: &Value, out: &mut Vec<u8>) {
+    match v {
+        Value::Null => out.extend_from_slice(b"null"),
+        Value::Bool(true) => out.extend_from_slice(b"true"),
+        Value::Bool(false) => out.extend_from_slice(b"false"),
+        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
+        Value::Float(f) => out.extend_from_slice(python_float_repr(*f).as_bytes()),
+        Value::String(s) => write_string(s, out),
+        Value::Array(a) => {
+            out.push(b'[');
+            for (n, x) in a.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_canonical(x, out);
+            }
+            out.push(b']');
+        }
+        Value::Object(m) => {
+            out.push(b'{');
+            for (n, (k, x)) in m.iter().enumerate() {
+                if n > 0 {
+                    out.push(b',');
+                }
+                write_string(k, out);
+                out.push(b':');
+                write_canonical(x, out);
+            }
+            out.push(b'}');
+        }
+    }
+}
+
+/// Write a string the way Python's `json.dumps(..., ensure_ascii=False)` does.
+fn write_string(s: &str, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.push(b'"');
+    let bytes = s.as_bytes();
+    let mut run = 0;
+    for (i, &b) in bytes.iter().enumerate() {
+        let esc: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0x00..=0x1f => &[],
+            _ => continue,
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        if esc.is_empty() {
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[(b >> 4) as usize]);
+            out.push(HEX[(b & 15) as usize]);
+        } else {
+            out.extend_from_slice(esc);
+        }
+        run = i + 1;
+    }
+    out.extend_from_slice(&bytes[run..]);
+    out.push(b'"');
+}
+
+/// Format a finite float exactly as Python's `repr(float)` does.
+///
+/// Shortest round-trip digits; positional when the decimal exponent is in [-4, 16),
+/// otherwise `d.ddde±XX` with at least two exponent digits; always a `.0` or an exponent.
+pub fn python_float_repr(f: f64) -> String {
+    // Rust's `{:e}` gives the shortest round-trip digits in scientific form: "-1.5e300".
+    let sci = format!("{f:e}");
+    let (mant, exp) = sci.split_once('e').unwrap_or((&sci, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    let (neg, mant) = match mant.strip_prefix('-') {
+        Some(m) => (true, m),
+        None => (false, mant),
+    };
+    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let mut s = String::with_capacity(24);
+    if neg {
+        s.push('-');
+    }
+    if (-4..16).contains(&exp) {
+        if exp >= 0 {
+            let int_len = exp as usize + 1;
+            if digits.len() <= int_len {
+                s.push_str(&digits);
+                s.extend(std::iter::repeat_n('0', int_len - digits.len()));
+                s.push_str(".0");
+            } else {
+                s.push_str(&digits[..int_len]);
+                s.push('.');
+                s.push_str(&digits[int_len..]);
+            }
+        } else {
+            s.push_str("0.");
+            s.extend(std::iter::repeat_n('0', (-exp - 1) as usize));
+            s.push_str(&digits);
+        }
+    } else {
+        s.push_str(&digits[..1]);
+        if digits.len() > 1 {
+            s.push('.');
+            s.push_str(&digits[1..]);
+        }
+        s.push('e');
+        s.push(if exp < 0 { '-' } else { '+' });
+        let a = exp.unsigned_abs();
+        if a < 10 {
+            s.push('0');
+        }
+        s.push_str(&a.to_string());
+    }
+    s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn float_repr_matches_python() {
+        for (f, want) in [
+            (1.0, "1.0"),
+            (0.1, "0.1"),
+            (-0.0, "-0.0"),
+            (100.0, "100.0"),
+            (1e-5, "1e-05"),
+            (1e16, "1e+16"),
+            (1e15, "1000000000000000.0"),
+            (1.5e300, "1.5e+300"),
+            (123456789.125, "123456789.125"),
+            (0.0001, "0.0001"),
+            (1e22, "1e+22"),
+            (5e-324, "5e-324"),
+            (1.7976931348623157e308, "1.7976931348623157e+308"),
+            (0.5, "0.5"),
+            (1234.5e-10, "1.2345e-07"),
+        ] {
+            assert_eq!(python_float_repr(f), want, "{f}");
+        }
+    }
+
+    #[test]
+    fn error_names_path_and_offset() {
+        let e = parse(br#"{"a":{"b":[1,NaN]}}"#).unwrap_err();
+        assert_eq!(e.path, "$.a.b[1]");
+        assert_eq!(e.offset, 13);
+    }
+}

@@ -1,0 +1,271 @@
+//! Identifiers and digests derived from canonical JSON (spec §3, §6).
+//!
+//! One hashing path: every digest of the format goes through [`canon_sha256`].
+
+use sha2::{Digest as _, Sha256};
+use unicode_normalization::UnicodeNormalization;
+
+use crate::canon::{Value, write_canonical};
+use crate::rules;
+
+/// A SHA-256 digest.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct Sha256Digest(pub [u8; 32]);
+
+impl Sha256Digest {
+    /// Lower-case hex, 64 characters.
+    pub fn hex(&self) -> String {
+        hex(&self.0)
+    }
+    /// Parse 64 lower-case hex characters.
+    pub fn from_hex(s: &str) -> Option<Self> {
+        if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
+            return None;
+        }
+        let v = unhex(s)?;
+        Some(Sha256Digest(v.try_into().ok()?))
+    }
+}
+
+impl std::fmt::Debug for Sha256Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Sha256Digest({})", self.hex())
+    }
+}
+impl std::fmt::Display for Sha256Digest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.hex())
+    }
+}
+
+/// SHA-256 of bytes.
+pub fn sha256(data: &[u8]) -> Sha256Digest {
+    Sha256Digest(Sha256::digest(data).into())
+}
+
+/// SHA-256 of the canonical form of a value: the one hashing path of the format.
+pub fn canon_sha256(v: &Value) -> Sha256Digest {
+    let mut buf = Vec::with_capacity(1024);
+    write_canonical(v, &mut buf);
+    sha256(&buf)
+}
+
+/// SHA-256 of the canonical form of an object without some of its top-level keys.
+///
+/// Used for `content_sha256` (spec §3: without `signature`, `content_sha256`, `event_id`),
+/// `state_sha256` and `bundle_sha256`. A non-object is hashed as it is.
+pub fn canon_sha256_without(v: &Value, skip: &[&str]) -> Sha256Digest {
+    match v {
+        Value::Object(m) => {
+            // write the object by hand, leaving out the skipped keys: no clone
+            let mut buf = Vec::with_capacity(4096);
+            buf.push(b'{');
+            let mut first = true;
+            for (k, x) in m.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
+                if !first {
+                    buf.push(b',');
+                }
+                first = false;
+                write_canonical(&Value::String(k.clone()), &mut buf);
+                buf.push(b':');
+                write_canonical(x, &mut buf);
+            }
+            buf.push(b'}');
+            sha256(&buf)
+        }
+        other => canon_sha256(other),
+    }
+}
+
+/// Lower-case hex of bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    const H: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(H[(b >> 4) as usize] as char);
+        s.push(H[(b & 15) as usize] as char);
+    }
+    s
+}
+
+/// Decode hex (either case); None on odd length or a non-hex character.
+pub fn unhex(s: &str) -> Option<Vec<u8>> {
+    if s.len() % 2 != 0 {
+        return None;
+    }
+    s.as_bytes()
+        .chunks(2)
+        .map(|c| {
+            let d = |b: u8| (b as char).to_digit(16);
+            Some((d(c[0])? * 16 + d(c[1])?) as u8)
+        })
+        .collect()
+}
+
+/// RFC 4648 base32, upper case, no padding.
+pub fn base32(data: &[u8]) -> String {
+    const A: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+    let mut out = String::with_capacity(data.len().div_ceil(5) * 8);
+    let (mut buf, mut bits) = (0u32, 0u32);
+    for &b in data {
+        buf = (buf << 8) | b as u32;
+        bits += 8;
+        while bits >= 5 {
+            bits -= 5;
+            out.push(A[((buf >> bits) & 31) as usize] as char);
+        }
+    }
+    if bits > 0 {
+        out.push(A[((buf << (5 - bits)) & 31) as usize] as char);
+    }
+    out
+}
+
+/// The 26-character code of a digest: the first 26 base32 characters (spec §3).
+pub fn code26(d: &Sha256Digest) -> String {
+    let mut s = base32(&d.0);
+    s.truncate(26);
+    s
+}
+
+/// Both key fingerprints of a raw public key: (32 hex chars, 26 base32 chars) (spec §3).
+pub fn key_fingerprints(raw_public_key: &[u8; 32]) -> (String, String) {
+    let d = sha256(raw_public_key);
+    let mut h = d.hex();
+    h.truncate(32);
+    (h, code26(&d))
+}
+
+/// A Pith number: `pith:YEAR:CODE` (spec §3).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct PithNumber {
+    /// The year (decided: UTC year of `submitted_at`).
+    pub year: i32,
+    /// The 26-character base32 code.
+    pub code: String,
+}
+
+impl PithNumber {
+    /// Derive the number from a canonical record and its digest.
+    pub fn derive(year: i32, canonical_sha256: &Sha256Digest) -> Self {
+        PithNumber { year, code: code26(canonical_sha256) }
+    }
+    /// `pith:` + first 8 chars of the code.
+    pub fn short(&self) -> String {
+        format!("pith:{}", &self.code[..8])
+    }
+    /// Parse `pith:YYYY:CODE26`.
+    pub fn parse(s: &str) -> Option<Self> {
+        let rest = s.strip_prefix("pith:")?;
+        let (y, code) = rest.split_once(':')?;
+        if y.len() != 4 || !y.bytes().all(|b| b.is_ascii_digit()) {
+            return None;
+        }
+        if code.len() != 26 || !code.bytes().all(|b| matches!(b, b'A'..=b'Z' | b'2'..=b'7')) {
+            return None;
+        }
+        Some(PithNumber { year: y.parse().ok()?, code: code.to_owned() })
+    }
+}
+
+impl std::fmt::Display for PithNumber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "pith:{:04}:{}", self.year, self.code)
+    }
+}
+
+/// Is `c` white space as Python's `str.split()` sees it (spec §6, decided)?
+pub fn is_python_space(c: char) -> bool {
+    c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
+}
+
+/// Collapse every run of white space to one space and trim (spec §6).
+pub fn collapse_ws(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for w in text.split(is_python_space).filter(|w| !w.is_empty()) {
+        if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(w);
+    }
+    out
+}
+
+/// The text rule for titles and abstracts: NFC, full lower-case, white space collapsed.
+pub fn text_canon(text: &str) -> String {
+    let nfc: String = text.nfc().collect();
+    collapse_ws(&nfc.to_lowercase())
+}
+
+/// hex(sha256(text_canon(text))): `title_canon_sha256` / `abstract_canon_sha256` (spec §6).
+pub fn text_canon_sha256(text: &str) -> String {
+    sha256(text_canon(text).as_bytes()).hex()
+}
+
+/// The six source aliases of a record, sorted by `alias_kind` (spec §10).
+pub fn source_aliases(source_id: &str, version: i128, code: &str, created_at: &str) -> Value {
+    let mut v = vec![
+        ("arxiv", source_id.to_owned()),
+        ("arxiv_version", format!("{source_id}v{version}")),
+        ("doi", format!("{}{}", rules::DOI_PREFIX, source_id).to_lowercase()),
+        ("pith_short_8", code[..8.min(code.len())].to_owned()),
+        ("pith_short_12", code[..12.min(code.len())].to_owned()),
+        ("pith_short_16", code[..16.min(code.len())].to_owned()),
+    ];
+    v.sort_by(|a, b| a.0.cmp(b.0));
+    Value::Array(
+        v.into_iter()
+            .map(|(k, val)| {
+                crate::canon::object([
+                    ("alias_kind", k.into()),
+                    ("alias_value", val.into()),
+                    ("created_at", created_at.into()),
+                ])
+            })
+            .collect(),
+    )
+}
+
+/// The four links of a record at a registry base URL (spec §11).
+pub fn links(base_url: &str, code: &str) -> Value {
+    let base = base_url.trim_end_matches('/');
+    crate::canon::object([
+        ("resolver", format!("{base}/pith/{code}").into()),
+        ("bundle", format!("{base}/pith/{code}/bundle.json").into()),
+        ("state", format!("{base}/pith/{code}/state.json").into()),
+        ("well_known_bundle", format!("{base}/.well-known/pith/{code}/bundle.json").into()),
+    ])
+}
+
+/// The registry's mirror hint for a record (spec §11).
+pub fn mirror_hint(base_url: &str, code: &str) -> Value {
+    let base = base_url.trim_end_matches('/');
+    crate::canon::object([
+        ("mirror_type", "https".into()),
+        ("name", rules::MIRROR_NAME.into()),
+        ("base_url", base.into()),
+        ("bundle_url", format!("{base}/pith/{code}/bundle.json").into()),
+        ("state_url", format!("{base}/pith/{code}/state.json").into()),
+        ("well_known_bundle_url", format!("{base}/.well-known/pith/{code}/bundle.json").into()),
+        ("status", "primary".into()),
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base32_rfc4648_vectors() {
+        for (i, o) in [("", ""), ("f", "MY"), ("fo", "MZXQ"), ("foo", "MZXW6"), ("foob", "MZXW6YQ"),
+            ("fooba", "MZXW6YTB"), ("foobar", "MZXW6YTBOI")] {
+            assert_eq!(base32(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn white_space_rule() {
+        assert_eq!(collapse_ws("  a\u{1c}b\u{a0}\u{3000}c\n"), "a b c");
+        assert_eq!(text_canon("Straße  ÉTÉ"), "straße été");
+    }
+}

@@ -1,0 +1,13 @@
+//! pith: issue, sign and verify Pith numbers, events, states and bundles.
+//!
+//! The library owns all logic; the `pith` binary only parses arguments and reports.
+//! Section references (`spec §N`) are to `pith-format.md`.
+
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
+pub mod canon;
+pub mod digest;
+pub mod rules;
+pub mod time;

@@ -1,0 +1,86 @@
+//! Constants of the wire format and every rule the spec marks **decided**, in one place.
+//!
+//! Changing a decided rule means changing it here and nowhere else.
+
+/// `schema_version` of canonical records and events (spec §6, §9).
+pub const SCHEMA_VERSION: &str = "1.0";
+/// `receipt_version` (spec §8).
+pub const RECEIPT_VERSION: &str = "0.3";
+/// `bundle_version` (spec §11).
+pub const BUNDLE_VERSION: &str = "1.0";
+/// `state_version` (spec §10).
+pub const STATE_VERSION: &str = "1.0";
+/// `merge_version` (spec §10).
+pub const MERGE_VERSION: &str = "pith-open-graph-merge-v1";
+/// `builder_version` written by this implementation (the seeds' value, spec §8).
+pub const BUILDER_VERSION: &str = "pith-number-builder-2026-05-17-v1";
+/// `signature_status` of every signature (spec §4).
+pub const SIGNATURE_STATUS: &str = "signed_v1";
+/// The only algorithm (spec §4).
+pub const ALGORITHM: &str = "ed25519";
+/// `signed_message` label of receipts (spec §4).
+pub const LABEL_RECEIPT: &str = "canonical_sha256_bytes";
+/// `signed_message` label of event signatures (spec §4).
+pub const LABEL_EVENT: &str = "open_graph_event_sha256_bytes";
+/// `signed_message` label of bundle signatures (spec §4).
+pub const LABEL_BUNDLE: &str = "bundle_sha256_bytes";
+/// `signer_id` of the registry (spec §7).
+pub const SIGNER_ID: &str = "pith.science";
+/// `signer_type` of the registry (spec §7).
+pub const SIGNER_TYPE: &str = "pith_registry";
+/// `bundle_type` (spec §11).
+pub const BUNDLE_TYPE: &str = "pith_open_graph_bundle";
+/// `state_type` (spec §10).
+pub const STATE_TYPE: &str = "pith_open_graph_state";
+/// `kind` of a receipt (spec §8).
+pub const RECEIPT_KIND: &str = "pith_receipt";
+/// Prefix of the DataCite DOI alias (spec §10).
+pub const DOI_PREFIX: &str = "10.48550/arxiv.";
+/// `name` of the registry's mirror hint (spec §11).
+pub const MIRROR_NAME: &str = "Pith Resolver";
+/// Keys left out of an event's content hash (spec §3).
+pub const EVENT_UNHASHED: [&str; 3] = ["signature", "content_sha256", "event_id"];
+
+/// Event kinds: `(event_type, target, list in state.current)` (spec §9, §10).
+///
+/// **decided** (spec §9): kinds never seen use the singular of their state list as both
+/// `event_type` and `target`.
+pub const EVENT_KINDS: [(&str, &str, Option<&str>); 9] = [
+    ("record_created", "record", None),
+    ("graph_snapshot", "graph", Some("graph_snapshots")),
+    ("author_attestation", "author_attestation", Some("author_attestations")),
+    ("timestamp_anchor", "timestamp_anchor", Some("timestamp_anchors")),
+    ("storage_attestation", "storage_attestation", Some("storage_attestations")),
+    ("citation_signature", "citation_signature", Some("citation_signatures")),
+    ("replication_record", "replication_record", Some("replication_records")),
+    ("correction", "correction", Some("corrections")),
+    ("mirror_hint", "mirror_hint", Some("mirror_hints")),
+];
+
+/// Look up an event kind: `(target, state list)`.
+pub fn event_kind(event_type: &str) -> Option<(&'static str, Option<&'static str>)> {
+    EVENT_KINDS.iter().find(|k| k.0 == event_type).map(|k| (k.1, k.2))
+}
+
+/// **decided** (spec §3): YEAR of a Pith number is the UTC year of `metadata.submitted_at`.
+pub fn pith_year(submitted_at: &crate::time::Timestamp) -> i32 {
+    submitted_at.year()
+}
+
+/// **decided** (spec §10): events apply in order of (`created_at` as an instant,
+/// then `event_id`).
+pub fn event_order_key(created_at: &crate::time::Timestamp, event_id: &str) -> (i64, String) {
+    (created_at.micros(), event_id.to_owned())
+}
+
+/// **decided** (spec §12): how far an unprotected `signed_at` may lie after its protected
+/// time before a warning: the protected field's precision (1 s for whole seconds).
+pub fn signed_at_agrees(protected: &crate::time::Timestamp, signed_at: &crate::time::Timestamp) -> bool {
+    let d = signed_at.micros() - protected.micros();
+    let precision = if protected.whole_seconds() { 1_000_000 } else { 1 };
+    (0..precision).contains(&d)
+}
+
+/// **decided** (spec §6): a record without a license is an error unless the operator names
+/// one. (Enforced by the readers; recorded here as the rule.)
+pub const LICENSE_REQUIRED: bool = true;

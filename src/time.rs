@@ -1,0 +1,91 @@
+//! Timestamps: UTC with `Z`, whole seconds or microseconds (spec §5).
+
+use chrono::{DateTime, Datelike, NaiveDateTime, TimeZone, Timelike, Utc};
+
+/// A parsed format timestamp, remembering the precision it was written with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Timestamp {
+    dt: DateTime<Utc>,
+    whole: bool,
+}
+
+impl Timestamp {
+    /// Parse `YYYY-MM-DDTHH:MM:SSZ` or `YYYY-MM-DDTHH:MM:SS.ffffffZ` (spec §5).
+    pub fn parse(s: &str) -> Option<Self> {
+        let b = s.as_bytes();
+        let whole = match b.len() {
+            20 => true,
+            27 if b[19] == b'.' && b[20..26].iter().all(u8::is_ascii_digit) => false,
+            _ => return None,
+        };
+        if *b.last()? != b'Z' {
+            return None;
+        }
+        // fixed shape: digits and separators where the grammar says
+        let shape = b"dddd-dd-ddTdd:dd:dd";
+        for (c, want) in b.iter().zip(shape) {
+            let ok = if *want == b'd' { c.is_ascii_digit() } else { c == want };
+            if !ok {
+                return None;
+            }
+        }
+        let naive = NaiveDateTime::parse_from_str(&s[..s.len() - 1], if whole { "%Y-%m-%dT%H:%M:%S" } else { "%Y-%m-%dT%H:%M:%S%.6f" }).ok()?;
+        Some(Timestamp { dt: Utc.from_utc_datetime(&naive), whole })
+    }
+    /// From a chrono time (keeps microseconds).
+    pub fn from_datetime(dt: DateTime<Utc>, whole: bool) -> Self {
+        let dt = if whole { dt.with_nanosecond(0).unwrap_or(dt) } else { dt.with_nanosecond(dt.nanosecond() / 1000 * 1000).unwrap_or(dt) };
+        Timestamp { dt, whole }
+    }
+    /// Now, in microseconds.
+    pub fn now() -> Self {
+        Self::from_datetime(Utc::now(), false)
+    }
+    /// The UTC year.
+    pub fn year(&self) -> i32 {
+        self.dt.year()
+    }
+    /// Microseconds since the epoch.
+    pub fn micros(&self) -> i64 {
+        self.dt.timestamp_micros()
+    }
+    /// Was it written in whole seconds?
+    pub fn whole_seconds(&self) -> bool {
+        self.whole
+    }
+    /// The chrono time.
+    pub fn datetime(&self) -> DateTime<Utc> {
+        self.dt
+    }
+    /// Whole-second form `2026-05-20T00:05:59Z` (truncating).
+    pub fn fmt_seconds(&self) -> String {
+        self.dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+    }
+    /// Microsecond form `2026-05-20T00:05:59.052579Z`.
+    pub fn fmt_micros(&self) -> String {
+        self.dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&if self.whole { self.fmt_seconds() } else { self.fmt_micros() })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    #[test]
+    fn both_precisions() {
+        let a = Timestamp::parse("2026-05-20T00:05:59Z").unwrap();
+        let b = Timestamp::parse("2026-05-20T00:05:59.052579Z").unwrap();
+        assert!(a.whole_seconds() && !b.whole_seconds());
+        assert_eq!(b.micros() - a.micros(), 52579);
+        assert_eq!(b.fmt_micros(), "2026-05-20T00:05:59.052579Z");
+        assert_eq!(b.fmt_seconds(), "2026-05-20T00:05:59Z");
+        for bad in ["2026-05-20 00:05:59Z", "2026-13-20T00:05:59Z", "2026-05-20T00:05:59", "2026-05-20T00:05:59.05Z", "2026-02-30T00:00:00Z"] {
+            assert!(Timestamp::parse(bad).is_none(), "{bad}");
+        }
+    }
+}
