@@ -1,0 +1,93 @@
+//! Files: reading inputs (`-` is stdin) and writing outputs atomically.
+
+use std::io::{Read as _, Write as _};
+use std::path::{Path, PathBuf};
+
+/// An I/O failure, naming the action and the path.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum IoError {
+    /// Reading failed.
+    #[error("cannot read {}: {source}", path.display())]
+    Read {
+        /// The file (`-` for stdin).
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// Writing failed.
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The target exists and overwriting was not asked for.
+    #[error("refusing to overwrite {} (it exists; pass --force to replace it)", path.display())]
+    Exists {
+        /// The file.
+        path: PathBuf,
+    },
+}
+
+/// Read a whole file, or stdin for `-`.
+pub fn read_input(path: &Path) -> Result<Vec<u8>, IoError> {
+    let mut buf = Vec::new();
+    let r = if path == Path::new("-") {
+        std::io::stdin().lock().read_to_end(&mut buf).map(|_| ())
+    } else {
+        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf)).map(|_| ())
+    };
+    r.map_err(|source| IoError::Read { path: path.into(), source })?;
+    Ok(buf)
+}
+
+/// Write `bytes` to `path` atomically: a temp file in the same directory, fsynced, then
+/// renamed into place. With `overwrite` false an existing file is refused and left intact;
+/// with `mode` set the file is created with those permission bits (before any byte).
+pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool, mode: Option<u32>) -> Result<(), IoError> {
+    let werr = |source| IoError::Write { path: path.into(), source };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let mut b = tempfile::Builder::new();
+    b.prefix(".pith-tmp-");
+    #[cfg(unix)]
+    if let Some(m) = mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        b.permissions(std::fs::Permissions::from_mode(m));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    let mut tmp = b.tempfile_in(&dir).map_err(werr)?;
+    tmp.write_all(bytes).map_err(werr)?;
+    tmp.as_file().sync_all().map_err(werr)?;
+    if overwrite {
+        tmp.persist(path).map_err(|e| werr(e.error))?;
+    } else {
+        tmp.persist_noclobber(path).map_err(|e| {
+            if e.error.kind() == std::io::ErrorKind::AlreadyExists {
+                IoError::Exists { path: path.into() }
+            } else {
+                werr(e.error)
+            }
+        })?;
+    }
+    if let Ok(d) = std::fs::File::open(&dir) {
+        let _ = d.sync_all();
+    }
+    Ok(())
+}
+
+/// Write to `--out` (atomically) or to stdout.
+pub fn write_output(out: Option<&Path>, bytes: &[u8], overwrite: bool) -> Result<(), IoError> {
+    match out {
+        Some(p) if p != Path::new("-") => write_atomic(p, bytes, overwrite, None),
+        _ => {
+            let mut so = std::io::stdout().lock();
+            so.write_all(bytes).and_then(|_| so.flush()).map_err(|source| IoError::Write { path: "-".into(), source })
+        }
+    }
+}

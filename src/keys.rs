@@ -1,0 +1,375 @@
+//! Public key documents and the operator's keyring (spec §7, §12).
+//!
+//! A verifier trusts only keys from a keyring the operator names: a directory of key
+//! documents (`*.pub.json`). Keys a bundle carries in `public_keys` are compared against
+//! the keyring, never trusted on their own.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use ed25519_dalek::VerifyingKey;
+
+use crate::canon::{self, Value};
+use crate::digest::{hex, key_fingerprints, unhex};
+use crate::rules;
+use crate::time::Timestamp;
+
+/// An Ed25519 public key with its derived fingerprints (spec §3).
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    raw: [u8; 32],
+    key: VerifyingKey,
+    fingerprint_hex: String,
+    fingerprint_b32: String,
+}
+
+impl std::fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PublicKey").field("fingerprint", &self.fingerprint_hex).finish()
+    }
+}
+
+impl PublicKey {
+    /// From the 32 raw bytes; None when they are not a valid curve point encoding.
+    pub fn from_raw(raw: [u8; 32]) -> Option<Self> {
+        let key = VerifyingKey::from_bytes(&raw).ok()?;
+        let (fingerprint_hex, fingerprint_b32) = key_fingerprints(&raw);
+        Some(PublicKey { raw, key, fingerprint_hex, fingerprint_b32 })
+    }
+    /// The raw 32 bytes.
+    pub fn raw(&self) -> &[u8; 32] {
+        &self.raw
+    }
+    /// The dalek verifying key.
+    pub fn verifying_key(&self) -> &VerifyingKey {
+        &self.key
+    }
+    /// 32 hex chars of sha256(raw) (`public_key_fingerprint`).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint_hex
+    }
+    /// 26 base32 chars of sha256(raw).
+    pub fn fingerprint_b32(&self) -> &str {
+        &self.fingerprint_b32
+    }
+    /// Standard base64 with padding.
+    pub fn b64(&self) -> String {
+        base64::engine::general_purpose::STANDARD.encode(self.raw)
+    }
+    /// Strict Ed25519 verification of a signature over a 32-byte digest (spec §4).
+    ///
+    /// Uses `verify_strict`: rejects small-order keys and R, and non-canonical S.
+    pub fn verify_digest(&self, digest: &[u8; 32], sig: &[u8; 64]) -> bool {
+        let sig = ed25519_dalek::Signature::from_bytes(sig);
+        self.key.verify_strict(digest, &sig).is_ok()
+    }
+}
+
+/// Decode standard base64 with padding, strictly.
+pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
+    base64::engine::general_purpose::STANDARD.decode(s).ok()
+}
+
+/// Encode standard base64 with padding.
+pub fn b64_encode(b: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(b)
+}
+
+/// A problem with a key document: JSON path, what was expected, what was found.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyDocProblem {
+    /// JSON path inside the document.
+    pub path: String,
+    /// What was expected.
+    pub expected: String,
+    /// What was found.
+    pub found: String,
+}
+
+/// A parsed public key document (spec §7). The wire form is kept whole in `raw`.
+#[derive(Clone, Debug)]
+pub struct KeyDocument {
+    /// `key_id`.
+    pub key_id: String,
+    /// The key.
+    pub key: PublicKey,
+    /// `rotates_at`: the time after which the key no longer signs.
+    pub rotates_at: Option<Timestamp>,
+    /// `valid_from` (pith extension, issue 3): when the key starts signing.
+    pub valid_from: Option<Timestamp>,
+    /// The document as read (unknown fields kept).
+    pub raw: Value,
+}
+
+impl KeyDocument {
+    /// Parse and check a key document: every derived field must match the key.
+    pub fn from_value(v: &Value, path: &str) -> Result<Self, Vec<KeyDocProblem>> {
+        let mut probs = Vec::new();
+        let mut p = |field: &str, expected: &str, found: String| {
+            probs.push(KeyDocProblem { path: canon::join_key(path, field), expected: expected.into(), found })
+        };
+        let Some(m) = v.as_object() else {
+            return Err(vec![KeyDocProblem { path: path.into(), expected: "a key document object".into(), found: v.type_name().into() }]);
+        };
+        let s = |k: &str| m.get(k).and_then(Value::as_str);
+        let found = |k: &str| m.get(k).map_or("nothing".to_owned(), Value::brief);
+        let key_id = s("key_id").map(str::to_owned);
+        if key_id.as_deref().is_none_or(str::is_empty) {
+            p("key_id", "a non-empty string", found("key_id"));
+        }
+        if s("algorithm") != Some(rules::ALGORITHM) {
+            p("algorithm", "\"ed25519\"", found("algorithm"));
+        }
+        if s("format") != Some("raw") {
+            p("format", "\"raw\"", found("format"));
+        }
+        let raw: Option<[u8; 32]> = s("public_key_b64").and_then(b64_decode).and_then(|b| b.try_into().ok());
+        let key = match raw {
+            None => {
+                p("public_key_b64", "base64 of 32 bytes", found("public_key_b64"));
+                None
+            }
+            Some(r) => match PublicKey::from_raw(r) {
+                None => {
+                    p("public_key_b64", "a valid Ed25519 point", found("public_key_b64"));
+                    None
+                }
+                Some(k) => Some(k),
+            },
+        };
+        if let Some(k) = &key {
+            if s("public_key_hex") != Some(&hex(k.raw())) {
+                p("public_key_hex", &format!("{:?} (the key in public_key_b64)", hex(k.raw())), found("public_key_hex"));
+            }
+            if s("fingerprint_sha256_hex") != Some(k.fingerprint()) {
+                p("fingerprint_sha256_hex", &format!("{:?}", k.fingerprint()), found("fingerprint_sha256_hex"));
+            }
+            if s("fingerprint_sha256_b32_first128bits") != Some(k.fingerprint_b32()) {
+                p("fingerprint_sha256_b32_first128bits", &format!("{:?}", k.fingerprint_b32()), found("fingerprint_sha256_b32_first128bits"));
+            }
+        }
+        let mut time_field = |k: &str| match m.get(k) {
+            None | Some(Value::Null) => None,
+            Some(Value::String(t)) => Timestamp::parse(t).or_else(|| {
+                p(k, "null or a UTC timestamp", found(k));
+                None
+            }),
+            Some(_) => {
+                p(k, "null or a UTC timestamp", found(k));
+                None
+            }
+        };
+        let rotates_at = time_field("rotates_at");
+        let valid_from = time_field("valid_from");
+        if !m.contains_key("rotates_at") {
+            p("rotates_at", "null or a UTC timestamp", "nothing".into());
+        }
+        match (key_id, key) {
+            (Some(key_id), Some(key)) if probs.is_empty() => {
+                Ok(KeyDocument { key_id, key, rotates_at, valid_from, raw: v.clone() })
+            }
+            _ => Err(probs),
+        }
+    }
+
+    /// Build the document of a key (spec §7).
+    pub fn build(key_id: &str, key: &PublicKey, url: Option<&str>, notes: Option<&str>, valid_from: Option<&Timestamp>) -> Value {
+        let mut m = canon::Map::new();
+        m.insert("key_id".into(), key_id.into());
+        m.insert("algorithm".into(), rules::ALGORITHM.into());
+        m.insert("format".into(), "raw".into());
+        m.insert("public_key_b64".into(), key.b64().into());
+        m.insert("public_key_hex".into(), hex(key.raw()).into());
+        m.insert("fingerprint_sha256_b32_first128bits".into(), key.fingerprint_b32().into());
+        m.insert("fingerprint_sha256_hex".into(), key.fingerprint().into());
+        m.insert("rotates_at".into(), Value::Null);
+        m.insert("url".into(), url.map(Value::from).unwrap_or(Value::Null));
+        m.insert("notes".into(), notes.map(Value::from).unwrap_or(Value::Null));
+        if let Some(t) = valid_from {
+            m.insert("valid_from".into(), t.fmt_seconds().into());
+        }
+        Value::Object(m)
+    }
+}
+
+/// Decode hex of exactly 32 bytes.
+pub fn hex32(s: &str) -> Option<[u8; 32]> {
+    unhex(s)?.try_into().ok()
+}
+
+/// Why a signing key was not valid at a time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum KeyWindow {
+    /// Valid.
+    Valid,
+    /// The time is before the key's `valid_from`.
+    NotYetValid(Timestamp),
+    /// The time is after `rotates_at`.
+    Rotated(Timestamp),
+    /// The time is at or after a revocation.
+    Revoked(Timestamp, String),
+}
+
+/// A key the operator trusts, with its history.
+#[derive(Clone, Debug)]
+pub struct TrustedKey {
+    /// The key document from the keyring.
+    pub doc: KeyDocument,
+    /// Revocation time and reason, when revoked.
+    pub revoked: Option<(Timestamp, String)>,
+    /// The file it came from.
+    pub file: PathBuf,
+}
+
+impl TrustedKey {
+    /// Was the key allowed to sign at `t`? (spec §12: the protected time)
+    pub fn window_at(&self, t: &Timestamp) -> KeyWindow {
+        if let Some((r, why)) = &self.revoked {
+            if t.micros() >= r.micros() {
+                return KeyWindow::Revoked(*r, why.clone());
+            }
+        }
+        if let Some(r) = &self.doc.rotates_at {
+            if t.micros() > r.micros() {
+                return KeyWindow::Rotated(*r);
+            }
+        }
+        if let Some(f) = &self.doc.valid_from {
+            if t.micros() < f.micros() {
+                return KeyWindow::NotYetValid(*f);
+            }
+        }
+        KeyWindow::Valid
+    }
+}
+
+/// Failure to load a keyring: names the file and what is wrong.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyringError {
+    /// The directory cannot be read.
+    #[error("cannot read keyring directory {}: {source}", path.display())]
+    Dir {
+        /// The directory.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A key file cannot be read.
+    #[error("cannot read key document {}: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A key file is not canonical-JSON input.
+    #[error("key document {}: {source}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parse error.
+        source: canon::CanonError,
+    },
+    /// A key file is not a valid key document.
+    #[error("key document {}: {}", path.display(), problems.iter().map(|p| format!("{}: expected {}, found {}", p.path, p.expected, p.found)).collect::<Vec<_>>().join("; "))]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problems: Vec<KeyDocProblem>,
+    },
+    /// Two files hold the same key id for different keys, or the same key twice.
+    #[error("keyring {}: {what}", path.display())]
+    Conflict {
+        /// The file that conflicts.
+        path: PathBuf,
+        /// What conflicts.
+        what: String,
+    },
+    /// The directory holds no key document.
+    #[error("keyring {} holds no key document (*.pub.json)", path.display())]
+    Empty {
+        /// The directory.
+        path: PathBuf,
+    },
+    /// A statement in the keyring does not verify.
+    #[error("keyring statement {}: {what}", path.display())]
+    Statement {
+        /// The statement file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// The operator's keyring: trusted keys by fingerprint.
+#[derive(Clone, Debug, Default)]
+pub struct Keyring {
+    keys: BTreeMap<String, TrustedKey>,
+}
+
+impl Keyring {
+    /// An empty keyring.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Add a trusted key document.
+    pub fn insert(&mut self, doc: KeyDocument, file: PathBuf) -> Result<(), KeyringError> {
+        if let Some(other) = self.keys.values().find(|k| k.doc.key_id == doc.key_id && k.doc.key.raw() != doc.key.raw()) {
+            return Err(KeyringError::Conflict {
+                path: file,
+                what: format!("key id {:?} is already used by another key in {}", doc.key_id, other.file.display()),
+            });
+        }
+        if let Some(other) = self.keys.get(doc.key.fingerprint()) {
+            return Err(KeyringError::Conflict { path: file, what: format!("the same key is already in {}", other.file.display()) });
+        }
+        self.keys.insert(doc.key.fingerprint().to_owned(), TrustedKey { doc, revoked: None, file });
+        Ok(())
+    }
+    /// Load every `*.pub.json` in a directory; any unreadable or malformed file is an error.
+    pub fn load(dir: &Path) -> Result<Self, KeyringError> {
+        let mut ring = Keyring::new();
+        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+            .map_err(|source| KeyringError::Dir { path: dir.into(), source })?
+            .map(|e| e.map(|e| e.path()).map_err(|source| KeyringError::Dir { path: dir.into(), source }))
+            .collect::<Result<_, _>>()?;
+        files.sort();
+        for path in files.iter().filter(|p| p.to_string_lossy().ends_with(".pub.json")) {
+            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read { path: path.clone(), source })?;
+            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse { path: path.clone(), source })?;
+            let doc = KeyDocument::from_value(&v, "$").map_err(|problems| KeyringError::Invalid { path: path.clone(), problems })?;
+            ring.insert(doc, path.clone())?;
+        }
+        if ring.keys.is_empty() {
+            return Err(KeyringError::Empty { path: dir.into() });
+        }
+        Ok(ring)
+    }
+    /// The trusted key with this fingerprint.
+    pub fn get(&self, fingerprint: &str) -> Option<&TrustedKey> {
+        self.keys.get(fingerprint)
+    }
+    /// The trusted key with this key id.
+    pub fn by_id(&self, key_id: &str) -> Option<&TrustedKey> {
+        self.keys.values().find(|k| k.doc.key_id == key_id)
+    }
+    /// Mutable access by key id (for statements).
+    pub fn by_id_mut(&mut self, key_id: &str) -> Option<&mut TrustedKey> {
+        self.keys.values_mut().find(|k| k.doc.key_id == key_id)
+    }
+    /// All keys, by fingerprint.
+    pub fn iter(&self) -> impl Iterator<Item = &TrustedKey> {
+        self.keys.values()
+    }
+    /// Number of keys.
+    pub fn len(&self) -> usize {
+        self.keys.len()
+    }
+    /// No keys?
+    pub fn is_empty(&self) -> bool {
+        self.keys.is_empty()
+    }
+}

@@ -1,0 +1,384 @@
+//! Verifying artifacts with the operator's keyring (spec §12).
+//!
+//! [`verify_value`] recognises a bundle, a state, an event, a standalone receipt, or a key
+//! document, and runs every check of spec §12 through [`crate::check`].
+
+use crate::canon::{self, Value};
+use crate::check::{self, Checker, Finding, RecordFacts, q, show};
+use crate::digest::{canon_sha256_without, code26, links, mirror_hint, source_aliases};
+use crate::keys::{KeyDocument, Keyring};
+use crate::merge;
+use crate::rules;
+use crate::time::Timestamp;
+
+/// What kind of artifact a file holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Kind {
+    /// A signed bundle (spec §11).
+    Bundle,
+    /// A state (spec §10).
+    State,
+    /// One event (spec §9).
+    Event,
+    /// A standalone receipt (spec §8).
+    Receipt,
+    /// A public key document (spec §7).
+    KeyDocument,
+    /// A key-transition statement (issue 3).
+    KeyTransition,
+    /// A key revocation statement (issue 3).
+    KeyRevocation,
+    /// A ceremony transcript or signer audit log (JSON lines, hash-chained).
+    Transcript,
+}
+
+impl Kind {
+    /// Human name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Kind::Bundle => "bundle",
+            Kind::State => "state",
+            Kind::Event => "event",
+            Kind::Receipt => "receipt",
+            Kind::KeyDocument => "key document",
+            Kind::KeyTransition => "key-transition statement",
+            Kind::KeyRevocation => "key revocation",
+            Kind::Transcript => "transcript",
+        }
+    }
+}
+
+/// The outcome of verifying one artifact.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Report {
+    /// What was verified.
+    pub kind: Kind,
+    /// The Pith number it is about, when it has one.
+    pub pith_number: Option<String>,
+    /// Failed checks; empty means verified.
+    pub failures: Vec<Finding>,
+    /// Warnings: unauthenticated fields that disagree, untrusted carried keys.
+    pub warnings: Vec<Finding>,
+}
+
+impl Report {
+    /// Did every check pass?
+    pub fn ok(&self) -> bool {
+        self.failures.is_empty()
+    }
+}
+
+/// Not recognisable as any artifact.
+#[derive(Debug, thiserror::Error)]
+#[error("not a pith artifact: expected a bundle, state, event, receipt or key document ({0})")]
+pub struct UnknownArtifact(pub String);
+
+/// Recognise what a value is.
+pub fn detect(v: &Value) -> Result<Kind, UnknownArtifact> {
+    let Some(m) = v.as_object() else {
+        return Err(UnknownArtifact(format!("the top level is {}", v.type_name())));
+    };
+    let s = |k: &str| m.get(k).and_then(Value::as_str);
+    Ok(if m.contains_key("bundle_type") {
+        Kind::Bundle
+    } else if m.contains_key("state_type") {
+        Kind::State
+    } else if m.contains_key("event_type") {
+        Kind::Event
+    } else if s("kind") == Some(rules::RECEIPT_KIND) {
+        Kind::Receipt
+    } else if s("statement_type") == Some(crate::ceremony::TRANSITION_TYPE) {
+        Kind::KeyTransition
+    } else if s("statement_type") == Some(crate::ceremony::REVOCATION_TYPE) {
+        Kind::KeyRevocation
+    } else if m.contains_key("public_key_b64") && m.contains_key("key_id") {
+        Kind::KeyDocument
+    } else {
+        return Err(UnknownArtifact("no bundle_type, state_type, event_type, receipt kind or public_key_b64 member".into()));
+    })
+}
+
+/// Verify a parsed artifact. `record` is the canonical record a standalone receipt covers.
+pub fn verify_value(v: &Value, keyring: &Keyring, record: Option<&Value>) -> Result<Report, UnknownArtifact> {
+    let kind = detect(v)?;
+    let mut ck = Checker::new(Some(keyring));
+    let number = match kind {
+        Kind::Bundle => bundle(&mut ck, v),
+        Kind::State => state(&mut ck, v),
+        Kind::Event => check::event(&mut ck, v, "$", None).and_then(|_| v.get("subject_pith_number").and_then(Value::as_str).map(str::to_owned)),
+        Kind::Receipt => receipt(&mut ck, v, record),
+        Kind::KeyDocument => {
+            key_document(&mut ck, v, keyring);
+            None
+        }
+        Kind::KeyTransition | Kind::KeyRevocation => {
+            crate::ceremony::check_statement(&mut ck, v, keyring);
+            None
+        }
+        Kind::Transcript => None,
+    };
+    Ok(Report { kind, pith_number: number, failures: ck.failures, warnings: ck.warnings })
+}
+
+fn key_document(ck: &mut Checker<'_>, v: &Value, keyring: &Keyring) {
+    match KeyDocument::from_value(v, "$") {
+        Err(ps) => ps.into_iter().for_each(|p| ck.fail("bad_key_document", p.path, p.expected, p.found)),
+        Ok(doc) => match keyring.get(doc.key.fingerprint()) {
+            None => ck.fail("unknown_key", "$.public_key_b64", "a key in the keyring", format!("key {} ({})", q(&doc.key_id), doc.key.fingerprint())),
+            Some(k) => {
+                if k.doc.key_id != doc.key_id {
+                    ck.fail("mismatch", "$.key_id", q(&k.doc.key_id), q(&doc.key_id));
+                }
+                if k.doc.rotates_at != doc.rotates_at {
+                    ck.warn("stale_key_document", "$.rotates_at", show(k.doc.raw.get("rotates_at")), show(v.get("rotates_at")));
+                }
+            }
+        },
+    }
+}
+
+fn receipt(ck: &mut Checker<'_>, v: &Value, record: Option<&Value>) -> Option<String> {
+    let Some(m) = v.as_object() else { return None };
+    let csha = ck.digest(m, "$", "canonical_sha256")?;
+    let mut number = None;
+    if let Some(rec) = record {
+        if let Some(f) = check::record(ck, Some(rec), "record") {
+            if f.sha256 != csha {
+                ck.fail("bad_hash", "$.canonical_sha256", format!("{} (the digest of the record given)", f.sha256.hex()), csha.hex());
+            }
+            number = Some(f.number.to_string());
+        }
+    }
+    check::receipt(ck, Some(v), "$", &csha, None);
+    number
+}
+
+fn bundle(ck: &mut Checker<'_>, v: &Value) -> Option<String> {
+    let m = ck.obj(Some(v), "$")?;
+    let before = ck.failures.len();
+    for f in ["bundle_type", "bundle_version", "pith_number", "short_pith_number", "canonical_record", "canonical_sha256", "source", "source_aliases", "events", "timestamp_proofs", "mirror_hints", "public_keys", "merge_version", "built_at", "links", "state", "bundle_signature"] {
+        if !m.contains_key(f) {
+            ck.fail("malformed", canon::join_key("$", f), "a member of the bundle", "nothing");
+        }
+    }
+    ck.eq_str(m, "$", "bundle_type", rules::BUNDLE_TYPE);
+    ck.eq_str(m, "$", "bundle_version", rules::BUNDLE_VERSION);
+    ck.eq_str(m, "$", "merge_version", rules::MERGE_VERSION);
+    for (f, want_obj) in [("events", false), ("public_keys", false), ("mirror_hints", false), ("source_aliases", false), ("timestamp_proofs", false), ("links", true), ("state", true), ("bundle_signature", true)] {
+        match (m.get(f), want_obj) {
+            (Some(Value::Object(_)), true) | (Some(Value::Array(_)), false) | (None, _) => {}
+            (other, _) => ck.fail("malformed", canon::join_key("$", f), if want_obj { "an object" } else { "an array" }, show(other)),
+        }
+    }
+    let built_at = ck.ts(m, "$", "built_at");
+    if let Some(t) = &built_at {
+        if !t.whole_seconds() {
+            ck.fail("malformed", "$.built_at", "whole seconds", q(&t.to_string()));
+        }
+    }
+
+    // keys the bundle carries: consistent in themselves, compared with the keyring
+    if let Some(Value::Array(keys)) = m.get("public_keys") {
+        for (i, doc) in keys.iter().enumerate() {
+            let p = canon::join_index("$.public_keys", i);
+            match KeyDocument::from_value(doc, &p) {
+                Err(ps) => ps.into_iter().for_each(|x| ck.fail("bad_key_document", x.path, x.expected, x.found)),
+                Ok(d) => match ck.keyring.and_then(|r| r.get(d.key.fingerprint())) {
+                    None => ck.warn("untrusted_key", &p, "a key in the operator's keyring", format!("key {} ({}), not trusted", q(&d.key_id), d.key.fingerprint())),
+                    Some(k) if k.doc.key_id != d.key_id => ck.fail("mismatch", format!("{p}.key_id"), format!("{} (the keyring's id)", q(&k.doc.key_id)), q(&d.key_id)),
+                    Some(_) => {}
+                },
+            }
+        }
+    }
+
+    // the record and everything derived from it
+    let facts: Option<RecordFacts> = check::record(ck, m.get("canonical_record"), "$.canonical_record");
+    let mut rc_created = None;
+    if let Some(f) = &facts {
+        ck.eq_str(m, "$", "canonical_sha256", &f.sha256.hex());
+        ck.eq_str(m, "$", "pith_number", &f.number.to_string());
+        ck.eq_str(m, "$", "short_pith_number", &f.number.short());
+        ck.eq_val(m, "$", "source", v.get("canonical_record").and_then(|r| r.get("source")).unwrap_or(&Value::Null), "canonical_record.source");
+        let code = &f.number.code;
+
+        // events and the state as their merge
+        let events: &[Value] = m.get("events").and_then(Value::as_array).map_or(&[], Vec::as_slice);
+        let merged = merge::merge(&f.number, events, ck.keyring, &|i| canon::join_index("$.events", i));
+        for (_, ps) in merged.problems {
+            ck.failures.extend(ps);
+        }
+        ck.warnings.extend(merged.warnings);
+        let mut n_rc = 0;
+        for (i, ev) in events.iter().enumerate() {
+            let p = canon::join_index("$.events", i);
+            match ev.get("event_type").and_then(Value::as_str) {
+                Some("record_created") => {
+                    n_rc += 1;
+                    let pl = ev.get("payload");
+                    if pl.and_then(|p| p.get("canonical_record")) != m.get("canonical_record") {
+                        ck.fail("mismatch", format!("{p}.payload.canonical_record"), "the bundle's canonical_record", show(pl.and_then(|p| p.get("canonical_record"))));
+                    }
+                    if rc_created.is_none() {
+                        rc_created = ev.get("created_at").and_then(Value::as_str).map(str::to_owned);
+                    }
+                }
+                Some("graph_snapshot") => check::snapshot_title(ck, ev, &p, f),
+                _ => {}
+            }
+        }
+        if n_rc == 0 {
+            ck.fail("malformed", "$.events", "a record_created event", "none");
+        }
+        if let Some(created) = &rc_created {
+            let want = source_aliases(&f.source_id, f.version, code, created);
+            ck.eq_val(m, "$", "source_aliases", &want, "derived from the record");
+        }
+        match m.get("links").and_then(|l| l.get("resolver")).and_then(Value::as_str) {
+            Some(r) if r.ends_with(&format!("/pith/{code}")) => {
+                let base = &r[..r.len() - format!("/pith/{code}").len()];
+                let want = links(base, code);
+                let lm = m.get("links").and_then(Value::as_object);
+                for (k, wv) in want.as_object().into_iter().flatten() {
+                    if lm.and_then(|l| l.get(k)) != Some(wv) {
+                        ck.fail("mismatch", format!("$.links.{k}"), wv.brief(), show(lm.and_then(|l| l.get(k))));
+                    }
+                }
+                if lm.is_some_and(|l| l.len() != 4) {
+                    ck.fail("malformed", "$.links", "exactly resolver, bundle, state, well_known_bundle", show(m.get("links")));
+                }
+            }
+            other => ck.fail("mismatch", "$.links.resolver", format!("a URL ending in /pith/{code}"), show(other.map(Value::from).as_ref())),
+        }
+        if let Some(Value::Array(hints)) = m.get("mirror_hints") {
+            for (i, h) in hints.iter().enumerate() {
+                let p = canon::join_index("$.mirror_hints", i);
+                match h.get("base_url").and_then(Value::as_str) {
+                    Some(base) => {
+                        let want = mirror_hint(base, code);
+                        for k in ["bundle_url", "state_url", "well_known_bundle_url"] {
+                            if h.get(k) != want.get(k) {
+                                ck.fail("mismatch", format!("{p}.{k}"), show(want.get(k)), show(h.get(k)));
+                            }
+                        }
+                    }
+                    None => ck.fail("malformed", format!("{p}.base_url"), "a URL", show(h.get("base_url"))),
+                }
+            }
+        }
+        // the state must be exactly the merge of the events
+        let st = m.get("state");
+        state_digest(ck, st, "$.state");
+        if let Some(st) = st {
+            if st != &merged.state {
+                let mut diffs = Vec::new();
+                diff_paths(st, &merged.state, "$.state", &mut diffs);
+                if diffs.is_empty() {
+                    diffs.push(("$.state".into(), merged.state.brief(), st.brief()));
+                }
+                for (p, want, found) in diffs {
+                    ck.fail("state_mismatch", p, format!("{want} (the merge of the events)"), found);
+                }
+            }
+        }
+    }
+    let _ = code26;
+
+    // the bundle digest and its signature, checked at the protected built_at
+    let bsha = canon_sha256_without(v, &["bundle_signature"]);
+    if let Some(bs) = m.get("bundle_signature").and_then(Value::as_object) {
+        if bs.get("bundle_sha256").and_then(Value::as_str) != Some(&bsha.hex()) {
+            ck.fail("bad_hash", "$.bundle_signature.bundle_sha256", bsha.hex(), show(bs.get("bundle_sha256")));
+        }
+    }
+    ck.signature(m.get("bundle_signature"), "$.bundle_signature", &bsha, rules::LABEL_BUNDLE, built_at.as_ref().map(|t| (t, "$.built_at")));
+    let _ = before;
+    facts.map(|f| f.number.to_string())
+}
+
+/// Check `state_sha256` of a state.
+fn state_digest(ck: &mut Checker<'_>, st: Option<&Value>, path: &str) {
+    let Some(sm) = ck.obj(st, path) else { return };
+    let want = canon_sha256_without(st.unwrap_or(&Value::Null), &["state_sha256"]);
+    if sm.get("state_sha256").and_then(Value::as_str) != Some(&want.hex()) {
+        ck.fail("bad_hash", format!("{path}.state_sha256"), want.hex(), show(sm.get("state_sha256")));
+    }
+}
+
+/// Collect the paths where two values differ (at most 20).
+pub fn diff_paths(found: &Value, want: &Value, path: &str, out: &mut Vec<(String, String, String)>) {
+    if out.len() >= 20 {
+        return;
+    }
+    match (found, want) {
+        (Value::Object(a), Value::Object(b)) => {
+            for k in a.keys().chain(b.keys().filter(|k| !a.contains_key(*k))) {
+                let p = canon::join_key(path, k);
+                match (a.get(k), b.get(k)) {
+                    (Some(x), Some(y)) => diff_paths(x, y, &p, out),
+                    (x, y) => out.push((p, show(y), show(x))),
+                }
+            }
+        }
+        (Value::Array(a), Value::Array(b)) if a.len() == b.len() => {
+            for (i, (x, y)) in a.iter().zip(b).enumerate() {
+                diff_paths(x, y, &canon::join_index(path, i), out);
+            }
+        }
+        (a, b) if a != b => out.push((path.to_owned(), b.brief(), a.brief())),
+        _ => {}
+    }
+}
+
+/// Check a standalone state: digest, derivations, counts (spec §12: a state
+/// authenticates only its record, through the receipt).
+fn state(ck: &mut Checker<'_>, v: &Value) -> Option<String> {
+    let m = ck.obj(Some(v), "$")?;
+    ck.eq_str(m, "$", "state_type", rules::STATE_TYPE);
+    ck.eq_str(m, "$", "state_version", rules::STATE_VERSION);
+    ck.eq_str(m, "$", "merge_version", rules::MERGE_VERSION);
+    state_digest(ck, Some(v), "$");
+    let cur = ck.obj(m.get("current"), "$.current")?;
+    let count = |k: &str| m.get(k).and_then(Value::as_int);
+    let len = |k: &str| m.get(k).and_then(Value::as_array).map(|a| a.len() as i128);
+    if count("event_count") != count("valid_event_count").zip(count("invalid_event_count")).map(|(a, b)| a + b) {
+        ck.fail("malformed", "$.event_count", "valid_event_count + invalid_event_count", show(m.get("event_count")));
+    }
+    if count("invalid_event_count") != len("invalid_events") {
+        ck.fail("malformed", "$.invalid_event_count", "the length of invalid_events", show(m.get("invalid_event_count")));
+    }
+    if count("equivocation_count") != len("equivocations") {
+        ck.fail("malformed", "$.equivocation_count", "the length of equivocations", show(m.get("equivocation_count")));
+    }
+    let applied: Vec<&str> = m.get("applied_event_ids").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
+    for (k, list) in cur.iter() {
+        if let Value::Array(items) = list {
+            if k == "source_aliases" {
+                continue;
+            }
+            for (i, e) in items.iter().enumerate() {
+                let id = e.get("event_id").and_then(Value::as_str).unwrap_or_default();
+                if !applied.contains(&id) {
+                    ck.fail("malformed", format!("$.current.{k}[{i}].event_id"), "an id listed in applied_event_ids", q(id));
+                }
+            }
+        }
+    }
+    let facts = check::record(ck, cur.get("canonical_record"), "$.current.canonical_record")?;
+    ck.eq_str(m, "$", "pith_number", &facts.number.to_string());
+    let rc = ck.obj(cur.get("record_created"), "$.current.record_created")?;
+    let pl = ck.obj(rc.get("payload"), "$.current.record_created.payload")?;
+    if pl.get("canonical_record") != cur.get("canonical_record") {
+        ck.fail("mismatch", "$.current.record_created.payload.canonical_record", "current.canonical_record", show(pl.get("canonical_record")));
+    }
+    let created = ck.ts(rc, "$.current.record_created", "created_at");
+    if let Some(c) = created {
+        let want = source_aliases(&facts.source_id, facts.version, &facts.number.code, rc.get("created_at").and_then(Value::as_str).unwrap_or_default());
+        ck.eq_val(cur, "$.current", "source_aliases", &want, "derived from the record");
+        check::receipt(ck, pl.get("receipt"), "$.current.record_created.payload.receipt", &facts.sha256, Some((&c, "$.current.record_created.created_at".into())));
+    }
+    let _: Option<Timestamp> = None;
+    Some(facts.number.to_string())
+}
