@@ -212,7 +212,11 @@ pub struct CanonError {
 
 /// Parse bytes strictly into a [`Value`] (spec §2).
 pub fn parse(input: &[u8]) -> Result<Value, CanonError> {
-    let mut p = Parser { s: input, i: 0, path: Vec::new() };
+    let mut p = Parser {
+        s: input,
+        i: 0,
+        path: Vec::new(),
+    };
     if input.starts_with(b"\xEF\xBB\xBF") {
         return Err(p.err(CanonErrorKind::ByteOrderMark));
     }
@@ -266,7 +270,11 @@ fn fmt_path(segs: &[Seg]) -> String {
 
 /// Append `.key` (or `["key"]` when it is not a plain name) to a JSON path.
 pub fn push_key(path: &mut String, key: &str) {
-    if !key.is_empty() && key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-') {
+    if !key.is_empty()
+        && key
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-')
+    {
         path.push('.');
         path.push_str(key);
     } else {
@@ -296,7 +304,11 @@ pub fn join_index(path: &str, i: usize) -> String {
 
 impl Parser<'_> {
     fn err(&self, kind: CanonErrorKind) -> CanonError {
-        CanonError { kind, offset: self.i, path: fmt_path(&self.path) }
+        CanonError {
+            kind,
+            offset: self.i,
+            path: fmt_path(&self.path),
+        }
     }
     fn syntax(&self, what: &str) -> CanonError {
         let found = match self.s.get(self.i) {
@@ -304,7 +316,9 @@ impl Parser<'_> {
             Some(b) if b.is_ascii_graphic() => format!("'{}'", *b as char),
             Some(b) => format!("byte 0x{b:02x}"),
         };
-        self.err(CanonErrorKind::Syntax(format!("expected {what}, found {found}")))
+        self.err(CanonErrorKind::Syntax(format!(
+            "expected {what}, found {found}"
+        )))
     }
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
@@ -495,7 +509,10 @@ impl Parser<'_> {
                             } else {
                                 hi
                             };
-                            out.push(char::from_u32(cp).ok_or_else(|| self.err(CanonErrorKind::LoneSurrogate))?);
+                            out.push(
+                                char::from_u32(cp)
+                                    .ok_or_else(|| self.err(CanonErrorKind::LoneSurrogate))?,
+                            );
                             continue;
                         }
                         _ => return Err(self.syntax("a valid escape")),

@@ -11,5 +11,10 @@ pub const REVOCATION_TYPE: &str = "pith_key_revocation";
 
 /// Check a key statement against the keyring.
 pub fn check_statement(ck: &mut Checker<'_>, _v: &Value, _keyring: &Keyring) {
-    ck.fail("unsupported", "$", "a statement this version can check", "key statements are not checked yet");
+    ck.fail(
+        "unsupported",
+        "$",
+        "a statement this version can check",
+        "key statements are not checked yet",
+    );
 }

@@ -4,7 +4,9 @@
 //! functions, so there is one copy of each rule of spec §12.
 
 use crate::canon::{self, Map, Value};
-use crate::digest::{PithNumber, Sha256Digest, canon_sha256, canon_sha256_without, text_canon_sha256};
+use crate::digest::{
+    PithNumber, Sha256Digest, canon_sha256, canon_sha256_without, text_canon_sha256,
+};
 use crate::keys::{KeyWindow, Keyring, b64_decode};
 use crate::rules;
 use crate::time::Timestamp;
@@ -24,7 +26,11 @@ pub struct Finding {
 
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: expected {}, found {}", self.path, self.expected, self.found)
+        write!(
+            f,
+            "{}: expected {}, found {}",
+            self.path, self.expected, self.found
+        )
     }
 }
 
@@ -52,15 +58,41 @@ pub fn q(s: &str) -> String {
 impl<'k> Checker<'k> {
     /// A checker trusting `keyring`.
     pub fn new(keyring: Option<&'k Keyring>) -> Self {
-        Checker { keyring, failures: Vec::new(), warnings: Vec::new() }
+        Checker {
+            keyring,
+            failures: Vec::new(),
+            warnings: Vec::new(),
+        }
     }
     /// Record a failure.
-    pub fn fail(&mut self, code: &'static str, path: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) {
-        self.failures.push(Finding { path: path.into(), expected: expected.into(), found: found.into(), code });
+    pub fn fail(
+        &mut self,
+        code: &'static str,
+        path: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) {
+        self.failures.push(Finding {
+            path: path.into(),
+            expected: expected.into(),
+            found: found.into(),
+            code,
+        });
     }
     /// Record a warning.
-    pub fn warn(&mut self, code: &'static str, path: impl Into<String>, expected: impl Into<String>, found: impl Into<String>) {
-        self.warnings.push(Finding { path: path.into(), expected: expected.into(), found: found.into(), code });
+    pub fn warn(
+        &mut self,
+        code: &'static str,
+        path: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) {
+        self.warnings.push(Finding {
+            path: path.into(),
+            expected: expected.into(),
+            found: found.into(),
+            code,
+        });
     }
     /// The object at `path`, or a failure.
     pub fn obj<'v>(&mut self, v: Option<&'v Value>, path: &str) -> Option<&'v Map> {
@@ -77,7 +109,12 @@ impl<'k> Checker<'k> {
         match m.get(key) {
             Some(Value::String(s)) => Some(s),
             other => {
-                self.fail("malformed", canon::join_key(path, key), "a string", show(other));
+                self.fail(
+                    "malformed",
+                    canon::join_key(path, key),
+                    "a string",
+                    show(other),
+                );
                 None
             }
         }
@@ -85,13 +122,23 @@ impl<'k> Checker<'k> {
     /// The member `key` must equal the string `want`.
     pub fn eq_str(&mut self, m: &Map, path: &str, key: &str, want: &str) {
         if m.get(key).and_then(Value::as_str) != Some(want) {
-            self.fail("mismatch", canon::join_key(path, key), q(want), show(m.get(key)));
+            self.fail(
+                "mismatch",
+                canon::join_key(path, key),
+                q(want),
+                show(m.get(key)),
+            );
         }
     }
     /// The member `key` must equal `want`.
     pub fn eq_val(&mut self, m: &Map, path: &str, key: &str, want: &Value, what: &str) {
         if m.get(key) != Some(want) {
-            self.fail("mismatch", canon::join_key(path, key), format!("{} ({what})", want.brief()), show(m.get(key)));
+            self.fail(
+                "mismatch",
+                canon::join_key(path, key),
+                format!("{} ({what})", want.brief()),
+                show(m.get(key)),
+            );
         }
     }
     /// A timestamp member, or a failure.
@@ -99,7 +146,12 @@ impl<'k> Checker<'k> {
         let s = self.str(m, path, key)?;
         let t = Timestamp::parse(s);
         if t.is_none() {
-            self.fail("malformed", canon::join_key(path, key), "a UTC timestamp (YYYY-MM-DDTHH:MM:SS[.ffffff]Z)", q(s));
+            self.fail(
+                "malformed",
+                canon::join_key(path, key),
+                "a UTC timestamp (YYYY-MM-DDTHH:MM:SS[.ffffff]Z)",
+                q(s),
+            );
         }
         t
     }
@@ -108,7 +160,12 @@ impl<'k> Checker<'k> {
         let s = self.str(m, path, key)?;
         let d = Sha256Digest::from_hex(s);
         if d.is_none() {
-            self.fail("malformed", canon::join_key(path, key), "64 lower-case hex characters", q(s));
+            self.fail(
+                "malformed",
+                canon::join_key(path, key),
+                "64 lower-case hex characters",
+                q(s),
+            );
         }
         d
     }
@@ -121,7 +178,14 @@ impl<'k> Checker<'k> {
     ///
     /// `protected` is the authenticated time the key must have been valid at, with the
     /// path of the field it came from. The unprotected `signed_at` only warns.
-    pub fn signature(&mut self, sig: Option<&Value>, path: &str, digest: &Sha256Digest, label: &str, protected: Option<(&Timestamp, &str)>) {
+    pub fn signature(
+        &mut self,
+        sig: Option<&Value>,
+        path: &str,
+        digest: &Sha256Digest,
+        label: &str,
+        protected: Option<(&Timestamp, &str)>,
+    ) {
         let Some(m) = self.obj(sig, path) else { return };
         self.eq_str(m, path, "algorithm", rules::ALGORITHM);
         self.eq_str(m, path, "signature_status", rules::SIGNATURE_STATUS);
@@ -133,40 +197,72 @@ impl<'k> Checker<'k> {
             Some(Value::String(s)) => match b64_decode(s).and_then(|b| b.try_into().ok()) {
                 Some(b) => Some(b),
                 None => {
-                    self.fail("malformed", canon::join_key(path, "signature_b64"), "base64 of 64 bytes", q(s));
+                    self.fail(
+                        "malformed",
+                        canon::join_key(path, "signature_b64"),
+                        "base64 of 64 bytes",
+                        q(s),
+                    );
                     None
                 }
             },
             other => {
-                self.fail("malformed", canon::join_key(path, "signature_b64"), "a string", show(other));
+                self.fail(
+                    "malformed",
+                    canon::join_key(path, "signature_b64"),
+                    "a string",
+                    show(other),
+                );
                 None
             }
         };
-        if let (Some(t), Some(sa)) = (protected, signed_at) {
-            if !rules::signed_at_agrees(t.0, &sa) {
-                self.warn(
-                    "signed_at_disagrees",
-                    canon::join_key(path, "signed_at"),
-                    format!("a time within the precision of {} = {} (signed_at is not authenticated)", t.1, t.0),
-                    q(&sa.to_string()),
-                );
-            }
+        if let (Some(t), Some(sa)) = (protected, signed_at)
+            && !rules::signed_at_agrees(t.0, &sa)
+        {
+            self.warn(
+                "signed_at_disagrees",
+                canon::join_key(path, "signed_at"),
+                format!(
+                    "a time within the precision of {} = {} (signed_at is not authenticated)",
+                    t.1, t.0
+                ),
+                q(&sa.to_string()),
+            );
         }
         let Some(ring) = self.keyring else { return };
         let Some(fp) = fp else { return };
         let Some(key) = ring.get(fp) else {
-            self.fail("unknown_key", canon::join_key(path, "public_key_fingerprint"), "the fingerprint of a key in the keyring", q(fp));
+            self.fail(
+                "unknown_key",
+                canon::join_key(path, "public_key_fingerprint"),
+                "the fingerprint of a key in the keyring",
+                q(fp),
+            );
             return;
         };
-        if let Some(id) = key_id {
-            if id != key.doc.key_id {
-                self.fail("mismatch", canon::join_key(path, "key_id"), format!("{} (the keyring's id for this key)", q(&key.doc.key_id)), q(id));
-            }
+        if let Some(id) = key_id
+            && id != key.doc.key_id
+        {
+            self.fail(
+                "mismatch",
+                canon::join_key(path, "key_id"),
+                format!("{} (the keyring's id for this key)", q(&key.doc.key_id)),
+                q(id),
+            );
         }
-        if let Some(sb) = sig_bytes {
-            if !key.doc.key.verify_digest(&digest.0, &sb) {
-                self.fail("bad_signature", canon::join_key(path, "signature_b64"), format!("a valid Ed25519 signature by {} over {label} {}", key.doc.key_id, digest.hex()), "a signature that does not verify");
-            }
+        if let Some(sb) = sig_bytes
+            && !key.doc.key.verify_digest(&digest.0, &sb)
+        {
+            self.fail(
+                "bad_signature",
+                canon::join_key(path, "signature_b64"),
+                format!(
+                    "a valid Ed25519 signature by {} over {label} {}",
+                    key.doc.key_id,
+                    digest.hex()
+                ),
+                "a signature that does not verify",
+            );
         }
         let (t, tpath) = match (protected, signed_at.as_ref()) {
             (Some((t, p)), _) => (*t, p.to_owned()),
@@ -178,19 +274,28 @@ impl<'k> Checker<'k> {
             KeyWindow::Rotated(r) => self.fail(
                 "key_rotated",
                 tpath,
-                format!("a time at or before {r}, when key {} was rotated out", key.doc.key_id),
+                format!(
+                    "a time at or before {r}, when key {} was rotated out",
+                    key.doc.key_id
+                ),
                 format!("{t} (signed after the key's rotation)"),
             ),
             KeyWindow::Revoked(r, why) => self.fail(
                 "key_revoked",
                 tpath,
-                format!("a time before {r}, when key {} was revoked ({why})", key.doc.key_id),
+                format!(
+                    "a time before {r}, when key {} was revoked ({why})",
+                    key.doc.key_id
+                ),
                 format!("{t} (signed at or after the key's revocation)"),
             ),
             KeyWindow::NotYetValid(f) => self.fail(
                 "key_not_yet_valid",
                 tpath,
-                format!("a time at or after {f}, when key {} became valid", key.doc.key_id),
+                format!(
+                    "a time at or after {f}, when key {} became valid",
+                    key.doc.key_id
+                ),
                 t.to_string(),
             ),
         }
@@ -233,37 +338,69 @@ pub fn record(ck: &mut Checker<'_>, v: Option<&Value>, path: &str) -> Option<Rec
     let version = match src.get("version") {
         Some(Value::Int(i)) if *i >= 1 => Some(*i),
         other => {
-            ck.fail("malformed", canon::join_key(&sp, "version"), "an integer >= 1", show(other));
+            ck.fail(
+                "malformed",
+                canon::join_key(&sp, "version"),
+                "an integer >= 1",
+                show(other),
+            );
             None
         }
     };
     let submitted = ck.ts(md, &mp, "submitted_at");
-    if let Some(t) = &submitted {
-        if !t.whole_seconds() {
-            ck.fail("malformed", canon::join_key(&mp, "submitted_at"), "whole seconds", q(&t.to_string()));
-        }
+    if let Some(t) = &submitted
+        && !t.whole_seconds()
+    {
+        ck.fail(
+            "malformed",
+            canon::join_key(&mp, "submitted_at"),
+            "whole seconds",
+            q(&t.to_string()),
+        );
     }
     let primary = ck.str(md, &mp, "primary_cat");
-    if let Some(lic) = ck.str(md, &mp, "license") {
-        if lic.is_empty() {
-            ck.fail("malformed", canon::join_key(&mp, "license"), "a license URL", "\"\"");
-        }
+    if let Some(lic) = ck.str(md, &mp, "license")
+        && lic.is_empty()
+    {
+        ck.fail(
+            "malformed",
+            canon::join_key(&mp, "license"),
+            "a license URL",
+            "\"\"",
+        );
     }
     match md.get("cross_cats_sorted") {
         Some(Value::Array(a)) => {
             let cats: Option<Vec<&str>> = a.iter().map(Value::as_str).collect();
-            let ok = cats.is_some_and(|c| c.windows(2).all(|w| w[0] < w[1]) && !c.iter().any(|x| Some(*x) == primary));
+            let ok = cats.is_some_and(|c| {
+                c.windows(2).all(|w| w[0] < w[1]) && !c.iter().any(|x| Some(*x) == primary)
+            });
             if !ok {
-                ck.fail("malformed", canon::join_key(&mp, "cross_cats_sorted"), "strings sorted, unique, without the primary category", show(md.get("cross_cats_sorted")));
+                ck.fail(
+                    "malformed",
+                    canon::join_key(&mp, "cross_cats_sorted"),
+                    "strings sorted, unique, without the primary category",
+                    show(md.get("cross_cats_sorted")),
+                );
             }
         }
-        other => ck.fail("malformed", canon::join_key(&mp, "cross_cats_sorted"), "an array", show(other)),
+        other => ck.fail(
+            "malformed",
+            canon::join_key(&mp, "cross_cats_sorted"),
+            "an array",
+            show(other),
+        ),
     }
     let mut title = None;
     for f in ["title_canon_sha256", "abstract_canon_sha256"] {
         if let Some(s) = ck.str(md, &mp, f) {
             if !is_hex64(s) {
-                ck.fail("malformed", canon::join_key(&mp, f), "64 lower-case hex characters", q(s));
+                ck.fail(
+                    "malformed",
+                    canon::join_key(&mp, f),
+                    "64 lower-case hex characters",
+                    q(s),
+                );
             } else if f == "title_canon_sha256" {
                 title = Some(s.to_owned());
             }
@@ -298,18 +435,46 @@ pub struct EventFacts {
 /// Check one event fully (spec §9, §12): shape, kind, digests, signature, subject.
 ///
 /// `subject` is the Pith number it must be about, when known.
-pub fn event(ck: &mut Checker<'_>, v: &Value, path: &str, subject: Option<&PithNumber>) -> Option<EventFacts> {
+pub fn event(
+    ck: &mut Checker<'_>,
+    v: &Value,
+    path: &str,
+    subject: Option<&PithNumber>,
+) -> Option<EventFacts> {
     let before = ck.failures.len();
     let m = ck.obj(Some(v), path)?;
-    for f in ["event_type", "subject_pith_number", "target", "payload", "signer", "created_at", "supersedes", "prev_event", "signature", "content_sha256", "schema_version", "event_id"] {
+    for f in [
+        "event_type",
+        "subject_pith_number",
+        "target",
+        "payload",
+        "signer",
+        "created_at",
+        "supersedes",
+        "prev_event",
+        "signature",
+        "content_sha256",
+        "schema_version",
+        "event_id",
+    ] {
         if !m.contains_key(f) {
-            ck.fail("malformed", canon::join_key(path, f), "a member of the event", "nothing");
+            ck.fail(
+                "malformed",
+                canon::join_key(path, f),
+                "a member of the event",
+                "nothing",
+            );
         }
     }
     let et = ck.str(m, path, "event_type");
     let kind = et.and_then(rules::event_kind);
     if let (Some(et), None) = (et, kind) {
-        ck.fail("unknown_event_type", canon::join_key(path, "event_type"), "a known event type", q(et));
+        ck.fail(
+            "unknown_event_type",
+            canon::join_key(path, "event_type"),
+            "a known event type",
+            q(et),
+        );
     }
     if let Some((target, _)) = kind {
         ck.eq_str(m, path, "target", target);
@@ -317,21 +482,38 @@ pub fn event(ck: &mut Checker<'_>, v: &Value, path: &str, subject: Option<&PithN
     ck.eq_str(m, path, "schema_version", rules::SCHEMA_VERSION);
     let created_at = ck.ts(m, path, "created_at");
     match m.get("supersedes") {
-        Some(Value::Array(a)) if a.iter().all(|x| x.as_str().is_some_and(|s| s.starts_with("sha256:"))) => {}
+        Some(Value::Array(a))
+            if a.iter()
+                .all(|x| x.as_str().is_some_and(|s| s.starts_with("sha256:"))) => {}
         None => {}
-        other => ck.fail("malformed", canon::join_key(path, "supersedes"), "a list of event ids", show(other)),
+        other => ck.fail(
+            "malformed",
+            canon::join_key(path, "supersedes"),
+            "a list of event ids",
+            show(other),
+        ),
     }
     match m.get("prev_event") {
         None | Some(Value::Null) => {}
         Some(Value::String(s)) if s.starts_with("sha256:") => {}
-        other => ck.fail("malformed", canon::join_key(path, "prev_event"), "an event id or null", show(other)),
+        other => ck.fail(
+            "malformed",
+            canon::join_key(path, "prev_event"),
+            "an event id or null",
+            show(other),
+        ),
     }
     let sp = canon::join_key(path, "subject_pith_number");
     let subj = ck.str(m, path, "subject_pith_number");
     if let Some(s) = subj {
         match (PithNumber::parse(s), subject) {
             (None, _) => ck.fail("malformed", &sp, "a Pith number pith:YYYY:CODE", q(s)),
-            (Some(n), Some(want)) if &n != want => ck.fail("wrong_subject", &sp, format!("{want} (the record this is about)"), q(s)),
+            (Some(n), Some(want)) if &n != want => ck.fail(
+                "wrong_subject",
+                &sp,
+                format!("{want} (the record this is about)"),
+                q(s),
+            ),
             _ => {}
         }
     }
@@ -344,21 +526,45 @@ pub fn event(ck: &mut Checker<'_>, v: &Value, path: &str, subject: Option<&PithN
                     ck.eq_str(pl, &pp, "canonical_sha256", &facts.sha256.hex());
                     ck.eq_str(pl, &pp, "source_kind", &facts.kind);
                     ck.eq_str(pl, &pp, "source_id", &facts.source_id);
-                    ck.eq_val(pl, &pp, "source_version", &Value::Int(facts.version), "source.version of the record");
+                    ck.eq_val(
+                        pl,
+                        &pp,
+                        "source_version",
+                        &Value::Int(facts.version),
+                        "source.version of the record",
+                    );
                     ck.eq_str(pl, &pp, "attestation_state", "computed");
-                    if let Some(s) = subj {
-                        if PithNumber::parse(s).as_ref() != Some(&facts.number) {
-                            ck.fail("wrong_subject", &sp, format!("{} (derived from the payload's record)", facts.number), q(s));
-                        }
+                    if let Some(s) = subj
+                        && PithNumber::parse(s).as_ref() != Some(&facts.number)
+                    {
+                        ck.fail(
+                            "wrong_subject",
+                            &sp,
+                            format!("{} (derived from the payload's record)", facts.number),
+                            q(s),
+                        );
                     }
-                    receipt(ck, pl.get("receipt"), &canon::join_key(&pp, "receipt"), &facts.sha256, created_at.as_ref().map(|t| (t, canon::join_key(path, "created_at"))));
+                    receipt(
+                        ck,
+                        pl.get("receipt"),
+                        &canon::join_key(&pp, "receipt"),
+                        &facts.sha256,
+                        created_at
+                            .as_ref()
+                            .map(|t| (t, canon::join_key(path, "created_at"))),
+                    );
                 }
             }
             Some("graph_snapshot") => {
                 let gp = canon::join_key(&pp, "graph_snapshot");
                 ck.obj(pl.get("graph_snapshot"), &gp);
                 if !pl.contains_key("verdict_id") {
-                    ck.fail("malformed", canon::join_key(&pp, "verdict_id"), "a verdict id or null", "nothing");
+                    ck.fail(
+                        "malformed",
+                        canon::join_key(&pp, "verdict_id"),
+                        "a verdict id or null",
+                        "nothing",
+                    );
                 }
             }
             _ => {}
@@ -366,13 +572,23 @@ pub fn event(ck: &mut Checker<'_>, v: &Value, path: &str, subject: Option<&PithN
     }
     let signer_p = canon::join_key(path, "signer");
     if let Some(signer) = ck.obj(m.get("signer"), &signer_p) {
-        for f in ["signer_id", "signer_type", "key_id", "public_key_fingerprint"] {
+        for f in [
+            "signer_id",
+            "signer_type",
+            "key_id",
+            "public_key_fingerprint",
+        ] {
             ck.str(signer, &signer_p, f);
         }
         if let Some(Value::Object(sig)) = m.get("signature") {
             for f in ["key_id", "public_key_fingerprint"] {
                 if signer.get(f) != sig.get(f) {
-                    ck.fail("mismatch", canon::join_key(&signer_p, f), format!("{} (as in the signature)", show(sig.get(f))), show(signer.get(f)));
+                    ck.fail(
+                        "mismatch",
+                        canon::join_key(&signer_p, f),
+                        format!("{} (as in the signature)", show(sig.get(f))),
+                        show(signer.get(f)),
+                    );
                 }
             }
         }
@@ -380,21 +596,47 @@ pub fn event(ck: &mut Checker<'_>, v: &Value, path: &str, subject: Option<&PithN
     let content = canon_sha256_without(v, &rules::EVENT_UNHASHED);
     let want_id = format!("sha256:{}", content.hex());
     if m.get("content_sha256").and_then(Value::as_str) != Some(&content.hex()) {
-        ck.fail("bad_hash", canon::join_key(path, "content_sha256"), content.hex(), show(m.get("content_sha256")));
+        ck.fail(
+            "bad_hash",
+            canon::join_key(path, "content_sha256"),
+            content.hex(),
+            show(m.get("content_sha256")),
+        );
     }
     if m.get("event_id").and_then(Value::as_str) != Some(&want_id) {
-        ck.fail("bad_hash", canon::join_key(path, "event_id"), want_id.clone(), show(m.get("event_id")));
+        ck.fail(
+            "bad_hash",
+            canon::join_key(path, "event_id"),
+            want_id.clone(),
+            show(m.get("event_id")),
+        );
     }
     let cpath = canon::join_key(path, "created_at");
-    ck.signature(m.get("signature"), &canon::join_key(path, "signature"), &content, rules::LABEL_EVENT, created_at.as_ref().map(|t| (t, cpath.as_str())));
+    ck.signature(
+        m.get("signature"),
+        &canon::join_key(path, "signature"),
+        &content,
+        rules::LABEL_EVENT,
+        created_at.as_ref().map(|t| (t, cpath.as_str())),
+    );
     if ck.failures.len() != before {
         return None;
     }
-    Some(EventFacts { event_id: want_id, event_type: et?.to_owned(), created_at: created_at? })
+    Some(EventFacts {
+        event_id: want_id,
+        event_type: et?.to_owned(),
+        created_at: created_at?,
+    })
 }
 
 /// Check a receipt (spec §8) against the record digest it must cover.
-pub fn receipt(ck: &mut Checker<'_>, v: Option<&Value>, path: &str, csha: &Sha256Digest, protected: Option<(&Timestamp, String)>) {
+pub fn receipt(
+    ck: &mut Checker<'_>,
+    v: Option<&Value>,
+    path: &str,
+    csha: &Sha256Digest,
+    protected: Option<(&Timestamp, String)>,
+) {
     let Some(r) = ck.obj(v, path) else { return };
     ck.eq_str(r, path, "kind", rules::RECEIPT_KIND);
     ck.eq_str(r, path, "receipt_version", rules::RECEIPT_VERSION);
@@ -402,25 +644,48 @@ pub fn receipt(ck: &mut Checker<'_>, v: Option<&Value>, path: &str, csha: &Sha25
     ck.str(r, path, "builder_version");
     let first = ck.ts(r, path, "first_computed_at");
     let last = ck.ts(r, path, "last_reissued_at");
-    if let (Some(f), Some(l)) = (first, last) {
-        if l.micros() < f.micros() {
-            ck.fail("malformed", canon::join_key(path, "last_reissued_at"), format!("a time at or after first_computed_at {f}"), q(&l.to_string()));
-        }
+    if let (Some(f), Some(l)) = (first, last)
+        && l.micros() < f.micros()
+    {
+        ck.fail(
+            "malformed",
+            canon::join_key(path, "last_reissued_at"),
+            format!("a time at or after first_computed_at {f}"),
+            q(&l.to_string()),
+        );
     }
     // a standalone receipt's own times are its best evidence of when it was made
     let fallback = last.map(|l| (l, canon::join_key(path, "last_reissued_at")));
     let prot = protected.map(|(t, p)| (*t, p)).or(fallback);
-    ck.signature(v, path, csha, rules::LABEL_RECEIPT, prot.as_ref().map(|(t, p)| (t, p.as_str())));
+    ck.signature(
+        v,
+        path,
+        csha,
+        rules::LABEL_RECEIPT,
+        prot.as_ref().map(|(t, p)| (t, p.as_str())),
+    );
 }
 
 /// Check the `paper.title` of a graph snapshot against the record's title digest.
 pub fn snapshot_title(ck: &mut Checker<'_>, ev: &Value, path: &str, facts: &RecordFacts) {
-    let title = ev.get("payload").and_then(|p| p.get("graph_snapshot")).and_then(|g| g.get("paper")).and_then(|p| p.get("title"));
+    let title = ev
+        .get("payload")
+        .and_then(|p| p.get("graph_snapshot"))
+        .and_then(|g| g.get("paper"))
+        .and_then(|p| p.get("title"));
     let tp = format!("{path}.payload.graph_snapshot.paper.title");
     match title {
         Some(Value::String(t)) => {
             if text_canon_sha256(t) != facts.title_sha256 {
-                ck.fail("mismatch", tp, format!("a title whose canonical SHA-256 is {} (the record's)", facts.title_sha256), q(t));
+                ck.fail(
+                    "mismatch",
+                    tp,
+                    format!(
+                        "a title whose canonical SHA-256 is {} (the record's)",
+                        facts.title_sha256
+                    ),
+                    q(t),
+                );
             }
         }
         other => ck.fail("malformed", tp, "a string", show(other)),

@@ -90,7 +90,7 @@ pub fn hex(bytes: &[u8]) -> String {
 
 /// Decode hex (either case); None on odd length or a non-hex character.
 pub fn unhex(s: &str) -> Option<Vec<u8>> {
-    if s.len() % 2 != 0 {
+    if !s.len().is_multiple_of(2) {
         return None;
     }
     s.as_bytes()
@@ -148,7 +148,10 @@ pub struct PithNumber {
 impl PithNumber {
     /// Derive the number from a canonical record and its digest.
     pub fn derive(year: i32, canonical_sha256: &Sha256Digest) -> Self {
-        PithNumber { year, code: code26(canonical_sha256) }
+        PithNumber {
+            year,
+            code: code26(canonical_sha256),
+        }
     }
     /// `pith:` + first 8 chars of the code.
     pub fn short(&self) -> String {
@@ -164,7 +167,10 @@ impl PithNumber {
         if code.len() != 26 || !code.bytes().all(|b| matches!(b, b'A'..=b'Z' | b'2'..=b'7')) {
             return None;
         }
-        Some(PithNumber { year: y.parse().ok()?, code: code.to_owned() })
+        Some(PithNumber {
+            year: y.parse().ok()?,
+            code: code.to_owned(),
+        })
     }
 }
 
@@ -207,7 +213,10 @@ pub fn source_aliases(source_id: &str, version: i128, code: &str, created_at: &s
     let mut v = vec![
         ("arxiv", source_id.to_owned()),
         ("arxiv_version", format!("{source_id}v{version}")),
-        ("doi", format!("{}{}", rules::DOI_PREFIX, source_id).to_lowercase()),
+        (
+            "doi",
+            format!("{}{}", rules::DOI_PREFIX, source_id).to_lowercase(),
+        ),
         ("pith_short_8", code[..8.min(code.len())].to_owned()),
         ("pith_short_12", code[..12.min(code.len())].to_owned()),
         ("pith_short_16", code[..16.min(code.len())].to_owned()),
@@ -233,7 +242,10 @@ pub fn links(base_url: &str, code: &str) -> Value {
         ("resolver", format!("{base}/pith/{code}").into()),
         ("bundle", format!("{base}/pith/{code}/bundle.json").into()),
         ("state", format!("{base}/pith/{code}/state.json").into()),
-        ("well_known_bundle", format!("{base}/.well-known/pith/{code}/bundle.json").into()),
+        (
+            "well_known_bundle",
+            format!("{base}/.well-known/pith/{code}/bundle.json").into(),
+        ),
     ])
 }
 
@@ -244,9 +256,15 @@ pub fn mirror_hint(base_url: &str, code: &str) -> Value {
         ("mirror_type", "https".into()),
         ("name", rules::MIRROR_NAME.into()),
         ("base_url", base.into()),
-        ("bundle_url", format!("{base}/pith/{code}/bundle.json").into()),
+        (
+            "bundle_url",
+            format!("{base}/pith/{code}/bundle.json").into(),
+        ),
         ("state_url", format!("{base}/pith/{code}/state.json").into()),
-        ("well_known_bundle_url", format!("{base}/.well-known/pith/{code}/bundle.json").into()),
+        (
+            "well_known_bundle_url",
+            format!("{base}/.well-known/pith/{code}/bundle.json").into(),
+        ),
         ("status", "primary".into()),
     ])
 }
@@ -257,8 +275,15 @@ mod tests {
 
     #[test]
     fn base32_rfc4648_vectors() {
-        for (i, o) in [("", ""), ("f", "MY"), ("fo", "MZXQ"), ("foo", "MZXW6"), ("foob", "MZXW6YQ"),
-            ("fooba", "MZXW6YTB"), ("foobar", "MZXW6YTBOI")] {
+        for (i, o) in [
+            ("", ""),
+            ("f", "MY"),
+            ("fo", "MZXQ"),
+            ("foo", "MZXW6"),
+            ("foob", "MZXW6YQ"),
+            ("fooba", "MZXW6YTB"),
+            ("foobar", "MZXW6YTBOI"),
+        ] {
             assert_eq!(base32(i.as_bytes()), o);
         }
     }

@@ -37,17 +37,30 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, IoError> {
     let r = if path == Path::new("-") {
         std::io::stdin().lock().read_to_end(&mut buf).map(|_| ())
     } else {
-        std::fs::File::open(path).and_then(|mut f| f.read_to_end(&mut buf)).map(|_| ())
+        std::fs::File::open(path)
+            .and_then(|mut f| f.read_to_end(&mut buf))
+            .map(|_| ())
     };
-    r.map_err(|source| IoError::Read { path: path.into(), source })?;
+    r.map_err(|source| IoError::Read {
+        path: path.into(),
+        source,
+    })?;
     Ok(buf)
 }
 
 /// Write `bytes` to `path` atomically: a temp file in the same directory, fsynced, then
 /// renamed into place. With `overwrite` false an existing file is refused and left intact;
 /// with `mode` set the file is created with those permission bits (before any byte).
-pub fn write_atomic(path: &Path, bytes: &[u8], overwrite: bool, mode: Option<u32>) -> Result<(), IoError> {
-    let werr = |source| IoError::Write { path: path.into(), source };
+pub fn write_atomic(
+    path: &Path,
+    bytes: &[u8],
+    overwrite: bool,
+    mode: Option<u32>,
+) -> Result<(), IoError> {
+    let werr = |source| IoError::Write {
+        path: path.into(),
+        source,
+    };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
@@ -87,7 +100,12 @@ pub fn write_output(out: Option<&Path>, bytes: &[u8], overwrite: bool) -> Result
         Some(p) if p != Path::new("-") => write_atomic(p, bytes, overwrite, None),
         _ => {
             let mut so = std::io::stdout().lock();
-            so.write_all(bytes).and_then(|_| so.flush()).map_err(|source| IoError::Write { path: "-".into(), source })
+            so.write_all(bytes)
+                .and_then(|_| so.flush())
+                .map_err(|source| IoError::Write {
+                    path: "-".into(),
+                    source,
+                })
         }
     }
 }

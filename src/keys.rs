@@ -26,7 +26,9 @@ pub struct PublicKey {
 
 impl std::fmt::Debug for PublicKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PublicKey").field("fingerprint", &self.fingerprint_hex).finish()
+        f.debug_struct("PublicKey")
+            .field("fingerprint", &self.fingerprint_hex)
+            .finish()
     }
 }
 
@@ -35,7 +37,12 @@ impl PublicKey {
     pub fn from_raw(raw: [u8; 32]) -> Option<Self> {
         let key = VerifyingKey::from_bytes(&raw).ok()?;
         let (fingerprint_hex, fingerprint_b32) = key_fingerprints(&raw);
-        Some(PublicKey { raw, key, fingerprint_hex, fingerprint_b32 })
+        Some(PublicKey {
+            raw,
+            key,
+            fingerprint_hex,
+            fingerprint_b32,
+        })
     }
     /// The raw 32 bytes.
     pub fn raw(&self) -> &[u8; 32] {
@@ -61,9 +68,25 @@ impl PublicKey {
     ///
     /// Uses `verify_strict`: rejects small-order keys and R, and non-canonical S.
     pub fn verify_digest(&self, digest: &[u8; 32], sig: &[u8; 64]) -> bool {
-        let sig = ed25519_dalek::Signature::from_bytes(sig);
-        self.key.verify_strict(digest, &sig).is_ok()
+        self.verify_message(digest, sig)
     }
+    /// Strict Ed25519 verification of a signature over arbitrary bytes: the one
+    /// verification primitive every check goes through.
+    pub fn verify_message(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
+        let sig = ed25519_dalek::Signature::from_bytes(sig);
+        self.key.verify_strict(msg, &sig).is_ok()
+    }
+}
+
+/// Strict Ed25519 verification from raw bytes (a key that does not decode never verifies).
+///
+/// Accepts exactly what [`PublicKey::verify_message`] accepts; the Ed25519 vector tests
+/// (RFC 8032, Wycheproof, CCTV) pin that set.
+pub fn verify_strict_raw(public_key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
+    let (Ok(pk), Ok(sig)) = (<[u8; 32]>::try_from(public_key), <[u8; 64]>::try_from(sig)) else {
+        return false;
+    };
+    PublicKey::from_raw(pk).is_some_and(|k| k.verify_message(msg, &sig))
 }
 
 /// Decode standard base64 with padding, strictly.
@@ -107,10 +130,18 @@ impl KeyDocument {
     pub fn from_value(v: &Value, path: &str) -> Result<Self, Vec<KeyDocProblem>> {
         let mut probs = Vec::new();
         let mut p = |field: &str, expected: &str, found: String| {
-            probs.push(KeyDocProblem { path: canon::join_key(path, field), expected: expected.into(), found })
+            probs.push(KeyDocProblem {
+                path: canon::join_key(path, field),
+                expected: expected.into(),
+                found,
+            })
         };
         let Some(m) = v.as_object() else {
-            return Err(vec![KeyDocProblem { path: path.into(), expected: "a key document object".into(), found: v.type_name().into() }]);
+            return Err(vec![KeyDocProblem {
+                path: path.into(),
+                expected: "a key document object".into(),
+                found: v.type_name().into(),
+            }]);
         };
         let s = |k: &str| m.get(k).and_then(Value::as_str);
         let found = |k: &str| m.get(k).map_or("nothing".to_owned(), Value::brief);
@@ -124,15 +155,25 @@ impl KeyDocument {
         if s("format") != Some("raw") {
             p("format", "\"raw\"", found("format"));
         }
-        let raw: Option<[u8; 32]> = s("public_key_b64").and_then(b64_decode).and_then(|b| b.try_into().ok());
+        let raw: Option<[u8; 32]> = s("public_key_b64")
+            .and_then(b64_decode)
+            .and_then(|b| b.try_into().ok());
         let key = match raw {
             None => {
-                p("public_key_b64", "base64 of 32 bytes", found("public_key_b64"));
+                p(
+                    "public_key_b64",
+                    "base64 of 32 bytes",
+                    found("public_key_b64"),
+                );
                 None
             }
             Some(r) => match PublicKey::from_raw(r) {
                 None => {
-                    p("public_key_b64", "a valid Ed25519 point", found("public_key_b64"));
+                    p(
+                        "public_key_b64",
+                        "a valid Ed25519 point",
+                        found("public_key_b64"),
+                    );
                     None
                 }
                 Some(k) => Some(k),
@@ -140,13 +181,25 @@ impl KeyDocument {
         };
         if let Some(k) = &key {
             if s("public_key_hex") != Some(&hex(k.raw())) {
-                p("public_key_hex", &format!("{:?} (the key in public_key_b64)", hex(k.raw())), found("public_key_hex"));
+                p(
+                    "public_key_hex",
+                    &format!("{:?} (the key in public_key_b64)", hex(k.raw())),
+                    found("public_key_hex"),
+                );
             }
             if s("fingerprint_sha256_hex") != Some(k.fingerprint()) {
-                p("fingerprint_sha256_hex", &format!("{:?}", k.fingerprint()), found("fingerprint_sha256_hex"));
+                p(
+                    "fingerprint_sha256_hex",
+                    &format!("{:?}", k.fingerprint()),
+                    found("fingerprint_sha256_hex"),
+                );
             }
             if s("fingerprint_sha256_b32_first128bits") != Some(k.fingerprint_b32()) {
-                p("fingerprint_sha256_b32_first128bits", &format!("{:?}", k.fingerprint_b32()), found("fingerprint_sha256_b32_first128bits"));
+                p(
+                    "fingerprint_sha256_b32_first128bits",
+                    &format!("{:?}", k.fingerprint_b32()),
+                    found("fingerprint_sha256_b32_first128bits"),
+                );
             }
         }
         let mut time_field = |k: &str| match m.get(k) {
@@ -166,26 +219,42 @@ impl KeyDocument {
             p("rotates_at", "null or a UTC timestamp", "nothing".into());
         }
         match (key_id, key) {
-            (Some(key_id), Some(key)) if probs.is_empty() => {
-                Ok(KeyDocument { key_id, key, rotates_at, valid_from, raw: v.clone() })
-            }
+            (Some(key_id), Some(key)) if probs.is_empty() => Ok(KeyDocument {
+                key_id,
+                key,
+                rotates_at,
+                valid_from,
+                raw: v.clone(),
+            }),
             _ => Err(probs),
         }
     }
 
     /// Build the document of a key (spec §7).
-    pub fn build(key_id: &str, key: &PublicKey, url: Option<&str>, notes: Option<&str>, valid_from: Option<&Timestamp>) -> Value {
+    pub fn build(
+        key_id: &str,
+        key: &PublicKey,
+        url: Option<&str>,
+        notes: Option<&str>,
+        valid_from: Option<&Timestamp>,
+    ) -> Value {
         let mut m = canon::Map::new();
         m.insert("key_id".into(), key_id.into());
         m.insert("algorithm".into(), rules::ALGORITHM.into());
         m.insert("format".into(), "raw".into());
         m.insert("public_key_b64".into(), key.b64().into());
         m.insert("public_key_hex".into(), hex(key.raw()).into());
-        m.insert("fingerprint_sha256_b32_first128bits".into(), key.fingerprint_b32().into());
+        m.insert(
+            "fingerprint_sha256_b32_first128bits".into(),
+            key.fingerprint_b32().into(),
+        );
         m.insert("fingerprint_sha256_hex".into(), key.fingerprint().into());
         m.insert("rotates_at".into(), Value::Null);
         m.insert("url".into(), url.map(Value::from).unwrap_or(Value::Null));
-        m.insert("notes".into(), notes.map(Value::from).unwrap_or(Value::Null));
+        m.insert(
+            "notes".into(),
+            notes.map(Value::from).unwrap_or(Value::Null),
+        );
         if let Some(t) = valid_from {
             m.insert("valid_from".into(), t.fmt_seconds().into());
         }
@@ -225,20 +294,20 @@ pub struct TrustedKey {
 impl TrustedKey {
     /// Was the key allowed to sign at `t`? (spec §12: the protected time)
     pub fn window_at(&self, t: &Timestamp) -> KeyWindow {
-        if let Some((r, why)) = &self.revoked {
-            if t.micros() >= r.micros() {
-                return KeyWindow::Revoked(*r, why.clone());
-            }
+        if let Some((r, why)) = &self.revoked
+            && t.micros() >= r.micros()
+        {
+            return KeyWindow::Revoked(*r, why.clone());
         }
-        if let Some(r) = &self.doc.rotates_at {
-            if t.micros() > r.micros() {
-                return KeyWindow::Rotated(*r);
-            }
+        if let Some(r) = &self.doc.rotates_at
+            && t.micros() > r.micros()
+        {
+            return KeyWindow::Rotated(*r);
         }
-        if let Some(f) = &self.doc.valid_from {
-            if t.micros() < f.micros() {
-                return KeyWindow::NotYetValid(*f);
-            }
+        if let Some(f) = &self.doc.valid_from
+            && t.micros() < f.micros()
+        {
+            return KeyWindow::NotYetValid(*f);
         }
         KeyWindow::Valid
     }
@@ -317,30 +386,69 @@ impl Keyring {
     }
     /// Add a trusted key document.
     pub fn insert(&mut self, doc: KeyDocument, file: PathBuf) -> Result<(), KeyringError> {
-        if let Some(other) = self.keys.values().find(|k| k.doc.key_id == doc.key_id && k.doc.key.raw() != doc.key.raw()) {
+        if let Some(other) = self
+            .keys
+            .values()
+            .find(|k| k.doc.key_id == doc.key_id && k.doc.key.raw() != doc.key.raw())
+        {
             return Err(KeyringError::Conflict {
                 path: file,
-                what: format!("key id {:?} is already used by another key in {}", doc.key_id, other.file.display()),
+                what: format!(
+                    "key id {:?} is already used by another key in {}",
+                    doc.key_id,
+                    other.file.display()
+                ),
             });
         }
         if let Some(other) = self.keys.get(doc.key.fingerprint()) {
-            return Err(KeyringError::Conflict { path: file, what: format!("the same key is already in {}", other.file.display()) });
+            return Err(KeyringError::Conflict {
+                path: file,
+                what: format!("the same key is already in {}", other.file.display()),
+            });
         }
-        self.keys.insert(doc.key.fingerprint().to_owned(), TrustedKey { doc, revoked: None, file });
+        self.keys.insert(
+            doc.key.fingerprint().to_owned(),
+            TrustedKey {
+                doc,
+                revoked: None,
+                file,
+            },
+        );
         Ok(())
     }
     /// Load every `*.pub.json` in a directory; any unreadable or malformed file is an error.
     pub fn load(dir: &Path) -> Result<Self, KeyringError> {
         let mut ring = Keyring::new();
         let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|source| KeyringError::Dir { path: dir.into(), source })?
-            .map(|e| e.map(|e| e.path()).map_err(|source| KeyringError::Dir { path: dir.into(), source }))
+            .map_err(|source| KeyringError::Dir {
+                path: dir.into(),
+                source,
+            })?
+            .map(|e| {
+                e.map(|e| e.path()).map_err(|source| KeyringError::Dir {
+                    path: dir.into(),
+                    source,
+                })
+            })
             .collect::<Result<_, _>>()?;
         files.sort();
-        for path in files.iter().filter(|p| p.to_string_lossy().ends_with(".pub.json")) {
-            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read { path: path.clone(), source })?;
-            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse { path: path.clone(), source })?;
-            let doc = KeyDocument::from_value(&v, "$").map_err(|problems| KeyringError::Invalid { path: path.clone(), problems })?;
+        for path in files
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".pub.json"))
+        {
+            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
+                path: path.clone(),
+                source,
+            })?;
+            let doc =
+                KeyDocument::from_value(&v, "$").map_err(|problems| KeyringError::Invalid {
+                    path: path.clone(),
+                    problems,
+                })?;
             ring.insert(doc, path.clone())?;
         }
         if ring.keys.is_empty() {

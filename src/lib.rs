@@ -8,12 +8,12 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod canon;
-pub mod digest;
-pub mod rules;
-pub mod time;
 pub mod ceremony;
 pub mod check;
+pub mod digest;
 pub mod io;
 pub mod keys;
 pub mod merge;
+pub mod rules;
+pub mod time;
 pub mod verify;

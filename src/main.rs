@@ -1,3 +1,30 @@
-fn main() {
-    println!("Hello, world!");
+//! The `pith` command: parses arguments, calls the library, reports.
+//!
+//! Exit codes: 0 success, 1 verification failed or refused, 2 usage or I/O error.
+
+#![forbid(unsafe_code)]
+#![deny(clippy::unwrap_used, clippy::expect_used)]
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+fn main() -> ExitCode {
+    let args = match cli::Cli::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli::run(args) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("pith: {e}");
+            ExitCode::from(e.exit_code())
+        }
+    }
 }

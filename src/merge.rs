@@ -23,7 +23,12 @@ pub struct Merged {
 ///
 /// With `keyring` None, signatures are not checked (everything else is). `path_of(i)`
 /// names event `i` in findings (`$.events[3]`, `events.jsonl:4`, ...).
-pub fn merge(subject: &PithNumber, events: &[Value], keyring: Option<&Keyring>, path_of: &dyn Fn(usize) -> String) -> Merged {
+pub fn merge(
+    subject: &PithNumber,
+    events: &[Value],
+    keyring: Option<&Keyring>,
+    path_of: &dyn Fn(usize) -> String,
+) -> Merged {
     let mut problems = BTreeMap::new();
     let mut warnings = Vec::new();
     let mut invalid = Vec::new();
@@ -56,38 +61,67 @@ pub fn merge(subject: &PithNumber, events: &[Value], keyring: Option<&Keyring>, 
     valid.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
 
     let mut record_created: Option<Value> = None;
-    let mut lists: BTreeMap<&str, Vec<Value>> = rules::EVENT_KINDS.iter().filter_map(|k| k.2).map(|l| (l, Vec::new())).collect();
+    let mut lists: BTreeMap<&str, Vec<Value>> = rules::EVENT_KINDS
+        .iter()
+        .filter_map(|k| k.2)
+        .map(|l| (l, Vec::new()))
+        .collect();
     let mut equivocations = Vec::new();
     let mut applied: Vec<Value> = Vec::new();
     let mut seen_prev: BTreeMap<(String, String, String), String> = BTreeMap::new();
     for (_, eid, ev) in &valid {
-        let s = |k: &str| ev.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let s = |k: &str| {
+            ev.get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let (et, target) = (s("event_type"), s("target"));
-        let signer_id = ev.get("signer").and_then(|x| x.get("signer_id")).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let signer_id = ev
+            .get("signer")
+            .and_then(|x| x.get("signer_id"))
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         if let Some(prev) = ev.get("prev_event").and_then(Value::as_str) {
             let k = (signer_id, target.clone(), prev.to_owned());
             if let Some(first) = seen_prev.get(&k) {
                 equivocations.push(canon::object([
-                    ("event_ids", Value::Array(vec![first.as_str().into(), eid.as_str().into()])),
+                    (
+                        "event_ids",
+                        Value::Array(vec![first.as_str().into(), eid.as_str().into()]),
+                    ),
                     ("reason", "same signer, target and prev_event".into()),
                 ]));
                 continue;
             }
             seen_prev.insert(k, eid.clone());
         }
-        if et == "record_created" {
-            if let Some(first) = &record_created {
-                equivocations.push(canon::object([
-                    ("event_ids", Value::Array(vec![first.get("event_id").cloned().unwrap_or(Value::Null), eid.as_str().into()])),
-                    ("reason", "two record_created events with different content".into()),
-                ]));
-                continue;
-            }
+        if et == "record_created"
+            && let Some(first) = &record_created
+        {
+            equivocations.push(canon::object([
+                (
+                    "event_ids",
+                    Value::Array(vec![
+                        first.get("event_id").cloned().unwrap_or(Value::Null),
+                        eid.as_str().into(),
+                    ]),
+                ),
+                (
+                    "reason",
+                    "two record_created events with different content".into(),
+                ),
+            ]));
+            continue;
         }
         let entry = canon::object([
             ("event_id", eid.as_str().into()),
             ("target", target.into()),
-            ("created_at", ev.get("created_at").cloned().unwrap_or(Value::Null)),
+            (
+                "created_at",
+                ev.get("created_at").cloned().unwrap_or(Value::Null),
+            ),
             ("signer", ev.get("signer").cloned().unwrap_or(Value::Null)),
             ("payload", ev.get("payload").cloned().unwrap_or(Value::Null)),
         ]);
@@ -96,7 +130,12 @@ pub fn merge(subject: &PithNumber, events: &[Value], keyring: Option<&Keyring>, 
                 for l in lists.values_mut() {
                     l.retain(|e| e.get("event_id").and_then(Value::as_str) != Some(old));
                 }
-                if record_created.as_ref().and_then(|r| r.get("event_id")).and_then(Value::as_str) == Some(old) {
+                if record_created
+                    .as_ref()
+                    .and_then(|r| r.get("event_id"))
+                    .and_then(Value::as_str)
+                    == Some(old)
+                {
                     record_created = None;
                 }
             }
@@ -111,11 +150,24 @@ pub fn merge(subject: &PithNumber, events: &[Value], keyring: Option<&Keyring>, 
     let mut current = Map::new();
     let (rec, aliases) = match &record_created {
         Some(rc) => {
-            let rec = rc.get("payload").and_then(|p| p.get("canonical_record")).cloned().unwrap_or(Value::Null);
-            let created = rc.get("created_at").and_then(Value::as_str).unwrap_or_default();
+            let rec = rc
+                .get("payload")
+                .and_then(|p| p.get("canonical_record"))
+                .cloned()
+                .unwrap_or(Value::Null);
+            let created = rc
+                .get("created_at")
+                .and_then(Value::as_str)
+                .unwrap_or_default();
             let src = rec.get("source");
-            let sid = src.and_then(|s| s.get("id")).and_then(Value::as_str).unwrap_or_default();
-            let ver = src.and_then(|s| s.get("version")).and_then(Value::as_int).unwrap_or_default();
+            let sid = src
+                .and_then(|s| s.get("id"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            let ver = src
+                .and_then(|s| s.get("version"))
+                .and_then(Value::as_int)
+                .unwrap_or_default();
             let code = crate::digest::code26(&crate::digest::canon_sha256(&rec));
             let aliases = source_aliases(sid, ver, &code, created);
             (rec, aliases)
@@ -124,7 +176,10 @@ pub fn merge(subject: &PithNumber, events: &[Value], keyring: Option<&Keyring>, 
     };
     current.insert("canonical_record".into(), rec);
     current.insert("source_aliases".into(), aliases);
-    current.insert("record_created".into(), record_created.unwrap_or(Value::Null));
+    current.insert(
+        "record_created".into(),
+        record_created.unwrap_or(Value::Null),
+    );
     for (k, v) in lists {
         current.insert(k.into(), Value::Array(v));
     }
@@ -138,7 +193,10 @@ pub fn merge(subject: &PithNumber, events: &[Value], keyring: Option<&Keyring>, 
     state.insert("event_count".into(), (n_valid + n_invalid).into());
     state.insert("valid_event_count".into(), n_valid.into());
     state.insert("invalid_event_count".into(), n_invalid.into());
-    state.insert("equivocation_count".into(), (equivocations.len() as i64).into());
+    state.insert(
+        "equivocation_count".into(),
+        (equivocations.len() as i64).into(),
+    );
     state.insert("current".into(), Value::Object(current));
     state.insert("equivocations".into(), Value::Array(equivocations));
     state.insert("invalid_events".into(), Value::Array(invalid));
@@ -148,7 +206,11 @@ pub fn merge(subject: &PithNumber, events: &[Value], keyring: Option<&Keyring>, 
     if let Some(m) = state.as_object_mut() {
         m.insert("state_sha256".into(), sha.hex().into());
     }
-    Merged { state, problems, warnings }
+    Merged {
+        state,
+        problems,
+        warnings,
+    }
 }
 
 /// The subject of a set of events: derived from a well-formed `record_created` record,
@@ -157,12 +219,20 @@ pub fn subject_of(events: &[Value]) -> Option<PithNumber> {
     for ev in events {
         if ev.get("event_type").and_then(Value::as_str) == Some("record_created") {
             let mut ck = Checker::new(None);
-            if let Some(f) = check::record(&mut ck, ev.get("payload").and_then(|p| p.get("canonical_record")), "$") {
+            if let Some(f) = check::record(
+                &mut ck,
+                ev.get("payload").and_then(|p| p.get("canonical_record")),
+                "$",
+            ) {
                 return Some(f.number);
             }
         }
     }
-    events.iter().find_map(|e| e.get("subject_pith_number").and_then(Value::as_str).and_then(PithNumber::parse))
+    events.iter().find_map(|e| {
+        e.get("subject_pith_number")
+            .and_then(Value::as_str)
+            .and_then(PithNumber::parse)
+    })
 }
 
 /// Read events from bytes: one event object, a JSON array of events, or JSON lines.

@@ -48,18 +48,41 @@ pub const EVENT_UNHASHED: [&str; 3] = ["signature", "content_sha256", "event_id"
 pub const EVENT_KINDS: [(&str, &str, Option<&str>); 9] = [
     ("record_created", "record", None),
     ("graph_snapshot", "graph", Some("graph_snapshots")),
-    ("author_attestation", "author_attestation", Some("author_attestations")),
-    ("timestamp_anchor", "timestamp_anchor", Some("timestamp_anchors")),
-    ("storage_attestation", "storage_attestation", Some("storage_attestations")),
-    ("citation_signature", "citation_signature", Some("citation_signatures")),
-    ("replication_record", "replication_record", Some("replication_records")),
+    (
+        "author_attestation",
+        "author_attestation",
+        Some("author_attestations"),
+    ),
+    (
+        "timestamp_anchor",
+        "timestamp_anchor",
+        Some("timestamp_anchors"),
+    ),
+    (
+        "storage_attestation",
+        "storage_attestation",
+        Some("storage_attestations"),
+    ),
+    (
+        "citation_signature",
+        "citation_signature",
+        Some("citation_signatures"),
+    ),
+    (
+        "replication_record",
+        "replication_record",
+        Some("replication_records"),
+    ),
     ("correction", "correction", Some("corrections")),
     ("mirror_hint", "mirror_hint", Some("mirror_hints")),
 ];
 
 /// Look up an event kind: `(target, state list)`.
 pub fn event_kind(event_type: &str) -> Option<(&'static str, Option<&'static str>)> {
-    EVENT_KINDS.iter().find(|k| k.0 == event_type).map(|k| (k.1, k.2))
+    EVENT_KINDS
+        .iter()
+        .find(|k| k.0 == event_type)
+        .map(|k| (k.1, k.2))
 }
 
 /// **decided** (spec §3): YEAR of a Pith number is the UTC year of `metadata.submitted_at`.
@@ -75,9 +98,16 @@ pub fn event_order_key(created_at: &crate::time::Timestamp, event_id: &str) -> (
 
 /// **decided** (spec §12): how far an unprotected `signed_at` may lie after its protected
 /// time before a warning: the protected field's precision (1 s for whole seconds).
-pub fn signed_at_agrees(protected: &crate::time::Timestamp, signed_at: &crate::time::Timestamp) -> bool {
+pub fn signed_at_agrees(
+    protected: &crate::time::Timestamp,
+    signed_at: &crate::time::Timestamp,
+) -> bool {
     let d = signed_at.micros() - protected.micros();
-    let precision = if protected.whole_seconds() { 1_000_000 } else { 1 };
+    let precision = if protected.whole_seconds() {
+        1_000_000
+    } else {
+        1
+    };
     (0..precision).contains(&d)
 }
 

@@ -24,17 +24,37 @@ impl Timestamp {
         // fixed shape: digits and separators where the grammar says
         let shape = b"dddd-dd-ddTdd:dd:dd";
         for (c, want) in b.iter().zip(shape) {
-            let ok = if *want == b'd' { c.is_ascii_digit() } else { c == want };
+            let ok = if *want == b'd' {
+                c.is_ascii_digit()
+            } else {
+                c == want
+            };
             if !ok {
                 return None;
             }
         }
-        let naive = NaiveDateTime::parse_from_str(&s[..s.len() - 1], if whole { "%Y-%m-%dT%H:%M:%S" } else { "%Y-%m-%dT%H:%M:%S%.6f" }).ok()?;
-        Some(Timestamp { dt: Utc.from_utc_datetime(&naive), whole })
+        let naive = NaiveDateTime::parse_from_str(
+            &s[..s.len() - 1],
+            if whole {
+                "%Y-%m-%dT%H:%M:%S"
+            } else {
+                "%Y-%m-%dT%H:%M:%S%.6f"
+            },
+        )
+        .ok()?;
+        Some(Timestamp {
+            dt: Utc.from_utc_datetime(&naive),
+            whole,
+        })
     }
     /// From a chrono time (keeps microseconds).
     pub fn from_datetime(dt: DateTime<Utc>, whole: bool) -> Self {
-        let dt = if whole { dt.with_nanosecond(0).unwrap_or(dt) } else { dt.with_nanosecond(dt.nanosecond() / 1000 * 1000).unwrap_or(dt) };
+        let dt = if whole {
+            dt.with_nanosecond(0).unwrap_or(dt)
+        } else {
+            dt.with_nanosecond(dt.nanosecond() / 1000 * 1000)
+                .unwrap_or(dt)
+        };
         Timestamp { dt, whole }
     }
     /// Now, in microseconds.
@@ -69,7 +89,11 @@ impl Timestamp {
 
 impl std::fmt::Display for Timestamp {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&if self.whole { self.fmt_seconds() } else { self.fmt_micros() })
+        f.write_str(&if self.whole {
+            self.fmt_seconds()
+        } else {
+            self.fmt_micros()
+        })
     }
 }
 
@@ -84,7 +108,13 @@ mod tests {
         assert_eq!(b.micros() - a.micros(), 52579);
         assert_eq!(b.fmt_micros(), "2026-05-20T00:05:59.052579Z");
         assert_eq!(b.fmt_seconds(), "2026-05-20T00:05:59Z");
-        for bad in ["2026-05-20 00:05:59Z", "2026-13-20T00:05:59Z", "2026-05-20T00:05:59", "2026-05-20T00:05:59.05Z", "2026-02-30T00:00:00Z"] {
+        for bad in [
+            "2026-05-20 00:05:59Z",
+            "2026-13-20T00:05:59Z",
+            "2026-05-20T00:05:59",
+            "2026-05-20T00:05:59.05Z",
+            "2026-02-30T00:00:00Z",
+        ] {
             assert!(Timestamp::parse(bad).is_none(), "{bad}");
         }
     }

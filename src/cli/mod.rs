@@ -1,0 +1,116 @@
+//! Subcommands: one file each, with an args struct and `run()`.
+
+use std::path::{Path, PathBuf};
+
+use clap::{Parser, Subcommand};
+
+mod canon;
+mod merge;
+mod verify;
+
+/// pith: issue, sign and verify Pith numbers for arXiv papers, offline.
+#[derive(Parser, Debug)]
+#[command(name = "pith", version, about, max_term_width = 100)]
+pub struct Cli {
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Print the canonical form of a JSON document (spec §2), or its SHA-256.
+    Canon(canon::Args),
+    /// Merge events into a state (spec §10).
+    Merge(merge::Args),
+    /// Verify bundles, states, events, receipts, key documents against a keyring (spec §12).
+    Verify(verify::Args),
+}
+
+/// Run a parsed command line; the exit code on success paths (0, or 1 for a failed check).
+pub fn run(cli: Cli) -> Result<u8, Failure> {
+    match cli.cmd {
+        Cmd::Canon(a) => canon::run(a),
+        Cmd::Merge(a) => merge::run(a),
+        Cmd::Verify(a) => verify::run(a),
+    }
+}
+
+/// Why a command stopped: printed once, with its cause chain, by `main`.
+#[derive(Debug)]
+pub enum Failure {
+    /// Usage, I/O or parse error: exit 2.
+    Usage(String),
+}
+
+impl Failure {
+    /// The process exit code for this failure.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Usage(_) => 2,
+        }
+    }
+}
+
+impl std::fmt::Display for Failure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Failure::Usage(m) => f.write_str(m),
+        }
+    }
+}
+
+/// An error with its source chain, as one line.
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut s = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let cs = c.to_string();
+        if !s.contains(&cs) {
+            s.push_str(": ");
+            s.push_str(&cs);
+        }
+        cur = c.source();
+    }
+    s
+}
+
+impl From<pith::io::IoError> for Failure {
+    fn from(e: pith::io::IoError) -> Self {
+        Failure::Usage(chain(&e))
+    }
+}
+
+impl From<pith::keys::KeyringError> for Failure {
+    fn from(e: pith::keys::KeyringError) -> Self {
+        Failure::Usage(chain(&e))
+    }
+}
+
+/// Name a path for messages (`-` is stdin).
+pub fn shown(p: &Path) -> String {
+    if p == Path::new("-") {
+        "<stdin>".to_owned()
+    } else {
+        p.display().to_string()
+    }
+}
+
+/// Read and strictly parse one JSON input.
+pub fn read_json(p: &Path) -> Result<pith::canon::Value, Failure> {
+    let bytes = pith::io::read_input(p)?;
+    pith::canon::parse(&bytes)
+        .map_err(|e| Failure::Usage(format!("{}: not valid JSON {e}", shown(p))))
+}
+
+/// Write command output to `--out` (atomically, never overwriting unless `force`) or stdout.
+pub fn emit(out: Option<&PathBuf>, force: bool, bytes: &[u8]) -> Result<(), Failure> {
+    pith::io::write_output(out.map(PathBuf::as_path), bytes, force)?;
+    Ok(())
+}
+
+/// Print one JSON value as a line (for `--json`).
+pub fn json_line(v: &serde_json::Value) -> String {
+    let mut s = v.to_string();
+    s.push('\n');
+    s
+}

@@ -1,0 +1,150 @@
+//! CLI behaviour: exit codes, output forms.
+
+use pith::canon::{self, Value};
+
+use crate::util::{bundle, pith};
+
+#[test]
+fn tampered_bundle_exits_1_with_one_line_per_failed_check() {
+    let mut b = bundle();
+    if let Value::Object(m) = &mut b {
+        m.insert(
+            "built_at".into(),
+            Value::String("2026-05-25T06:12:38Z".into()),
+        );
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("t.json");
+    std::fs::write(&f, canon::to_canonical(&b)).unwrap();
+    pith()
+        .args(["verify", f.to_str().unwrap(), "--keyring", "keys.example"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("FAILED bundle"))
+        .stdout(predicates::str::contains(
+            "FAIL $.bundle_signature.bundle_sha256: expected",
+        ));
+}
+
+#[test]
+fn verify_json_output_is_one_object_per_file() {
+    let out = pith()
+        .args([
+            "verify",
+            "--json",
+            "tests/data/pith-bundle-2605.18404v1.json",
+            "keys.example/pith-v1-2026-05.pub.json",
+            "--keyring",
+            "keys.example",
+        ])
+        .assert()
+        .code(0)
+        .get_output()
+        .stdout
+        .clone();
+    let lines: Vec<serde_json::Value> = String::from_utf8(out)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 2);
+    assert_eq!(lines[0]["kind"], "bundle");
+    assert_eq!(lines[0]["ok"], true);
+    assert_eq!(lines[0]["warnings"].as_array().unwrap().len(), 2);
+    assert_eq!(lines[1]["kind"], "key_document");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    pith()
+        .args(["verify", "tests/data/pith-bundle-2605.18404v1.json"])
+        .assert()
+        .code(2);
+    pith().args(["no-such-command"]).assert().code(2);
+    pith()
+        .args(["verify", "missing.json", "--keyring", "keys.example"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("cannot read missing.json"));
+}
+
+#[test]
+fn canon_out_refuses_to_overwrite_without_force() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("o.json");
+    std::fs::write(&f, "old").unwrap();
+    pith()
+        .args(["canon", "--out", f.to_str().unwrap(), "-"])
+        .write_stdin("{\"b\":1,\"a\":2}")
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("refusing to overwrite"));
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "old");
+    pith()
+        .args(["canon", "--force", "--out", f.to_str().unwrap(), "-"])
+        .write_stdin("{\"b\":1,\"a\":2}")
+        .assert()
+        .success();
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "{\"a\":2,\"b\":1}\n");
+}
+
+fn write(dir: &std::path::Path, name: &str, v: &Value) -> String {
+    let f = dir.join(name);
+    std::fs::write(&f, canon::to_canonical(v)).unwrap();
+    f.to_str().unwrap().to_owned()
+}
+
+#[test]
+fn standalone_receipt_event_and_state_verify() {
+    let b = bundle();
+    let dir = tempfile::tempdir().unwrap();
+    let ev0 = &b.get("events").and_then(Value::as_array).unwrap()[0];
+    let receipt = write(
+        dir.path(),
+        "receipt.json",
+        ev0.get("payload").unwrap().get("receipt").unwrap(),
+    );
+    let record = write(
+        dir.path(),
+        "record.json",
+        b.get("canonical_record").unwrap(),
+    );
+    let event = write(dir.path(), "event.json", ev0);
+    let state = write(dir.path(), "state.json", b.get("state").unwrap());
+    pith()
+        .args([
+            "verify",
+            &receipt,
+            "--record",
+            &record,
+            "--keyring",
+            "keys.example",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("verified receipt"));
+    pith()
+        .args(["verify", &event, &state, "--keyring", "keys.example"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains("verified event"))
+        .stdout(predicates::str::contains("verified state"));
+    // a receipt checked against another record fails on the record's hash
+    let mut other = b.get("canonical_record").unwrap().clone();
+    if let Value::Object(m) = &mut other {
+        m.insert("extra".into(), Value::Null);
+    }
+    let other = write(dir.path(), "other.json", &other);
+    pith()
+        .args([
+            "verify",
+            &receipt,
+            "--record",
+            &other,
+            "--keyring",
+            "keys.example",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("FAIL $.canonical_sha256"));
+}

@@ -1,0 +1,146 @@
+//! The live registry's bundle: it verifies, and merge rebuilds its state byte for byte.
+
+use pith::canon::{self, Value};
+use pith::digest::PithNumber;
+
+use crate::util::{bundle, bundle_path, keyring, pith, sha256_hex};
+
+#[test]
+fn real_bundle_verifies_with_the_shipped_keyring() {
+    let r = pith::verify::verify_value(&bundle(), &keyring(), None).unwrap();
+    assert!(r.failures.is_empty(), "{:#?}", r.failures);
+    assert_eq!(
+        r.pith_number.as_deref(),
+        Some("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX")
+    );
+    // the events were re-signed four days after created_at (spec §3): two warnings, no more
+    let paths: Vec<&str> = r.warnings.iter().map(|w| w.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "$.events[0].signature.signed_at",
+            "$.events[1].signature.signed_at"
+        ]
+    );
+}
+
+#[test]
+fn merge_of_the_real_events_is_the_real_state_byte_for_byte() {
+    let b = bundle();
+    let events = b.get("events").and_then(Value::as_array).unwrap();
+    let want = b.get("state").unwrap();
+    let subject = PithNumber::parse(b.get("pith_number").and_then(Value::as_str).unwrap()).unwrap();
+    let k = keyring();
+    let merged = pith::merge::merge(&subject, events, Some(&k), &|i| format!("$.events[{i}]"));
+    assert!(merged.problems.is_empty(), "{:#?}", merged.problems);
+    assert_eq!(
+        String::from_utf8(canon::to_canonical(&merged.state)).unwrap(),
+        String::from_utf8(canon::to_canonical(want)).unwrap()
+    );
+    // and the file's own state_sha256 is the hash of that state (spec §3)
+    let mut st = merged.state.clone();
+    let Value::Object(m) = &mut st else { panic!() };
+    let claimed = m.remove("state_sha256").unwrap();
+    assert_eq!(
+        claimed.as_str().unwrap(),
+        want.get("state_sha256").unwrap().as_str().unwrap()
+    );
+    assert!(claimed.as_str().unwrap().starts_with("b4331041"));
+    assert_eq!(
+        sha256_hex(&canon::to_canonical(&st)),
+        claimed.as_str().unwrap()
+    );
+}
+
+#[test]
+fn real_digests_reproduce_from_the_file() {
+    let b = bundle();
+    let rec = b.get("canonical_record").unwrap();
+    assert_eq!(
+        sha256_hex(&canon::to_canonical(rec)),
+        b.get("canonical_sha256").unwrap().as_str().unwrap()
+    );
+    for ev in b.get("events").and_then(Value::as_array).unwrap() {
+        let Value::Object(mut m) = ev.clone() else {
+            panic!()
+        };
+        let want = m.remove("content_sha256").unwrap();
+        m.remove("signature");
+        let id = m.remove("event_id").unwrap();
+        let got = sha256_hex(&canon::to_canonical(&Value::Object(m)));
+        assert_eq!(got, want.as_str().unwrap());
+        assert_eq!(id.as_str().unwrap(), format!("sha256:{got}"));
+    }
+}
+
+#[test]
+fn every_component_round_trips_to_the_same_bytes() {
+    // parse -> serialize keeps unknown fields and order-insensitive content
+    let raw = std::fs::read(bundle_path()).unwrap();
+    let b = bundle();
+    let independent: serde_json::Value = serde_json::from_slice(&raw).unwrap();
+    let Value::Object(m) = &b else { panic!() };
+    for (k, v) in m {
+        let again = canon::parse(&canon::to_canonical(v)).unwrap();
+        assert_eq!(&again, v, "{k}");
+        // serde_json sorts keys too (BTreeMap): same text for this file (no floats in it)
+        assert_eq!(
+            String::from_utf8(canon::to_canonical(v)).unwrap(),
+            independent[k].to_string(),
+            "{k}"
+        );
+    }
+}
+
+#[test]
+fn cli_verify_real_bundle_exit_0_and_merge_prints_its_state() {
+    pith()
+        .args([
+            "verify",
+            "tests/data/pith-bundle-2605.18404v1.json",
+            "--keyring",
+            "keys.example",
+        ])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(
+            "verified bundle pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX (2 warnings)",
+        ));
+    let b = bundle();
+    let events = String::from_utf8(canon::to_canonical(b.get("events").unwrap())).unwrap();
+    let out = pith()
+        .args(["merge", "-", "--keyring", "keys.example"])
+        .write_stdin(events)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let mut want = canon::to_canonical(b.get("state").unwrap());
+    want.push(b'\n');
+    assert_eq!(out, want);
+}
+
+#[test]
+fn cli_merge_accepts_json_lines() {
+    let b = bundle();
+    let lines: String = b
+        .get("events")
+        .and_then(Value::as_array)
+        .unwrap()
+        .iter()
+        .map(|e| format!("{}\n", String::from_utf8(canon::to_canonical(e)).unwrap()))
+        .collect();
+    let out = pith()
+        .args(["merge", "-", "--keyring", "keys.example"])
+        .write_stdin(lines)
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    assert_eq!(
+        sha256_hex(out.strip_suffix(b"\n").unwrap()),
+        sha256_hex(&canon::to_canonical(b.get("state").unwrap()))
+    );
+}

@@ -1,0 +1,13 @@
+//! pith's integration tests: one binary, one module per area.
+//!
+//! Expected values come from the real files in `tests/data/` (see PROVENANCE.md), never
+//! from values pith computed itself.
+
+mod util;
+
+mod bad_input;
+mod canon_vectors;
+mod cli;
+mod ed25519_vectors;
+mod real_bundle;
+mod tamper;

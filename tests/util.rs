@@ -1,0 +1,122 @@
+//! Shared helpers for the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+
+use pith::canon::{self, Value};
+use pith::keys::Keyring;
+
+/// The project root.
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A file under tests/data.
+pub fn data(rel: &str) -> PathBuf {
+    root().join("tests/data").join(rel)
+}
+
+/// The real bundle's path.
+pub fn bundle_path() -> PathBuf {
+    data("pith-bundle-2605.18404v1.json")
+}
+
+/// The real bundle, parsed.
+pub fn bundle() -> Value {
+    canon::parse(&std::fs::read(bundle_path()).unwrap()).unwrap()
+}
+
+/// keys.example/
+pub fn keyring_dir() -> PathBuf {
+    root().join("keys.example")
+}
+
+/// The shipped keyring (the registry's real key).
+pub fn keyring() -> Keyring {
+    Keyring::load(&keyring_dir()).unwrap()
+}
+
+/// Read a JSON fixture with serde_json (an independent parser).
+pub fn json(rel: &str) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(data(rel)).unwrap()).unwrap()
+}
+
+/// Decode hex.
+pub fn unhex(s: &str) -> Vec<u8> {
+    (0..s.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+        .collect()
+}
+
+/// Hex of SHA-256, computed with sha2 directly.
+pub fn sha256_hex(b: &[u8]) -> String {
+    use sha2::Digest as _;
+    sha2::Sha256::digest(b)
+        .iter()
+        .map(|x| format!("{x:02x}"))
+        .collect()
+}
+
+/// The pith binary.
+pub fn pith() -> assert_cmd::Command {
+    let mut c = assert_cmd::Command::cargo_bin("pith").unwrap();
+    c.current_dir(root());
+    c
+}
+
+/// Every path in a value with the node there, depth first, parents before children.
+pub fn walk<'a>(v: &'a Value, path: Vec<Step>, out: &mut Vec<(Vec<Step>, &'a Value)>) {
+    out.push((path.clone(), v));
+    match v {
+        Value::Object(m) => {
+            for (k, x) in m {
+                let mut p = path.clone();
+                p.push(Step::Key(k.clone()));
+                walk(x, p, out);
+            }
+        }
+        Value::Array(a) => {
+            for (i, x) in a.iter().enumerate() {
+                let mut p = path.clone();
+                p.push(Step::Index(i));
+                walk(x, p, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// One step of a path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// Object member.
+    Key(String),
+    /// Array element.
+    Index(usize),
+}
+
+/// `$.a[0].b` for a path.
+pub fn show(path: &[Step]) -> String {
+    let mut s = String::from("$");
+    for st in path {
+        match st {
+            Step::Key(k) => s = canon::join_key(&s, k),
+            Step::Index(i) => s = canon::join_index(&s, *i),
+        }
+    }
+    s
+}
+
+/// The node at `path`, mutably.
+pub fn at<'a>(v: &'a mut Value, path: &[Step]) -> &'a mut Value {
+    let mut cur = v;
+    for st in path {
+        cur = match (cur, st) {
+            (Value::Object(m), Step::Key(k)) => m.get_mut(k).unwrap(),
+            (Value::Array(a), Step::Index(i)) => &mut a[*i],
+            _ => panic!("bad path"),
+        };
+    }
+    cur
+}
