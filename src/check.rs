@@ -186,7 +186,22 @@ impl<'k> Checker<'k> {
         label: &str,
         protected: Option<(&Timestamp, &str)>,
     ) {
-        let Some(m) = self.obj(sig, path) else { return };
+        self.signature_by(sig, path, digest, label, protected, true);
+    }
+
+    /// [`Self::signature`], returning the fingerprint of the keyring key whose signature
+    /// verified; `window` false skips the key-validity check (statements check it
+    /// themselves).
+    pub fn signature_by(
+        &mut self,
+        sig: Option<&Value>,
+        path: &str,
+        digest: &Sha256Digest,
+        label: &str,
+        protected: Option<(&Timestamp, &str)>,
+        window: bool,
+    ) -> Option<String> {
+        let Some(m) = self.obj(sig, path) else { return None };
         self.eq_str(m, path, "algorithm", rules::ALGORITHM);
         self.eq_str(m, path, "signature_status", rules::SIGNATURE_STATUS);
         self.eq_str(m, path, "signed_message", label);
@@ -229,8 +244,8 @@ impl<'k> Checker<'k> {
                 q(&sa.to_string()),
             );
         }
-        let Some(ring) = self.keyring else { return };
-        let Some(fp) = fp else { return };
+        let Some(ring) = self.keyring else { return None };
+        let Some(fp) = fp else { return None };
         let Some(key) = ring.get(fp) else {
             self.fail(
                 "unknown_key",
@@ -238,7 +253,7 @@ impl<'k> Checker<'k> {
                 "the fingerprint of a key in the keyring",
                 q(fp),
             );
-            return;
+            return None;
         };
         if let Some(id) = key_id
             && id != key.doc.key_id
@@ -250,9 +265,8 @@ impl<'k> Checker<'k> {
                 q(id),
             );
         }
-        if let Some(sb) = sig_bytes
-            && !key.doc.key.verify_digest(&digest.0, &sb)
-        {
+        let verified = sig_bytes.is_some_and(|sb| key.doc.key.verify_digest(&digest.0, &sb));
+        if sig_bytes.is_some() && !verified {
             self.fail(
                 "bad_signature",
                 canon::join_key(path, "signature_b64"),
@@ -264,10 +278,14 @@ impl<'k> Checker<'k> {
                 "a signature that does not verify",
             );
         }
+        let fingerprint = verified.then(|| fp.to_owned());
+        if !window {
+            return fingerprint;
+        }
         let (t, tpath) = match (protected, signed_at.as_ref()) {
             (Some((t, p)), _) => (*t, p.to_owned()),
             (None, Some(sa)) => (*sa, canon::join_key(path, "signed_at")),
-            (None, None) => return,
+            (None, None) => return fingerprint,
         };
         match key.window_at(&t) {
             KeyWindow::Valid => {}
@@ -275,10 +293,10 @@ impl<'k> Checker<'k> {
                 "key_rotated",
                 tpath,
                 format!(
-                    "a time at or before {r}, when key {} was rotated out",
+                    "a time before {r}, when key {} was rotated out",
                     key.doc.key_id
                 ),
-                format!("{t} (signed after the key's rotation)"),
+                format!("{t} (signed at or after the key's rotation)"),
             ),
             KeyWindow::Revoked(r, why) => self.fail(
                 "key_revoked",
@@ -299,6 +317,7 @@ impl<'k> Checker<'k> {
                 t.to_string(),
             ),
         }
+        fingerprint
     }
 }
 

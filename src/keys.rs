@@ -44,6 +44,12 @@ impl PublicKey {
             fingerprint_b32,
         })
     }
+    /// From a dalek verifying key.
+    pub fn from_verifying_key(key: ed25519_dalek::VerifyingKey) -> Self {
+        let raw = key.to_bytes();
+        let (fingerprint_hex, fingerprint_b32) = key_fingerprints(&raw);
+        PublicKey { raw, key, fingerprint_hex, fingerprint_b32 }
+    }
     /// The raw 32 bytes.
     pub fn raw(&self) -> &[u8; 32] {
         &self.raw
@@ -274,7 +280,7 @@ pub enum KeyWindow {
     Valid,
     /// The time is before the key's `valid_from`.
     NotYetValid(Timestamp),
-    /// The time is after `rotates_at`.
+    /// The time is at or after `rotates_at` (issue 3: OLD signs only before it).
     Rotated(Timestamp),
     /// The time is at or after a revocation.
     Revoked(Timestamp, String),
@@ -300,7 +306,7 @@ impl TrustedKey {
             return KeyWindow::Revoked(*r, why.clone());
         }
         if let Some(r) = &self.doc.rotates_at
-            && t.micros() > r.micros()
+            && t.micros() >= r.micros()
         {
             return KeyWindow::Rotated(*r);
         }
@@ -454,8 +460,67 @@ impl Keyring {
         if ring.keys.is_empty() {
             return Err(KeyringError::Empty { path: dir.into() });
         }
+        ring.apply_statements(&files)?;
         Ok(ring)
     }
+    /// Verify and apply the key statements among `files` (`*.transition.json`,
+    /// `*.revocation.json`): each must verify against the key documents, and no signer may
+    /// have been revoked before it signed. Any statement that does not verify is an error.
+    fn apply_statements(&mut self, files: &[PathBuf]) -> Result<(), KeyringError> {
+        let is_statement = |p: &PathBuf| {
+            let n = p.to_string_lossy();
+            n.ends_with(".transition.json") || n.ends_with(".revocation.json")
+        };
+        let base = self.clone();
+        let mut checked = Vec::new();
+        for path in files.iter().filter(|p| is_statement(p)) {
+            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read { path: path.clone(), source })?;
+            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse { path: path.clone(), source })?;
+            let mut ck = crate::check::Checker::new(Some(&base));
+            match crate::ceremony::check_statement(&mut ck, &v, &base) {
+                Some(st) if ck.ok() => checked.push((path.clone(), v, st)),
+                _ => {
+                    let what = ck.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
+                    return Err(KeyringError::Statement { path: path.clone(), what });
+                }
+            }
+        }
+        for (path, _, st) in &checked {
+            match st {
+                crate::ceremony::Statement::Transition { from, to, rotates_at } => {
+                    if let Some(k) = self.keys.get_mut(from) {
+                        // the statement binds: the earlier of the document's and its time
+                        if k.doc.rotates_at.is_none_or(|r| rotates_at.micros() < r.micros()) {
+                            k.doc.rotates_at = Some(*rotates_at);
+                        }
+                    }
+                    if let Some(k) = self.keys.get_mut(to)
+                        && k.doc.valid_from.is_none_or(|f| f.micros() < rotates_at.micros())
+                    {
+                        k.doc.valid_from = Some(*rotates_at);
+                    }
+                }
+                crate::ceremony::Statement::Revocation { key, revoked_at, reason } => {
+                    let Some(k) = self.keys.get_mut(key) else { continue };
+                    if k.revoked.as_ref().is_none_or(|(t, _)| revoked_at.micros() < t.micros()) {
+                        k.revoked = Some((*revoked_at, reason.clone()));
+                    }
+                }
+            }
+            let _ = path;
+        }
+        // now with revocations known: no statement may be signed by a key already revoked
+        let after = self.clone();
+        for (path, v, _) in &checked {
+            let mut ck = crate::check::Checker::new(Some(&after));
+            crate::ceremony::check_statement(&mut ck, v, &after);
+            if let Some(f) = ck.failures.iter().find(|f| f.code == "key_revoked") {
+                return Err(KeyringError::Statement { path: path.clone(), what: f.to_string() });
+            }
+        }
+        Ok(())
+    }
+
     /// The trusted key with this fingerprint.
     pub fn get(&self, fingerprint: &str) -> Option<&TrustedKey> {
         self.keys.get(fingerprint)

@@ -15,5 +15,6 @@ pub mod io;
 pub mod keys;
 pub mod merge;
 pub mod rules;
+pub mod secret;
 pub mod time;
 pub mod verify;

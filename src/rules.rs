@@ -24,6 +24,10 @@ pub const LABEL_RECEIPT: &str = "canonical_sha256_bytes";
 pub const LABEL_EVENT: &str = "open_graph_event_sha256_bytes";
 /// `signed_message` label of bundle signatures (spec §4).
 pub const LABEL_BUNDLE: &str = "bundle_sha256_bytes";
+/// **decided** (issue 3): `signed_message` of key-transition and revocation statements.
+pub const LABEL_STATEMENT: &str = "key_statement_sha256_bytes";
+/// **decided** (issue 3): `signed_message` of ceremony transcript entries.
+pub const LABEL_TRANSCRIPT: &str = "ceremony_entry_sha256_bytes";
 /// `signer_id` of the registry (spec §7).
 pub const SIGNER_ID: &str = "pith.science";
 /// `signer_type` of the registry (spec §7).

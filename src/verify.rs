@@ -100,7 +100,9 @@ pub fn detect(v: &Value) -> Result<Kind, UnknownArtifact> {
             Kind::KeyTransition
         } else if s("statement_type") == Some(crate::ceremony::REVOCATION_TYPE) {
             Kind::KeyRevocation
-        } else if has(&["public_key_b64", "public_key_hex", "fingerprint_sha256_hex"]) {
+        } else if has(&["transcript_version", "entry_sha256"]) {
+        Kind::Transcript
+    } else if has(&["public_key_b64", "public_key_hex", "fingerprint_sha256_hex"]) {
             Kind::KeyDocument
         } else {
             return Err(UnknownArtifact(
@@ -136,7 +138,10 @@ pub fn verify_value(
             crate::ceremony::check_statement(&mut ck, v, keyring);
             None
         }
-        Kind::Transcript => None,
+        Kind::Transcript => {
+            crate::ceremony::check_transcript(&mut ck, std::slice::from_ref(v), &|_| "$".to_owned());
+            None
+        }
     };
     Ok(Report {
         kind,
@@ -144,6 +149,13 @@ pub fn verify_value(
         failures: ck.failures,
         warnings: ck.warnings,
     })
+}
+
+/// Verify a ceremony transcript given as its lines (JSON lines file).
+pub fn verify_transcript(entries: &[Value], keyring: &Keyring) -> Report {
+    let mut ck = Checker::new(Some(keyring));
+    crate::ceremony::check_transcript(&mut ck, entries, &|i| format!("line {}", i + 1));
+    Report { kind: Kind::Transcript, pith_number: None, failures: ck.failures, warnings: ck.warnings }
 }
 
 fn key_document(ck: &mut Checker<'_>, v: &Value, keyring: &Keyring) {

@@ -1,0 +1,327 @@
+//! Signing keys: generation, the secret-key file format, age encryption (issue 3).
+//!
+//! A secret key file `ID.key.age` is an age file (encrypted to a passphrase with scrypt,
+//! or to the custodians' X25519 recipients). Its plaintext is five text lines, so the stock
+//! `age -d` shows it and any Ed25519 implementation can use the seed:
+//!
+//! ```text
+//! pith-secret-key-v1
+//! key_id: pith-v1-2026-05
+//! algorithm: ed25519
+//! created_at: 2026-05-17T12:00:00Z
+//! seed_hex: <64 hex characters: the 32-byte RFC 8032 private key seed>
+//! ```
+//!
+//! The seed never leaves this module except inside [`Zeroizing`] buffers, and no `Debug`,
+//! `Display` or error message carries it.
+
+use std::io::{Read as _, Write as _};
+use std::str::FromStr as _;
+
+use age::secrecy::SecretString;
+use zeroize::{Zeroize as _, ZeroizeOnDrop, Zeroizing};
+
+use crate::canon::{self, Value};
+use crate::digest::Sha256Digest;
+use crate::keys::PublicKey;
+use crate::rules;
+use crate::time::Timestamp;
+
+/// First line of the plaintext of a secret key file.
+pub const SECRET_FORMAT: &str = "pith-secret-key-v1";
+
+/// Lowest scrypt work factor (log2 N) pith writes or accepts; age's default aims at ~1 s.
+pub const MIN_SCRYPT_LOG_N: u8 = 10;
+/// Highest scrypt work factor pith accepts when decrypting (bounds memory and time).
+pub const MAX_SCRYPT_LOG_N: u8 = 22;
+
+/// An Ed25519 signing key with its identity. Zeroized on drop; `Debug` shows no secret.
+pub struct SigningKey {
+    key_id: String,
+    created_at: Timestamp,
+    inner: ed25519_dalek::SigningKey,
+    public: PublicKey,
+}
+
+// ed25519_dalek::SigningKey zeroizes its secret on drop (feature "zeroize").
+impl ZeroizeOnDrop for SigningKey {}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("key_id", &self.key_id)
+            .field("fingerprint", &self.public.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+/// What went wrong with a secret key. Never carries secret bytes.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SecretKeyError {
+    /// The passphrase or identity does not open the file.
+    #[error("cannot decrypt: wrong passphrase or identity ({0})")]
+    Decrypt(String),
+    /// Encryption failed.
+    #[error("cannot encrypt the secret key: {0}")]
+    Encrypt(String),
+    /// The decrypted plaintext is not a pith secret key.
+    #[error("not a pith secret key: {0}")]
+    Format(String),
+    /// A recipient is not an age X25519 recipient.
+    #[error("not an age X25519 recipient (age1...): {0}")]
+    Recipient(String),
+    /// An identity file cannot be used.
+    #[error("identity file: {0}")]
+    Identity(String),
+    /// The passphrase is empty.
+    #[error("empty passphrase refused")]
+    EmptyPassphrase,
+}
+
+impl SigningKey {
+    /// A new key from the operating system's CSPRNG.
+    pub fn generate(key_id: &str, created_at: Timestamp) -> Self {
+        let inner = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        Self::wrap(key_id, created_at, inner)
+    }
+
+    /// A key from its 32-byte seed (RFC 8032 private key).
+    pub fn from_seed(key_id: &str, created_at: Timestamp, seed: &[u8; 32]) -> Self {
+        Self::wrap(key_id, created_at, ed25519_dalek::SigningKey::from_bytes(seed))
+    }
+
+    fn wrap(key_id: &str, created_at: Timestamp, inner: ed25519_dalek::SigningKey) -> Self {
+        let raw = inner.verifying_key().to_bytes();
+        // a public key derived from a seed always decodes
+        let public = PublicKey::from_verifying_key(inner.verifying_key());
+        debug_assert_eq!(public.raw(), &raw);
+        SigningKey { key_id: key_id.to_owned(), created_at, inner, public }
+    }
+
+    /// The key id.
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+    /// When the key was created.
+    pub fn created_at(&self) -> &Timestamp {
+        &self.created_at
+    }
+    /// The public half.
+    pub fn public(&self) -> &PublicKey {
+        &self.public
+    }
+
+    /// Sign the 32 raw bytes of a digest (spec §4).
+    pub fn sign_digest(&self, digest: &Sha256Digest) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        self.inner.sign(&digest.0).to_bytes()
+    }
+
+    /// Sign arbitrary bytes (tests and interop only; registry signatures go through
+    /// [`Self::sign_digest`]).
+    pub fn sign_message(&self, msg: &[u8]) -> [u8; 64] {
+        use ed25519_dalek::Signer as _;
+        self.inner.sign(msg).to_bytes()
+    }
+
+    /// A signature object (spec §4) over `digest` with the given `signed_message` label.
+    pub fn signature_object(&self, digest: &Sha256Digest, label: &str, signed_at: &Timestamp) -> Value {
+        canon::object([
+            ("algorithm", rules::ALGORITHM.into()),
+            ("key_id", self.key_id.as_str().into()),
+            ("public_key_fingerprint", self.public.fingerprint().into()),
+            ("signature_b64", crate::keys::b64_encode(&self.sign_digest(digest)).into()),
+            ("signature_status", rules::SIGNATURE_STATUS.into()),
+            ("signed_at", signed_at.fmt_micros().into()),
+            ("signed_message", label.into()),
+        ])
+    }
+
+    /// The plaintext of the secret key file (module docs).
+    pub fn to_plaintext(&self) -> Zeroizing<Vec<u8>> {
+        let mut seed_hex = Zeroizing::new(String::with_capacity(64));
+        for b in self.inner.as_bytes() {
+            seed_hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
+            seed_hex.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
+        }
+        let mut out = Zeroizing::new(Vec::with_capacity(200));
+        out.extend_from_slice(
+            format!(
+                "{SECRET_FORMAT}\nkey_id: {}\nalgorithm: {}\ncreated_at: {}\nseed_hex: ",
+                self.key_id,
+                rules::ALGORITHM,
+                self.created_at.fmt_seconds()
+            )
+            .as_bytes(),
+        );
+        out.extend_from_slice(seed_hex.as_bytes());
+        out.push(b'\n');
+        out
+    }
+
+    /// Parse the plaintext of a secret key file.
+    pub fn from_plaintext(text: &[u8]) -> Result<Self, SecretKeyError> {
+        let bad = |m: &str| SecretKeyError::Format(m.to_owned());
+        let text = std::str::from_utf8(text).map_err(|_| bad("not UTF-8"))?;
+        let mut lines = text.lines();
+        if lines.next() != Some(SECRET_FORMAT) {
+            return Err(bad(&format!("line 1: expected {SECRET_FORMAT:?}")));
+        }
+        let mut field = |n: usize, name: &str| -> Result<&str, SecretKeyError> {
+            lines
+                .next()
+                .and_then(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(": ")))
+                .ok_or_else(|| bad(&format!("line {n}: expected \"{name}: ...\"")))
+        };
+        let key_id = field(2, "key_id")?.to_owned();
+        if field(3, "algorithm")? != rules::ALGORITHM {
+            return Err(bad("line 3: expected algorithm ed25519"));
+        }
+        let created = field(4, "created_at")?;
+        let created_at = Timestamp::parse(created).ok_or_else(|| bad("line 4: expected a UTC timestamp"))?;
+        let seed_hex = field(5, "seed_hex")?;
+        let mut seed = Zeroizing::new([0u8; 32]);
+        if seed_hex.len() != 64 {
+            return Err(bad("line 5: expected 64 hex characters"));
+        }
+        for (i, pair) in seed_hex.as_bytes().chunks(2).enumerate() {
+            let d = |c: u8| match c {
+                b'0'..=b'9' => Some(c - b'0'),
+                b'a'..=b'f' => Some(c - b'a' + 10),
+                _ => None,
+            };
+            match (d(pair[0]), d(pair[1])) {
+                (Some(h), Some(l)) => seed[i] = h << 4 | l,
+                _ => return Err(bad("line 5: expected lower-case hex")),
+            }
+        }
+        if lines.any(|l| !l.is_empty()) {
+            return Err(bad("unexpected text after line 5"));
+        }
+        if !crate::digest::valid_key_id(&key_id) {
+            return Err(bad("line 2: key id has characters outside [A-Za-z0-9._-]"));
+        }
+        Ok(Self::from_seed(&key_id, created_at, &seed))
+    }
+
+    /// Encrypt to an age file as `protection` says.
+    pub fn encrypt(&self, protection: &Protection) -> Result<Vec<u8>, SecretKeyError> {
+        let enc = |e: &dyn std::fmt::Display| SecretKeyError::Encrypt(e.to_string());
+        let encryptor = match protection {
+            Protection::Passphrase { passphrase, log_n } => {
+                use age::secrecy::ExposeSecret as _;
+                if passphrase.expose_secret().is_empty() {
+                    return Err(SecretKeyError::EmptyPassphrase);
+                }
+                let mut r = age::scrypt::Recipient::new(passphrase.clone());
+                if let Some(n) = log_n {
+                    r.set_work_factor(*n);
+                }
+                age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).map_err(|e| enc(&e))?
+            }
+            Protection::Recipients(rs) => {
+                if rs.is_empty() {
+                    return Err(SecretKeyError::Recipient("no recipients".into()));
+                }
+                age::Encryptor::with_recipients(rs.iter().map(|r| r as &dyn age::Recipient)).map_err(|e| enc(&e))?
+            }
+        };
+        let mut out = Vec::new();
+        let mut w = encryptor.wrap_output(&mut out).map_err(|e| enc(&e))?;
+        w.write_all(&self.to_plaintext()).map_err(|e| enc(&e))?;
+        w.finish().map_err(|e| enc(&e))?;
+        Ok(out)
+    }
+
+    /// Decrypt an age file holding a secret key.
+    pub fn decrypt(ciphertext: &[u8], unlock: &Unlock) -> Result<Self, SecretKeyError> {
+        let dec = |e: &dyn std::fmt::Display| SecretKeyError::Decrypt(e.to_string());
+        let d = age::Decryptor::new_buffered(ciphertext).map_err(|e| SecretKeyError::Format(format!("not an age file: {e}")))?;
+        let mut reader = match unlock {
+            Unlock::Passphrase(p) => {
+                if !d.is_scrypt() {
+                    return Err(SecretKeyError::Decrypt("the file is encrypted to recipients, not a passphrase: pass --identity".into()));
+                }
+                let mut id = age::scrypt::Identity::new(p.clone());
+                id.set_max_work_factor(MAX_SCRYPT_LOG_N);
+                d.decrypt(std::iter::once(&id as &dyn age::Identity)).map_err(|e| dec(&e))?
+            }
+            Unlock::Identities(ids) => {
+                if d.is_scrypt() {
+                    return Err(SecretKeyError::Decrypt("the file is encrypted to a passphrase, not to recipients".into()));
+                }
+                d.decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity)).map_err(|e| dec(&e))?
+            }
+        };
+        let mut plain = Zeroizing::new(Vec::with_capacity(256));
+        if let Err(e) = reader.read_to_end(&mut plain) {
+            plain.zeroize();
+            return Err(dec(&e));
+        }
+        Self::from_plaintext(&plain)
+    }
+}
+
+/// How to protect a secret key file.
+pub enum Protection {
+    /// scrypt passphrase; `log_n` None lets age calibrate to about one second.
+    Passphrase {
+        /// The passphrase.
+        passphrase: SecretString,
+        /// Work factor override (log2 N).
+        log_n: Option<u8>,
+    },
+    /// The custodians' age X25519 recipients.
+    Recipients(Vec<age::x25519::Recipient>),
+}
+
+impl std::fmt::Debug for Protection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Protection::Passphrase { log_n, .. } => f.debug_struct("Passphrase").field("log_n", log_n).finish_non_exhaustive(),
+            Protection::Recipients(r) => f.debug_tuple("Recipients").field(&r.len()).finish(),
+        }
+    }
+}
+
+/// How to open a secret key file.
+pub enum Unlock {
+    /// The passphrase.
+    Passphrase(SecretString),
+    /// age identities (X25519 secret keys).
+    Identities(Vec<Box<dyn age::Identity>>),
+}
+
+impl std::fmt::Debug for Unlock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unlock::Passphrase(_) => f.write_str("Passphrase(..)"),
+            Unlock::Identities(i) => f.debug_tuple("Identities").field(&i.len()).finish(),
+        }
+    }
+}
+
+/// Parse one `age1...` recipient.
+pub fn parse_recipient(s: &str) -> Result<age::x25519::Recipient, SecretKeyError> {
+    age::x25519::Recipient::from_str(s.trim()).map_err(|e| SecretKeyError::Recipient(format!("{s:?}: {e}")))
+}
+
+/// Parse a recipients file: one `age1...` per line; blank lines and `#` comments skipped.
+pub fn parse_recipients_file(text: &str) -> Result<Vec<age::x25519::Recipient>, SecretKeyError> {
+    text.lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+        .map(|(n, l)| parse_recipient(l).map_err(|e| SecretKeyError::Recipient(format!("line {}: {e}", n + 1))))
+        .collect()
+}
+
+/// Parse an age identity file (`AGE-SECRET-KEY-1...` lines).
+pub fn parse_identity_file(bytes: &[u8]) -> Result<Vec<Box<dyn age::Identity>>, SecretKeyError> {
+    let f = age::IdentityFile::from_buffer(bytes).map_err(|e| SecretKeyError::Identity(e.to_string()))?;
+    let ids = f.into_identities().map_err(|e| SecretKeyError::Identity(e.to_string()))?;
+    if ids.is_empty() {
+        return Err(SecretKeyError::Identity("no identity in the file".into()));
+    }
+    Ok(ids)
+}
