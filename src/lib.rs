@@ -9,6 +9,7 @@
 
 pub mod canon;
 pub mod ceremony;
+pub mod custody;
 pub mod check;
 pub mod digest;
 pub mod io;

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 mod canon;
+mod key;
 mod merge;
 mod verify;
 
@@ -24,6 +25,9 @@ enum Cmd {
     Merge(merge::Args),
     /// Verify bundles, states, events, receipts, key documents against a keyring (spec §12).
     Verify(verify::Args),
+    /// Key custody: generate, list, rotate, revoke.
+    #[command(subcommand)]
+    Key(key::Cmd),
 }
 
 /// Run a parsed command line; the exit code on success paths (0, or 1 for a failed check).
@@ -32,6 +36,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Canon(a) => canon::run(a),
         Cmd::Merge(a) => merge::run(a),
         Cmd::Verify(a) => verify::run(a),
+        Cmd::Key(c) => key::run(c),
     }
 }
 
@@ -40,6 +45,8 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
 pub enum Failure {
     /// Usage, I/O or parse error: exit 2.
     Usage(String),
+    /// Refused (the operation would overwrite, or the keyring's state forbids it): exit 1.
+    Refused(String),
 }
 
 impl Failure {
@@ -47,6 +54,7 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Usage(_) => 2,
+            Failure::Refused(_) => 1,
         }
     }
 }
@@ -54,7 +62,7 @@ impl Failure {
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Failure::Usage(m) => f.write_str(m),
+            Failure::Usage(m) | Failure::Refused(m) => f.write_str(m),
         }
     }
 }
@@ -76,7 +84,10 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 
 impl From<pith::io::IoError> for Failure {
     fn from(e: pith::io::IoError) -> Self {
-        Failure::Usage(chain(&e))
+        match e {
+            pith::io::IoError::Exists { .. } => Failure::Refused(chain(&e)),
+            e => Failure::Usage(chain(&e)),
+        }
     }
 }
 

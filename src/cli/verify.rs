@@ -28,10 +28,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     let mut worst = 0u8;
     for f in &a.files {
         let name = shown(f);
-        let outcome = read_json(f).and_then(|v| {
-            pith::verify::verify_value(&v, &keyring, record.as_ref())
-                .map_err(|e| Failure::Usage(format!("{name}: {}", chain(&e))))
-        });
+        let outcome = verify_file(f, &keyring, record.as_ref());
         match outcome {
             Ok(report) => {
                 worst = worst.max(u8::from(!report.ok()));
@@ -53,6 +50,19 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         }
     }
     Ok(worst)
+}
+
+/// One file: a single JSON artifact, or a transcript in JSON lines.
+fn verify_file(f: &std::path::Path, keyring: &pith::keys::Keyring, record: Option<&pith::canon::Value>) -> Result<Report, Failure> {
+    let name = shown(f);
+    let bytes = pith::io::read_input(f)?;
+    match pith::canon::parse(&bytes) {
+        Ok(v) => pith::verify::verify_value(&v, keyring, record).map_err(|e| Failure::Usage(format!("{name}: {}", chain(&e)))),
+        Err(e) => match pith::merge::read_events(&bytes) {
+            Ok(lines) if lines.len() > 1 && lines.iter().all(|l| l.get("transcript_version").is_some()) => Ok(pith::verify::verify_transcript(&lines, keyring)),
+            _ => Err(Failure::Usage(format!("{name}: not valid JSON {e}"))),
+        },
+    }
 }
 
 fn print(name: &str, r: &Report, json: bool) {

@@ -1,0 +1,402 @@
+//! `pith key`: generate, list, rotate, revoke (issue 3). Passphrases come from a file,
+//! the environment (with a warning) or a no-echo TTY prompt; never from argv.
+
+use std::path::{Path, PathBuf};
+
+use age::secrecy::{ExposeSecret as _, SecretString};
+use pith::ceremony::Reason;
+use pith::custody::{self, CustodyError, NewKey};
+use pith::keys::Keyring;
+use pith::secret::{Protection, SigningKey, Unlock};
+use pith::time::Timestamp;
+use zeroize::Zeroizing;
+
+use super::{Failure, chain, json_line};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Generate a key pair: ID.pub.json and the age-encrypted ID.key.age.
+    Generate(GenerateArgs),
+    /// Show every key of a keyring with its status and validity window.
+    List(ListArgs),
+    /// Rotate from one key to another in a cross-signed ceremony.
+    Rotate(RotateArgs),
+    /// Revoke a key from a given time on.
+    Revoke(RevokeArgs),
+}
+
+/// How a new secret key file is protected.
+#[derive(clap::Args, Debug)]
+pub struct ProtectArgs {
+    /// Encrypt to this age X25519 recipient (age1...) instead of a passphrase. Repeatable.
+    #[arg(long = "recipient", value_name = "AGE1...")]
+    recipients: Vec<String>,
+    /// Encrypt to the recipients listed in this file (one per line, # comments).
+    #[arg(long, value_name = "FILE")]
+    recipients_file: Option<PathBuf>,
+    /// Read the new key's passphrase from this file (first line); else PITH_NEW_PASSPHRASE
+    /// (rotate) or PITH_PASSPHRASE (generate), else a prompt asked twice.
+    #[arg(long, value_name = "FILE", hide = false)]
+    new_passphrase_file: Option<PathBuf>,
+    /// scrypt work factor (log2 N) for the passphrase; default: calibrated to about one
+    /// second on this machine. Lower values are for tests only.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(i64::from(pith::secret::MIN_SCRYPT_LOG_N)..=i64::from(pith::secret::MAX_SCRYPT_LOG_N)))]
+    scrypt_log_n: Option<u8>,
+}
+
+/// How an existing secret key file is opened.
+#[derive(clap::Args, Debug)]
+pub struct UnlockArgs {
+    /// Read the passphrase from this file (first line). Else PITH_PASSPHRASE, else a prompt.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+    /// Open a recipient-encrypted key with this age identity file.
+    #[arg(long, value_name = "FILE")]
+    identity: Option<PathBuf>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GenerateArgs {
+    /// Key id (default pith-v1-YYYY-MM of now, UTC).
+    #[arg(long)]
+    key_id: Option<String>,
+    /// Directory to write ID.pub.json, ID.key.age and the ceremony transcript into.
+    #[arg(long)]
+    out_dir: PathBuf,
+    /// `url` of the key document.
+    #[arg(long)]
+    url: Option<String>,
+    /// `notes` of the key document.
+    #[arg(long)]
+    notes: Option<String>,
+    /// Read the passphrase from this file (first line). Else PITH_PASSPHRASE, else a prompt
+    /// (asked twice).
+    #[arg(long, value_name = "FILE", conflicts_with = "new_passphrase_file")]
+    passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    protect: ProtectArgs,
+    /// Replace an existing key of the same id (the new files are complete before the old
+    /// ones are replaced).
+    #[arg(long)]
+    force: bool,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ListArgs {
+    /// The keyring directory.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RotateArgs {
+    /// The keyring directory.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// The key being retired.
+    #[arg(long = "from", value_name = "OLD")]
+    from: String,
+    /// The key taking over: generated in this step unless the keyring has it.
+    #[arg(long = "to", value_name = "NEW")]
+    to: String,
+    /// When NEW takes over (UTC, YYYY-MM-DDTHH:MM:SSZ); default now.
+    #[arg(long)]
+    at: Option<String>,
+    /// OLD's secret key file (default KEYRING/OLD.key.age).
+    #[arg(long, value_name = "FILE")]
+    from_key: Option<PathBuf>,
+    #[command(flatten)]
+    unlock: UnlockArgs,
+    /// An existing NEW's secret key file (default KEYRING/NEW.key.age).
+    #[arg(long, value_name = "FILE")]
+    to_key: Option<PathBuf>,
+    /// Open an existing recipient-encrypted NEW with this identity file.
+    #[arg(long, value_name = "FILE")]
+    to_identity: Option<PathBuf>,
+    #[command(flatten)]
+    protect: ProtectArgs,
+    /// `url` of a generated NEW's document.
+    #[arg(long)]
+    url: Option<String>,
+    /// `notes` of a generated NEW's document.
+    #[arg(long)]
+    notes: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RevokeArgs {
+    /// The keyring directory.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// The key to revoke.
+    key_id: String,
+    /// From when on its signatures are rejected (UTC, YYYY-MM-DDTHH:MM:SSZ).
+    #[arg(long)]
+    at: String,
+    /// Why: compromised or superseded.
+    #[arg(long, value_parser = ["compromised", "superseded"])]
+    reason: String,
+    /// The key signing the revocation (default: another active key; the key itself only
+    /// when it is the only one).
+    #[arg(long)]
+    signer: Option<String>,
+    /// The signer's secret key file (default KEYRING/SIGNER.key.age).
+    #[arg(long, value_name = "FILE")]
+    signer_key: Option<PathBuf>,
+    #[command(flatten)]
+    unlock: UnlockArgs,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn run(cmd: Cmd) -> Result<u8, Failure> {
+    match cmd {
+        Cmd::Generate(a) => generate(a),
+        Cmd::List(a) => list(a),
+        Cmd::Rotate(a) => rotate(a),
+        Cmd::Revoke(a) => revoke(a),
+    }
+}
+
+impl From<CustodyError> for Failure {
+    fn from(e: CustodyError) -> Self {
+        match e {
+            CustodyError::Refused(m) => Failure::Refused(m),
+            other => Failure::Usage(chain(&other)),
+        }
+    }
+}
+
+/// Now, to whole seconds.
+fn now() -> Timestamp {
+    let n = Timestamp::now();
+    Timestamp::parse(&n.fmt_seconds()).unwrap_or(n)
+}
+
+fn parse_time(s: &str, flag: &str) -> Result<Timestamp, Failure> {
+    Timestamp::parse(s).ok_or_else(|| Failure::Usage(format!("{flag} {s:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z")))
+}
+
+/// A passphrase from a file, the environment, or the terminal.
+fn passphrase(file: Option<&Path>, env: &str, what: &str, confirm: bool) -> Result<SecretString, Failure> {
+    let p: Zeroizing<String> = if let Some(f) = file {
+        let bytes = Zeroizing::new(pith::io::read_input(f)?);
+        let text = std::str::from_utf8(&bytes).map_err(|_| Failure::Usage(format!("{}: passphrase file is not UTF-8", f.display())))?;
+        Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
+    } else if let Ok(v) = std::env::var(env) {
+        eprintln!("warning: using the passphrase in ${env}; the environment can leak to other processes (prefer a prompt or --passphrase-file)");
+        Zeroizing::new(v)
+    } else {
+        let first = Zeroizing::new(
+            rpassword::prompt_password(format!("Passphrase for {what}: "))
+                .map_err(|e| Failure::Usage(format!("no passphrase for {what}: no terminal to ask on ({e}); use a passphrase file option or ${env}")))?,
+        );
+        if confirm {
+            let again = Zeroizing::new(rpassword::prompt_password(format!("Repeat the passphrase for {what}: ")).map_err(|e| Failure::Usage(format!("cannot read the passphrase again: {e}")))?);
+            if *again != *first {
+                return Err(Failure::Usage("the two passphrases differ; nothing was written".into()));
+            }
+        }
+        first
+    };
+    if p.is_empty() {
+        return Err(Failure::Usage(format!("empty passphrase for {what} refused")));
+    }
+    Ok(SecretString::from(p.as_str().to_owned()))
+}
+
+fn protection(a: &ProtectArgs, what: &str, env: &str) -> Result<Protection, Failure> {
+    let mut rs = Vec::new();
+    for r in &a.recipients {
+        rs.push(pith::secret::parse_recipient(r).map_err(|e| Failure::Usage(e.to_string()))?);
+    }
+    if let Some(f) = &a.recipients_file {
+        let bytes = pith::io::read_input(f)?;
+        let text = String::from_utf8_lossy(&bytes);
+        rs.extend(pith::secret::parse_recipients_file(&text).map_err(|e| Failure::Usage(format!("{}: {e}", f.display())))?);
+    }
+    if !rs.is_empty() {
+        if a.new_passphrase_file.is_some() {
+            return Err(Failure::Usage("give recipients or a passphrase, not both".into()));
+        }
+        return Ok(Protection::Recipients(rs));
+    }
+    let passphrase = passphrase(a.new_passphrase_file.as_deref(), env, what, true)?;
+    Ok(Protection::Passphrase { passphrase, log_n: a.scrypt_log_n })
+}
+
+/// Open a secret key file.
+fn unlock(path: &Path, identity: Option<&Path>, pass_file: Option<&Path>, env: &str, what: &str) -> Result<SigningKey, Failure> {
+    let sealed = pith::io::read_input(path)?;
+    let how = match identity {
+        Some(i) => {
+            let bytes = Zeroizing::new(pith::io::read_input(i)?);
+            Unlock::Identities(pith::secret::parse_identity_file(&bytes).map_err(|e| Failure::Usage(format!("{}: {e}", i.display())))?)
+        }
+        None => Unlock::Passphrase(passphrase(pass_file, env, what, false)?),
+    };
+    SigningKey::decrypt(&sealed, &how).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+}
+
+fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
+    let now = now();
+    if a.passphrase_file.is_some() {
+        a.protect.new_passphrase_file = a.passphrase_file.take();
+    }
+    let id = a.key_id.clone().unwrap_or_else(|| custody::default_key_id(&now));
+    if !pith::digest::valid_key_id(&id) {
+        return Err(Failure::Usage(format!("--key-id {id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'")));
+    }
+    std::fs::create_dir_all(&a.out_dir).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
+    // refuse before asking for a passphrase
+    if !a.force {
+        for p in [custody::pub_path(&a.out_dir, &id), custody::secret_path(&a.out_dir, &id)] {
+            if p.exists() {
+                return Err(Failure::Refused(format!("refusing to overwrite {} (key {id:?} exists; pass --force to replace it)", p.display())));
+            }
+        }
+    }
+    let protect = protection(&a.protect, &format!("new key {id}"), "PITH_PASSPHRASE")?;
+    let key = SigningKey::generate(&id, now);
+    let g = custody::write_new_key(&a.out_dir, &key, &protect, a.url.as_deref(), a.notes.as_deref(), &now, a.force)?;
+    if a.json {
+        print!(
+            "{}",
+            json_line(&serde_json::json!({
+                "key_id": id,
+                "fingerprint_sha256_hex": key.public().fingerprint(),
+                "fingerprint_sha256_b32": key.public().fingerprint_b32(),
+                "public_key_b64": key.public().b64(),
+                "public_key_file": g.pub_path.display().to_string(),
+                "secret_key_file": g.secret_path.display().to_string(),
+            }))
+        );
+    } else {
+        println!("generated {id}  fingerprint {} ({})", key.public().fingerprint(), key.public().fingerprint_b32());
+        println!("  public key document: {}", g.pub_path.display());
+        println!("  secret key (age-encrypted, 0600): {}", g.secret_path.display());
+    }
+    Ok(0)
+}
+
+fn list(a: ListArgs) -> Result<u8, Failure> {
+    let ring = Keyring::load(&a.keyring)?;
+    let rows = custody::list(&ring, &Timestamp::now());
+    if a.json {
+        print!("{}", json_line(&serde_json::to_value(&rows).map_err(|e| Failure::Usage(e.to_string()))?));
+        return Ok(0);
+    }
+    for r in rows {
+        let status = match r.status {
+            "rotated" => format!("rotated at {}", r.rotates_at.as_deref().unwrap_or("?")),
+            "revoked" => format!("revoked at {} ({})", r.revoked_at.as_deref().unwrap_or("?"), r.revocation_reason.as_deref().unwrap_or("?")),
+            "not_yet_valid" => format!("not yet valid (from {})", r.valid_from.as_deref().unwrap_or("?")),
+            s => s.to_owned(),
+        };
+        println!(
+            "{}  {}  {}  {}  valid [{} .. {})",
+            r.key_id,
+            r.fingerprint_sha256_hex,
+            r.fingerprint_sha256_b32,
+            status,
+            r.valid_from.as_deref().unwrap_or("-"),
+            r.valid_until.as_deref().unwrap_or("-")
+        );
+    }
+    Ok(0)
+}
+
+fn rotate(a: RotateArgs) -> Result<u8, Failure> {
+    let now = now();
+    let at = match &a.at {
+        Some(s) => parse_time(s, "--at")?,
+        None => now,
+    };
+    let dir = &a.keyring;
+    let ring = Keyring::load(dir)?;
+    if ring.by_id(&a.from).is_none() {
+        return Err(Failure::Refused(format!("key {:?} is not in the keyring {}", a.from, dir.display())));
+    }
+    let from_path = a.from_key.clone().unwrap_or_else(|| custody::secret_path(dir, &a.from));
+    let old = unlock(&from_path, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("key {}", a.from))?;
+    if old.key_id() != a.from {
+        return Err(Failure::Refused(format!("{}: holds key {:?}, not {:?}", from_path.display(), old.key_id(), a.from)));
+    }
+    let protect;
+    let new = if ring.by_id(&a.to).is_some() {
+        let to_path = a.to_key.clone().unwrap_or_else(|| custody::secret_path(dir, &a.to));
+        let k = unlock(&to_path, a.to_identity.as_deref(), a.protect.new_passphrase_file.as_deref(), "PITH_NEW_PASSPHRASE", &format!("key {}", a.to))?;
+        if k.key_id() != a.to {
+            return Err(Failure::Refused(format!("{}: holds key {:?}, not {:?}", to_path.display(), k.key_id(), a.to)));
+        }
+        NewKey::Existing(k)
+    } else {
+        if !pith::digest::valid_key_id(&a.to) {
+            return Err(Failure::Usage(format!("--to {:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'", a.to)));
+        }
+        protect = protection(&a.protect, &format!("new key {}", a.to), "PITH_NEW_PASSPHRASE")?;
+        NewKey::Generate { key: SigningKey::generate(&a.to, at), protection: &protect, url: a.url.as_deref(), notes: a.notes.as_deref() }
+    };
+    let r = custody::rotate(dir, &old, &from_path, new, &at, &now)?;
+    if a.json {
+        print!(
+            "{}",
+            json_line(&serde_json::json!({
+                "from": a.from, "to": r.new_id, "rotates_at": at.to_string(),
+                "statement_file": r.statement_path.display().to_string(),
+                "statement_sha256": r.statement.get("statement_sha256").and_then(pith::canon::Value::as_str),
+            }))
+        );
+    } else {
+        println!("rotated {} -> {} at {at}", a.from, r.new_id);
+        println!("  transition statement (signed by both keys): {}", r.statement_path.display());
+        println!("  transcript: {}", dir.join(pith::ceremony::TRANSCRIPT_FILE).display());
+    }
+    Ok(0)
+}
+
+fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
+    let now = now();
+    let at = parse_time(&a.at, "--at")?;
+    let reason = Reason::parse(&a.reason).ok_or_else(|| Failure::Usage(format!("--reason {:?}: expected compromised or superseded", a.reason)))?;
+    let dir = &a.keyring;
+    let ring = Keyring::load(dir)?;
+    if ring.by_id(&a.key_id).is_none() {
+        return Err(Failure::Refused(format!("key {:?} is not in the keyring {}", a.key_id, dir.display())));
+    }
+    let signer_id = match &a.signer {
+        Some(s) => s.clone(),
+        None => custody::revocation_signer(&ring, &a.key_id, &now).map_or_else(|| a.key_id.clone(), |k| k.doc.key_id.clone()),
+    };
+    let signer_path = a.signer_key.clone().unwrap_or_else(|| custody::secret_path(dir, &signer_id));
+    let signer = unlock(&signer_path, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("key {signer_id}"))?;
+    let r = custody::revoke(dir, &a.key_id, &at, reason, &signer, &signer_path, &now)?;
+    if r.self_signed {
+        eprintln!("warning: {} is the only key: the revocation is signed by the revoked key itself", a.key_id);
+    }
+    if a.json {
+        print!(
+            "{}",
+            json_line(&serde_json::json!({
+                "key_id": a.key_id, "revoked_at": at.to_string(), "reason": reason.as_str(),
+                "signer": signer.key_id(), "self_signed": r.self_signed,
+                "statement_file": r.statement_path.display().to_string(),
+            }))
+        );
+    } else {
+        println!("revoked {} at {at} ({}), signed by {}", a.key_id, reason.as_str(), signer.key_id());
+        println!("  revocation statement: {}", r.statement_path.display());
+    }
+    let _ = SecretString::expose_secret;
+    Ok(0)
+}
