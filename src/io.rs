@@ -97,7 +97,7 @@ pub fn write_atomic(
 /// Write to `--out` (atomically) or to stdout.
 pub fn write_output(out: Option<&Path>, bytes: &[u8], overwrite: bool) -> Result<(), IoError> {
     match out {
-        Some(p) if p != Path::new("-") => write_atomic(p, bytes, overwrite, None),
+        Some(p) if p != Path::new("-") => write_atomic(p, bytes, overwrite, Some(0o644)),
         _ => {
             let mut so = std::io::stdout().lock();
             so.write_all(bytes)
