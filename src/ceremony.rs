@@ -74,13 +74,21 @@ pub fn key_ref(key_id: &str, key: &PublicKey) -> Value {
 fn seal(mut body: canon::Map, signers: &[&SigningKey], now: &Timestamp) -> Value {
     let digest = canon_sha256_without(&Value::Object(body.clone()), STATEMENT_UNHASHED);
     body.insert("statement_sha256".into(), digest.hex().into());
-    let sigs = signers.iter().map(|k| k.signature_object(&digest, rules::LABEL_STATEMENT, now)).collect::<Vec<_>>();
+    let sigs = signers
+        .iter()
+        .map(|k| k.signature_object(&digest, rules::LABEL_STATEMENT, now))
+        .collect::<Vec<_>>();
     body.insert("signatures".into(), Value::Array(sigs));
     Value::Object(body)
 }
 
 /// A key-transition statement from `old` to `new` at `rotates_at`, signed by both.
-pub fn transition(old: &SigningKey, new: &SigningKey, rotates_at: &Timestamp, now: &Timestamp) -> Value {
+pub fn transition(
+    old: &SigningKey,
+    new: &SigningKey,
+    rotates_at: &Timestamp,
+    now: &Timestamp,
+) -> Value {
     let Value::Object(body) = canon::object([
         ("statement_type", TRANSITION_TYPE.into()),
         ("statement_version", STATEMENT_VERSION.into()),
@@ -95,7 +103,14 @@ pub fn transition(old: &SigningKey, new: &SigningKey, rotates_at: &Timestamp, no
 }
 
 /// A revocation of `key` at `revoked_at`, signed by `signer`.
-pub fn revocation(key_id: &str, key: &PublicKey, revoked_at: &Timestamp, reason: Reason, signer: &SigningKey, now: &Timestamp) -> Value {
+pub fn revocation(
+    key_id: &str,
+    key: &PublicKey,
+    revoked_at: &Timestamp,
+    reason: Reason,
+    signer: &SigningKey,
+    now: &Timestamp,
+) -> Value {
     let Value::Object(body) = canon::object([
         ("statement_type", REVOCATION_TYPE.into()),
         ("statement_version", STATEMENT_VERSION.into()),
@@ -142,15 +157,30 @@ fn check_ref(ck: &mut Checker<'_>, m: &canon::Map, path: &str, member: &str) -> 
     let b64 = ck.str(r, &p, "public_key_b64")?;
     let ring = ck.keyring?;
     let Some(k) = ring.get(fp) else {
-        ck.fail("unknown_key", canon::join_key(&p, "public_key_fingerprint"), "the fingerprint of a key in the keyring", q(fp));
+        ck.fail(
+            "unknown_key",
+            canon::join_key(&p, "public_key_fingerprint"),
+            "the fingerprint of a key in the keyring",
+            q(fp),
+        );
         return None;
     };
     let (kid, kb64) = (k.doc.key_id.clone(), k.doc.key.b64());
     if id != kid {
-        ck.fail("mismatch", canon::join_key(&p, "key_id"), format!("{} (the keyring's id for this key)", q(&kid)), q(id));
+        ck.fail(
+            "mismatch",
+            canon::join_key(&p, "key_id"),
+            format!("{} (the keyring's id for this key)", q(&kid)),
+            q(id),
+        );
     }
     if b64 != kb64 {
-        ck.fail("mismatch", canon::join_key(&p, "public_key_b64"), q(&kb64), q(b64));
+        ck.fail(
+            "mismatch",
+            canon::join_key(&p, "public_key_b64"),
+            q(&kb64),
+            q(b64),
+        );
     }
     Some(fp.to_owned())
 }
@@ -166,7 +196,15 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
     if let Some(claimed) = ck.digest(m, "$", "statement_sha256")
         && claimed != digest
     {
-        ck.fail("bad_hash", "$.statement_sha256", format!("{} (sha256 of the statement without statement_sha256 and signatures)", digest.hex()), q(&claimed.hex()));
+        ck.fail(
+            "bad_hash",
+            "$.statement_sha256",
+            format!(
+                "{} (sha256 of the statement without statement_sha256 and signatures)",
+                digest.hex()
+            ),
+            q(&claimed.hex()),
+        );
     }
     let created = ck.ts(m, "$", "created_at");
     let kind = m.get("statement_type").and_then(Value::as_str);
@@ -176,10 +214,19 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
             let to = check_ref(ck, m, "$", "to_key");
             let at = ck.ts(m, "$", "rotates_at");
             if from.is_some() && from == to {
-                ck.fail("mismatch", "$.to_key", "a key other than from_key", "the same key");
+                ck.fail(
+                    "mismatch",
+                    "$.to_key",
+                    "a key other than from_key",
+                    "the same key",
+                );
             }
             let facts = match (from.clone(), to.clone(), at) {
-                (Some(from), Some(to), Some(rotates_at)) => Some(Statement::Transition { from, to, rotates_at }),
+                (Some(from), Some(to), Some(rotates_at)) => Some(Statement::Transition {
+                    from,
+                    to,
+                    rotates_at,
+                }),
                 _ => None,
             };
             (vec![from, to], facts)
@@ -191,16 +238,30 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
             if let Some(r) = &reason
                 && Reason::parse(r).is_none()
             {
-                ck.fail("malformed", "$.reason", "\"compromised\" or \"superseded\"", q(r));
+                ck.fail(
+                    "malformed",
+                    "$.reason",
+                    "\"compromised\" or \"superseded\"",
+                    q(r),
+                );
             }
             let facts = match (key, at, reason) {
-                (Some(key), Some(revoked_at), Some(reason)) => Some(Statement::Revocation { key, revoked_at, reason }),
+                (Some(key), Some(revoked_at), Some(reason)) => Some(Statement::Revocation {
+                    key,
+                    revoked_at,
+                    reason,
+                }),
                 _ => None,
             };
             (Vec::new(), facts)
         }
         other => {
-            ck.fail("malformed", "$.statement_type", format!("{} or {}", q(TRANSITION_TYPE), q(REVOCATION_TYPE)), show(other.map(Value::from).as_ref()));
+            ck.fail(
+                "malformed",
+                "$.statement_type",
+                format!("{} or {}", q(TRANSITION_TYPE), q(REVOCATION_TYPE)),
+                show(other.map(Value::from).as_ref()),
+            );
             return None;
         }
     };
@@ -208,16 +269,27 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
     let sigs = match m.get("signatures") {
         Some(Value::Array(a)) if !a.is_empty() => a,
         other => {
-            ck.fail("malformed", "$.signatures", "a non-empty array of signatures", show(other));
+            ck.fail(
+                "malformed",
+                "$.signatures",
+                "a non-empty array of signatures",
+                show(other),
+            );
             return None;
         }
     };
     let mut signers: Vec<String> = Vec::new();
     for (i, s) in sigs.iter().enumerate() {
         let p = canon::join_index("$.signatures", i);
-        if let Some(fp) = ck.signature_by(Some(s), &p, &digest, rules::LABEL_STATEMENT, None, false) {
+        if let Some(fp) = ck.signature_by(Some(s), &p, &digest, rules::LABEL_STATEMENT, None, false)
+        {
             if signers.contains(&fp) {
-                ck.fail("duplicate_signer", &p, "each key signing once", format!("a second signature by {fp}"));
+                ck.fail(
+                    "duplicate_signer",
+                    &p,
+                    "each key signing once",
+                    format!("a second signature by {fp}"),
+                );
             } else {
                 signers.push(fp);
             }
@@ -225,22 +297,42 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
     }
     for fp in needed.into_iter().flatten() {
         if !signers.contains(&fp) {
-            ck.fail("missing_signature", "$.signatures", format!("a valid signature by {fp} (both keys sign a transition)"), format!("signers {signers:?}"));
+            ck.fail(
+                "missing_signature",
+                "$.signatures",
+                format!("a valid signature by {fp} (both keys sign a transition)"),
+                format!("signers {signers:?}"),
+            );
         }
     }
     if let Some(Statement::Revocation { key, .. }) = &facts {
         if signers.iter().any(|s| s == key) && signers.len() == 1 {
-            ck.warn("self_revocation", "$.signatures", "a signature by another key of the keyring", "signed only by the revoked key itself");
+            ck.warn(
+                "self_revocation",
+                "$.signatures",
+                "a signature by another key of the keyring",
+                "signed only by the revoked key itself",
+            );
         }
     }
     // no signer may have been revoked before the statement was made
     if let (Some(ring), Some(t)) = (ck.keyring, created) {
-        for fp in &signers {
+        // a self-revocation's own effect does not count against its signer
+        let own = match &facts {
+            Some(Statement::Revocation { key, .. }) => Some(key.as_str()),
+            _ => None,
+        };
+        for fp in signers.iter().filter(|fp| Some(fp.as_str()) != own) {
             if let Some(k) = ring.get(fp)
                 && let KeyWindow::Revoked(r, _) = k.window_at(&t)
             {
                 let id = k.doc.key_id.clone();
-                ck.fail("key_revoked", "$.created_at", format!("a time before {r}, when signer {id} was revoked"), t.to_string());
+                ck.fail(
+                    "key_revoked",
+                    "$.created_at",
+                    format!("a time before {r}, when signer {id} was revoked"),
+                    t.to_string(),
+                );
             }
         }
     }
@@ -248,9 +340,20 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
 }
 
 /// One transcript entry before sealing: the operation, its time and details.
-pub fn transcript_entry(prev: Option<&Value>, op: &str, details: Value, actor: &SigningKey, now: &Timestamp) -> Value {
-    let seq = prev.and_then(|p| p.get("seq")).and_then(Value::as_int).map_or(0, |s| s + 1) as i64;
-    let prev_sha = prev.map_or(Value::Null, |p| sha256(&canon::to_canonical(p)).hex().into());
+pub fn transcript_entry(
+    prev: Option<&Value>,
+    op: &str,
+    details: Value,
+    actor: &SigningKey,
+    now: &Timestamp,
+) -> Value {
+    let seq = prev
+        .and_then(|p| p.get("seq"))
+        .and_then(Value::as_int)
+        .map_or(0, |s| s + 1) as i64;
+    let prev_sha = prev.map_or(Value::Null, |p| {
+        sha256(&canon::to_canonical(p)).hex().into()
+    });
     let Value::Object(mut body) = canon::object([
         ("transcript_version", TRANSCRIPT_VERSION.into()),
         ("seq", seq.into()),
@@ -264,7 +367,10 @@ pub fn transcript_entry(prev: Option<&Value>, op: &str, details: Value, actor: &
     };
     let digest: Sha256Digest = canon_sha256_without(&Value::Object(body.clone()), ENTRY_UNHASHED);
     body.insert("entry_sha256".into(), digest.hex().into());
-    body.insert("signature".into(), actor.signature_object(&digest, rules::LABEL_TRANSCRIPT, now));
+    body.insert(
+        "signature".into(),
+        actor.signature_object(&digest, rules::LABEL_TRANSCRIPT, now),
+    );
     Value::Object(body)
 }
 
@@ -273,15 +379,29 @@ pub fn check_transcript(ck: &mut Checker<'_>, entries: &[Value], name: &dyn Fn(u
     let mut prev: Option<&Value> = None;
     for (i, e) in entries.iter().enumerate() {
         let path = name(i);
-        let Some(m) = ck.obj(Some(e), &path) else { return };
+        let Some(m) = ck.obj(Some(e), &path) else {
+            return;
+        };
         ck.eq_str(m, &path, "transcript_version", TRANSCRIPT_VERSION);
         let want_seq = i as i64;
         if m.get("seq").and_then(Value::as_int) != Some(i128::from(want_seq)) {
-            ck.fail("bad_chain", canon::join_key(&path, "seq"), want_seq.to_string(), show(m.get("seq")));
+            ck.fail(
+                "bad_chain",
+                canon::join_key(&path, "seq"),
+                want_seq.to_string(),
+                show(m.get("seq")),
+            );
         }
-        let want_prev = prev.map_or(Value::Null, |p| sha256(&canon::to_canonical(p)).hex().into());
+        let want_prev = prev.map_or(Value::Null, |p| {
+            sha256(&canon::to_canonical(p)).hex().into()
+        });
         if m.get("prev_sha256") != Some(&want_prev) {
-            ck.fail("bad_chain", canon::join_key(&path, "prev_sha256"), format!("{} (the previous entry's sha256)", want_prev.brief()), show(m.get("prev_sha256")));
+            ck.fail(
+                "bad_chain",
+                canon::join_key(&path, "prev_sha256"),
+                format!("{} (the previous entry's sha256)", want_prev.brief()),
+                show(m.get("prev_sha256")),
+            );
         }
         ck.str(m, &path, "op");
         let at = ck.ts(m, &path, "at");
@@ -289,16 +409,32 @@ pub fn check_transcript(ck: &mut Checker<'_>, entries: &[Value], name: &dyn Fn(u
         if let Some(claimed) = ck.digest(m, &path, "entry_sha256")
             && claimed != digest
         {
-            ck.fail("bad_hash", canon::join_key(&path, "entry_sha256"), digest.hex(), q(&claimed.hex()));
+            ck.fail(
+                "bad_hash",
+                canon::join_key(&path, "entry_sha256"),
+                digest.hex(),
+                q(&claimed.hex()),
+            );
         }
         let sp = canon::join_key(&path, "signature");
-        if let Some(fp) = ck.signature_by(m.get("signature"), &sp, &digest, rules::LABEL_TRANSCRIPT, None, false)
-            && let (Some(ring), Some(t)) = (ck.keyring, at)
+        if let Some(fp) = ck.signature_by(
+            m.get("signature"),
+            &sp,
+            &digest,
+            rules::LABEL_TRANSCRIPT,
+            None,
+            false,
+        ) && let (Some(ring), Some(t)) = (ck.keyring, at)
             && let Some(k) = ring.get(&fp)
             && let KeyWindow::Revoked(r, _) = k.window_at(&t)
         {
             let id = k.doc.key_id.clone();
-            ck.fail("key_revoked", canon::join_key(&path, "at"), format!("a time before {r}, when {id} was revoked"), t.to_string());
+            ck.fail(
+                "key_revoked",
+                canon::join_key(&path, "at"),
+                format!("a time before {r}, when {id} was revoked"),
+                t.to_string(),
+            );
         }
         prev = Some(e);
     }

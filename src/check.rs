@@ -201,7 +201,9 @@ impl<'k> Checker<'k> {
         protected: Option<(&Timestamp, &str)>,
         window: bool,
     ) -> Option<String> {
-        let Some(m) = self.obj(sig, path) else { return None };
+        let Some(m) = self.obj(sig, path) else {
+            return None;
+        };
         self.eq_str(m, path, "algorithm", rules::ALGORITHM);
         self.eq_str(m, path, "signature_status", rules::SIGNATURE_STATUS);
         self.eq_str(m, path, "signed_message", label);
@@ -244,7 +246,9 @@ impl<'k> Checker<'k> {
                 q(&sa.to_string()),
             );
         }
-        let Some(ring) = self.keyring else { return None };
+        let Some(ring) = self.keyring else {
+            return None;
+        };
         let Some(fp) = fp else { return None };
         let Some(key) = ring.get(fp) else {
             self.fail(

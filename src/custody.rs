@@ -70,7 +70,9 @@ fn check_id(id: &str) -> Result<(), CustodyError> {
     if crate::digest::valid_key_id(id) {
         Ok(())
     } else {
-        Err(CustodyError::Refused(format!("key id {id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'")))
+        Err(CustodyError::Refused(format!(
+            "key id {id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'"
+        )))
     }
 }
 
@@ -82,18 +84,35 @@ fn doc_bytes(v: &Value) -> Vec<u8> {
 
 /// Write a new key's secret (0600, create-new unless `force`) and public document, and
 /// log the generation (signed by the new key) in the directory's transcript.
-pub fn write_new_key(dir: &Path, key: &SigningKey, protection: &Protection, url: Option<&str>, notes: Option<&str>, valid_from: &Timestamp, force: bool) -> Result<Generated, CustodyError> {
+pub fn write_new_key(
+    dir: &Path,
+    key: &SigningKey,
+    protection: &Protection,
+    url: Option<&str>,
+    notes: Option<&str>,
+    valid_from: &Timestamp,
+    force: bool,
+) -> Result<Generated, CustodyError> {
     check_id(key.key_id())?;
     let pub_path = pub_path(dir, key.key_id());
     let secret_path = secret_path(dir, key.key_id());
     if !force {
         for p in [&pub_path, &secret_path] {
             if p.exists() {
-                return Err(CustodyError::Refused(format!("refusing to overwrite {} (key {:?} exists; pass --force to replace it)", p.display(), key.key_id())));
+                return Err(CustodyError::Refused(format!(
+                    "refusing to overwrite {} (key {:?} exists; pass --force to replace it)",
+                    p.display(),
+                    key.key_id()
+                )));
             }
         }
     }
-    let sealed = key.encrypt(protection).map_err(|source| CustodyError::Secret { path: secret_path.display().to_string(), source })?;
+    let sealed = key
+        .encrypt(protection)
+        .map_err(|source| CustodyError::Secret {
+            path: secret_path.display().to_string(),
+            source,
+        })?;
     write_atomic(&secret_path, &sealed, force, Some(0o600))?;
     let doc = KeyDocument::build(key.key_id(), key.public(), url, notes, Some(valid_from));
     write_atomic(&pub_path, &doc_bytes(&doc), force, Some(0o644))?;
@@ -112,12 +131,22 @@ pub fn write_new_key(dir: &Path, key: &SigningKey, protection: &Protection, url:
         key,
         valid_from,
     )?;
-    Ok(Generated { doc, pub_path, secret_path })
+    Ok(Generated {
+        doc,
+        pub_path,
+        secret_path,
+    })
 }
 
 /// Append one entry, signed by `actor`, to `dir/ceremony.jsonl` (created when absent).
 /// An existing transcript must parse; the whole file is rewritten atomically.
-pub fn append_transcript(dir: &Path, op: &str, details: Value, actor: &SigningKey, now: &Timestamp) -> Result<(), CustodyError> {
+pub fn append_transcript(
+    dir: &Path,
+    op: &str,
+    details: Value,
+    actor: &SigningKey,
+    now: &Timestamp,
+) -> Result<(), CustodyError> {
     let path = dir.join(ceremony::TRANSCRIPT_FILE);
     let mut text = match std::fs::read(&path) {
         Ok(b) => b,
@@ -129,7 +158,13 @@ pub fn append_transcript(dir: &Path, op: &str, details: Value, actor: &SigningKe
         if line.is_empty() {
             continue;
         }
-        last = Some(canon::parse(line).map_err(|e| CustodyError::Refused(format!("{} line {}: not valid JSON {e}; not appending to a damaged transcript", path.display(), n + 1)))?);
+        last = Some(canon::parse(line).map_err(|e| {
+            CustodyError::Refused(format!(
+                "{} line {}: not valid JSON {e}; not appending to a damaged transcript",
+                path.display(),
+                n + 1
+            ))
+        })?);
     }
     if !text.is_empty() && !text.ends_with(b"\n") {
         text.push(b'\n');
@@ -141,21 +176,41 @@ pub fn append_transcript(dir: &Path, op: &str, details: Value, actor: &SigningKe
     Ok(())
 }
 
-fn active_at<'a>(ring: &'a Keyring, id: &str, t: &Timestamp) -> Result<&'a TrustedKey, CustodyError> {
-    let k = ring.by_id(id).ok_or_else(|| CustodyError::Refused(format!("key {id:?} is not in the keyring")))?;
+fn active_at<'a>(
+    ring: &'a Keyring,
+    id: &str,
+    t: &Timestamp,
+) -> Result<&'a TrustedKey, CustodyError> {
+    let k = ring
+        .by_id(id)
+        .ok_or_else(|| CustodyError::Refused(format!("key {id:?} is not in the keyring")))?;
     match k.window_at(t) {
         KeyWindow::Valid => Ok(k),
-        KeyWindow::Rotated(r) => Err(CustodyError::Refused(format!("key {id:?} was rotated out at {r}"))),
-        KeyWindow::Revoked(r, why) => Err(CustodyError::Refused(format!("key {id:?} was revoked at {r} ({why})"))),
-        KeyWindow::NotYetValid(f) => Err(CustodyError::Refused(format!("key {id:?} is valid only from {f}"))),
+        KeyWindow::Rotated(r) => Err(CustodyError::Refused(format!(
+            "key {id:?} was rotated out at {r}"
+        ))),
+        KeyWindow::Revoked(r, why) => Err(CustodyError::Refused(format!(
+            "key {id:?} was revoked at {r} ({why})"
+        ))),
+        KeyWindow::NotYetValid(f) => Err(CustodyError::Refused(format!(
+            "key {id:?} is valid only from {f}"
+        ))),
     }
 }
 
 fn matches_ring(key: &SigningKey, ring: &Keyring, path: &Path) -> Result<(), CustodyError> {
     match ring.by_id(key.key_id()) {
         Some(k) if k.doc.key.raw() == key.public().raw() => Ok(()),
-        Some(_) => Err(CustodyError::Refused(format!("{}: the secret key does not match the keyring's document for {:?}", path.display(), key.key_id()))),
-        None => Err(CustodyError::Refused(format!("{}: key {:?} is not in the keyring", path.display(), key.key_id()))),
+        Some(_) => Err(CustodyError::Refused(format!(
+            "{}: the secret key does not match the keyring's document for {:?}",
+            path.display(),
+            key.key_id()
+        ))),
+        None => Err(CustodyError::Refused(format!(
+            "{}: key {:?} is not in the keyring",
+            path.display(),
+            key.key_id()
+        ))),
     }
 }
 
@@ -192,18 +247,35 @@ pub struct Rotated {
 /// `valid_from = at`, the transition statement signed by both keys, OLD's document with
 /// `rotates_at = at`, and the transcript entries. The keyring is reloaded at the end and
 /// must verify.
-pub fn rotate(dir: &Path, old: &SigningKey, old_path: &Path, new: NewKey<'_>, at: &Timestamp, now: &Timestamp) -> Result<Rotated, CustodyError> {
+pub fn rotate(
+    dir: &Path,
+    old: &SigningKey,
+    old_path: &Path,
+    new: NewKey<'_>,
+    at: &Timestamp,
+    now: &Timestamp,
+) -> Result<Rotated, CustodyError> {
     let ring = Keyring::load(dir)?;
     matches_ring(old, &ring, old_path)?;
     active_at(&ring, old.key_id(), now)?;
     active_at(&ring, old.key_id(), at)?;
     if at.micros() < now.micros() {
-        return Err(CustodyError::Refused(format!("--at {at} is in the past: a rotation cannot take effect before it is made (now {now})")));
+        return Err(CustodyError::Refused(format!(
+            "--at {at} is in the past: a rotation cannot take effect before it is made (now {now})"
+        )));
     }
     let (new_key, generated) = match new {
-        NewKey::Generate { key, protection, url, notes } => {
+        NewKey::Generate {
+            key,
+            protection,
+            url,
+            notes,
+        } => {
             if ring.by_id(key.key_id()).is_some() {
-                return Err(CustodyError::Refused(format!("key {:?} is already in the keyring", key.key_id())));
+                return Err(CustodyError::Refused(format!(
+                    "key {:?} is already in the keyring",
+                    key.key_id()
+                )));
             }
             write_new_key(dir, &key, protection, url, notes, at, false)?;
             (key, true)
@@ -217,13 +289,20 @@ pub fn rotate(dir: &Path, old: &SigningKey, old_path: &Path, new: NewKey<'_>, at
         return Err(CustodyError::Refused("the new key is the old key".into()));
     }
     let statement = ceremony::transition(old, &new_key, at, now);
-    let statement_path = dir.join(format!("{}--{}.transition.json", old.key_id(), new_key.key_id()));
+    let statement_path = dir.join(format!(
+        "{}--{}.transition.json",
+        old.key_id(),
+        new_key.key_id()
+    ));
     write_atomic(&statement_path, &doc_bytes(&statement), false, Some(0o644))?;
     // the documents follow the statement (the keyring applies the statement regardless)
     let set = |id: &str, member: &str, t: &Timestamp| -> Result<(), CustodyError> {
         let path = pub_path(dir, id);
         let bytes = crate::io::read_input(&path)?;
-        let mut v = canon::parse(&bytes).map_err(|source| KeyringError::Parse { path: path.clone(), source })?;
+        let mut v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
+            path: path.clone(),
+            source,
+        })?;
         if let Some(m) = v.as_object_mut() {
             m.insert(member.into(), t.to_string().into());
         }
@@ -234,13 +313,19 @@ pub fn rotate(dir: &Path, old: &SigningKey, old_path: &Path, new: NewKey<'_>, at
     if !generated {
         set(new_key.key_id(), "valid_from", at)?;
     }
-    let digest = statement.get("statement_sha256").cloned().unwrap_or(Value::Null);
+    let digest = statement
+        .get("statement_sha256")
+        .cloned()
+        .unwrap_or(Value::Null);
     append_transcript(
         dir,
         "rotate",
         canon::object([
             ("from_key", ceremony::key_ref(old.key_id(), old.public())),
-            ("to_key", ceremony::key_ref(new_key.key_id(), new_key.public())),
+            (
+                "to_key",
+                ceremony::key_ref(new_key.key_id(), new_key.public()),
+            ),
             ("rotates_at", at.to_string().into()),
             ("statement_sha256", digest),
         ]),
@@ -248,7 +333,11 @@ pub fn rotate(dir: &Path, old: &SigningKey, old_path: &Path, new: NewKey<'_>, at
         now,
     )?;
     Keyring::load(dir)?;
-    Ok(Rotated { statement_path, statement, new_id: new_key.key_id().to_owned() })
+    Ok(Rotated {
+        statement_path,
+        statement,
+        new_id: new_key.key_id().to_owned(),
+    })
 }
 
 /// What a revocation wrote.
@@ -262,26 +351,49 @@ pub struct Revoked {
 
 /// The key that should sign a revocation of `target` now: another key of the keyring
 /// that is valid now (the one valid from latest); None when there is no other.
-pub fn revocation_signer<'a>(ring: &'a Keyring, target: &str, now: &Timestamp) -> Option<&'a TrustedKey> {
+pub fn revocation_signer<'a>(
+    ring: &'a Keyring,
+    target: &str,
+    now: &Timestamp,
+) -> Option<&'a TrustedKey> {
     ring.iter()
         .filter(|k| k.doc.key_id != target && k.window_at(now) == KeyWindow::Valid)
-        .max_by_key(|k| k.doc.valid_from.map_or(i128::MIN, |t| i128::from(t.micros())))
+        .max_by_key(|k| {
+            k.doc
+                .valid_from
+                .map_or(i128::MIN, |t| i128::from(t.micros()))
+        })
 }
 
 /// Revoke `target` from `at` on, signed by `signer` (another active key, or the key
 /// itself when it is the only one: then [`Revoked::self_signed`] is set).
-pub fn revoke(dir: &Path, target: &str, at: &Timestamp, reason: Reason, signer: &SigningKey, signer_path: &Path, now: &Timestamp) -> Result<Revoked, CustodyError> {
+pub fn revoke(
+    dir: &Path,
+    target: &str,
+    at: &Timestamp,
+    reason: Reason,
+    signer: &SigningKey,
+    signer_path: &Path,
+    now: &Timestamp,
+) -> Result<Revoked, CustodyError> {
     check_id(target)?;
     let ring = Keyring::load(dir)?;
     matches_ring(signer, &ring, signer_path)?;
-    let t = ring.by_id(target).ok_or_else(|| CustodyError::Refused(format!("key {target:?} is not in the keyring")))?;
+    let t = ring
+        .by_id(target)
+        .ok_or_else(|| CustodyError::Refused(format!("key {target:?} is not in the keyring")))?;
     if let Some((r, why)) = &t.revoked {
-        return Err(CustodyError::Refused(format!("key {target:?} is already revoked at {r} ({why})")));
+        return Err(CustodyError::Refused(format!(
+            "key {target:?} is already revoked at {r} ({why})"
+        )));
     }
     let self_signed = signer.key_id() == target;
     if self_signed {
         if let Some(other) = revocation_signer(&ring, target, now) {
-            return Err(CustodyError::Refused(format!("key {:?} is active: sign the revocation with it (--signer {0}), not with the revoked key", other.doc.key_id)));
+            return Err(CustodyError::Refused(format!(
+                "key {:?} is active: sign the revocation with it (--signer {0}), not with the revoked key",
+                other.doc.key_id
+            )));
         }
     } else {
         active_at(&ring, signer.key_id(), now)?;
@@ -289,6 +401,11 @@ pub fn revoke(dir: &Path, target: &str, at: &Timestamp, reason: Reason, signer: 
     let statement = ceremony::revocation(target, &t.doc.key, at, reason, signer, now);
     let statement_path = dir.join(format!("{target}.revocation.json"));
     write_atomic(&statement_path, &doc_bytes(&statement), false, Some(0o644))?;
+    // the keyring must load with the statement; otherwise take it back (it was create-new)
+    if let Err(e) = Keyring::load(dir) {
+        let _ = std::fs::remove_file(&statement_path);
+        return Err(e.into());
+    }
     append_transcript(
         dir,
         "revoke",
@@ -296,13 +413,22 @@ pub fn revoke(dir: &Path, target: &str, at: &Timestamp, reason: Reason, signer: 
             ("key", ceremony::key_ref(target, &t.doc.key)),
             ("reason", reason.as_str().into()),
             ("revoked_at", at.to_string().into()),
-            ("statement_sha256", statement.get("statement_sha256").cloned().unwrap_or(Value::Null)),
+            (
+                "statement_sha256",
+                statement
+                    .get("statement_sha256")
+                    .cloned()
+                    .unwrap_or(Value::Null),
+            ),
         ]),
         signer,
         now,
     )?;
     Keyring::load(dir)?;
-    Ok(Revoked { statement_path, self_signed })
+    Ok(Revoked {
+        statement_path,
+        self_signed,
+    })
 }
 
 /// One key's status for `pith key list`.
@@ -341,7 +467,11 @@ pub fn list(ring: &Keyring, now: &Timestamp) -> Vec<KeyStatus> {
                 KeyWindow::Revoked(..) => "revoked",
             };
             let ends = [k.doc.rotates_at, k.revoked.as_ref().map(|r| r.0)];
-            let until = ends.iter().flatten().min_by_key(|t| t.micros()).map(ToString::to_string);
+            let until = ends
+                .iter()
+                .flatten()
+                .min_by_key(|t| t.micros())
+                .map(ToString::to_string);
             KeyStatus {
                 key_id: k.doc.key_id.clone(),
                 fingerprint_sha256_hex: k.doc.key.fingerprint().to_owned(),

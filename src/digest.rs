@@ -298,5 +298,10 @@ mod tests {
 /// Is `id` usable as a key id and a file name? (decided: 1-64 of `[A-Za-z0-9._-]`, not
 /// starting with `.`)
 pub fn valid_key_id(id: &str) -> bool {
-    !id.is_empty() && id.len() <= 64 && !id.starts_with('.') && id.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }

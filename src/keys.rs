@@ -48,7 +48,12 @@ impl PublicKey {
     pub fn from_verifying_key(key: ed25519_dalek::VerifyingKey) -> Self {
         let raw = key.to_bytes();
         let (fingerprint_hex, fingerprint_b32) = key_fingerprints(&raw);
-        PublicKey { raw, key, fingerprint_hex, fingerprint_b32 }
+        PublicKey {
+            raw,
+            key,
+            fingerprint_hex,
+            fingerprint_b32,
+        }
     }
     /// The raw 32 bytes.
     pub fn raw(&self) -> &[u8; 32] {
@@ -474,35 +479,67 @@ impl Keyring {
         let base = self.clone();
         let mut checked = Vec::new();
         for path in files.iter().filter(|p| is_statement(p)) {
-            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read { path: path.clone(), source })?;
-            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse { path: path.clone(), source })?;
+            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read {
+                path: path.clone(),
+                source,
+            })?;
+            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
+                path: path.clone(),
+                source,
+            })?;
             let mut ck = crate::check::Checker::new(Some(&base));
             match crate::ceremony::check_statement(&mut ck, &v, &base) {
                 Some(st) if ck.ok() => checked.push((path.clone(), v, st)),
                 _ => {
-                    let what = ck.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ");
-                    return Err(KeyringError::Statement { path: path.clone(), what });
+                    let what = ck
+                        .failures
+                        .iter()
+                        .map(ToString::to_string)
+                        .collect::<Vec<_>>()
+                        .join("; ");
+                    return Err(KeyringError::Statement {
+                        path: path.clone(),
+                        what,
+                    });
                 }
             }
         }
         for (path, _, st) in &checked {
             match st {
-                crate::ceremony::Statement::Transition { from, to, rotates_at } => {
+                crate::ceremony::Statement::Transition {
+                    from,
+                    to,
+                    rotates_at,
+                } => {
                     if let Some(k) = self.keys.get_mut(from) {
                         // the statement binds: the earlier of the document's and its time
-                        if k.doc.rotates_at.is_none_or(|r| rotates_at.micros() < r.micros()) {
+                        if k.doc
+                            .rotates_at
+                            .is_none_or(|r| rotates_at.micros() < r.micros())
+                        {
                             k.doc.rotates_at = Some(*rotates_at);
                         }
                     }
                     if let Some(k) = self.keys.get_mut(to)
-                        && k.doc.valid_from.is_none_or(|f| f.micros() < rotates_at.micros())
+                        && k.doc
+                            .valid_from
+                            .is_none_or(|f| f.micros() < rotates_at.micros())
                     {
                         k.doc.valid_from = Some(*rotates_at);
                     }
                 }
-                crate::ceremony::Statement::Revocation { key, revoked_at, reason } => {
-                    let Some(k) = self.keys.get_mut(key) else { continue };
-                    if k.revoked.as_ref().is_none_or(|(t, _)| revoked_at.micros() < t.micros()) {
+                crate::ceremony::Statement::Revocation {
+                    key,
+                    revoked_at,
+                    reason,
+                } => {
+                    let Some(k) = self.keys.get_mut(key) else {
+                        continue;
+                    };
+                    if k.revoked
+                        .as_ref()
+                        .is_none_or(|(t, _)| revoked_at.micros() < t.micros())
+                    {
                         k.revoked = Some((*revoked_at, reason.clone()));
                     }
                 }
@@ -515,7 +552,10 @@ impl Keyring {
             let mut ck = crate::check::Checker::new(Some(&after));
             crate::ceremony::check_statement(&mut ck, v, &after);
             if let Some(f) = ck.failures.iter().find(|f| f.code == "key_revoked") {
-                return Err(KeyringError::Statement { path: path.clone(), what: f.to_string() });
+                return Err(KeyringError::Statement {
+                    path: path.clone(),
+                    what: f.to_string(),
+                });
             }
         }
         Ok(())

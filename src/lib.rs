@@ -9,8 +9,8 @@
 
 pub mod canon;
 pub mod ceremony;
-pub mod custody;
 pub mod check;
+pub mod custody;
 pub mod digest;
 pub mod io;
 pub mod keys;

@@ -88,7 +88,11 @@ impl SigningKey {
 
     /// A key from its 32-byte seed (RFC 8032 private key).
     pub fn from_seed(key_id: &str, created_at: Timestamp, seed: &[u8; 32]) -> Self {
-        Self::wrap(key_id, created_at, ed25519_dalek::SigningKey::from_bytes(seed))
+        Self::wrap(
+            key_id,
+            created_at,
+            ed25519_dalek::SigningKey::from_bytes(seed),
+        )
     }
 
     fn wrap(key_id: &str, created_at: Timestamp, inner: ed25519_dalek::SigningKey) -> Self {
@@ -96,7 +100,12 @@ impl SigningKey {
         // a public key derived from a seed always decodes
         let public = PublicKey::from_verifying_key(inner.verifying_key());
         debug_assert_eq!(public.raw(), &raw);
-        SigningKey { key_id: key_id.to_owned(), created_at, inner, public }
+        SigningKey {
+            key_id: key_id.to_owned(),
+            created_at,
+            inner,
+            public,
+        }
     }
 
     /// The key id.
@@ -126,12 +135,20 @@ impl SigningKey {
     }
 
     /// A signature object (spec §4) over `digest` with the given `signed_message` label.
-    pub fn signature_object(&self, digest: &Sha256Digest, label: &str, signed_at: &Timestamp) -> Value {
+    pub fn signature_object(
+        &self,
+        digest: &Sha256Digest,
+        label: &str,
+        signed_at: &Timestamp,
+    ) -> Value {
         canon::object([
             ("algorithm", rules::ALGORITHM.into()),
             ("key_id", self.key_id.as_str().into()),
             ("public_key_fingerprint", self.public.fingerprint().into()),
-            ("signature_b64", crate::keys::b64_encode(&self.sign_digest(digest)).into()),
+            (
+                "signature_b64",
+                crate::keys::b64_encode(&self.sign_digest(digest)).into(),
+            ),
             ("signature_status", rules::SIGNATURE_STATUS.into()),
             ("signed_at", signed_at.fmt_micros().into()),
             ("signed_message", label.into()),
@@ -179,7 +196,8 @@ impl SigningKey {
             return Err(bad("line 3: expected algorithm ed25519"));
         }
         let created = field(4, "created_at")?;
-        let created_at = Timestamp::parse(created).ok_or_else(|| bad("line 4: expected a UTC timestamp"))?;
+        let created_at =
+            Timestamp::parse(created).ok_or_else(|| bad("line 4: expected a UTC timestamp"))?;
         let seed_hex = field(5, "seed_hex")?;
         let mut seed = Zeroizing::new([0u8; 32]);
         if seed_hex.len() != 64 {
@@ -218,13 +236,15 @@ impl SigningKey {
                 if let Some(n) = log_n {
                     r.set_work_factor(*n);
                 }
-                age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient)).map_err(|e| enc(&e))?
+                age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
+                    .map_err(|e| enc(&e))?
             }
             Protection::Recipients(rs) => {
                 if rs.is_empty() {
                     return Err(SecretKeyError::Recipient("no recipients".into()));
                 }
-                age::Encryptor::with_recipients(rs.iter().map(|r| r as &dyn age::Recipient)).map_err(|e| enc(&e))?
+                age::Encryptor::with_recipients(rs.iter().map(|r| r as &dyn age::Recipient))
+                    .map_err(|e| enc(&e))?
             }
         };
         let mut out = Vec::new();
@@ -237,21 +257,29 @@ impl SigningKey {
     /// Decrypt an age file holding a secret key.
     pub fn decrypt(ciphertext: &[u8], unlock: &Unlock) -> Result<Self, SecretKeyError> {
         let dec = |e: &dyn std::fmt::Display| SecretKeyError::Decrypt(e.to_string());
-        let d = age::Decryptor::new_buffered(ciphertext).map_err(|e| SecretKeyError::Format(format!("not an age file: {e}")))?;
+        let d = age::Decryptor::new_buffered(ciphertext)
+            .map_err(|e| SecretKeyError::Format(format!("not an age file: {e}")))?;
         let mut reader = match unlock {
             Unlock::Passphrase(p) => {
                 if !d.is_scrypt() {
-                    return Err(SecretKeyError::Decrypt("the file is encrypted to recipients, not a passphrase: pass --identity".into()));
+                    return Err(SecretKeyError::Decrypt(
+                        "the file is encrypted to recipients, not a passphrase: pass --identity"
+                            .into(),
+                    ));
                 }
                 let mut id = age::scrypt::Identity::new(p.clone());
                 id.set_max_work_factor(MAX_SCRYPT_LOG_N);
-                d.decrypt(std::iter::once(&id as &dyn age::Identity)).map_err(|e| dec(&e))?
+                d.decrypt(std::iter::once(&id as &dyn age::Identity))
+                    .map_err(|e| dec(&e))?
             }
             Unlock::Identities(ids) => {
                 if d.is_scrypt() {
-                    return Err(SecretKeyError::Decrypt("the file is encrypted to a passphrase, not to recipients".into()));
+                    return Err(SecretKeyError::Decrypt(
+                        "the file is encrypted to a passphrase, not to recipients".into(),
+                    ));
                 }
-                d.decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity)).map_err(|e| dec(&e))?
+                d.decrypt(ids.iter().map(|i| i.as_ref() as &dyn age::Identity))
+                    .map_err(|e| dec(&e))?
             }
         };
         let mut plain = Zeroizing::new(Vec::with_capacity(256));
@@ -279,7 +307,10 @@ pub enum Protection {
 impl std::fmt::Debug for Protection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Protection::Passphrase { log_n, .. } => f.debug_struct("Passphrase").field("log_n", log_n).finish_non_exhaustive(),
+            Protection::Passphrase { log_n, .. } => f
+                .debug_struct("Passphrase")
+                .field("log_n", log_n)
+                .finish_non_exhaustive(),
             Protection::Recipients(r) => f.debug_tuple("Recipients").field(&r.len()).finish(),
         }
     }
@@ -304,7 +335,8 @@ impl std::fmt::Debug for Unlock {
 
 /// Parse one `age1...` recipient.
 pub fn parse_recipient(s: &str) -> Result<age::x25519::Recipient, SecretKeyError> {
-    age::x25519::Recipient::from_str(s.trim()).map_err(|e| SecretKeyError::Recipient(format!("{s:?}: {e}")))
+    age::x25519::Recipient::from_str(s.trim())
+        .map_err(|e| SecretKeyError::Recipient(format!("{s:?}: {e}")))
 }
 
 /// Parse a recipients file: one `age1...` per line; blank lines and `#` comments skipped.
@@ -312,14 +344,20 @@ pub fn parse_recipients_file(text: &str) -> Result<Vec<age::x25519::Recipient>, 
     text.lines()
         .enumerate()
         .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
-        .map(|(n, l)| parse_recipient(l).map_err(|e| SecretKeyError::Recipient(format!("line {}: {e}", n + 1))))
+        .map(|(n, l)| {
+            parse_recipient(l)
+                .map_err(|e| SecretKeyError::Recipient(format!("line {}: {e}", n + 1)))
+        })
         .collect()
 }
 
 /// Parse an age identity file (`AGE-SECRET-KEY-1...` lines).
 pub fn parse_identity_file(bytes: &[u8]) -> Result<Vec<Box<dyn age::Identity>>, SecretKeyError> {
-    let f = age::IdentityFile::from_buffer(bytes).map_err(|e| SecretKeyError::Identity(e.to_string()))?;
-    let ids = f.into_identities().map_err(|e| SecretKeyError::Identity(e.to_string()))?;
+    let f = age::IdentityFile::from_buffer(bytes)
+        .map_err(|e| SecretKeyError::Identity(e.to_string()))?;
+    let ids = f
+        .into_identities()
+        .map_err(|e| SecretKeyError::Identity(e.to_string()))?;
     if ids.is_empty() {
         return Err(SecretKeyError::Identity("no identity in the file".into()));
     }

@@ -101,8 +101,8 @@ pub fn detect(v: &Value) -> Result<Kind, UnknownArtifact> {
         } else if s("statement_type") == Some(crate::ceremony::REVOCATION_TYPE) {
             Kind::KeyRevocation
         } else if has(&["transcript_version", "entry_sha256"]) {
-        Kind::Transcript
-    } else if has(&["public_key_b64", "public_key_hex", "fingerprint_sha256_hex"]) {
+            Kind::Transcript
+        } else if has(&["public_key_b64", "public_key_hex", "fingerprint_sha256_hex"]) {
             Kind::KeyDocument
         } else {
             return Err(UnknownArtifact(
@@ -139,7 +139,9 @@ pub fn verify_value(
             None
         }
         Kind::Transcript => {
-            crate::ceremony::check_transcript(&mut ck, std::slice::from_ref(v), &|_| "$".to_owned());
+            crate::ceremony::check_transcript(&mut ck, std::slice::from_ref(v), &|_| {
+                "$".to_owned()
+            });
             None
         }
     };
@@ -155,7 +157,12 @@ pub fn verify_value(
 pub fn verify_transcript(entries: &[Value], keyring: &Keyring) -> Report {
     let mut ck = Checker::new(Some(keyring));
     crate::ceremony::check_transcript(&mut ck, entries, &|i| format!("line {}", i + 1));
-    Report { kind: Kind::Transcript, pith_number: None, failures: ck.failures, warnings: ck.warnings }
+    Report {
+        kind: Kind::Transcript,
+        pith_number: None,
+        failures: ck.failures,
+        warnings: ck.warnings,
+    }
 }
 
 fn key_document(ck: &mut Checker<'_>, v: &Value, keyring: &Keyring) {

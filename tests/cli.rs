@@ -77,7 +77,7 @@ fn canon_out_refuses_to_overwrite_without_force() {
         .args(["canon", "--out", f.to_str().unwrap(), "-"])
         .write_stdin("{\"b\":1,\"a\":2}")
         .assert()
-        .code(2)
+        .code(1)
         .stderr(predicates::str::contains("refusing to overwrite"));
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "old");
     pith()

@@ -9,5 +9,6 @@ mod bad_input;
 mod canon_vectors;
 mod cli;
 mod ed25519_vectors;
+mod keys;
 mod real_bundle;
 mod tamper;

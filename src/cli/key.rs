@@ -184,17 +184,30 @@ fn now() -> Timestamp {
 }
 
 fn parse_time(s: &str, flag: &str) -> Result<Timestamp, Failure> {
-    Timestamp::parse(s).ok_or_else(|| Failure::Usage(format!("{flag} {s:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z")))
+    Timestamp::parse(s).ok_or_else(|| {
+        Failure::Usage(format!(
+            "{flag} {s:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
+        ))
+    })
 }
 
 /// A passphrase from a file, the environment, or the terminal.
-fn passphrase(file: Option<&Path>, env: &str, what: &str, confirm: bool) -> Result<SecretString, Failure> {
+fn passphrase(
+    file: Option<&Path>,
+    env: &str,
+    what: &str,
+    confirm: bool,
+) -> Result<SecretString, Failure> {
     let p: Zeroizing<String> = if let Some(f) = file {
         let bytes = Zeroizing::new(pith::io::read_input(f)?);
-        let text = std::str::from_utf8(&bytes).map_err(|_| Failure::Usage(format!("{}: passphrase file is not UTF-8", f.display())))?;
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            Failure::Usage(format!("{}: passphrase file is not UTF-8", f.display()))
+        })?;
         Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
     } else if let Ok(v) = std::env::var(env) {
-        eprintln!("warning: using the passphrase in ${env}; the environment can leak to other processes (prefer a prompt or --passphrase-file)");
+        eprintln!(
+            "warning: using the passphrase in ${env}; the environment can leak to other processes (prefer a prompt or --passphrase-file)"
+        );
         Zeroizing::new(v)
     } else {
         let first = Zeroizing::new(
@@ -202,15 +215,23 @@ fn passphrase(file: Option<&Path>, env: &str, what: &str, confirm: bool) -> Resu
                 .map_err(|e| Failure::Usage(format!("no passphrase for {what}: no terminal to ask on ({e}); use a passphrase file option or ${env}")))?,
         );
         if confirm {
-            let again = Zeroizing::new(rpassword::prompt_password(format!("Repeat the passphrase for {what}: ")).map_err(|e| Failure::Usage(format!("cannot read the passphrase again: {e}")))?);
+            let again = Zeroizing::new(
+                rpassword::prompt_password(format!("Repeat the passphrase for {what}: ")).map_err(
+                    |e| Failure::Usage(format!("cannot read the passphrase again: {e}")),
+                )?,
+            );
             if *again != *first {
-                return Err(Failure::Usage("the two passphrases differ; nothing was written".into()));
+                return Err(Failure::Usage(
+                    "the two passphrases differ; nothing was written".into(),
+                ));
             }
         }
         first
     };
     if p.is_empty() {
-        return Err(Failure::Usage(format!("empty passphrase for {what} refused")));
+        return Err(Failure::Usage(format!(
+            "empty passphrase for {what} refused"
+        )));
     }
     Ok(SecretString::from(p.as_str().to_owned()))
 }
@@ -223,29 +244,47 @@ fn protection(a: &ProtectArgs, what: &str, env: &str) -> Result<Protection, Fail
     if let Some(f) = &a.recipients_file {
         let bytes = pith::io::read_input(f)?;
         let text = String::from_utf8_lossy(&bytes);
-        rs.extend(pith::secret::parse_recipients_file(&text).map_err(|e| Failure::Usage(format!("{}: {e}", f.display())))?);
+        rs.extend(
+            pith::secret::parse_recipients_file(&text)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", f.display())))?,
+        );
     }
     if !rs.is_empty() {
         if a.new_passphrase_file.is_some() {
-            return Err(Failure::Usage("give recipients or a passphrase, not both".into()));
+            return Err(Failure::Usage(
+                "give recipients or a passphrase, not both".into(),
+            ));
         }
         return Ok(Protection::Recipients(rs));
     }
     let passphrase = passphrase(a.new_passphrase_file.as_deref(), env, what, true)?;
-    Ok(Protection::Passphrase { passphrase, log_n: a.scrypt_log_n })
+    Ok(Protection::Passphrase {
+        passphrase,
+        log_n: a.scrypt_log_n,
+    })
 }
 
 /// Open a secret key file.
-fn unlock(path: &Path, identity: Option<&Path>, pass_file: Option<&Path>, env: &str, what: &str) -> Result<SigningKey, Failure> {
+fn unlock(
+    path: &Path,
+    identity: Option<&Path>,
+    pass_file: Option<&Path>,
+    env: &str,
+    what: &str,
+) -> Result<SigningKey, Failure> {
     let sealed = pith::io::read_input(path)?;
     let how = match identity {
         Some(i) => {
             let bytes = Zeroizing::new(pith::io::read_input(i)?);
-            Unlock::Identities(pith::secret::parse_identity_file(&bytes).map_err(|e| Failure::Usage(format!("{}: {e}", i.display())))?)
+            Unlock::Identities(
+                pith::secret::parse_identity_file(&bytes)
+                    .map_err(|e| Failure::Usage(format!("{}: {e}", i.display())))?,
+            )
         }
         None => Unlock::Passphrase(passphrase(pass_file, env, what, false)?),
     };
-    SigningKey::decrypt(&sealed, &how).map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+    SigningKey::decrypt(&sealed, &how)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
 }
 
 fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
@@ -253,22 +292,42 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
     if a.passphrase_file.is_some() {
         a.protect.new_passphrase_file = a.passphrase_file.take();
     }
-    let id = a.key_id.clone().unwrap_or_else(|| custody::default_key_id(&now));
+    let id = a
+        .key_id
+        .clone()
+        .unwrap_or_else(|| custody::default_key_id(&now));
     if !pith::digest::valid_key_id(&id) {
-        return Err(Failure::Usage(format!("--key-id {id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'")));
+        return Err(Failure::Usage(format!(
+            "--key-id {id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'"
+        )));
     }
-    std::fs::create_dir_all(&a.out_dir).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
+    std::fs::create_dir_all(&a.out_dir)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
     // refuse before asking for a passphrase
     if !a.force {
-        for p in [custody::pub_path(&a.out_dir, &id), custody::secret_path(&a.out_dir, &id)] {
+        for p in [
+            custody::pub_path(&a.out_dir, &id),
+            custody::secret_path(&a.out_dir, &id),
+        ] {
             if p.exists() {
-                return Err(Failure::Refused(format!("refusing to overwrite {} (key {id:?} exists; pass --force to replace it)", p.display())));
+                return Err(Failure::Refused(format!(
+                    "refusing to overwrite {} (key {id:?} exists; pass --force to replace it)",
+                    p.display()
+                )));
             }
         }
     }
     let protect = protection(&a.protect, &format!("new key {id}"), "PITH_PASSPHRASE")?;
     let key = SigningKey::generate(&id, now);
-    let g = custody::write_new_key(&a.out_dir, &key, &protect, a.url.as_deref(), a.notes.as_deref(), &now, a.force)?;
+    let g = custody::write_new_key(
+        &a.out_dir,
+        &key,
+        &protect,
+        a.url.as_deref(),
+        a.notes.as_deref(),
+        &now,
+        a.force,
+    )?;
     if a.json {
         print!(
             "{}",
@@ -282,9 +341,16 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
             }))
         );
     } else {
-        println!("generated {id}  fingerprint {} ({})", key.public().fingerprint(), key.public().fingerprint_b32());
+        println!(
+            "generated {id}  fingerprint {} ({})",
+            key.public().fingerprint(),
+            key.public().fingerprint_b32()
+        );
         println!("  public key document: {}", g.pub_path.display());
-        println!("  secret key (age-encrypted, 0600): {}", g.secret_path.display());
+        println!(
+            "  secret key (age-encrypted, 0600): {}",
+            g.secret_path.display()
+        );
     }
     Ok(0)
 }
@@ -293,14 +359,24 @@ fn list(a: ListArgs) -> Result<u8, Failure> {
     let ring = Keyring::load(&a.keyring)?;
     let rows = custody::list(&ring, &Timestamp::now());
     if a.json {
-        print!("{}", json_line(&serde_json::to_value(&rows).map_err(|e| Failure::Usage(e.to_string()))?));
+        print!(
+            "{}",
+            json_line(&serde_json::to_value(&rows).map_err(|e| Failure::Usage(e.to_string()))?)
+        );
         return Ok(0);
     }
     for r in rows {
         let status = match r.status {
             "rotated" => format!("rotated at {}", r.rotates_at.as_deref().unwrap_or("?")),
-            "revoked" => format!("revoked at {} ({})", r.revoked_at.as_deref().unwrap_or("?"), r.revocation_reason.as_deref().unwrap_or("?")),
-            "not_yet_valid" => format!("not yet valid (from {})", r.valid_from.as_deref().unwrap_or("?")),
+            "revoked" => format!(
+                "revoked at {} ({})",
+                r.revoked_at.as_deref().unwrap_or("?"),
+                r.revocation_reason.as_deref().unwrap_or("?")
+            ),
+            "not_yet_valid" => format!(
+                "not yet valid (from {})",
+                r.valid_from.as_deref().unwrap_or("?")
+            ),
             s => s.to_owned(),
         };
         println!(
@@ -325,27 +401,71 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
     let dir = &a.keyring;
     let ring = Keyring::load(dir)?;
     if ring.by_id(&a.from).is_none() {
-        return Err(Failure::Refused(format!("key {:?} is not in the keyring {}", a.from, dir.display())));
+        return Err(Failure::Refused(format!(
+            "key {:?} is not in the keyring {}",
+            a.from,
+            dir.display()
+        )));
     }
-    let from_path = a.from_key.clone().unwrap_or_else(|| custody::secret_path(dir, &a.from));
-    let old = unlock(&from_path, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("key {}", a.from))?;
+    let from_path = a
+        .from_key
+        .clone()
+        .unwrap_or_else(|| custody::secret_path(dir, &a.from));
+    let old = unlock(
+        &from_path,
+        a.unlock.identity.as_deref(),
+        a.unlock.passphrase_file.as_deref(),
+        "PITH_PASSPHRASE",
+        &format!("key {}", a.from),
+    )?;
     if old.key_id() != a.from {
-        return Err(Failure::Refused(format!("{}: holds key {:?}, not {:?}", from_path.display(), old.key_id(), a.from)));
+        return Err(Failure::Refused(format!(
+            "{}: holds key {:?}, not {:?}",
+            from_path.display(),
+            old.key_id(),
+            a.from
+        )));
     }
     let protect;
     let new = if ring.by_id(&a.to).is_some() {
-        let to_path = a.to_key.clone().unwrap_or_else(|| custody::secret_path(dir, &a.to));
-        let k = unlock(&to_path, a.to_identity.as_deref(), a.protect.new_passphrase_file.as_deref(), "PITH_NEW_PASSPHRASE", &format!("key {}", a.to))?;
+        let to_path = a
+            .to_key
+            .clone()
+            .unwrap_or_else(|| custody::secret_path(dir, &a.to));
+        let k = unlock(
+            &to_path,
+            a.to_identity.as_deref(),
+            a.protect.new_passphrase_file.as_deref(),
+            "PITH_NEW_PASSPHRASE",
+            &format!("key {}", a.to),
+        )?;
         if k.key_id() != a.to {
-            return Err(Failure::Refused(format!("{}: holds key {:?}, not {:?}", to_path.display(), k.key_id(), a.to)));
+            return Err(Failure::Refused(format!(
+                "{}: holds key {:?}, not {:?}",
+                to_path.display(),
+                k.key_id(),
+                a.to
+            )));
         }
         NewKey::Existing(k)
     } else {
         if !pith::digest::valid_key_id(&a.to) {
-            return Err(Failure::Usage(format!("--to {:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'", a.to)));
+            return Err(Failure::Usage(format!(
+                "--to {:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'",
+                a.to
+            )));
         }
-        protect = protection(&a.protect, &format!("new key {}", a.to), "PITH_NEW_PASSPHRASE")?;
-        NewKey::Generate { key: SigningKey::generate(&a.to, at), protection: &protect, url: a.url.as_deref(), notes: a.notes.as_deref() }
+        protect = protection(
+            &a.protect,
+            &format!("new key {}", a.to),
+            "PITH_NEW_PASSPHRASE",
+        )?;
+        NewKey::Generate {
+            key: SigningKey::generate(&a.to, at),
+            protection: &protect,
+            url: a.url.as_deref(),
+            notes: a.notes.as_deref(),
+        }
     };
     let r = custody::rotate(dir, &old, &from_path, new, &at, &now)?;
     if a.json {
@@ -359,8 +479,14 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
         );
     } else {
         println!("rotated {} -> {} at {at}", a.from, r.new_id);
-        println!("  transition statement (signed by both keys): {}", r.statement_path.display());
-        println!("  transcript: {}", dir.join(pith::ceremony::TRANSCRIPT_FILE).display());
+        println!(
+            "  transition statement (signed by both keys): {}",
+            r.statement_path.display()
+        );
+        println!(
+            "  transcript: {}",
+            dir.join(pith::ceremony::TRANSCRIPT_FILE).display()
+        );
     }
     Ok(0)
 }
@@ -368,21 +494,43 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
 fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
     let now = now();
     let at = parse_time(&a.at, "--at")?;
-    let reason = Reason::parse(&a.reason).ok_or_else(|| Failure::Usage(format!("--reason {:?}: expected compromised or superseded", a.reason)))?;
+    let reason = Reason::parse(&a.reason).ok_or_else(|| {
+        Failure::Usage(format!(
+            "--reason {:?}: expected compromised or superseded",
+            a.reason
+        ))
+    })?;
     let dir = &a.keyring;
     let ring = Keyring::load(dir)?;
     if ring.by_id(&a.key_id).is_none() {
-        return Err(Failure::Refused(format!("key {:?} is not in the keyring {}", a.key_id, dir.display())));
+        return Err(Failure::Refused(format!(
+            "key {:?} is not in the keyring {}",
+            a.key_id,
+            dir.display()
+        )));
     }
     let signer_id = match &a.signer {
         Some(s) => s.clone(),
-        None => custody::revocation_signer(&ring, &a.key_id, &now).map_or_else(|| a.key_id.clone(), |k| k.doc.key_id.clone()),
+        None => custody::revocation_signer(&ring, &a.key_id, &now)
+            .map_or_else(|| a.key_id.clone(), |k| k.doc.key_id.clone()),
     };
-    let signer_path = a.signer_key.clone().unwrap_or_else(|| custody::secret_path(dir, &signer_id));
-    let signer = unlock(&signer_path, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("key {signer_id}"))?;
+    let signer_path = a
+        .signer_key
+        .clone()
+        .unwrap_or_else(|| custody::secret_path(dir, &signer_id));
+    let signer = unlock(
+        &signer_path,
+        a.unlock.identity.as_deref(),
+        a.unlock.passphrase_file.as_deref(),
+        "PITH_PASSPHRASE",
+        &format!("key {signer_id}"),
+    )?;
     let r = custody::revoke(dir, &a.key_id, &at, reason, &signer, &signer_path, &now)?;
     if r.self_signed {
-        eprintln!("warning: {} is the only key: the revocation is signed by the revoked key itself", a.key_id);
+        eprintln!(
+            "warning: {} is the only key: the revocation is signed by the revoked key itself",
+            a.key_id
+        );
     }
     if a.json {
         print!(
@@ -394,7 +542,12 @@ fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
             }))
         );
     } else {
-        println!("revoked {} at {at} ({}), signed by {}", a.key_id, reason.as_str(), signer.key_id());
+        println!(
+            "revoked {} at {at} ({}), signed by {}",
+            a.key_id,
+            reason.as_str(),
+            signer.key_id()
+        );
         println!("  revocation statement: {}", r.statement_path.display());
     }
     let _ = SecretString::expose_secret;

@@ -53,13 +53,23 @@ pub fn run(a: Args) -> Result<u8, Failure> {
 }
 
 /// One file: a single JSON artifact, or a transcript in JSON lines.
-fn verify_file(f: &std::path::Path, keyring: &pith::keys::Keyring, record: Option<&pith::canon::Value>) -> Result<Report, Failure> {
+fn verify_file(
+    f: &std::path::Path,
+    keyring: &pith::keys::Keyring,
+    record: Option<&pith::canon::Value>,
+) -> Result<Report, Failure> {
     let name = shown(f);
     let bytes = pith::io::read_input(f)?;
     match pith::canon::parse(&bytes) {
-        Ok(v) => pith::verify::verify_value(&v, keyring, record).map_err(|e| Failure::Usage(format!("{name}: {}", chain(&e)))),
+        Ok(v) => pith::verify::verify_value(&v, keyring, record)
+            .map_err(|e| Failure::Usage(format!("{name}: {}", chain(&e)))),
         Err(e) => match pith::merge::read_events(&bytes) {
-            Ok(lines) if lines.len() > 1 && lines.iter().all(|l| l.get("transcript_version").is_some()) => Ok(pith::verify::verify_transcript(&lines, keyring)),
+            Ok(lines)
+                if lines.len() > 1
+                    && lines.iter().all(|l| l.get("transcript_version").is_some()) =>
+            {
+                Ok(pith::verify::verify_transcript(&lines, keyring))
+            }
             _ => Err(Failure::Usage(format!("{name}: not valid JSON {e}"))),
         },
     }

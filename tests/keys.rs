@@ -1,0 +1,561 @@
+//! Key custody (issue 3): generate, secrets never shown, files, age interop, rotation and
+//! revocation windows, statements and transcripts that do not verify.
+
+use std::path::{Path, PathBuf};
+
+use base64::Engine as _;
+use pith::canon::{self, Value};
+use pith::check::Checker;
+use pith::digest::sha256;
+use pith::keys::Keyring;
+use pith::secret::{SigningKey, Unlock};
+use pith::time::Timestamp;
+
+use crate::util::{keyring_dir, pith};
+
+const PASS: &str = "test passphrase, not secret";
+
+struct Dir {
+    tmp: tempfile::TempDir,
+    pass: PathBuf,
+}
+
+impl Dir {
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let pass = tmp.path().join("pass.txt");
+        std::fs::write(&pass, format!("{PASS}\n")).unwrap();
+        Dir { tmp, pass }
+    }
+    fn keys(&self) -> PathBuf {
+        self.tmp.path().join("keys")
+    }
+    fn p(&self) -> &str {
+        self.pass.to_str().unwrap()
+    }
+    fn generate(&self, id: &str) -> assert_cmd::assert::Assert {
+        pith()
+            .args([
+                "key",
+                "generate",
+                "--key-id",
+                id,
+                "--out-dir",
+                self.keys().to_str().unwrap(),
+                "--passphrase-file",
+                self.p(),
+                "--scrypt-log-n",
+                "10",
+            ])
+            .env_remove("PITH_PASSPHRASE")
+            .assert()
+    }
+}
+
+/// The seed inside a passphrase-encrypted key file, read with the age crate directly.
+fn seed_of(file: &Path, pass: &str) -> [u8; 32] {
+    let sealed = std::fs::read(file).unwrap();
+    let id = age::scrypt::Identity::new(age::secrecy::SecretString::from(pass.to_owned()));
+    let plain = age::decrypt(&id, &sealed).unwrap();
+    seed_from_plaintext(&plain)
+}
+
+fn seed_from_plaintext(plain: &[u8]) -> [u8; 32] {
+    let text = std::str::from_utf8(plain).unwrap();
+    assert!(text.starts_with("pith-secret-key-v1\n"), "{text:?}");
+    let hex = text
+        .lines()
+        .find_map(|l| l.strip_prefix("seed_hex: "))
+        .unwrap();
+    crate::util::unhex(hex).try_into().unwrap()
+}
+
+/// The outputs never contain the seed: hex (either case), base64, raw bytes, or the
+/// 64-byte dalek keypair encoding.
+fn assert_no_secret(out: &[u8], seed: &[u8; 32], what: &str) {
+    let hex: String = seed.iter().map(|b| format!("{b:02x}")).collect();
+    let text = String::from_utf8_lossy(out);
+    assert!(
+        !text.to_lowercase().contains(&hex),
+        "{what}: seed hex in output"
+    );
+    for eng in [
+        &base64::engine::general_purpose::STANDARD,
+        &base64::engine::general_purpose::STANDARD_NO_PAD,
+        &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+    ] {
+        let b = eng.encode(seed);
+        assert!(!text.contains(&b[..40]), "{what}: seed base64 in output");
+    }
+    assert!(
+        !out.windows(32).any(|w| w == seed),
+        "{what}: raw seed bytes in output"
+    );
+    // a Debug print of bytes
+    let dbg = format!("{:?}", &seed[..8]);
+    assert!(
+        !text.contains(&dbg[1..dbg.len() - 1]),
+        "{what}: seed bytes as a list in output"
+    );
+}
+
+#[test]
+fn generate_writes_0600_secret_never_shows_it_and_refuses_a_second_time() {
+    let d = Dir::new();
+    let mut outs = Vec::new();
+    let a = d.generate("k1").success();
+    outs.push(("generate", a.get_output().clone()));
+    let keys = d.keys();
+    let secret = keys.join("k1.key.age");
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        assert_eq!(
+            std::fs::metadata(&secret).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+    }
+    let seed = seed_of(&secret, PASS);
+    let before_secret = std::fs::read(&secret).unwrap();
+    let before_pub = std::fs::read(keys.join("k1.pub.json")).unwrap();
+    // a second generate with the same id refuses, leaving the first intact
+    let a = d
+        .generate("k1")
+        .code(1)
+        .stderr(predicates::str::contains("refusing to overwrite"));
+    outs.push(("second generate", a.get_output().clone()));
+    assert_eq!(std::fs::read(&secret).unwrap(), before_secret);
+    assert_eq!(std::fs::read(keys.join("k1.pub.json")).unwrap(), before_pub);
+    // the public document matches the secret
+    let sk = SigningKey::from_seed("k1", Timestamp::now(), &seed);
+    let doc = canon::parse(&before_pub).unwrap();
+    assert_eq!(
+        doc.get("public_key_b64").and_then(Value::as_str),
+        Some(sk.public().b64().as_str())
+    );
+    // json output, list, verify, wrong passphrase, empty passphrase, env passphrase
+    let k = keys.to_str().unwrap();
+    let a = pith()
+        .args(["key", "list", "--keyring", k, "--json"])
+        .assert()
+        .success();
+    outs.push(("list", a.get_output().clone()));
+    let wrong = d.tmp.path().join("wrong.txt");
+    std::fs::write(&wrong, "wrong\n").unwrap();
+    let a = pith()
+        .args([
+            "key",
+            "rotate",
+            "--keyring",
+            k,
+            "--from",
+            "k1",
+            "--to",
+            "k2",
+            "--passphrase-file",
+            wrong.to_str().unwrap(),
+            "--new-passphrase-file",
+            d.p(),
+            "--scrypt-log-n",
+            "10",
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "k1.key.age: cannot decrypt: wrong passphrase",
+        ));
+    outs.push(("wrong passphrase", a.get_output().clone()));
+    assert!(
+        !keys.join("k2.pub.json").exists(),
+        "a failed rotation wrote something"
+    );
+    let empty = d.tmp.path().join("empty.txt");
+    std::fs::write(&empty, "\n").unwrap();
+    let a = pith()
+        .args([
+            "key",
+            "generate",
+            "--key-id",
+            "k3",
+            "--out-dir",
+            k,
+            "--passphrase-file",
+            empty.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("empty passphrase"));
+    outs.push(("empty passphrase", a.get_output().clone()));
+    assert!(!keys.join("k3.key.age").exists());
+    let a = pith()
+        .args([
+            "key",
+            "rotate",
+            "--keyring",
+            k,
+            "--from",
+            "k1",
+            "--to",
+            "k2",
+            "--new-passphrase-file",
+            d.p(),
+            "--scrypt-log-n",
+            "10",
+            "--json",
+        ])
+        .env("PITH_PASSPHRASE", PASS)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "warning: using the passphrase in $PITH_PASSPHRASE",
+        ));
+    outs.push(("rotate", a.get_output().clone()));
+    let a = pith()
+        .args([
+            "key",
+            "revoke",
+            "--keyring",
+            k,
+            "k2",
+            "--at",
+            "2099-01-01T00:00:00Z",
+            "--reason",
+            "compromised",
+            "--signer",
+            "k1",
+            "--passphrase-file",
+            d.p(),
+        ])
+        .assert()
+        .code(1);
+    outs.push(("revoke by a rotated key", a.get_output().clone()));
+    let a = pith()
+        .args(["verify", &format!("{k}/ceremony.jsonl"), "--keyring", k])
+        .assert()
+        .success();
+    outs.push(("verify", a.get_output().clone()));
+    for (what, o) in &outs {
+        assert_no_secret(&o.stdout, &seed, what);
+        assert_no_secret(&o.stderr, &seed, what);
+    }
+    // Debug of a signing key shows no secret either
+    assert_no_secret(
+        format!("{sk:?} {:?}", Unlock::Passphrase(PASS.to_owned().into())).as_bytes(),
+        &seed,
+        "Debug",
+    );
+    assert!(!format!("{:?}", Unlock::Passphrase(PASS.to_owned().into())).contains(PASS));
+}
+
+#[test]
+fn age_interop_recipient_key_decrypts_with_stock_age_and_signs() {
+    let Ok(out) = std::process::Command::new("age-keygen").output() else {
+        assert!(
+            std::env::var_os("PITH_REQUIRE_AGE").is_none(),
+            "age-keygen not found but PITH_REQUIRE_AGE is set"
+        );
+        eprintln!(
+            "SKIPPED: age-keygen not installed (.ci/run installs Debian's age and sets PITH_REQUIRE_AGE)"
+        );
+        return;
+    };
+    let d = Dir::new();
+    let identity = d.tmp.path().join("identity.txt");
+    std::fs::write(&identity, &out.stdout).unwrap();
+    let text = String::from_utf8(out.stdout).unwrap();
+    let recipient = text
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: "))
+        .unwrap()
+        .to_owned();
+    let k = d.keys();
+    pith()
+        .args([
+            "key",
+            "generate",
+            "--key-id",
+            "k-age",
+            "--out-dir",
+            k.to_str().unwrap(),
+            "--recipient",
+            &recipient,
+        ])
+        .assert()
+        .success();
+    let plain = std::process::Command::new("age")
+        .args([
+            "-d",
+            "-i",
+            identity.to_str().unwrap(),
+            k.join("k-age.key.age").to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        plain.status.success(),
+        "{}",
+        String::from_utf8_lossy(&plain.stderr)
+    );
+    let seed = seed_from_plaintext(&plain.stdout);
+    // any Ed25519 implementation can use the seed: sign with dalek, verify with pith
+    let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+    use ed25519_dalek::Signer as _;
+    let msg = sha256(b"interop");
+    let sig = sk.sign(&msg.0).to_bytes();
+    let ring = Keyring::load(&k).unwrap();
+    let doc = &ring.by_id("k-age").unwrap().doc;
+    assert!(doc.key.verify_digest(&msg.0, &sig));
+    // and pith opens it with the identity (rotate to a new key)
+    pith()
+        .args([
+            "key",
+            "rotate",
+            "--keyring",
+            k.to_str().unwrap(),
+            "--from",
+            "k-age",
+            "--to",
+            "k-next",
+            "--identity",
+            identity.to_str().unwrap(),
+            "--recipient",
+            &recipient,
+        ])
+        .assert()
+        .success();
+}
+
+fn sig_at(key: &SigningKey, ring: &Keyring, t: &str) -> Vec<pith::check::Finding> {
+    let digest = sha256(t.as_bytes());
+    let ts = Timestamp::parse(t).unwrap();
+    let sig = key.signature_object(&digest, pith::rules::LABEL_EVENT, &ts);
+    let mut ck = Checker::new(Some(ring));
+    ck.signature(
+        Some(&sig),
+        "$.signature",
+        &digest,
+        pith::rules::LABEL_EVENT,
+        Some((&ts, "$.created_at")),
+    );
+    ck.failures
+}
+
+fn example_key(id: &str) -> SigningKey {
+    let sealed = std::fs::read(keyring_dir().join(format!("{id}.key.age"))).unwrap();
+    SigningKey::decrypt(
+        &sealed,
+        &Unlock::Passphrase("pith-example-only".to_owned().into()),
+    )
+    .unwrap()
+}
+
+#[test]
+fn rotation_window_before_at_after_the_boundary() {
+    // keys.example: pith-example-2026-11 rotates to pith-example-2026-12 at 2026-12-01T00:00:00Z
+    let ring = Keyring::load(&keyring_dir()).unwrap();
+    let old = example_key("pith-example-2026-11");
+    let new = example_key("pith-example-2026-12");
+    assert!(sig_at(&old, &ring, "2026-11-30T23:59:59Z").is_empty());
+    assert!(sig_at(&old, &ring, "2026-11-30T23:59:59.999999Z").is_empty());
+    for t in [
+        "2026-12-01T00:00:00Z",
+        "2026-12-01T00:00:00.000001Z",
+        "2027-01-01T00:00:00Z",
+    ] {
+        let f = sig_at(&old, &ring, t);
+        assert!(
+            f.len() == 1 && f[0].code == "key_rotated" && f[0].expected.contains("rotated out"),
+            "{t}: {f:?}"
+        );
+        assert_eq!(f[0].path, "$.created_at");
+    }
+    let f = sig_at(&new, &ring, "2026-11-30T23:59:59Z");
+    assert!(f.len() == 1 && f[0].code == "key_not_yet_valid", "{f:?}");
+    assert!(sig_at(&new, &ring, "2026-12-01T00:00:00Z").is_empty());
+    assert!(sig_at(&new, &ring, "2030-01-01T00:00:00Z").is_empty());
+}
+
+fn copy_example(to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(keyring_dir()).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, to.join(p.file_name().unwrap())).unwrap();
+    }
+}
+
+#[test]
+fn revocation_window_before_at_after_and_distinct_message() {
+    let d = Dir::new();
+    let k = d.keys();
+    copy_example(&k);
+    let pass = d.tmp.path().join("ex.txt");
+    std::fs::write(&pass, "pith-example-only\n").unwrap();
+    let ring = Keyring::load(&k).unwrap();
+    // until 2026-12-01 the old example key is active and signs the revocation of the new one
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "--keyring",
+            k.to_str().unwrap(),
+            "pith-example-2026-12",
+            "--at",
+            "2027-03-01T12:00:00Z",
+            "--reason",
+            "compromised",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("signed by pith-example-2026-11"));
+    let revoked = Keyring::load(&k).unwrap();
+    let new = example_key("pith-example-2026-12");
+    assert!(
+        sig_at(&new, &ring, "2027-03-01T12:00:00Z").is_empty(),
+        "without the statement"
+    );
+    assert!(sig_at(&new, &revoked, "2027-03-01T11:59:59Z").is_empty());
+    assert!(sig_at(&new, &revoked, "2027-03-01T11:59:59.999999Z").is_empty());
+    for t in ["2027-03-01T12:00:00Z", "2027-03-02T00:00:00Z"] {
+        let f = sig_at(&new, &revoked, t);
+        assert!(
+            f.len() == 1
+                && f[0].code == "key_revoked"
+                && f[0].expected.contains("was revoked (compromised)"),
+            "{t}: {f:?}"
+        );
+    }
+    pith()
+        .args(["key", "list", "--keyring", k.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "valid [2026-12-01T00:00:00Z .. 2027-03-01T12:00:00Z)",
+        ));
+    // revoking twice is refused
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "--keyring",
+            k.to_str().unwrap(),
+            "pith-example-2026-12",
+            "--at",
+            "2027-03-01T12:00:00Z",
+            "--reason",
+            "compromised",
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("already revoked"));
+}
+
+#[test]
+fn self_revocation_of_the_only_key_warns() {
+    let d = Dir::new();
+    d.generate("solo").success();
+    let k = d.keys();
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "--keyring",
+            k.to_str().unwrap(),
+            "solo",
+            "--at",
+            "2026-01-01T00:00:00Z",
+            "--reason",
+            "compromised",
+            "--passphrase-file",
+            d.p(),
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("warning: solo is the only key"));
+    pith()
+        .args([
+            "verify",
+            k.join("solo.revocation.json").to_str().unwrap(),
+            "--keyring",
+            k.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "signed only by the revoked key itself",
+        ));
+}
+
+#[test]
+fn tampered_statement_and_transcript_are_rejected() {
+    let d = Dir::new();
+    let k = d.keys();
+    copy_example(&k);
+    let st = k.join("pith-example-2026-11--pith-example-2026-12.transition.json");
+    let orig = std::fs::read_to_string(&st).unwrap();
+    // moving the rotation later breaks the statement's hash: the keyring refuses to load
+    std::fs::write(
+        &st,
+        orig.replace(
+            "\"rotates_at\":\"2026-12-01T00:00:00Z\"",
+            "\"rotates_at\":\"2027-12-01T00:00:00Z\"",
+        ),
+    )
+    .unwrap();
+    let e = Keyring::load(&k).unwrap_err().to_string();
+    assert!(
+        e.contains("transition.json") && e.contains("$.statement_sha256"),
+        "{e}"
+    );
+    // verified against the untouched keyring, the tampered statement fails (exit 1)
+    pith()
+        .args(["verify", st.to_str().unwrap(), "--keyring", "keys.example"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("FAIL $.statement_sha256"));
+    // a statement signed by one key only
+    let mut v = canon::parse(orig.as_bytes()).unwrap();
+    if let Some(Value::Array(a)) = v.as_object_mut().unwrap().get_mut("signatures") {
+        a.pop();
+    }
+    std::fs::write(&st, canon::to_canonical(&v)).unwrap();
+    pith()
+        .args(["verify", st.to_str().unwrap(), "--keyring", "keys.example"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("both keys sign a transition"));
+    std::fs::write(&st, &orig).unwrap();
+
+    // transcript: a changed line, a dropped line, reordered lines
+    let tr = k.join("ceremony.jsonl");
+    let text = std::fs::read_to_string(&tr).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines.len() >= 3,
+        "the example transcript has generate, generate, rotate"
+    );
+    let check = |body: String, want: &str| {
+        std::fs::write(&tr, body).unwrap();
+        pith()
+            .args(["verify", tr.to_str().unwrap(), "--keyring", "keys.example"])
+            .assert()
+            .code(1)
+            .stdout(predicates::str::contains(want));
+    };
+    check(
+        text.replacen("\"op\":\"generate\"", "\"op\":\"import\"", 1),
+        "entry_sha256",
+    );
+    let mut reordered = lines.clone();
+    reordered.swap(0, 1);
+    check(reordered.join("\n") + "\n", "prev_sha256");
+    check(lines[1..].join("\n") + "\n", "seq");
+    std::fs::write(&tr, &text).unwrap();
+    pith()
+        .args(["verify", tr.to_str().unwrap(), "--keyring", "keys.example"])
+        .assert()
+        .success();
+}
