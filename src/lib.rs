@@ -7,6 +7,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
+pub mod arxiv;
 pub mod canon;
 pub mod ceremony;
 pub mod check;

@@ -5,6 +5,7 @@
 
 mod util;
 
+mod arxiv;
 mod bad_input;
 mod canon_vectors;
 mod cli;

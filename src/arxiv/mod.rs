@@ -1,0 +1,157 @@
+//! Readers for arXiv metadata in every format operators feed in (spec §6, issue 4).
+//!
+//! INTERFACE (fixed; implementations live in the submodules): `detect`, `read`, and the
+//! types below. Everything else in this module tree is private to it.
+
+use crate::canon::Value;
+use crate::time::Timestamp;
+
+/// An input format.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Format {
+    /// arXiv API Atom feed (2016 and 2026 shapes).
+    Atom,
+    /// OAI-PMH `arXiv` metadata format (GetRecord or ListRecords).
+    OaiArxiv,
+    /// OAI-PMH `arXivRaw` metadata format (per-version dates).
+    OaiArxivRaw,
+    /// The metadata snapshot, JSON lines (Kaggle `arxiv-metadata-oai-snapshot`).
+    Snapshot,
+    /// An arXiv `.abs` file.
+    Abs,
+    /// A plain JSON canonical record (spec §6).
+    Record,
+}
+
+impl Format {
+    /// The `--format` names: atom, oai-arxiv, oai-arxivraw, snapshot, abs, record.
+    pub const NAMES: &'static [&'static str] = &["atom", "oai-arxiv", "oai-arxivraw", "snapshot", "abs", "record"];
+    /// Parse a `--format` name.
+    pub fn parse(name: &str) -> Option<Format> {
+        Some(match name {
+            "atom" => Format::Atom,
+            "oai-arxiv" => Format::OaiArxiv,
+            "oai-arxivraw" => Format::OaiArxivRaw,
+            "snapshot" => Format::Snapshot,
+            "abs" => Format::Abs,
+            "record" => Format::Record,
+            _ => return None,
+        })
+    }
+    /// The `--format` name.
+    pub fn name(self) -> &'static str {
+        match self {
+            Format::Atom => "atom",
+            Format::OaiArxiv => "oai-arxiv",
+            Format::OaiArxivRaw => "oai-arxivraw",
+            Format::Snapshot => "snapshot",
+            Format::Abs => "abs",
+            Format::Record => "record",
+        }
+    }
+}
+
+/// One version of a paper as the source lists it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct VersionInfo {
+    /// Version number (1-based).
+    pub version: u32,
+    /// Its submission time, when the source gives it.
+    pub submitted: Option<Timestamp>,
+}
+
+/// A paper version as read from a source: everything the canonical record and the graph
+/// snapshot (spec §9 `paper`) need.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Paper {
+    /// arXiv id without version: `2605.18404` or `hep-th/9901001`.
+    pub id: String,
+    /// The version this item is about.
+    pub version: u32,
+    /// Every version the source lists (at least this one).
+    pub versions: Vec<VersionInfo>,
+    /// Submission time of the first version, whole seconds UTC (spec §6).
+    pub submitted_at: Timestamp,
+    /// Title as the source gives it (before the text rule).
+    pub title: String,
+    /// Abstract as the source gives it.
+    pub abstract_text: String,
+    /// Authors as "First Last", Unicode where the source gives it (spec §9 decided).
+    pub authors: Vec<String>,
+    /// Primary category.
+    pub primary_cat: String,
+    /// The other categories, de-duplicated and sorted.
+    pub cross_cats_sorted: Vec<String>,
+    /// License URL, when the source states one.
+    pub license: Option<String>,
+    /// The paper (or this version) is withdrawn.
+    pub withdrawn: bool,
+}
+
+/// One item read from an input: its canonical record and, except for `record` input, the
+/// paper it came from.
+#[derive(Clone, Debug)]
+pub struct Item {
+    /// Where in the input: `entry 3 (2605.18404v1)`, `line 17`, ...
+    pub position: String,
+    /// The canonical record (spec §6).
+    pub record: Value,
+    /// The paper, when the input carried one.
+    pub paper: Option<Paper>,
+}
+
+/// A record the reader refused; the rest of the input is still read.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct Rejected {
+    /// The input file name as given.
+    pub file: String,
+    /// The record: its id when known, else its position.
+    pub record: String,
+    /// The field at fault (`license`, `published`, `id`, ...).
+    pub field: String,
+    /// What was expected and what was found.
+    pub message: String,
+}
+
+impl std::fmt::Display for Rejected {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: {}: {}: {}", self.file, self.record, self.field, self.message)
+    }
+}
+
+/// A whole input that cannot be read: malformed XML or JSON, an OAI-PMH error response,
+/// an API error entry or empty feed, an unknown format.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("{file}: {message}")]
+pub struct ReadError {
+    /// The input file name as given.
+    pub file: String,
+    /// What is wrong, with the line or byte where known.
+    pub message: String,
+}
+
+/// How to read.
+#[derive(Clone, Debug, Default)]
+pub struct ReadOptions {
+    /// Force a format instead of detecting it.
+    pub format: Option<Format>,
+    /// Only this version (where the source lists versions); default the latest.
+    pub version: Option<u32>,
+    /// Every version the source lists, one item each.
+    pub all_versions: bool,
+    /// License URL for records without one (else they are rejected).
+    pub default_license: Option<String>,
+}
+
+/// Recognise the format of an input from its content; None when unknown.
+pub fn detect(bytes: &[u8]) -> Option<Format> {
+    imp::detect(bytes)
+}
+
+/// Read every record of an input. `file` names it in errors.
+pub fn read(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+    imp::read(bytes, file, opts)
+}
+
+mod imp;

@@ -1,0 +1,1 @@
+//! arXiv readers (issue 4): filled in by the readers' author.
