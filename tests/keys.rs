@@ -351,16 +351,16 @@ fn example_key(id: &str) -> SigningKey {
 
 #[test]
 fn rotation_window_before_at_after_the_boundary() {
-    // keys.example: pith-example-2026-11 rotates to pith-example-2026-12 at 2026-12-01T00:00:00Z
+    // keys.example: pith-example-2026-11 rotates to pith-example-2027-11 at 2027-11-01T00:00:00Z
     let ring = Keyring::load(&keyring_dir()).unwrap();
     let old = example_key("pith-example-2026-11");
-    let new = example_key("pith-example-2026-12");
-    assert!(sig_at(&old, &ring, "2026-11-30T23:59:59Z").is_empty());
-    assert!(sig_at(&old, &ring, "2026-11-30T23:59:59.999999Z").is_empty());
+    let new = example_key("pith-example-2027-11");
+    assert!(sig_at(&old, &ring, "2027-10-31T23:59:59Z").is_empty());
+    assert!(sig_at(&old, &ring, "2027-10-31T23:59:59.999999Z").is_empty());
     for t in [
-        "2026-12-01T00:00:00Z",
-        "2026-12-01T00:00:00.000001Z",
-        "2027-01-01T00:00:00Z",
+        "2027-11-01T00:00:00Z",
+        "2027-11-01T00:00:00.000001Z",
+        "2028-01-01T00:00:00Z",
     ] {
         let f = sig_at(&old, &ring, t);
         assert!(
@@ -369,9 +369,9 @@ fn rotation_window_before_at_after_the_boundary() {
         );
         assert_eq!(f[0].path, "$.created_at");
     }
-    let f = sig_at(&new, &ring, "2026-11-30T23:59:59Z");
+    let f = sig_at(&new, &ring, "2027-10-31T23:59:59Z");
     assert!(f.len() == 1 && f[0].code == "key_not_yet_valid", "{f:?}");
-    assert!(sig_at(&new, &ring, "2026-12-01T00:00:00Z").is_empty());
+    assert!(sig_at(&new, &ring, "2027-11-01T00:00:00Z").is_empty());
     assert!(sig_at(&new, &ring, "2030-01-01T00:00:00Z").is_empty());
 }
 
@@ -391,16 +391,16 @@ fn revocation_window_before_at_after_and_distinct_message() {
     let pass = d.tmp.path().join("ex.txt");
     std::fs::write(&pass, "pith-example-only\n").unwrap();
     let ring = Keyring::load(&k).unwrap();
-    // until 2026-12-01 the old example key is active and signs the revocation of the new one
+    // until 2027-11-01 the old example key is active and signs the revocation of the new one
     pith()
         .args([
             "key",
             "revoke",
             "--keyring",
             k.to_str().unwrap(),
-            "pith-example-2026-12",
+            "pith-example-2027-11",
             "--at",
-            "2027-03-01T12:00:00Z",
+            "2028-03-01T12:00:00Z",
             "--reason",
             "compromised",
             "--passphrase-file",
@@ -410,14 +410,14 @@ fn revocation_window_before_at_after_and_distinct_message() {
         .success()
         .stdout(predicates::str::contains("signed by pith-example-2026-11"));
     let revoked = Keyring::load(&k).unwrap();
-    let new = example_key("pith-example-2026-12");
+    let new = example_key("pith-example-2027-11");
     assert!(
-        sig_at(&new, &ring, "2027-03-01T12:00:00Z").is_empty(),
+        sig_at(&new, &ring, "2028-03-01T12:00:00Z").is_empty(),
         "without the statement"
     );
-    assert!(sig_at(&new, &revoked, "2027-03-01T11:59:59Z").is_empty());
-    assert!(sig_at(&new, &revoked, "2027-03-01T11:59:59.999999Z").is_empty());
-    for t in ["2027-03-01T12:00:00Z", "2027-03-02T00:00:00Z"] {
+    assert!(sig_at(&new, &revoked, "2028-03-01T11:59:59Z").is_empty());
+    assert!(sig_at(&new, &revoked, "2028-03-01T11:59:59.999999Z").is_empty());
+    for t in ["2028-03-01T12:00:00Z", "2028-03-02T00:00:00Z"] {
         let f = sig_at(&new, &revoked, t);
         assert!(
             f.len() == 1
@@ -431,7 +431,7 @@ fn revocation_window_before_at_after_and_distinct_message() {
         .assert()
         .success()
         .stdout(predicates::str::contains(
-            "valid [2026-12-01T00:00:00Z .. 2027-03-01T12:00:00Z)",
+            "valid [2027-11-01T00:00:00Z .. 2028-03-01T12:00:00Z)",
         ));
     // revoking twice is refused
     pith()
@@ -440,9 +440,9 @@ fn revocation_window_before_at_after_and_distinct_message() {
             "revoke",
             "--keyring",
             k.to_str().unwrap(),
-            "pith-example-2026-12",
+            "pith-example-2027-11",
             "--at",
-            "2027-03-01T12:00:00Z",
+            "2028-03-01T12:00:00Z",
             "--reason",
             "compromised",
             "--passphrase-file",
@@ -494,13 +494,13 @@ fn tampered_statement_and_transcript_are_rejected() {
     let d = Dir::new();
     let k = d.keys();
     copy_example(&k);
-    let st = k.join("pith-example-2026-11--pith-example-2026-12.transition.json");
+    let st = k.join("pith-example-2026-11--pith-example-2027-11.transition.json");
     let orig = std::fs::read_to_string(&st).unwrap();
     // moving the rotation later breaks the statement's hash: the keyring refuses to load
     std::fs::write(
         &st,
         orig.replace(
-            "\"rotates_at\":\"2026-12-01T00:00:00Z\"",
+            "\"rotates_at\":\"2027-11-01T00:00:00Z\"",
             "\"rotates_at\":\"2027-12-01T00:00:00Z\"",
         ),
     )
