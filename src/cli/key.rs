@@ -1,16 +1,15 @@
 //! `pith key`: generate, list, rotate, revoke (issue 3). Passphrases come from a file,
 //! the environment (with a warning) or a no-echo TTY prompt; never from argv.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use age::secrecy::{ExposeSecret as _, SecretString};
 use pith::ceremony::Reason;
 use pith::custody::{self, CustodyError, NewKey};
 use pith::keys::Keyring;
-use pith::secret::{Protection, SigningKey, Unlock};
+use pith::secret::{Protection, SigningKey};
 use pith::time::Timestamp;
-use zeroize::Zeroizing;
 
+use super::unlock::{UnlockArgs, passphrase, unlock};
 use super::{Failure, chain, json_line};
 
 #[derive(clap::Subcommand, Debug)]
@@ -42,17 +41,6 @@ pub struct ProtectArgs {
     /// second on this machine. Lower values are for tests only.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(i64::from(pith::secret::MIN_SCRYPT_LOG_N)..=i64::from(pith::secret::MAX_SCRYPT_LOG_N)))]
     scrypt_log_n: Option<u8>,
-}
-
-/// How an existing secret key file is opened.
-#[derive(clap::Args, Debug)]
-pub struct UnlockArgs {
-    /// Read the passphrase from this file (first line). Else PITH_PASSPHRASE, else a prompt.
-    #[arg(long, value_name = "FILE")]
-    passphrase_file: Option<PathBuf>,
-    /// Open a recipient-encrypted key with this age identity file.
-    #[arg(long, value_name = "FILE")]
-    identity: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -191,51 +179,6 @@ fn parse_time(s: &str, flag: &str) -> Result<Timestamp, Failure> {
     })
 }
 
-/// A passphrase from a file, the environment, or the terminal.
-fn passphrase(
-    file: Option<&Path>,
-    env: &str,
-    what: &str,
-    confirm: bool,
-) -> Result<SecretString, Failure> {
-    let p: Zeroizing<String> = if let Some(f) = file {
-        let bytes = Zeroizing::new(pith::io::read_input(f)?);
-        let text = std::str::from_utf8(&bytes).map_err(|_| {
-            Failure::Usage(format!("{}: passphrase file is not UTF-8", f.display()))
-        })?;
-        Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
-    } else if let Ok(v) = std::env::var(env) {
-        eprintln!(
-            "warning: using the passphrase in ${env}; the environment can leak to other processes (prefer a prompt or --passphrase-file)"
-        );
-        Zeroizing::new(v)
-    } else {
-        let first = Zeroizing::new(
-            rpassword::prompt_password(format!("Passphrase for {what}: "))
-                .map_err(|e| Failure::Usage(format!("no passphrase for {what}: no terminal to ask on ({e}); use a passphrase file option or ${env}")))?,
-        );
-        if confirm {
-            let again = Zeroizing::new(
-                rpassword::prompt_password(format!("Repeat the passphrase for {what}: ")).map_err(
-                    |e| Failure::Usage(format!("cannot read the passphrase again: {e}")),
-                )?,
-            );
-            if *again != *first {
-                return Err(Failure::Usage(
-                    "the two passphrases differ; nothing was written".into(),
-                ));
-            }
-        }
-        first
-    };
-    if p.is_empty() {
-        return Err(Failure::Usage(format!(
-            "empty passphrase for {what} refused"
-        )));
-    }
-    Ok(SecretString::from(p.as_str().to_owned()))
-}
-
 fn protection(a: &ProtectArgs, what: &str, env: &str) -> Result<Protection, Failure> {
     let mut rs = Vec::new();
     for r in &a.recipients {
@@ -262,29 +205,6 @@ fn protection(a: &ProtectArgs, what: &str, env: &str) -> Result<Protection, Fail
         passphrase,
         log_n: a.scrypt_log_n,
     })
-}
-
-/// Open a secret key file.
-fn unlock(
-    path: &Path,
-    identity: Option<&Path>,
-    pass_file: Option<&Path>,
-    env: &str,
-    what: &str,
-) -> Result<SigningKey, Failure> {
-    let sealed = pith::io::read_input(path)?;
-    let how = match identity {
-        Some(i) => {
-            let bytes = Zeroizing::new(pith::io::read_input(i)?);
-            Unlock::Identities(
-                pith::secret::parse_identity_file(&bytes)
-                    .map_err(|e| Failure::Usage(format!("{}: {e}", i.display())))?,
-            )
-        }
-        None => Unlock::Passphrase(passphrase(pass_file, env, what, false)?),
-    };
-    SigningKey::decrypt(&sealed, &how)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
 }
 
 fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
@@ -550,6 +470,5 @@ fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
         );
         println!("  revocation statement: {}", r.statement_path.display());
     }
-    let _ = SecretString::expose_secret;
     Ok(0)
 }

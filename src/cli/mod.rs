@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 mod canon;
+mod issue;
 mod key;
+mod registry;
+mod unlock;
 mod merge;
 mod verify;
 
@@ -25,6 +28,13 @@ enum Cmd {
     Merge(merge::Args),
     /// Verify bundles, states, events, receipts, key documents against a keyring (spec §12).
     Verify(verify::Args),
+    /// Canonical records and Pith numbers of arXiv metadata (no key needed).
+    Record(issue::RecordArgs),
+    /// Issue Pith numbers: signed receipts in record_created events, kept in the ledger.
+    Issue(issue::IssueArgs),
+    /// The registry ledger: show, export.
+    #[command(subcommand)]
+    Registry(registry::Cmd),
     /// Key custody: generate, list, rotate, revoke.
     #[command(subcommand)]
     Key(key::Cmd),
@@ -37,6 +47,9 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Merge(a) => merge::run(a),
         Cmd::Verify(a) => verify::run(a),
         Cmd::Key(c) => key::run(c),
+        Cmd::Record(a) => issue::record(a),
+        Cmd::Issue(a) => issue::issue(a),
+        Cmd::Registry(c) => registry::run(c),
     }
 }
 

@@ -1,0 +1,217 @@
+//! `pith record` and `pith issue`: arXiv metadata to canonical records, numbers, receipts.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use pith::arxiv::{self, Format, Item, ReadOptions, Rejected};
+use pith::canon::{self, Value};
+
+use super::unlock::{UnlockArgs, unlock};
+use super::{Failure, chain, emit, json_line, shown};
+
+/// How inputs are read (shared by `record` and `issue`).
+#[derive(clap::Args, Debug)]
+pub struct InputArgs {
+    /// Input files (`-` for stdin): Atom, OAI-PMH arXiv/arXivRaw, snapshot JSON lines,
+    /// .abs, or canonical-record JSON. The format is detected from the content.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// Force the input format.
+    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Format::NAMES))]
+    format: Option<String>,
+    /// Only this version (where the source lists versions); default the latest.
+    #[arg(long, conflicts_with = "all_versions")]
+    version: Option<u32>,
+    /// One record per version the source lists.
+    #[arg(long)]
+    all_versions: bool,
+    /// License URL for records that state none (otherwise they are refused).
+    #[arg(long, value_name = "URL")]
+    default_license: Option<String>,
+    /// Also write refused records here, as JSON lines.
+    #[arg(long, value_name = "FILE")]
+    rejects: Option<PathBuf>,
+}
+
+impl InputArgs {
+    fn options(&self) -> ReadOptions {
+        ReadOptions {
+            format: self.format.as_deref().and_then(Format::parse),
+            version: self.version,
+            all_versions: self.all_versions,
+            default_license: self.default_license.clone(),
+        }
+    }
+
+    /// Read every input; refused records and unreadable inputs are reported on stderr (and
+    /// in `--rejects`). Returns the good items and whether anything was refused.
+    fn read_all(&self) -> Result<(Vec<Item>, bool), Failure> {
+        let opts = self.options();
+        let mut good = Vec::new();
+        let mut rejects: Vec<Rejected> = Vec::new();
+        for f in &self.inputs {
+            let name = shown(f);
+            let bytes = pith::io::read_input(f)?;
+            match arxiv::read(&bytes, &name, &opts) {
+                Ok(items) => {
+                    for it in items {
+                        match it {
+                            Ok(i) => good.push(i),
+                            Err(r) => rejects.push(r),
+                        }
+                    }
+                }
+                Err(e) => rejects.push(Rejected { file: name, record: "(whole input)".into(), field: "-".into(), message: e.message }),
+            }
+        }
+        for r in &rejects {
+            eprintln!("refused: {r}");
+        }
+        if let Some(p) = &self.rejects {
+            let mut out = Vec::new();
+            for r in &rejects {
+                let v = serde_json::to_value(r).map_err(|e| Failure::Usage(e.to_string()))?;
+                out.extend_from_slice(json_line(&v).as_bytes());
+            }
+            pith::io::write_output(Some(p), &out, true)?;
+        }
+        Ok((good, !rejects.is_empty()))
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct RecordArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// Machine-readable output: one JSON object per record.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn record(a: RecordArgs) -> Result<u8, Failure> {
+    let (items, refused) = a.input.read_all()?;
+    let mut out = std::io::stdout().lock();
+    for it in &items {
+        let Some((sha, number)) = pith::issue::number_of(&it.record) else {
+            return Err(Failure::Usage(format!("{}: internal: record without a number", it.position)));
+        };
+        let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
+        let id = source_label(&it.record);
+        let line = if a.json {
+            json_line(&serde_json::json!({
+                "position": it.position,
+                "source": id,
+                "pith_number": number.to_string(),
+                "short_pith_number": number.short(),
+                "canonical_sha256": sha.hex(),
+                "canonical_record": to_json(&it.record),
+                "withdrawn": withdrawn,
+            }))
+        } else {
+            format!("{number}  {id}  {}{}\n", sha.hex(), if withdrawn { "  withdrawn" } else { "" })
+        };
+        out.write_all(line.as_bytes()).map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+    }
+    Ok(u8::from(refused))
+}
+
+#[derive(clap::Args, Debug)]
+pub struct IssueArgs {
+    #[command(flatten)]
+    input: InputArgs,
+    /// The signing key (an age-encrypted ID.key.age).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    #[command(flatten)]
+    unlock: UnlockArgs,
+    /// Refuse unless the key is in this keyring and valid now.
+    #[arg(long, value_name = "DIR")]
+    keyring: Option<PathBuf>,
+    /// The registry ledger (SQLite); default $PITH_REGISTRY, else ./pith-registry.sqlite.
+    #[arg(long, value_name = "PATH")]
+    registry: Option<PathBuf>,
+    /// `signer.signer_id` of the events.
+    #[arg(long, default_value = pith::rules::SIGNER_ID)]
+    signer_id: String,
+    /// Write the events here (JSON for one, JSON lines for many) instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
+    /// Machine-readable summary on stdout, one object per record (with its event).
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
+    let key = unlock(&a.key, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", a.key.display()))?;
+    if let Some(dir) = &a.keyring {
+        let ring = pith::keys::Keyring::load(dir)?;
+        let Some(k) = ring.get(key.public().fingerprint()) else {
+            return Err(Failure::Refused(format!("key {} ({}) is not in the keyring {}", key.key_id(), key.public().fingerprint(), dir.display())));
+        };
+        let window = k.window_at(&pith::time::Timestamp::now());
+        if window != pith::keys::KeyWindow::Valid {
+            return Err(Failure::Refused(format!("key {} cannot sign now: {window:?}", key.key_id())));
+        }
+    }
+    let (items, refused) = a.input.read_all()?;
+    let path = a.registry.clone().unwrap_or_else(pith::ledger::default_path);
+    let mut ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+    let mut events = Vec::new();
+    let mut summaries = Vec::new();
+    let mut failed = refused;
+    for it in &items {
+        let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
+        match ledger.issue(&it.record, &key, &a.signer_id) {
+            Ok(done) => {
+                let label = source_label(&it.record);
+                eprintln!(
+                    "{} {}  {label}{}{}",
+                    if done.new { "issued  " } else { "reissued" },
+                    done.pith_number,
+                    if withdrawn { "  WITHDRAWN" } else { "" },
+                    done.replaces.as_deref().map(|r| format!("  (metadata changed; replaces {r})")).unwrap_or_default()
+                );
+                summaries.push(serde_json::json!({
+                    "position": it.position, "source": label, "pith_number": done.pith_number,
+                    "canonical_sha256": done.canonical_sha256, "new": done.new,
+                    "first_computed_at": done.first_computed_at, "last_reissued_at": done.last_reissued_at,
+                    "replaces": done.replaces, "withdrawn": withdrawn, "event": to_json(&done.event),
+                }));
+                events.push(done.event);
+            }
+            Err(e @ pith::ledger::LedgerError::Collision { .. }) => {
+                eprintln!("refused: {}: {}", it.position, chain(&e));
+                failed = true;
+            }
+            Err(e) => return Err(Failure::Usage(chain(&e))),
+        }
+    }
+    let mut bytes = Vec::new();
+    if a.json {
+        for s in &summaries {
+            bytes.extend_from_slice(json_line(s).as_bytes());
+        }
+    } else {
+        for e in &events {
+            bytes.extend_from_slice(&canon::to_canonical(e));
+            bytes.push(b'\n');
+        }
+    }
+    emit(a.out.as_ref(), a.force, &bytes)?;
+    Ok(u8::from(failed))
+}
+
+fn to_json(v: &Value) -> serde_json::Value {
+    serde_json::from_slice(&canon::to_canonical(v)).unwrap_or(serde_json::Value::Null)
+}
+
+/// `2605.18404v1` for a record.
+fn source_label(record: &Value) -> String {
+    let s = record.get("source");
+    let id = s.and_then(|s| s.get("id")).and_then(Value::as_str).unwrap_or("?");
+    let v = s.and_then(|s| s.get("version")).and_then(Value::as_int).unwrap_or(0);
+    format!("{id}v{v}")
+}

@@ -1,0 +1,91 @@
+//! The one path from a secret key file to a signing key: `--key FILE` plus a passphrase
+//! (file, environment with a warning, or no-echo prompt) or an age identity file.
+
+use std::path::{Path, PathBuf};
+
+use age::secrecy::SecretString;
+use pith::secret::{SigningKey, Unlock};
+use zeroize::Zeroizing;
+
+use super::Failure;
+
+/// How an existing secret key file is opened.
+#[derive(clap::Args, Debug)]
+pub struct UnlockArgs {
+    /// Read the passphrase from this file (first line). Else PITH_PASSPHRASE, else a prompt.
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    /// Open a recipient-encrypted key with this age identity file.
+    #[arg(long, value_name = "FILE")]
+    pub identity: Option<PathBuf>,
+}
+
+
+/// A passphrase from a file, the environment, or the terminal.
+pub fn passphrase(
+    file: Option<&Path>,
+    env: &str,
+    what: &str,
+    confirm: bool,
+) -> Result<SecretString, Failure> {
+    let p: Zeroizing<String> = if let Some(f) = file {
+        let bytes = Zeroizing::new(pith::io::read_input(f)?);
+        let text = std::str::from_utf8(&bytes).map_err(|_| {
+            Failure::Usage(format!("{}: passphrase file is not UTF-8", f.display()))
+        })?;
+        Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
+    } else if let Ok(v) = std::env::var(env) {
+        eprintln!(
+            "warning: using the passphrase in ${env}; the environment can leak to other processes (prefer a prompt or --passphrase-file)"
+        );
+        Zeroizing::new(v)
+    } else {
+        let first = Zeroizing::new(
+            rpassword::prompt_password(format!("Passphrase for {what}: "))
+                .map_err(|e| Failure::Usage(format!("no passphrase for {what}: no terminal to ask on ({e}); use a passphrase file option or ${env}")))?,
+        );
+        if confirm {
+            let again = Zeroizing::new(
+                rpassword::prompt_password(format!("Repeat the passphrase for {what}: ")).map_err(
+                    |e| Failure::Usage(format!("cannot read the passphrase again: {e}")),
+                )?,
+            );
+            if *again != *first {
+                return Err(Failure::Usage(
+                    "the two passphrases differ; nothing was written".into(),
+                ));
+            }
+        }
+        first
+    };
+    if p.is_empty() {
+        return Err(Failure::Usage(format!(
+            "empty passphrase for {what} refused"
+        )));
+    }
+    Ok(SecretString::from(p.as_str().to_owned()))
+}
+
+/// Open a secret key file.
+pub fn unlock(
+    path: &Path,
+    identity: Option<&Path>,
+    pass_file: Option<&Path>,
+    env: &str,
+    what: &str,
+) -> Result<SigningKey, Failure> {
+    let sealed = pith::io::read_input(path)?;
+    let how = match identity {
+        Some(i) => {
+            let bytes = Zeroizing::new(pith::io::read_input(i)?);
+            Unlock::Identities(
+                pith::secret::parse_identity_file(&bytes)
+                    .map_err(|e| Failure::Usage(format!("{}: {e}", i.display())))?,
+            )
+        }
+        None => Unlock::Passphrase(passphrase(pass_file, env, what, false)?),
+    };
+    SigningKey::decrypt(&sealed, &how)
+        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+}
+

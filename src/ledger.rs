@@ -1,0 +1,365 @@
+//! The registry ledger: what the registry has issued, in an embedded SQLite database.
+//!
+//! Every issued number with its canonical record and hash, source id and version,
+//! `first_computed_at` and `last_reissued_at` (spec §8), every receipt, and an audit row
+//! for every signature made. Each record is issued in one `BEGIN IMMEDIATE` transaction
+//! (WAL mode, busy timeout), so concurrent issuers on one ledger serialise per record and a
+//! crash keeps every committed record and leaves no half entry.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
+
+use crate::canon::{self, Value};
+use crate::digest::{PithNumber, Sha256Digest};
+use crate::issue::{self, EventDraft};
+use crate::rules;
+use crate::secret::SigningKey;
+use crate::time::Timestamp;
+
+/// The ledger's schema version (table `meta`).
+pub const SCHEMA_VERSION: i64 = 1;
+/// The environment variable naming the default ledger.
+pub const ENV_REGISTRY: &str = "PITH_REGISTRY";
+/// The ledger file used when neither `--registry` nor `PITH_REGISTRY` is given.
+pub const DEFAULT_FILE: &str = "pith-registry.sqlite";
+
+/// A ledger failure, naming the database file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LedgerError {
+    /// SQLite failed.
+    #[error("registry ledger {}: {source}", path.display())]
+    Sql {
+        /// The database file.
+        path: PathBuf,
+        /// The cause.
+        source: rusqlite::Error,
+    },
+    /// Two different canonical records share a 26-character code: refused.
+    #[error(
+        "registry ledger {}: code collision: {number} is already issued for canonical_sha256 {existing}, refusing a different record with canonical_sha256 {new}",
+        path.display()
+    )]
+    Collision {
+        /// The database file.
+        path: PathBuf,
+        /// The number both would get.
+        number: String,
+        /// The hash on file.
+        existing: String,
+        /// The hash refused.
+        new: String,
+    },
+    /// The database is not a pith ledger, or a newer one.
+    #[error("registry ledger {}: {what}", path.display())]
+    Schema {
+        /// The database file.
+        path: PathBuf,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// The default ledger path: `PITH_REGISTRY`, else `pith-registry.sqlite` in the current
+/// directory.
+pub fn default_path() -> PathBuf {
+    std::env::var_os(ENV_REGISTRY).map_or_else(|| PathBuf::from(DEFAULT_FILE), PathBuf::from)
+}
+
+/// An open ledger.
+#[derive(Debug)]
+pub struct Ledger {
+    conn: Connection,
+    path: PathBuf,
+}
+
+/// What issuing one record did.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Issued {
+    /// The Pith number.
+    pub pith_number: String,
+    /// `canonical_sha256`.
+    pub canonical_sha256: String,
+    /// First issue of this number (false: a reissue).
+    pub new: bool,
+    /// When the number was first computed.
+    pub first_computed_at: String,
+    /// This issue's time.
+    pub last_reissued_at: String,
+    /// A previous number for the same source id and version (changed metadata).
+    pub replaces: Option<String>,
+    /// The signed `record_created` event.
+    #[serde(skip)]
+    pub event: Value,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS records (
+    code TEXT PRIMARY KEY,
+    pith_number TEXT NOT NULL UNIQUE,
+    canonical_sha256 TEXT NOT NULL UNIQUE,
+    canonical_record TEXT NOT NULL,
+    source_kind TEXT NOT NULL,
+    source_id TEXT NOT NULL,
+    source_version INTEGER NOT NULL,
+    first_computed_at TEXT NOT NULL,
+    last_reissued_at TEXT NOT NULL,
+    replaces TEXT REFERENCES records(pith_number)
+);
+CREATE INDEX IF NOT EXISTS records_source ON records(source_kind, source_id, source_version);
+CREATE TABLE IF NOT EXISTS receipts (
+    id INTEGER PRIMARY KEY,
+    pith_number TEXT NOT NULL REFERENCES records(pith_number),
+    issued_at TEXT NOT NULL,
+    receipt TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    event TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS receipts_number ON receipts(pith_number);
+CREATE TABLE IF NOT EXISTS signatures (
+    id INTEGER PRIMARY KEY,
+    signed_at TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    public_key_fingerprint TEXT NOT NULL,
+    signed_message TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    subject TEXT NOT NULL
+);
+";
+
+impl Ledger {
+    /// Open (creating when absent) the ledger at `path`.
+    pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        let sql = |source| LedgerError::Sql { path: path.into(), source };
+        let conn = Connection::open(path).map_err(sql)?;
+        conn.busy_timeout(Duration::from_secs(60)).map_err(sql)?;
+        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
+        let mut l = Ledger { conn, path: path.into() };
+        l.migrate()?;
+        Ok(l)
+    }
+
+    fn sql(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
+        |source| LedgerError::Sql { path: self.path.clone(), source }
+    }
+
+    fn migrate(&mut self) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        let sql = |source| LedgerError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        tx.execute_batch(SCHEMA).map_err(sql)?;
+        let v: Option<String> = tx.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(sql)?;
+        match v.as_deref() {
+            None => {
+                tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()]).map_err(sql)?;
+            }
+            Some(s) if s == SCHEMA_VERSION.to_string() => {}
+            Some(s) => return Err(LedgerError::Schema { path, what: format!("schema version {s}, this pith knows {SCHEMA_VERSION}") }),
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// The ledger's file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Issue (or reissue) the number of one canonical record: in one transaction, look it
+    /// up, sign the receipt and the `record_created` event, and record both with audit rows.
+    ///
+    /// `record` must already be checked ([`crate::check::record`]).
+    pub fn issue(&mut self, record: &Value, key: &SigningKey, signer_id: &str) -> Result<Issued, LedgerError> {
+        let path = self.path.clone();
+        let sql = |source| LedgerError::Sql { path: path.clone(), source };
+        let Some((sha, number)) = issue::number_of(record) else {
+            return Err(LedgerError::Schema { path, what: "internal: issuing a record that was not checked".into() });
+        };
+        let source = record.get("source");
+        let kind = source.and_then(|s| s.get("kind")).and_then(Value::as_str).unwrap_or("").to_owned();
+        let sid = source.and_then(|s| s.get("id")).and_then(Value::as_str).unwrap_or("").to_owned();
+        let ver = source.and_then(|s| s.get("version")).and_then(Value::as_int).and_then(|v| i64::try_from(v).ok()).unwrap_or(0);
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let now = Timestamp::now();
+        let existing: Option<(String, String)> = tx
+            .query_row("SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1", params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(sql)?;
+        let (first, new, replaces) = match existing {
+            Some((h, _)) if h != sha.hex() => {
+                return Err(LedgerError::Collision { path: path.clone(), number: number.to_string(), existing: h, new: sha.hex() });
+            }
+            Some((_, first)) => (Timestamp::parse(&first).unwrap_or(now), false, None),
+            None => {
+                let prev: Option<String> = tx
+                    .query_row(
+                        "SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1",
+                        params![kind, sid, ver],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                (now, true, prev)
+            }
+        };
+        let signed_at = Timestamp::now();
+        let receipt = issue::receipt(key, &sha, &first, &now, &signed_at);
+        let created_at = Timestamp::parse(&now.fmt_seconds()).unwrap_or(now);
+        let draft = EventDraft {
+            event_type: "record_created".into(),
+            subject: number.clone(),
+            target: "record".into(),
+            payload: issue::record_created_payload(record, &sha, receipt.clone()),
+            created_at,
+            supersedes: Vec::new(),
+            prev_event: None,
+            signer_id: signer_id.to_owned(),
+        };
+        let event = issue::sign_event(&draft, key, &signed_at);
+        let event_id = event.get("event_id").and_then(Value::as_str).unwrap_or("").to_owned();
+        let content = event.get("content_sha256").and_then(Value::as_str).unwrap_or("").to_owned();
+        if new {
+            tx.execute(
+                "INSERT INTO records (code, pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                params![number.code, number.to_string(), sha.hex(), text(record), kind, sid, ver, now.fmt_micros(), replaces],
+            )
+            .map_err(sql)?;
+        } else {
+            tx.execute("UPDATE records SET last_reissued_at = ?1 WHERE code = ?2", params![now.fmt_micros(), number.code]).map_err(sql)?;
+        }
+        tx.execute(
+            "INSERT INTO receipts (pith_number, issued_at, receipt, event_id, event) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![number.to_string(), now.fmt_micros(), text(&receipt), event_id, text(&event)],
+        )
+        .map_err(sql)?;
+        for (label, digest) in [(rules::LABEL_RECEIPT, sha.hex()), (rules::LABEL_EVENT, content)] {
+            audit(&tx, key, label, &digest, &number.to_string(), &signed_at).map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(Issued {
+            pith_number: number.to_string(),
+            canonical_sha256: sha.hex(),
+            new,
+            first_computed_at: first.fmt_micros(),
+            last_reissued_at: now.fmt_micros(),
+            replaces,
+            event,
+        })
+    }
+
+    /// Append an audit row for a signature made outside [`Self::issue`] (events, bundles).
+    pub fn audit_signature(&mut self, key: &SigningKey, label: &str, digest: &Sha256Digest, subject: &str, signed_at: &Timestamp) -> Result<(), LedgerError> {
+        let path = self.path.clone();
+        audit(&self.conn, key, label, &digest.hex(), subject, signed_at).map(|_| ()).map_err(|source| LedgerError::Sql { path, source })
+    }
+
+    /// Records matching a Pith number (full or short), or an arXiv id (`2605.18404`, with
+    /// or without `vN`), as ledger rows.
+    pub fn show(&self, query: &str) -> Result<Vec<Value>, LedgerError> {
+        let (clause, arg) = if let Some(n) = PithNumber::parse(query) {
+            ("pith_number = ?1", n.to_string())
+        } else if let Some(code) = query.strip_prefix("pith:").filter(|c| c.len() >= 8 && !c.contains(':')) {
+            ("code LIKE ?1 || '%'", code.to_owned())
+        } else {
+            ("source_id = ?1", strip_version(query).0)
+        };
+        let version = strip_version(query).1;
+        let q = format!("SELECT pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces FROM records WHERE {clause} ORDER BY source_id, source_version, first_computed_at");
+        let mut rows = self.rows(&q, &arg)?;
+        if let Some(v) = version.filter(|_| PithNumber::parse(query).is_none()) {
+            rows.retain(|r| r.get("source_version").and_then(Value::as_int) == Some(i128::from(v)));
+        }
+        for r in &mut rows {
+            let n = r.get("pith_number").and_then(Value::as_str).unwrap_or("").to_owned();
+            let receipts = self.receipts(&n)?;
+            if let Some(m) = r.as_object_mut() {
+                m.insert("receipts".into(), Value::Array(receipts));
+            }
+        }
+        Ok(rows)
+    }
+
+    fn receipts(&self, number: &str) -> Result<Vec<Value>, LedgerError> {
+        let sql = self.sql();
+        let mut st = self.conn.prepare("SELECT issued_at, event_id, receipt FROM receipts WHERE pith_number = ?1 ORDER BY id").map_err(&sql)?;
+        let it = st
+            .query_map(params![number], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .map_err(&sql)?;
+        let mut out = Vec::new();
+        for row in it {
+            let (at, id, rc) = row.map_err(&sql)?;
+            out.push(canon::object([("issued_at", at.into()), ("event_id", id.into()), ("receipt", parse_stored(&rc))]));
+        }
+        Ok(out)
+    }
+
+    fn rows(&self, q: &str, arg: &str) -> Result<Vec<Value>, LedgerError> {
+        let sql = self.sql();
+        let mut st = self.conn.prepare(q).map_err(&sql)?;
+        let it = st
+            .query_map(params![arg], |r| {
+                Ok(canon::object([
+                    ("pith_number", r.get::<_, String>(0)?.into()),
+                    ("canonical_sha256", r.get::<_, String>(1)?.into()),
+                    ("canonical_record", parse_stored(&r.get::<_, String>(2)?)),
+                    ("source_kind", r.get::<_, String>(3)?.into()),
+                    ("source_id", r.get::<_, String>(4)?.into()),
+                    ("source_version", r.get::<_, i64>(5)?.into()),
+                    ("first_computed_at", r.get::<_, String>(6)?.into()),
+                    ("last_reissued_at", r.get::<_, String>(7)?.into()),
+                    ("replaces", r.get::<_, Option<String>>(8)?.map_or(Value::Null, Value::from)),
+                ]))
+            })
+            .map_err(&sql)?;
+        it.collect::<Result<Vec<_>, _>>().map_err(&sql)
+    }
+
+    /// Every record, in issue order, for `pith registry export`.
+    pub fn export(&self, mut each: impl FnMut(Value) -> std::io::Result<()>) -> Result<u64, LedgerError> {
+        let q = "SELECT pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces FROM records WHERE ?1 = ?1 ORDER BY rowid";
+        let mut n = 0;
+        for r in self.rows(q, "")? {
+            each(r).map_err(|e| LedgerError::Schema { path: self.path.clone(), what: format!("export: {e}") })?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Row counts: (records, receipts, signatures).
+    pub fn counts(&self) -> Result<(i64, i64, i64), LedgerError> {
+        let sql = self.sql();
+        let c = |t: &str| self.conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).map_err(&sql);
+        Ok((c("records")?, c("receipts")?, c("signatures")?))
+    }
+}
+
+fn audit(conn: &Connection, key: &SigningKey, label: &str, digest: &str, subject: &str, signed_at: &Timestamp) -> rusqlite::Result<usize> {
+    conn.execute(
+        "INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![signed_at.fmt_micros(), key.key_id(), key.public().fingerprint(), label, digest, subject],
+    )
+}
+
+fn text(v: &Value) -> String {
+    String::from_utf8_lossy(&canon::to_canonical(v)).into_owned()
+}
+
+fn parse_stored(s: &str) -> Value {
+    canon::parse(s.as_bytes()).unwrap_or_else(|_| Value::String(s.to_owned()))
+}
+
+/// `2605.18404v2` → (`2605.18404`, Some(2)).
+fn strip_version(id: &str) -> (String, Option<u32>) {
+    if let Some(i) = id.rfind('v') {
+        let (a, b) = (&id[..i], &id[i + 1..]);
+        if !a.is_empty() && !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()) && a.bytes().last().is_some_and(|c| c.is_ascii_digit()) {
+            return (a.to_owned(), b.parse().ok());
+        }
+    }
+    (id.to_owned(), None)
+}
