@@ -10,6 +10,7 @@ mod bad_input;
 mod canon_vectors;
 mod cli;
 mod ed25519_vectors;
+mod issue;
 mod keys;
 mod real_bundle;
 mod tamper;
