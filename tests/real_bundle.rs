@@ -144,3 +144,20 @@ fn cli_merge_accepts_json_lines() {
         sha256_hex(&canon::to_canonical(b.get("state").unwrap()))
     );
 }
+
+#[test]
+fn assembling_the_real_events_reproduces_the_real_bundle_sha256() {
+    // from the real bundle's two events, its key document, base URL https://pith.science and
+    // built_at 2026-05-24T06:12:38Z, pith computes the bundle's bundle_sha256 (757b3a92…)
+    let b = bundle();
+    let events = b.get("events").and_then(Value::as_array).unwrap();
+    let built = pith::time::Timestamp::parse("2026-05-24T06:12:38Z").unwrap();
+    let unsigned = pith::bundle::assemble(events, &keyring(), "https://pith.science", &built, Some("pith-v1-2026-05")).unwrap();
+    let want = b.get("bundle_signature").unwrap().get("bundle_sha256").unwrap().as_str().unwrap();
+    assert!(want.starts_with("757b3a92"));
+    assert_eq!(pith::bundle::bundle_sha256(&unsigned).hex(), want);
+    // and it is the real bundle without its signature, byte for byte
+    let Value::Object(mut real) = b.clone() else { panic!() };
+    real.remove("bundle_signature");
+    assert_eq!(canon::to_canonical(&unsigned), canon::to_canonical(&Value::Object(real)));
+}

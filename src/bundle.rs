@@ -1,0 +1,129 @@
+//! Assembling and signing bundles (spec §11).
+
+use std::collections::BTreeMap;
+
+use crate::canon::{self, Value};
+use crate::check::{self, Checker, Finding};
+use crate::digest::{canon_sha256, canon_sha256_without, links, mirror_hint, source_aliases};
+use crate::keys::Keyring;
+use crate::merge;
+use crate::rules;
+use crate::secret::SigningKey;
+use crate::time::Timestamp;
+
+/// Why a bundle cannot be assembled.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BundleError {
+    /// No well-formed `record_created` event among the inputs.
+    #[error("no well-formed record_created event: a bundle needs the record it is about")]
+    NoRecord,
+    /// Some events do not verify against the keyring: nothing is bundled.
+    #[error("{} event check(s) failed; the first: {}", .0.len(), .0.first().map(ToString::to_string).unwrap_or_default())]
+    BadEvents(Vec<Finding>),
+    /// The signing key is not in the keyring.
+    #[error("the bundle signing key {0} is not in the keyring")]
+    UnknownSigner(String),
+}
+
+/// Assemble an unsigned bundle (no `bundle_signature`) from events (spec §11).
+///
+/// The events must all verify against `keyring`; they appear in application order,
+/// duplicates once. `public_keys` are the keyring's documents of every key that signed an
+/// event, plus `signer` (the key that will sign the bundle), sorted by key id.
+pub fn assemble(events: &[Value], keyring: &Keyring, base_url: &str, built_at: &Timestamp, signer: Option<&str>) -> Result<Value, BundleError> {
+    let subject = merge::subject_of(events).ok_or(BundleError::NoRecord)?;
+    let merged = merge::merge(&subject, events, Some(keyring), &|i| canon::join_index("$.events", i));
+    let problems: Vec<Finding> = merged.problems.into_values().flatten().collect();
+    if !problems.is_empty() {
+        return Err(BundleError::BadEvents(problems));
+    }
+    let by_id: BTreeMap<&str, &Value> = events.iter().filter_map(|e| Some((e.get("event_id")?.as_str()?, e))).collect();
+    let applied: Vec<Value> = merged
+        .state
+        .get("applied_event_ids")
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| by_id.get(s)).map(|e| (*e).clone())).collect())
+        .unwrap_or_default();
+    // equivocating events are part of the record too: keep every distinct valid event
+    let mut ordered = applied;
+    for e in events {
+        let id = e.get("event_id");
+        if !ordered.iter().any(|o| o.get("event_id") == id) {
+            ordered.push(e.clone());
+        }
+    }
+    let rc = ordered.iter().find(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created")).ok_or(BundleError::NoRecord)?;
+    let record = rc.get("payload").and_then(|p| p.get("canonical_record")).cloned().ok_or(BundleError::NoRecord)?;
+    let facts = check::record(&mut Checker::new(None), Some(&record), "$").ok_or(BundleError::NoRecord)?;
+    let created = rc.get("created_at").and_then(Value::as_str).unwrap_or_default();
+    let code = facts.number.code.clone();
+    // keys that signed something
+    let mut fps: Vec<String> = ordered
+        .iter()
+        .filter_map(|e| e.get("signature").and_then(|s| s.get("public_key_fingerprint")).and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    if let Some(id) = signer {
+        let k = keyring.by_id(id).ok_or_else(|| BundleError::UnknownSigner(id.to_owned()))?;
+        fps.push(k.doc.key.fingerprint().to_owned());
+    }
+    let mut docs: Vec<Value> = Vec::new();
+    let mut seen = Vec::new();
+    for fp in fps {
+        if seen.contains(&fp) {
+            continue;
+        }
+        if let Some(k) = keyring.get(&fp) {
+            docs.push(k.doc.raw.clone());
+        }
+        seen.push(fp);
+    }
+    docs.sort_by(|a, b| a.get("key_id").and_then(Value::as_str).cmp(&b.get("key_id").and_then(Value::as_str)));
+    Ok(canon::object([
+        ("bundle_type", rules::BUNDLE_TYPE.into()),
+        ("bundle_version", rules::BUNDLE_VERSION.into()),
+        ("pith_number", facts.number.to_string().into()),
+        ("short_pith_number", facts.number.short().into()),
+        ("canonical_record", record.clone()),
+        ("canonical_sha256", facts.sha256.hex().into()),
+        ("source", record.get("source").cloned().unwrap_or(Value::Null)),
+        ("source_aliases", source_aliases(&facts.source_id, facts.version, &code, created)),
+        ("events", Value::Array(ordered)),
+        ("timestamp_proofs", Value::Array(Vec::new())),
+        ("mirror_hints", Value::Array(vec![mirror_hint(base_url, &code)])),
+        ("public_keys", Value::Array(docs)),
+        ("merge_version", rules::MERGE_VERSION.into()),
+        ("built_at", built_at.fmt_seconds().into()),
+        ("links", links(base_url, &code)),
+        ("state", merged.state),
+    ]))
+}
+
+/// `bundle_sha256`: the digest of the bundle without `bundle_signature` (spec §3).
+pub fn bundle_sha256(bundle: &Value) -> crate::digest::Sha256Digest {
+    canon_sha256_without(bundle, &["bundle_signature"])
+}
+
+/// Sign an assembled bundle: `bundle_signature` over `bundle_sha256`, `signed_at` given
+/// (its whole seconds must be `built_at`).
+pub fn sign(mut bundle: Value, key: &SigningKey, signed_at: &Timestamp) -> Value {
+    let digest = bundle_sha256(&bundle);
+    let mut sig = key.signature_object(&digest, rules::LABEL_BUNDLE, signed_at);
+    if let Some(m) = sig.as_object_mut() {
+        m.insert("bundle_sha256".into(), digest.hex().into());
+    }
+    if let Some(m) = bundle.as_object_mut() {
+        m.insert("bundle_signature".into(), sig);
+    }
+    bundle
+}
+
+/// The state of a bundle as its own file (`state.json`), and its digest for tests.
+pub fn state_of(bundle: &Value) -> Option<&Value> {
+    bundle.get("state")
+}
+
+/// Digest of a whole value (for deterministic publish checks).
+pub fn digest_of(v: &Value) -> String {
+    canon_sha256(v).hex()
+}
