@@ -14,6 +14,7 @@ pub mod ceremony;
 pub mod check;
 pub mod custody;
 pub mod digest;
+pub mod graph;
 pub mod io;
 pub mod issue;
 pub mod keys;

@@ -161,3 +161,42 @@ fn assembling_the_real_events_reproduces_the_real_bundle_sha256() {
     real.remove("bundle_signature");
     assert_eq!(canon::to_canonical(&unsigned), canon::to_canonical(&Value::Object(real)));
 }
+
+#[test]
+fn graph_snapshot_payload_is_rebuilt_byte_for_byte_from_its_inputs() {
+    // inputs recovered from the real event: paper fields, the verdict, the operator's
+    // opaque sections (with their snapshot_sha256, and the claims digest)
+    let b = bundle();
+    let ev = &b.get("events").and_then(Value::as_array).unwrap()[1];
+    let real = ev.get("payload").unwrap();
+    let g = real.get("graph_snapshot").unwrap();
+    let p = g.get("paper").unwrap();
+    let st = |v: &Value, k: &str| v.get(k).and_then(Value::as_str).unwrap().to_owned();
+    let paper = pith::arxiv::Paper {
+        id: "2605.18404".into(),
+        version: 1,
+        versions: vec![],
+        submitted_at: pith::time::Timestamp::parse(&st(p, "submitted_at")).unwrap(),
+        title: st(p, "title"),
+        abstract_text: st(p, "abstract_excerpt"),
+        // given in another order: pith sorts them
+        authors: { let mut a: Vec<String> = st(p, "authors_text").split(", ").map(str::to_owned).collect(); a.reverse(); a },
+        primary_cat: st(p, "primary_cat"),
+        cross_cats_sorted: vec![],
+        license: Some(st(p, "license")),
+        withdrawn: false,
+    };
+    let v = g.get("verdict").unwrap();
+    let Value::Object(mut verdict) = v.clone() else { panic!() };
+    let headline = verdict.remove("pith_extraction_headline").unwrap();
+    verdict.insert("pith_extraction".into(), canon::object([("headline", headline)]));
+    let sections = canon::object([
+        ("integrity", g.get("integrity").unwrap().clone()),
+        ("references", g.get("references").unwrap().clone()),
+        ("formal_canon", g.get("formal_canon").unwrap().clone()),
+        ("author_claims", g.get("author_claims").unwrap().clone()),
+        ("claims", canon::object([("snapshot_sha256", g.get("claims").unwrap().get("snapshot_sha256").unwrap().clone())])),
+    ]);
+    let built = pith::graph::payload(&paper, b.get("canonical_record").unwrap(), Some(&Value::Object(verdict)), Some(&sections)).unwrap();
+    assert_eq!(String::from_utf8(canon::to_canonical(&built)).unwrap(), String::from_utf8(canon::to_canonical(real)).unwrap());
+}
