@@ -31,19 +31,34 @@ pub enum BundleError {
 /// The events must all verify against `keyring`; they appear in application order,
 /// duplicates once. `public_keys` are the keyring's documents of every key that signed an
 /// event, plus `signer` (the key that will sign the bundle), sorted by key id.
-pub fn assemble(events: &[Value], keyring: &Keyring, base_url: &str, built_at: &Timestamp, signer: Option<&str>) -> Result<Value, BundleError> {
+pub fn assemble(
+    events: &[Value],
+    keyring: &Keyring,
+    base_url: &str,
+    built_at: &Timestamp,
+    signer: Option<&str>,
+) -> Result<Value, BundleError> {
     let subject = merge::subject_of(events).ok_or(BundleError::NoRecord)?;
-    let merged = merge::merge(&subject, events, Some(keyring), &|i| canon::join_index("$.events", i));
+    let merged = merge::merge(&subject, events, Some(keyring), &|i| {
+        canon::join_index("$.events", i)
+    });
     let problems: Vec<Finding> = merged.problems.into_values().flatten().collect();
     if !problems.is_empty() {
         return Err(BundleError::BadEvents(problems));
     }
-    let by_id: BTreeMap<&str, &Value> = events.iter().filter_map(|e| Some((e.get("event_id")?.as_str()?, e))).collect();
+    let by_id: BTreeMap<&str, &Value> = events
+        .iter()
+        .filter_map(|e| Some((e.get("event_id")?.as_str()?, e)))
+        .collect();
     let applied: Vec<Value> = merged
         .state
         .get("applied_event_ids")
         .and_then(Value::as_array)
-        .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| by_id.get(s)).map(|e| (*e).clone())).collect())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| i.as_str().and_then(|s| by_id.get(s)).map(|e| (*e).clone()))
+                .collect()
+        })
         .unwrap_or_default();
     // equivocating events are part of the record too: keep every distinct valid event
     let mut ordered = applied;
@@ -53,18 +68,36 @@ pub fn assemble(events: &[Value], keyring: &Keyring, base_url: &str, built_at: &
             ordered.push(e.clone());
         }
     }
-    let rc = ordered.iter().find(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created")).ok_or(BundleError::NoRecord)?;
-    let record = rc.get("payload").and_then(|p| p.get("canonical_record")).cloned().ok_or(BundleError::NoRecord)?;
-    let facts = check::record(&mut Checker::new(None), Some(&record), "$").ok_or(BundleError::NoRecord)?;
-    let created = rc.get("created_at").and_then(Value::as_str).unwrap_or_default();
+    let rc = ordered
+        .iter()
+        .find(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created"))
+        .ok_or(BundleError::NoRecord)?;
+    let record = rc
+        .get("payload")
+        .and_then(|p| p.get("canonical_record"))
+        .cloned()
+        .ok_or(BundleError::NoRecord)?;
+    let facts =
+        check::record(&mut Checker::new(None), Some(&record), "$").ok_or(BundleError::NoRecord)?;
+    let created = rc
+        .get("created_at")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
     let code = facts.number.code.clone();
     // keys that signed something
     let mut fps: Vec<String> = ordered
         .iter()
-        .filter_map(|e| e.get("signature").and_then(|s| s.get("public_key_fingerprint")).and_then(Value::as_str).map(str::to_owned))
+        .filter_map(|e| {
+            e.get("signature")
+                .and_then(|s| s.get("public_key_fingerprint"))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        })
         .collect();
     if let Some(id) = signer {
-        let k = keyring.by_id(id).ok_or_else(|| BundleError::UnknownSigner(id.to_owned()))?;
+        let k = keyring
+            .by_id(id)
+            .ok_or_else(|| BundleError::UnknownSigner(id.to_owned()))?;
         fps.push(k.doc.key.fingerprint().to_owned());
     }
     let mut docs: Vec<Value> = Vec::new();
@@ -78,7 +111,11 @@ pub fn assemble(events: &[Value], keyring: &Keyring, base_url: &str, built_at: &
         }
         seen.push(fp);
     }
-    docs.sort_by(|a, b| a.get("key_id").and_then(Value::as_str).cmp(&b.get("key_id").and_then(Value::as_str)));
+    docs.sort_by(|a, b| {
+        a.get("key_id")
+            .and_then(Value::as_str)
+            .cmp(&b.get("key_id").and_then(Value::as_str))
+    });
     Ok(canon::object([
         ("bundle_type", rules::BUNDLE_TYPE.into()),
         ("bundle_version", rules::BUNDLE_VERSION.into()),
@@ -86,11 +123,20 @@ pub fn assemble(events: &[Value], keyring: &Keyring, base_url: &str, built_at: &
         ("short_pith_number", facts.number.short().into()),
         ("canonical_record", record.clone()),
         ("canonical_sha256", facts.sha256.hex().into()),
-        ("source", record.get("source").cloned().unwrap_or(Value::Null)),
-        ("source_aliases", source_aliases(&facts.source_id, facts.version, &code, created)),
+        (
+            "source",
+            record.get("source").cloned().unwrap_or(Value::Null),
+        ),
+        (
+            "source_aliases",
+            source_aliases(&facts.source_id, facts.version, &code, created),
+        ),
         ("events", Value::Array(ordered)),
         ("timestamp_proofs", Value::Array(Vec::new())),
-        ("mirror_hints", Value::Array(vec![mirror_hint(base_url, &code)])),
+        (
+            "mirror_hints",
+            Value::Array(vec![mirror_hint(base_url, &code)]),
+        ),
         ("public_keys", Value::Array(docs)),
         ("merge_version", rules::MERGE_VERSION.into()),
         ("built_at", built_at.fmt_seconds().into()),

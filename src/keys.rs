@@ -388,6 +388,8 @@ pub enum KeyringError {
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {
     keys: BTreeMap<String, TrustedKey>,
+    /// Verified key transitions: (old fingerprint, new fingerprint).
+    transitions: Vec<(String, String)>,
 }
 
 impl Keyring {
@@ -559,6 +561,25 @@ impl Keyring {
             }
         }
         Ok(())
+    }
+
+    /// Is `new` the key `old` was rotated to, directly or through a chain of verified
+    /// key-transition statements? (A re-signed event may carry a successor's signature.)
+    pub fn succeeds(&self, old: &str, new: &str) -> bool {
+        let mut frontier = vec![old.to_owned()];
+        let mut seen = Vec::new();
+        while let Some(k) = frontier.pop() {
+            for (a, b) in &self.transitions {
+                if *a == k && !seen.contains(b) {
+                    if b == new {
+                        return true;
+                    }
+                    seen.push(b.clone());
+                    frontier.push(b.clone());
+                }
+            }
+        }
+        false
     }
 
     /// The trusted key with this fingerprint.

@@ -133,33 +133,67 @@ CREATE TABLE IF NOT EXISTS signatures (
 impl Ledger {
     /// Open (creating when absent) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
-        let sql = |source| LedgerError::Sql { path: path.into(), source };
+        let sql = |source| LedgerError::Sql {
+            path: path.into(),
+            source,
+        };
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(sql)?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(sql)?;
-        conn.pragma_update(None, "synchronous", "FULL").map_err(sql)?;
-        conn.pragma_update(None, "foreign_keys", "ON").map_err(sql)?;
-        let mut l = Ledger { conn, path: path.into() };
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "synchronous", "FULL")
+            .map_err(sql)?;
+        conn.pragma_update(None, "foreign_keys", "ON")
+            .map_err(sql)?;
+        let mut l = Ledger {
+            conn,
+            path: path.into(),
+        };
         l.migrate()?;
         Ok(l)
     }
 
     fn sql(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
-        |source| LedgerError::Sql { path: self.path.clone(), source }
+        |source| LedgerError::Sql {
+            path: self.path.clone(),
+            source,
+        }
     }
 
     fn migrate(&mut self) -> Result<(), LedgerError> {
         let path = self.path.clone();
-        let sql = |source| LedgerError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let sql = |source| LedgerError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
         tx.execute_batch(SCHEMA).map_err(sql)?;
-        let v: Option<String> = tx.query_row("SELECT value FROM meta WHERE key = 'schema_version'", [], |r| r.get(0)).optional().map_err(sql)?;
+        let v: Option<String> = tx
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
         match v.as_deref() {
             None => {
-                tx.execute("INSERT INTO meta (key, value) VALUES ('schema_version', ?1)", params![SCHEMA_VERSION.to_string()]).map_err(sql)?;
+                tx.execute(
+                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
+                    params![SCHEMA_VERSION.to_string()],
+                )
+                .map_err(sql)?;
             }
             Some(s) if s == SCHEMA_VERSION.to_string() => {}
-            Some(s) => return Err(LedgerError::Schema { path, what: format!("schema version {s}, this pith knows {SCHEMA_VERSION}") }),
+            Some(s) => {
+                return Err(LedgerError::Schema {
+                    path,
+                    what: format!("schema version {s}, this pith knows {SCHEMA_VERSION}"),
+                });
+            }
         }
         tx.commit().map_err(sql)
     }
@@ -173,25 +207,60 @@ impl Ledger {
     /// up, sign the receipt and the `record_created` event, and record both with audit rows.
     ///
     /// `record` must already be checked ([`crate::check::record`]).
-    pub fn issue(&mut self, record: &Value, key: &SigningKey, signer_id: &str) -> Result<Issued, LedgerError> {
+    pub fn issue(
+        &mut self,
+        record: &Value,
+        key: &SigningKey,
+        signer_id: &str,
+    ) -> Result<Issued, LedgerError> {
         let path = self.path.clone();
-        let sql = |source| LedgerError::Sql { path: path.clone(), source };
+        let sql = |source| LedgerError::Sql {
+            path: path.clone(),
+            source,
+        };
         let Some((sha, number)) = issue::number_of(record) else {
-            return Err(LedgerError::Schema { path, what: "internal: issuing a record that was not checked".into() });
+            return Err(LedgerError::Schema {
+                path,
+                what: "internal: issuing a record that was not checked".into(),
+            });
         };
         let source = record.get("source");
-        let kind = source.and_then(|s| s.get("kind")).and_then(Value::as_str).unwrap_or("").to_owned();
-        let sid = source.and_then(|s| s.get("id")).and_then(Value::as_str).unwrap_or("").to_owned();
-        let ver = source.and_then(|s| s.get("version")).and_then(Value::as_int).and_then(|v| i64::try_from(v).ok()).unwrap_or(0);
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let kind = source
+            .and_then(|s| s.get("kind"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let sid = source
+            .and_then(|s| s.get("id"))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let ver = source
+            .and_then(|s| s.get("version"))
+            .and_then(Value::as_int)
+            .and_then(|v| i64::try_from(v).ok())
+            .unwrap_or(0);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
         let now = Timestamp::now();
         let existing: Option<(String, String)> = tx
-            .query_row("SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1", params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1",
+                params![number.code],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(sql)?;
         let (first, new, replaces) = match existing {
             Some((h, _)) if h != sha.hex() => {
-                return Err(LedgerError::Collision { path: path.clone(), number: number.to_string(), existing: h, new: sha.hex() });
+                return Err(LedgerError::Collision {
+                    path: path.clone(),
+                    number: number.to_string(),
+                    existing: h,
+                    new: sha.hex(),
+                });
             }
             Some((_, first)) => (Timestamp::parse(&first).unwrap_or(now), false, None),
             None => {
@@ -220,8 +289,16 @@ impl Ledger {
             signer_id: signer_id.to_owned(),
         };
         let event = issue::sign_event(&draft, key, &signed_at);
-        let event_id = event.get("event_id").and_then(Value::as_str).unwrap_or("").to_owned();
-        let content = event.get("content_sha256").and_then(Value::as_str).unwrap_or("").to_owned();
+        let event_id = event
+            .get("event_id")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        let content = event
+            .get("content_sha256")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         if new {
             tx.execute(
                 "INSERT INTO records (code, pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces)
@@ -230,14 +307,21 @@ impl Ledger {
             )
             .map_err(sql)?;
         } else {
-            tx.execute("UPDATE records SET last_reissued_at = ?1 WHERE code = ?2", params![now.fmt_micros(), number.code]).map_err(sql)?;
+            tx.execute(
+                "UPDATE records SET last_reissued_at = ?1 WHERE code = ?2",
+                params![now.fmt_micros(), number.code],
+            )
+            .map_err(sql)?;
         }
         tx.execute(
             "INSERT INTO receipts (pith_number, issued_at, receipt, event_id, event) VALUES (?1, ?2, ?3, ?4, ?5)",
             params![number.to_string(), now.fmt_micros(), text(&receipt), event_id, text(&event)],
         )
         .map_err(sql)?;
-        for (label, digest) in [(rules::LABEL_RECEIPT, sha.hex()), (rules::LABEL_EVENT, content)] {
+        for (label, digest) in [
+            (rules::LABEL_RECEIPT, sha.hex()),
+            (rules::LABEL_EVENT, content),
+        ] {
             audit(&tx, key, label, &digest, &number.to_string(), &signed_at).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
@@ -253,9 +337,18 @@ impl Ledger {
     }
 
     /// Append an audit row for a signature made outside [`Self::issue`] (events, bundles).
-    pub fn audit_signature(&mut self, key: &SigningKey, label: &str, digest: &Sha256Digest, subject: &str, signed_at: &Timestamp) -> Result<(), LedgerError> {
+    pub fn audit_signature(
+        &mut self,
+        key: &SigningKey,
+        label: &str,
+        digest: &Sha256Digest,
+        subject: &str,
+        signed_at: &Timestamp,
+    ) -> Result<(), LedgerError> {
         let path = self.path.clone();
-        audit(&self.conn, key, label, &digest.hex(), subject, signed_at).map(|_| ()).map_err(|source| LedgerError::Sql { path, source })
+        audit(&self.conn, key, label, &digest.hex(), subject, signed_at)
+            .map(|_| ())
+            .map_err(|source| LedgerError::Sql { path, source })
     }
 
     /// Records matching a Pith number (full or short), or an arXiv id (`2605.18404`, with
@@ -263,19 +356,28 @@ impl Ledger {
     pub fn show(&self, query: &str) -> Result<Vec<Value>, LedgerError> {
         let (clause, arg) = if let Some(n) = PithNumber::parse(query) {
             ("pith_number = ?1", n.to_string())
-        } else if let Some(code) = query.strip_prefix("pith:").filter(|c| c.len() >= 8 && !c.contains(':')) {
+        } else if let Some(code) = query
+            .strip_prefix("pith:")
+            .filter(|c| c.len() >= 8 && !c.contains(':'))
+        {
             ("code LIKE ?1 || '%'", code.to_owned())
         } else {
             ("source_id = ?1", strip_version(query).0)
         };
         let version = strip_version(query).1;
-        let q = format!("SELECT pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces FROM records WHERE {clause} ORDER BY source_id, source_version, first_computed_at");
+        let q = format!(
+            "SELECT pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces FROM records WHERE {clause} ORDER BY source_id, source_version, first_computed_at"
+        );
         let mut rows = self.rows(&q, &arg)?;
         if let Some(v) = version.filter(|_| PithNumber::parse(query).is_none()) {
             rows.retain(|r| r.get("source_version").and_then(Value::as_int) == Some(i128::from(v)));
         }
         for r in &mut rows {
-            let n = r.get("pith_number").and_then(Value::as_str).unwrap_or("").to_owned();
+            let n = r
+                .get("pith_number")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned();
             let receipts = self.receipts(&n)?;
             if let Some(m) = r.as_object_mut() {
                 m.insert("receipts".into(), Value::Array(receipts));
@@ -288,12 +390,22 @@ impl Ledger {
         let sql = self.sql();
         let mut st = self.conn.prepare("SELECT issued_at, event_id, receipt FROM receipts WHERE pith_number = ?1 ORDER BY id").map_err(&sql)?;
         let it = st
-            .query_map(params![number], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))
+            .query_map(params![number], |r| {
+                Ok((
+                    r.get::<_, String>(0)?,
+                    r.get::<_, String>(1)?,
+                    r.get::<_, String>(2)?,
+                ))
+            })
             .map_err(&sql)?;
         let mut out = Vec::new();
         for row in it {
             let (at, id, rc) = row.map_err(&sql)?;
-            out.push(canon::object([("issued_at", at.into()), ("event_id", id.into()), ("receipt", parse_stored(&rc))]));
+            out.push(canon::object([
+                ("issued_at", at.into()),
+                ("event_id", id.into()),
+                ("receipt", parse_stored(&rc)),
+            ]));
         }
         Ok(out)
     }
@@ -312,7 +424,11 @@ impl Ledger {
                     ("source_version", r.get::<_, i64>(5)?.into()),
                     ("first_computed_at", r.get::<_, String>(6)?.into()),
                     ("last_reissued_at", r.get::<_, String>(7)?.into()),
-                    ("replaces", r.get::<_, Option<String>>(8)?.map_or(Value::Null, Value::from)),
+                    (
+                        "replaces",
+                        r.get::<_, Option<String>>(8)?
+                            .map_or(Value::Null, Value::from),
+                    ),
                 ]))
             })
             .map_err(&sql)?;
@@ -320,11 +436,17 @@ impl Ledger {
     }
 
     /// Every record, in issue order, for `pith registry export`.
-    pub fn export(&self, mut each: impl FnMut(Value) -> std::io::Result<()>) -> Result<u64, LedgerError> {
+    pub fn export(
+        &self,
+        mut each: impl FnMut(Value) -> std::io::Result<()>,
+    ) -> Result<u64, LedgerError> {
         let q = "SELECT pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces FROM records WHERE ?1 = ?1 ORDER BY rowid";
         let mut n = 0;
         for r in self.rows(q, "")? {
-            each(r).map_err(|e| LedgerError::Schema { path: self.path.clone(), what: format!("export: {e}") })?;
+            each(r).map_err(|e| LedgerError::Schema {
+                path: self.path.clone(),
+                what: format!("export: {e}"),
+            })?;
             n += 1;
         }
         Ok(n)
@@ -333,12 +455,25 @@ impl Ledger {
     /// Row counts: (records, receipts, signatures).
     pub fn counts(&self) -> Result<(i64, i64, i64), LedgerError> {
         let sql = self.sql();
-        let c = |t: &str| self.conn.query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| r.get::<_, i64>(0)).map_err(&sql);
+        let c = |t: &str| {
+            self.conn
+                .query_row(&format!("SELECT COUNT(*) FROM {t}"), [], |r| {
+                    r.get::<_, i64>(0)
+                })
+                .map_err(&sql)
+        };
         Ok((c("records")?, c("receipts")?, c("signatures")?))
     }
 }
 
-fn audit(conn: &Connection, key: &SigningKey, label: &str, digest: &str, subject: &str, signed_at: &Timestamp) -> rusqlite::Result<usize> {
+fn audit(
+    conn: &Connection,
+    key: &SigningKey,
+    label: &str,
+    digest: &str,
+    subject: &str,
+    signed_at: &Timestamp,
+) -> rusqlite::Result<usize> {
     conn.execute(
         "INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
         params![signed_at.fmt_micros(), key.key_id(), key.public().fingerprint(), label, digest, subject],
@@ -357,7 +492,11 @@ fn parse_stored(s: &str) -> Value {
 fn strip_version(id: &str) -> (String, Option<u32>) {
     if let Some(i) = id.rfind('v') {
         let (a, b) = (&id[..i], &id[i + 1..]);
-        if !a.is_empty() && !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()) && a.bytes().last().is_some_and(|c| c.is_ascii_digit()) {
+        if !a.is_empty()
+            && !b.is_empty()
+            && b.bytes().all(|c| c.is_ascii_digit())
+            && a.bytes().last().is_some_and(|c| c.is_ascii_digit())
+        {
             return (a.to_owned(), b.parse().ok());
         }
     }

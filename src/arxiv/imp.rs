@@ -6,6 +6,13 @@ pub(super) fn detect(_bytes: &[u8]) -> Option<Format> {
     None
 }
 
-pub(super) fn read(_bytes: &[u8], file: &str, _opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
-    Err(ReadError { file: file.to_owned(), message: "arXiv readers are not implemented yet".into() })
+pub(super) fn read(
+    _bytes: &[u8],
+    file: &str,
+    _opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+    Err(ReadError {
+        file: file.to_owned(),
+        message: "arXiv readers are not implemented yet".into(),
+    })
 }

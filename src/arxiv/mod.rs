@@ -26,7 +26,14 @@ pub enum Format {
 
 impl Format {
     /// The `--format` names: atom, oai-arxiv, oai-arxivraw, snapshot, abs, record.
-    pub const NAMES: &'static [&'static str] = &["atom", "oai-arxiv", "oai-arxivraw", "snapshot", "abs", "record"];
+    pub const NAMES: &'static [&'static str] = &[
+        "atom",
+        "oai-arxiv",
+        "oai-arxivraw",
+        "snapshot",
+        "abs",
+        "record",
+    ];
     /// Parse a `--format` name.
     pub fn parse(name: &str) -> Option<Format> {
         Some(match name {
@@ -116,7 +123,11 @@ pub struct Rejected {
 
 impl std::fmt::Display for Rejected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}: {}: {}: {}", self.file, self.record, self.field, self.message)
+        write!(
+            f,
+            "{}: {}: {}: {}",
+            self.file, self.record, self.field, self.message
+        )
     }
 }
 
@@ -150,7 +161,11 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
 }
 
 /// Read every record of an input. `file` names it in errors.
-pub fn read(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+pub fn read(
+    bytes: &[u8],
+    file: &str,
+    opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
     imp::read(bytes, file, opts)
 }
 

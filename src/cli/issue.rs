@@ -61,7 +61,12 @@ impl InputArgs {
                         }
                     }
                 }
-                Err(e) => rejects.push(Rejected { file: name, record: "(whole input)".into(), field: "-".into(), message: e.message }),
+                Err(e) => rejects.push(Rejected {
+                    file: name,
+                    record: "(whole input)".into(),
+                    field: "-".into(),
+                    message: e.message,
+                }),
             }
         }
         for r in &rejects {
@@ -93,7 +98,10 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     let mut out = std::io::stdout().lock();
     for it in &items {
         let Some((sha, number)) = pith::issue::number_of(&it.record) else {
-            return Err(Failure::Usage(format!("{}: internal: record without a number", it.position)));
+            return Err(Failure::Usage(format!(
+                "{}: internal: record without a number",
+                it.position
+            )));
         };
         let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
         let id = source_label(&it.record);
@@ -108,9 +116,14 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                 "withdrawn": withdrawn,
             }))
         } else {
-            format!("{number}  {id}  {}{}\n", sha.hex(), if withdrawn { "  withdrawn" } else { "" })
+            format!(
+                "{number}  {id}  {}{}\n",
+                sha.hex(),
+                if withdrawn { "  withdrawn" } else { "" }
+            )
         };
-        out.write_all(line.as_bytes()).map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+        out.write_all(line.as_bytes())
+            .map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
     }
     Ok(u8::from(refused))
 }
@@ -145,19 +158,36 @@ pub struct IssueArgs {
 }
 
 pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
-    let key = unlock(&a.key, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", a.key.display()))?;
+    let key = unlock(
+        &a.key,
+        a.unlock.identity.as_deref(),
+        a.unlock.passphrase_file.as_deref(),
+        "PITH_PASSPHRASE",
+        &format!("signing key {}", a.key.display()),
+    )?;
     if let Some(dir) = &a.keyring {
         let ring = pith::keys::Keyring::load(dir)?;
         let Some(k) = ring.get(key.public().fingerprint()) else {
-            return Err(Failure::Refused(format!("key {} ({}) is not in the keyring {}", key.key_id(), key.public().fingerprint(), dir.display())));
+            return Err(Failure::Refused(format!(
+                "key {} ({}) is not in the keyring {}",
+                key.key_id(),
+                key.public().fingerprint(),
+                dir.display()
+            )));
         };
         let window = k.window_at(&pith::time::Timestamp::now());
         if window != pith::keys::KeyWindow::Valid {
-            return Err(Failure::Refused(format!("key {} cannot sign now: {window:?}", key.key_id())));
+            return Err(Failure::Refused(format!(
+                "key {} cannot sign now: {window:?}",
+                key.key_id()
+            )));
         }
     }
     let (items, refused) = a.input.read_all()?;
-    let path = a.registry.clone().unwrap_or_else(pith::ledger::default_path);
+    let path = a
+        .registry
+        .clone()
+        .unwrap_or_else(pith::ledger::default_path);
     let mut ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
     let mut events = Vec::new();
     let mut summaries = Vec::new();
@@ -172,7 +202,10 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                     if done.new { "issued  " } else { "reissued" },
                     done.pith_number,
                     if withdrawn { "  WITHDRAWN" } else { "" },
-                    done.replaces.as_deref().map(|r| format!("  (metadata changed; replaces {r})")).unwrap_or_default()
+                    done.replaces
+                        .as_deref()
+                        .map(|r| format!("  (metadata changed; replaces {r})"))
+                        .unwrap_or_default()
                 );
                 summaries.push(serde_json::json!({
                     "position": it.position, "source": label, "pith_number": done.pith_number,
@@ -211,7 +244,13 @@ fn to_json(v: &Value) -> serde_json::Value {
 /// `2605.18404v1` for a record.
 fn source_label(record: &Value) -> String {
     let s = record.get("source");
-    let id = s.and_then(|s| s.get("id")).and_then(Value::as_str).unwrap_or("?");
-    let v = s.and_then(|s| s.get("version")).and_then(Value::as_int).unwrap_or(0);
+    let id = s
+        .and_then(|s| s.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
+    let v = s
+        .and_then(|s| s.get("version"))
+        .and_then(Value::as_int)
+        .unwrap_or(0);
     format!("{id}v{v}")
 }

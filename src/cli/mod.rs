@@ -7,9 +7,10 @@ use clap::{Parser, Subcommand};
 mod canon;
 mod issue;
 mod key;
+mod merge;
+mod publishing;
 mod registry;
 mod unlock;
-mod merge;
 mod verify;
 
 /// pith: issue, sign and verify Pith numbers for arXiv papers, offline.
@@ -35,6 +36,15 @@ enum Cmd {
     /// The registry ledger: show, export.
     #[command(subcommand)]
     Registry(registry::Cmd),
+    /// Sign a graph_snapshot event for a paper (spec §9).
+    Graph(publishing::GraphArgs),
+    /// Sign or re-sign events of the other kinds.
+    #[command(subcommand)]
+    Event(publishing::EventCmd),
+    /// Merge events and assemble a signed bundle (spec §11).
+    Bundle(publishing::BundleArgs),
+    /// Write the static resolver tree for verified bundles.
+    Publish(publishing::PublishArgs),
     /// Key custody: generate, list, rotate, revoke.
     #[command(subcommand)]
     Key(key::Cmd),
@@ -47,6 +57,10 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Merge(a) => merge::run(a),
         Cmd::Verify(a) => verify::run(a),
         Cmd::Key(c) => key::run(c),
+        Cmd::Graph(a) => publishing::graph(a),
+        Cmd::Event(c) => publishing::event(c),
+        Cmd::Bundle(a) => publishing::bundle(a),
+        Cmd::Publish(a) => publishing::publish(a),
         Cmd::Record(a) => issue::record(a),
         Cmd::Issue(a) => issue::issue(a),
         Cmd::Registry(c) => registry::run(c),

@@ -45,7 +45,10 @@ pub struct ExportArgs {
 fn open(p: Option<&PathBuf>) -> Result<pith::ledger::Ledger, Failure> {
     let path = p.cloned().unwrap_or_else(pith::ledger::default_path);
     if !path.exists() {
-        return Err(Failure::Usage(format!("no registry ledger at {}", path.display())));
+        return Err(Failure::Usage(format!(
+            "no registry ledger at {}",
+            path.display()
+        )));
     }
     pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))
 }
@@ -56,7 +59,10 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
             let l = open(a.registry.as_ref())?;
             let rows = l.show(&a.query).map_err(|e| Failure::Usage(chain(&e)))?;
             if rows.is_empty() {
-                return Err(Failure::Refused(format!("{:?} is not in the ledger", a.query)));
+                return Err(Failure::Refused(format!(
+                    "{:?} is not in the ledger",
+                    a.query
+                )));
             }
             for r in rows {
                 if a.json {
@@ -65,14 +71,31 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
                     emit(None, false, &b)?;
                 } else {
                     let g = |k: &str| r.get(k).map(canon::Value::brief).unwrap_or_default();
-                    println!("{}  {}v{}", g("pith_number").trim_matches('"'), g("source_id").trim_matches('"'), g("source_version"));
-                    println!("  canonical_sha256   {}", g("canonical_sha256").trim_matches('"'));
-                    println!("  first_computed_at  {}", g("first_computed_at").trim_matches('"'));
-                    println!("  last_reissued_at   {}", g("last_reissued_at").trim_matches('"'));
+                    println!(
+                        "{}  {}v{}",
+                        g("pith_number").trim_matches('"'),
+                        g("source_id").trim_matches('"'),
+                        g("source_version")
+                    );
+                    println!(
+                        "  canonical_sha256   {}",
+                        g("canonical_sha256").trim_matches('"')
+                    );
+                    println!(
+                        "  first_computed_at  {}",
+                        g("first_computed_at").trim_matches('"')
+                    );
+                    println!(
+                        "  last_reissued_at   {}",
+                        g("last_reissued_at").trim_matches('"')
+                    );
                     if let Some(rep) = r.get("replaces").and_then(canon::Value::as_str) {
                         println!("  replaces           {rep} (metadata changed)");
                     }
-                    let n = r.get("receipts").and_then(canon::Value::as_array).map_or(0, Vec::len);
+                    let n = r
+                        .get("receipts")
+                        .and_then(canon::Value::as_array)
+                        .map_or(0, Vec::len);
                     println!("  receipts           {n}");
                 }
             }

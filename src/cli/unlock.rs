@@ -20,7 +20,6 @@ pub struct UnlockArgs {
     pub identity: Option<PathBuf>,
 }
 
-
 /// A passphrase from a file, the environment, or the terminal.
 pub fn passphrase(
     file: Option<&Path>,
@@ -88,4 +87,3 @@ pub fn unlock(
     SigningKey::decrypt(&sealed, &how)
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
 }
-

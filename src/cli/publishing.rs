@@ -1,0 +1,458 @@
+//! `pith graph`, `pith event sign|resign`, `pith bundle`, `pith publish` (issue 5).
+
+use std::path::PathBuf;
+
+use pith::canon::{self, Value};
+use pith::digest::PithNumber;
+use pith::issue::EventDraft;
+use pith::time::Timestamp;
+
+use super::unlock::{UnlockArgs, unlock};
+use super::{Failure, chain, emit, read_json, shown};
+
+/// The default registry base URL for links and mirror hints.
+pub const DEFAULT_BASE_URL: &str = "https://pith.science";
+
+fn now_s() -> Timestamp {
+    let n = Timestamp::now();
+    Timestamp::parse(&n.fmt_seconds()).unwrap_or(n)
+}
+
+fn out_value(v: &Value, out: Option<&PathBuf>, force: bool) -> Result<u8, Failure> {
+    let mut b = canon::to_canonical(v);
+    b.push(b'\n');
+    emit(out, force, &b)?;
+    Ok(0)
+}
+
+/// The signing key and where its output goes (shared by the signing commands).
+#[derive(clap::Args, Debug)]
+pub struct SignArgs {
+    /// The signing key (an age-encrypted ID.key.age).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    #[command(flatten)]
+    unlock: UnlockArgs,
+    /// `signer.signer_id` of new events.
+    #[arg(long, default_value = pith::rules::SIGNER_ID)]
+    signer_id: String,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
+    /// Accepted for uniformity: the output is the signed JSON object.
+    #[arg(long)]
+    json: bool,
+}
+
+impl SignArgs {
+    fn key(&self) -> Result<pith::secret::SigningKey, Failure> {
+        unlock(
+            &self.key,
+            self.unlock.identity.as_deref(),
+            self.unlock.passphrase_file.as_deref(),
+            "PITH_PASSPHRASE",
+            &format!("signing key {}", self.key.display()),
+        )
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct GraphArgs {
+    /// The paper's arXiv metadata (any format `pith record` reads); exactly one record.
+    #[arg(long, value_name = "INPUT")]
+    record: PathBuf,
+    /// Version to use when the source lists several.
+    #[arg(long)]
+    version: Option<u32>,
+    /// License URL when the source states none.
+    #[arg(long, value_name = "URL")]
+    default_license: Option<String>,
+    /// The registry's verdict (JSON object); without it the no-verdict shape is written.
+    #[arg(long, value_name = "FILE")]
+    verdict: Option<PathBuf>,
+    /// Operator sections (integrity, references, formal_canon, author_claims, and
+    /// claims.snapshot_sha256), kept as given.
+    #[arg(long, value_name = "FILE")]
+    sections: Option<PathBuf>,
+    #[command(flatten)]
+    sign: SignArgs,
+}
+
+pub fn graph(a: GraphArgs) -> Result<u8, Failure> {
+    let bytes = pith::io::read_input(&a.record)?;
+    let opts = pith::arxiv::ReadOptions {
+        format: None,
+        version: a.version,
+        all_versions: false,
+        default_license: a.default_license.clone(),
+    };
+    let items = pith::arxiv::read(&bytes, &shown(&a.record), &opts)
+        .map_err(|e| Failure::Refused(e.to_string()))?;
+    let mut good = Vec::new();
+    for it in items {
+        match it {
+            Ok(i) => good.push(i),
+            Err(r) => return Err(Failure::Refused(format!("refused: {r}"))),
+        }
+    }
+    let [item] = <[_; 1]>::try_from(good).map_err(|g: Vec<_>| {
+        Failure::Usage(format!(
+            "{}: {} records; pith graph takes exactly one",
+            shown(&a.record),
+            g.len()
+        ))
+    })?;
+    let Some(paper) = &item.paper else {
+        return Err(Failure::Usage(format!(
+            "{}: a canonical record alone has no title or authors; give the arXiv metadata",
+            shown(&a.record)
+        )));
+    };
+    let verdict = a.verdict.as_deref().map(read_json).transpose()?;
+    let sections = a.sections.as_deref().map(read_json).transpose()?;
+    let payload = pith::graph::payload(paper, &item.record, verdict.as_ref(), sections.as_ref())
+        .map_err(|e| {
+            Failure::Usage(format!(
+                "{}: {e}",
+                a.verdict
+                    .as_deref()
+                    .or(a.sections.as_deref())
+                    .map(shown)
+                    .unwrap_or_default()
+            ))
+        })?;
+    let (_, number) = pith::issue::number_of(&item.record)
+        .ok_or_else(|| Failure::Usage("internal: record without a number".into()))?;
+    let key = a.sign.key()?;
+    let draft = EventDraft {
+        event_type: "graph_snapshot".into(),
+        subject: number,
+        target: "graph".into(),
+        payload,
+        created_at: now_s(),
+        supersedes: Vec::new(),
+        prev_event: None,
+        signer_id: a.sign.signer_id.clone(),
+    };
+    let ev = pith::issue::sign_event(&draft, &key, &Timestamp::now());
+    out_value(&ev, a.sign.out.as_ref(), a.sign.force)
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum EventCmd {
+    /// Sign a new event of any kind other than record_created and graph_snapshot.
+    Sign(EventSignArgs),
+    /// Re-sign an event: a new signature (later signed_at, maybe a successor key), the
+    /// event id unchanged.
+    Resign(ResignArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct EventSignArgs {
+    /// Event type: author_attestation, timestamp_anchor, storage_attestation,
+    /// citation_signature, replication_record, correction, mirror_hint.
+    #[arg(long = "type")]
+    event_type: String,
+    /// The Pith number the event is about.
+    #[arg(long)]
+    subject: String,
+    /// The payload (a JSON object).
+    #[arg(long, value_name = "FILE")]
+    payload: PathBuf,
+    /// `prev_event`: the event id this one follows.
+    #[arg(long, value_name = "EVENT_ID")]
+    prev: Option<String>,
+    /// Event ids this one supersedes. Repeatable.
+    #[arg(long, value_name = "EVENT_ID")]
+    supersedes: Vec<String>,
+    #[command(flatten)]
+    sign: SignArgs,
+}
+
+fn event_id_ok(s: &str) -> bool {
+    s.strip_prefix("sha256:").is_some_and(|h| {
+        h.len() == 64
+            && h.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
+    match cmd {
+        EventCmd::Sign(a) => {
+            let target = match pith::rules::event_kind(&a.event_type) {
+                Some((_, None)) | None => {
+                    let others: Vec<&str> = pith::rules::EVENT_KINDS
+                        .iter()
+                        .filter(|k| k.2.is_some() && k.0 != "graph_snapshot")
+                        .map(|k| k.0)
+                        .collect();
+                    return Err(Failure::Usage(format!(
+                        "--type {:?}: expected one of {}",
+                        a.event_type,
+                        others.join(", ")
+                    )));
+                }
+                Some(_) if a.event_type == "graph_snapshot" => {
+                    return Err(Failure::Usage(
+                        "--type graph_snapshot: use pith graph".into(),
+                    ));
+                }
+                Some((t, Some(_))) => t,
+            };
+            let subject = PithNumber::parse(&a.subject).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "--subject {:?}: expected pith:YYYY:<26 base32 chars>",
+                    a.subject
+                ))
+            })?;
+            for id in a.prev.iter().chain(&a.supersedes) {
+                if !event_id_ok(id) {
+                    return Err(Failure::Usage(format!(
+                        "{id:?}: expected an event id sha256:<64 hex>"
+                    )));
+                }
+            }
+            let payload = read_json(&a.payload)?;
+            if payload.as_object().is_none() {
+                return Err(Failure::Usage(format!(
+                    "{}: $: expected a JSON object",
+                    shown(&a.payload)
+                )));
+            }
+            let key = a.sign.key()?;
+            let draft = EventDraft {
+                event_type: a.event_type.clone(),
+                subject,
+                target: target.into(),
+                payload,
+                created_at: now_s(),
+                supersedes: a.supersedes.clone(),
+                prev_event: a.prev.clone(),
+                signer_id: a.sign.signer_id.clone(),
+            };
+            out_value(
+                &pith::issue::sign_event(&draft, &key, &Timestamp::now()),
+                a.sign.out.as_ref(),
+                a.sign.force,
+            )
+        }
+        EventCmd::Resign(a) => {
+            let ev = read_json(&a.event)?;
+            let mut ck = pith::check::Checker::new(None);
+            pith::check::event(&mut ck, &ev, "$", None);
+            let bad: Vec<String> = ck
+                .failures
+                .iter()
+                .filter(|f| f.code != "bad_signature")
+                .map(ToString::to_string)
+                .collect();
+            if !bad.is_empty() {
+                return Err(Failure::Refused(format!(
+                    "{}: not re-signing an event that does not check: {}",
+                    shown(&a.event),
+                    bad.join("; ")
+                )));
+            }
+            let key = a.sign.key()?;
+            let resigned =
+                pith::issue::resign_event(&ev, &key, &Timestamp::now()).ok_or_else(|| {
+                    Failure::Usage(format!("{}: not an event object", shown(&a.event)))
+                })?;
+            let signer_fp = ev
+                .get("signer")
+                .and_then(|s| s.get("public_key_fingerprint"))
+                .and_then(Value::as_str)
+                .unwrap_or_default();
+            if signer_fp != key.public().fingerprint() {
+                eprintln!(
+                    "warning: re-signed with {} ({}), not the signer's key: verifiers accept it only when their keyring has a key transition from the signer's key to it",
+                    key.key_id(),
+                    key.public().fingerprint()
+                );
+            }
+            out_value(&resigned, a.sign.out.as_ref(), a.sign.force)
+        }
+    }
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ResignArgs {
+    /// The event to re-sign.
+    event: PathBuf,
+    #[command(flatten)]
+    sign: SignArgs,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct BundleArgs {
+    /// Event files: one event, a JSON array, or JSON lines (`-` for stdin).
+    #[arg(required = true)]
+    events: Vec<PathBuf>,
+    /// The keyring the events must verify against; `public_keys` come from it.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// The registry's base URL for links and mirror hints.
+    #[arg(long, default_value = DEFAULT_BASE_URL)]
+    base_url: String,
+    /// `built_at` (whole seconds); default now. The signature's signed_at is this time.
+    #[arg(long)]
+    built_at: Option<String>,
+    /// Write the bundle without bundle_signature (for an offline signer).
+    #[arg(long)]
+    unsigned: bool,
+    /// The bundle signing key (not needed with --unsigned).
+    #[arg(long, value_name = "FILE", required_unless_present = "unsigned")]
+    key: Option<PathBuf>,
+    #[command(flatten)]
+    unlock: UnlockArgs,
+    /// With --unsigned: the key id that will sign it, so its document is in public_keys.
+    #[arg(long)]
+    signer_key_id: Option<String>,
+    /// Write here instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
+    /// Accepted for uniformity: the output is the bundle JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
+    let keyring = pith::keys::Keyring::load(&a.keyring)?;
+    let mut events = Vec::new();
+    for f in &a.events {
+        let bytes = pith::io::read_input(f)?;
+        events.extend(
+            pith::merge::read_events(&bytes)
+                .map_err(|e| Failure::Usage(format!("{}: not valid events JSON {e}", shown(f))))?,
+        );
+    }
+    let built = match &a.built_at {
+        Some(s) => {
+            let t = Timestamp::parse(s).ok_or_else(|| {
+                Failure::Usage(format!("--built-at {s:?}: expected YYYY-MM-DDTHH:MM:SSZ"))
+            })?;
+            if !t.whole_seconds() {
+                return Err(Failure::Usage(format!(
+                    "--built-at {s:?}: expected whole seconds"
+                )));
+            }
+            t
+        }
+        None => now_s(),
+    };
+    let key = match (&a.key, a.unsigned) {
+        (Some(k), false) => Some(unlock(
+            k,
+            a.unlock.identity.as_deref(),
+            a.unlock.passphrase_file.as_deref(),
+            "PITH_PASSPHRASE",
+            &format!("signing key {}", k.display()),
+        )?),
+        _ => None,
+    };
+    let signer = key
+        .as_ref()
+        .map(|k| k.key_id().to_owned())
+        .or(a.signer_key_id.clone());
+    if let Some(k) = &key {
+        match keyring.get(k.public().fingerprint()) {
+            None => {
+                return Err(Failure::Refused(format!(
+                    "the signing key {} is not in the keyring {}",
+                    k.key_id(),
+                    a.keyring.display()
+                )));
+            }
+            Some(t) if t.window_at(&built) != pith::keys::KeyWindow::Valid => {
+                return Err(Failure::Refused(format!(
+                    "the signing key {} is not valid at built_at {built}: {:?}",
+                    k.key_id(),
+                    t.window_at(&built)
+                )));
+            }
+            Some(_) => {}
+        }
+    }
+    let unsigned =
+        pith::bundle::assemble(&events, &keyring, &a.base_url, &built, signer.as_deref())
+            .map_err(|e| Failure::Refused(chain(&e)))?;
+    let out = match &key {
+        Some(k) => {
+            // signed_at within built_at's second: the current sub-second when built now
+            let now = Timestamp::now();
+            let signed_at = if now.fmt_seconds() == built.fmt_seconds() {
+                now
+            } else {
+                built
+            };
+            pith::bundle::sign(unsigned, k, &signed_at)
+        }
+        None => unsigned,
+    };
+    out_value(&out, a.out.as_ref(), a.force)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct PublishArgs {
+    /// Signed bundles to publish; each must verify against --keyring.
+    #[arg(required = true)]
+    bundles: Vec<PathBuf>,
+    /// The keyring: bundles are verified against it, its documents are published.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// The output directory (the resolver's document root).
+    #[arg(long)]
+    out: PathBuf,
+    /// The registry's base URL, for the mirror manifest.
+    #[arg(long, default_value = DEFAULT_BASE_URL)]
+    base_url: String,
+    /// Machine-readable summary.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
+    let keyring = pith::keys::Keyring::load(&a.keyring)?;
+    let mut bundles = Vec::new();
+    for f in &a.bundles {
+        let v = read_json(f)?;
+        let r = pith::verify::verify_value(&v, &keyring, None)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", shown(f))))?;
+        if r.kind != pith::verify::Kind::Bundle || !r.ok() {
+            let first = r
+                .failures
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_else(|| format!("a {}, not a bundle", r.kind.name()));
+            return Err(Failure::Refused(format!(
+                "{}: not publishing: {first}",
+                shown(f)
+            )));
+        }
+        bundles.push(v);
+    }
+    let done = pith::publish::publish(&bundles, &keyring, &a.base_url, &a.out)?;
+    if a.json {
+        println!(
+            "{}",
+            serde_json::to_string(&done).map_err(|e| Failure::Usage(e.to_string()))?
+        );
+    } else {
+        for w in &done.written {
+            println!("wrote {}", a.out.join(w).display());
+        }
+        println!(
+            "{} file(s) written, {} unchanged",
+            done.written.len(),
+            done.unchanged
+        );
+    }
+    Ok(0)
+}

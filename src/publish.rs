@@ -1,0 +1,155 @@
+//! The static resolver tree the registry serves (issue 5).
+//!
+//! ```text
+//! pith/{CODE}/bundle.json  pith/{CODE}/state.json  .well-known/pith/{CODE}/bundle.json
+//! pith-signing-key.json    keys/{key_id}.json      pith-mirrors.json
+//! ```
+//! Output is a pure function of the inputs (no clock): a file is rewritten, atomically,
+//! only when its bytes change, so updating one paper rewrites only its files.
+
+use std::path::{Path, PathBuf};
+
+use crate::canon::{self, Value};
+use crate::io::{IoError, write_atomic};
+use crate::keys::{KeyWindow, Keyring};
+use crate::rules;
+use crate::time::Timestamp;
+
+/// What publishing did.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct Published {
+    /// Files written (new or changed).
+    pub written: Vec<String>,
+    /// Files already up to date.
+    pub unchanged: usize,
+}
+
+/// The mirror manifest (`pith-mirrors.json`) in the registry's published shape.
+pub fn manifest(base_url: &str, key_doc: &Value, generated_at: &Timestamp) -> Value {
+    let base = base_url.trim_end_matches('/');
+    canon::object([
+        ("manifest_type", "pith_mirror_manifest".into()),
+        ("manifest_version", "1.0".into()),
+        ("generated_at", generated_at.fmt_seconds().into()),
+        ("merge_version", rules::MERGE_VERSION.into()),
+        (
+            "mirrors",
+            Value::Array(vec![canon::object([
+                ("name", rules::MIRROR_NAME.into()),
+                ("mirror_type", "https".into()),
+                ("base_url", base.into()),
+                ("bundle_pattern", format!("{base}/pith/{{suffix}}/bundle.json").into()),
+                ("state_pattern", format!("{base}/pith/{{suffix}}/state.json").into()),
+                ("well_known_pattern", format!("{base}/.well-known/pith/{{suffix}}/bundle.json").into()),
+                ("public_key", key_doc.clone()),
+                ("status", "primary".into()),
+            ])]),
+        ),
+        ("notes", "Every bundle is signed; verify it offline against the registry's public key, never against keys a bundle carries.".into()),
+    ])
+}
+
+fn bytes(v: &Value) -> Vec<u8> {
+    let mut b = canon::to_canonical(v);
+    b.push(b'\n');
+    b
+}
+
+fn put(out: &Path, rel: &str, data: &[u8], done: &mut Published) -> Result<(), IoError> {
+    let path: PathBuf = out.join(rel);
+    if std::fs::read(&path).is_ok_and(|old| old == data) {
+        done.unchanged += 1;
+        return Ok(());
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|source| IoError::Write {
+            path: dir.into(),
+            source,
+        })?;
+    }
+    write_atomic(&path, data, true, Some(0o644))?;
+    done.written.push(rel.to_owned());
+    Ok(())
+}
+
+/// Write the resolver tree for already-verified `bundles` into `out`.
+///
+/// `pith-signing-key.json` is the document of the key that signed the newest bundle when
+/// it is active now in the keyring, else of any active key; `generated_at` is the newest
+/// `built_at`.
+pub fn publish(
+    bundles: &[Value],
+    keyring: &Keyring,
+    base_url: &str,
+    out: &Path,
+) -> Result<Published, IoError> {
+    let mut done = Published::default();
+    let mut newest: Option<(Timestamp, String)> = None;
+    for b in bundles {
+        let code = b
+            .get("pith_number")
+            .and_then(Value::as_str)
+            .and_then(|n| n.rsplit(':').next())
+            .unwrap_or_default()
+            .to_owned();
+        let data = bytes(b);
+        put(out, &format!("pith/{code}/bundle.json"), &data, &mut done)?;
+        put(
+            out,
+            &format!(".well-known/pith/{code}/bundle.json"),
+            &data,
+            &mut done,
+        )?;
+        if let Some(st) = b.get("state") {
+            put(
+                out,
+                &format!("pith/{code}/state.json"),
+                &bytes(st),
+                &mut done,
+            )?;
+        }
+        let built = b
+            .get("built_at")
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse);
+        let fp = b
+            .get("bundle_signature")
+            .and_then(|s| s.get("public_key_fingerprint"))
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        if let Some(t) = built
+            && newest.as_ref().is_none_or(|(n, _)| t.micros() > n.micros())
+        {
+            newest = Some((t, fp.to_owned()));
+        }
+    }
+    for k in keyring.iter() {
+        put(
+            out,
+            &format!("keys/{}.json", k.doc.key_id),
+            &bytes(&k.doc.raw),
+            &mut done,
+        )?;
+    }
+    let now = Timestamp::now();
+    let active = newest
+        .as_ref()
+        .and_then(|(_, fp)| keyring.get(fp))
+        .filter(|k| k.window_at(&now) == KeyWindow::Valid)
+        .or_else(|| {
+            keyring
+                .iter()
+                .find(|k| k.window_at(&now) == KeyWindow::Valid)
+        });
+    if let Some(k) = active {
+        put(out, "pith-signing-key.json", &bytes(&k.doc.raw), &mut done)?;
+        let generated = newest.map_or(now, |(t, _)| t);
+        put(
+            out,
+            "pith-mirrors.json",
+            &bytes(&manifest(base_url, &k.doc.raw, &generated)),
+            &mut done,
+        )?;
+    }
+    Ok(done)
+}
