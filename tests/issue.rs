@@ -17,7 +17,18 @@ impl Issuer {
         let tmp = tempfile::tempdir().unwrap();
         std::fs::write(tmp.path().join("pass"), "issuer test passphrase\n").unwrap();
         pith()
-            .args(["key", "generate", "--key-id", "pith-test-1", "--out-dir", tmp.path().join("keys").to_str().unwrap(), "--passphrase-file", tmp.path().join("pass").to_str().unwrap(), "--scrypt-log-n", "10"])
+            .args([
+                "key",
+                "generate",
+                "--key-id",
+                "pith-test-1",
+                "--out-dir",
+                tmp.path().join("keys").to_str().unwrap(),
+                "--passphrase-file",
+                tmp.path().join("pass").to_str().unwrap(),
+                "--scrypt-log-n",
+                "10",
+            ])
             .assert()
             .success();
         Issuer { tmp }
@@ -53,7 +64,13 @@ impl Issuer {
 /// The real canonical record with another arXiv id: a well-formed, different record.
 pub fn record_with_id(n: u32) -> Value {
     let mut r = bundle().get("canonical_record").unwrap().clone();
-    let src = r.as_object_mut().unwrap().get_mut("source").unwrap().as_object_mut().unwrap();
+    let src = r
+        .as_object_mut()
+        .unwrap()
+        .get_mut("source")
+        .unwrap()
+        .as_object_mut()
+        .unwrap();
     src.insert("id".into(), format!("2605.{:05}", 10000 + n).into());
     r
 }
@@ -68,7 +85,10 @@ fn write_records(path: &Path, recs: &[Value]) {
 }
 
 fn parse_lines(out: &[u8]) -> Vec<Value> {
-    String::from_utf8_lossy(out).lines().map(|l| canon::parse(l.as_bytes()).unwrap()).collect()
+    String::from_utf8_lossy(out)
+        .lines()
+        .map(|l| canon::parse(l.as_bytes()).unwrap())
+        .collect()
 }
 
 fn rows(db: &Path, q: &str) -> i64 {
@@ -82,34 +102,116 @@ fn issued_receipt_and_event_verify_and_reissue_keeps_first_computed_at() {
     let rec = bundle().get("canonical_record").unwrap().clone();
     let input = is.file("rec.json");
     std::fs::write(&input, canon::to_canonical(&rec)).unwrap();
-    let out = is.issue(&[&input]).assert().success().get_output().stdout.clone();
+    let out = is
+        .issue(&[&input])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let ev = parse_lines(&out).remove(0);
     // the number is the real bundle's number: same record, same number
-    assert_eq!(ev.get("subject_pith_number").and_then(Value::as_str), Some("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX"));
+    assert_eq!(
+        ev.get("subject_pith_number").and_then(Value::as_str),
+        Some("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX")
+    );
     let evf = is.file("event.json");
     std::fs::write(&evf, canon::to_canonical(&ev)).unwrap();
     let receipt = ev.get("payload").unwrap().get("receipt").unwrap().clone();
     let rf = is.file("receipt.json");
     std::fs::write(&rf, canon::to_canonical(&receipt)).unwrap();
     let k = is.keys();
-    pith().args(["verify", evf.to_str().unwrap(), "--keyring", k.to_str().unwrap()]).assert().success().stdout(predicates::str::contains("verified event"));
-    pith().args(["verify", rf.to_str().unwrap(), "--record", input.to_str().unwrap(), "--keyring", k.to_str().unwrap()]).assert().success();
+    pith()
+        .args([
+            "verify",
+            evf.to_str().unwrap(),
+            "--keyring",
+            k.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("verified event"));
+    pith()
+        .args([
+            "verify",
+            rf.to_str().unwrap(),
+            "--record",
+            input.to_str().unwrap(),
+            "--keyring",
+            k.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
     // the registry's real key did not sign it
-    pith().args(["verify", evf.to_str().unwrap(), "--keyring", "keys.example"]).assert().code(1).stdout(predicates::str::contains("the fingerprint of a key in the keyring"));
+    pith()
+        .args(["verify", evf.to_str().unwrap(), "--keyring", "keys.example"])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains(
+            "the fingerprint of a key in the keyring",
+        ));
     // reissue: same number, first_computed_at kept, last_reissued_at moves, one ledger row
     std::thread::sleep(std::time::Duration::from_millis(5));
-    let out2 = is.issue(&[&input]).assert().success().stderr(predicates::str::contains("reissued")).get_output().stdout.clone();
-    let r2 = parse_lines(&out2).remove(0).get("payload").unwrap().get("receipt").unwrap().clone();
-    assert_eq!(r2.get("first_computed_at"), receipt.get("first_computed_at"));
+    let out2 = is
+        .issue(&[&input])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("reissued"))
+        .get_output()
+        .stdout
+        .clone();
+    let r2 = parse_lines(&out2)
+        .remove(0)
+        .get("payload")
+        .unwrap()
+        .get("receipt")
+        .unwrap()
+        .clone();
+    assert_eq!(
+        r2.get("first_computed_at"),
+        receipt.get("first_computed_at")
+    );
     assert_ne!(r2.get("last_reissued_at"), receipt.get("last_reissued_at"));
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM records"), 1);
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM receipts"), 2);
     // every signature is in the audit table: receipt + event, twice
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM signatures"), 4);
     // the ledger shows it by number and by arXiv id
-    pith().args(["registry", "show", "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX", "--registry", is.db().to_str().unwrap()]).assert().success().stdout(predicates::str::contains("receipts           2"));
-    pith().args(["registry", "show", "2605.18404v1", "--registry", is.db().to_str().unwrap(), "--json"]).assert().success().stdout(predicates::str::contains("\"first_computed_at\""));
-    let exp = pith().args(["registry", "export", "--registry", is.db().to_str().unwrap()]).assert().success().get_output().stdout.clone();
+    pith()
+        .args([
+            "registry",
+            "show",
+            "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+            "--registry",
+            is.db().to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("receipts           2"));
+    pith()
+        .args([
+            "registry",
+            "show",
+            "2605.18404v1",
+            "--registry",
+            is.db().to_str().unwrap(),
+            "--json",
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("\"first_computed_at\""));
+    let exp = pith()
+        .args([
+            "registry",
+            "export",
+            "--registry",
+            is.db().to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     assert_eq!(parse_lines(&exp).len(), 1);
 }
 
@@ -118,12 +220,29 @@ fn changed_metadata_gets_a_new_number_linked_to_the_old() {
     let is = Issuer::new();
     let a = record_with_id(1);
     let mut b = a.clone();
-    b.as_object_mut().unwrap().get_mut("metadata").unwrap().as_object_mut().unwrap().insert("primary_cat".into(), "cs.CR".into());
+    b.as_object_mut()
+        .unwrap()
+        .get_mut("metadata")
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .insert("primary_cat".into(), "cs.CR".into());
     let (fa, fb) = (is.file("a.json"), is.file("b.json"));
     std::fs::write(&fa, canon::to_canonical(&a)).unwrap();
     std::fs::write(&fb, canon::to_canonical(&b)).unwrap();
-    let na = parse_lines(&is.issue(&[&fa]).assert().success().get_output().stdout)[0].get("subject_pith_number").unwrap().clone();
-    let out = is.issue(&[&fb]).arg("--json").assert().success().stderr(predicates::str::contains("metadata changed; replaces")).get_output().stdout.clone();
+    let na = parse_lines(&is.issue(&[&fa]).assert().success().get_output().stdout)[0]
+        .get("subject_pith_number")
+        .unwrap()
+        .clone();
+    let out = is
+        .issue(&[&fb])
+        .arg("--json")
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("metadata changed; replaces"))
+        .get_output()
+        .stdout
+        .clone();
     let s: serde_json::Value = serde_json::from_slice(&out).unwrap();
     assert_eq!(s["replaces"].as_str(), na.as_str());
     assert_ne!(s["pith_number"].as_str(), na.as_str());
@@ -138,9 +257,16 @@ fn a_different_record_under_an_issued_code_is_refused_loudly() {
     is.issue(&[&fa]).assert().success();
     // forge the collision: the ledger claims another hash for this code
     let c = rusqlite::Connection::open(is.db()).unwrap();
-    c.execute("UPDATE records SET canonical_sha256 = '00' || substr(canonical_sha256, 3)", []).unwrap();
+    c.execute(
+        "UPDATE records SET canonical_sha256 = '00' || substr(canonical_sha256, 3)",
+        [],
+    )
+    .unwrap();
     drop(c);
-    is.issue(&[&fa]).assert().code(1).stderr(predicates::str::contains("code collision"));
+    is.issue(&[&fa])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("code collision"));
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM receipts"), 1);
 }
 
@@ -156,7 +282,17 @@ fn two_processes_issuing_the_same_500_records_leave_500_rows() {
     is.issue(&[&one]).assert().success();
     let spawn = || {
         let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pith"));
-        c.arg("issue").arg(&f).args(["--key", is.keys().join("pith-test-1.key.age").to_str().unwrap(), "--passphrase-file", is.file("pass").to_str().unwrap(), "--registry", is.db().to_str().unwrap(), "--out", "/dev/null", "--force"]);
+        c.arg("issue").arg(&f).args([
+            "--key",
+            is.keys().join("pith-test-1.key.age").to_str().unwrap(),
+            "--passphrase-file",
+            is.file("pass").to_str().unwrap(),
+            "--registry",
+            is.db().to_str().unwrap(),
+            "--out",
+            "/dev/null",
+            "--force",
+        ]);
         c.stderr(std::process::Stdio::null()).spawn().unwrap()
     };
     let (mut p1, mut p2) = (spawn(), spawn());
@@ -165,7 +301,13 @@ fn two_processes_issuing_the_same_500_records_leave_500_rows() {
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM records"), 500);
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM receipts"), 1001);
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM signatures"), 2002);
-    assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM records WHERE first_computed_at > last_reissued_at"), 0);
+    assert_eq!(
+        rows(
+            &is.db(),
+            "SELECT COUNT(*) FROM records WHERE first_computed_at > last_reissued_at"
+        ),
+        0
+    );
 }
 
 #[test]
@@ -175,13 +317,27 @@ fn a_process_killed_mid_batch_leaves_a_consistent_ledger() {
     let f = is.file("batch.jsonl");
     write_records(&f, &recs);
     let mut c = std::process::Command::new(assert_cmd::cargo::cargo_bin("pith"));
-    c.arg("issue").arg(&f).args(["--key", is.keys().join("pith-test-1.key.age").to_str().unwrap(), "--passphrase-file", is.file("pass").to_str().unwrap(), "--registry", is.db().to_str().unwrap(), "--out", "/dev/null", "--force"]);
+    c.arg("issue").arg(&f).args([
+        "--key",
+        is.keys().join("pith-test-1.key.age").to_str().unwrap(),
+        "--passphrase-file",
+        is.file("pass").to_str().unwrap(),
+        "--registry",
+        is.db().to_str().unwrap(),
+        "--out",
+        "/dev/null",
+        "--force",
+    ]);
     let mut child = c.stderr(std::process::Stdio::null()).spawn().unwrap();
     // wait until it has committed something, then kill it hard
     let start = std::time::Instant::now();
     loop {
         std::thread::sleep(std::time::Duration::from_millis(20));
-        if is.db().exists() && std::panic::catch_unwind(|| rows(&is.db(), "SELECT COUNT(*) FROM records")).unwrap_or(0) > 50 {
+        if is.db().exists()
+            && std::panic::catch_unwind(|| rows(&is.db(), "SELECT COUNT(*) FROM records"))
+                .unwrap_or(0)
+                > 50
+        {
             break;
         }
         assert!(start.elapsed().as_secs() < 60, "issuer made no progress");
@@ -189,15 +345,28 @@ fn a_process_killed_mid_batch_leaves_a_consistent_ledger() {
     child.kill().unwrap();
     child.wait().unwrap();
     let db = rusqlite::Connection::open(is.db()).unwrap();
-    let ok: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap();
+    let ok: String = db
+        .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+        .unwrap();
     assert_eq!(ok, "ok");
     let n = rows(&is.db(), "SELECT COUNT(*) FROM records");
     assert!(n > 50, "{n}");
     // no half entries: every record has its receipt, every receipt its two audit rows
-    assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM records r WHERE NOT EXISTS (SELECT 1 FROM receipts x WHERE x.pith_number = r.pith_number)"), 0);
+    assert_eq!(
+        rows(
+            &is.db(),
+            "SELECT COUNT(*) FROM records r WHERE NOT EXISTS (SELECT 1 FROM receipts x WHERE x.pith_number = r.pith_number)"
+        ),
+        0
+    );
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM receipts"), n);
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM signatures"), 2 * n);
     // and issuing the whole batch again completes it
-    is.issue(&[&f]).arg("--out").arg("/dev/null").arg("--force").assert().success();
+    is.issue(&[&f])
+        .arg("--out")
+        .arg("/dev/null")
+        .arg("--force")
+        .assert()
+        .success();
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM records"), 3000);
 }

@@ -152,14 +152,32 @@ fn assembling_the_real_events_reproduces_the_real_bundle_sha256() {
     let b = bundle();
     let events = b.get("events").and_then(Value::as_array).unwrap();
     let built = pith::time::Timestamp::parse("2026-05-24T06:12:38Z").unwrap();
-    let unsigned = pith::bundle::assemble(events, &keyring(), "https://pith.science", &built, Some("pith-v1-2026-05")).unwrap();
-    let want = b.get("bundle_signature").unwrap().get("bundle_sha256").unwrap().as_str().unwrap();
+    let unsigned = pith::bundle::assemble(
+        events,
+        &keyring(),
+        "https://pith.science",
+        &built,
+        Some("pith-v1-2026-05"),
+    )
+    .unwrap();
+    let want = b
+        .get("bundle_signature")
+        .unwrap()
+        .get("bundle_sha256")
+        .unwrap()
+        .as_str()
+        .unwrap();
     assert!(want.starts_with("757b3a92"));
     assert_eq!(pith::bundle::bundle_sha256(&unsigned).hex(), want);
     // and it is the real bundle without its signature, byte for byte
-    let Value::Object(mut real) = b.clone() else { panic!() };
+    let Value::Object(mut real) = b.clone() else {
+        panic!()
+    };
     real.remove("bundle_signature");
-    assert_eq!(canon::to_canonical(&unsigned), canon::to_canonical(&Value::Object(real)));
+    assert_eq!(
+        canon::to_canonical(&unsigned),
+        canon::to_canonical(&Value::Object(real))
+    );
 }
 
 #[test]
@@ -180,23 +198,54 @@ fn graph_snapshot_payload_is_rebuilt_byte_for_byte_from_its_inputs() {
         title: st(p, "title"),
         abstract_text: st(p, "abstract_excerpt"),
         // given in another order: pith sorts them
-        authors: { let mut a: Vec<String> = st(p, "authors_text").split(", ").map(str::to_owned).collect(); a.reverse(); a },
+        authors: {
+            let mut a: Vec<String> = st(p, "authors_text")
+                .split(", ")
+                .map(str::to_owned)
+                .collect();
+            a.reverse();
+            a
+        },
         primary_cat: st(p, "primary_cat"),
         cross_cats_sorted: vec![],
         license: Some(st(p, "license")),
         withdrawn: false,
     };
     let v = g.get("verdict").unwrap();
-    let Value::Object(mut verdict) = v.clone() else { panic!() };
+    let Value::Object(mut verdict) = v.clone() else {
+        panic!()
+    };
     let headline = verdict.remove("pith_extraction_headline").unwrap();
-    verdict.insert("pith_extraction".into(), canon::object([("headline", headline)]));
+    verdict.insert(
+        "pith_extraction".into(),
+        canon::object([("headline", headline)]),
+    );
     let sections = canon::object([
         ("integrity", g.get("integrity").unwrap().clone()),
         ("references", g.get("references").unwrap().clone()),
         ("formal_canon", g.get("formal_canon").unwrap().clone()),
         ("author_claims", g.get("author_claims").unwrap().clone()),
-        ("claims", canon::object([("snapshot_sha256", g.get("claims").unwrap().get("snapshot_sha256").unwrap().clone())])),
+        (
+            "claims",
+            canon::object([(
+                "snapshot_sha256",
+                g.get("claims")
+                    .unwrap()
+                    .get("snapshot_sha256")
+                    .unwrap()
+                    .clone(),
+            )]),
+        ),
     ]);
-    let built = pith::graph::payload(&paper, b.get("canonical_record").unwrap(), Some(&Value::Object(verdict)), Some(&sections)).unwrap();
-    assert_eq!(String::from_utf8(canon::to_canonical(&built)).unwrap(), String::from_utf8(canon::to_canonical(real)).unwrap());
+    let built = pith::graph::payload(
+        &paper,
+        b.get("canonical_record").unwrap(),
+        Some(&Value::Object(verdict)),
+        Some(&sections),
+    )
+    .unwrap();
+    assert_eq!(
+        String::from_utf8(canon::to_canonical(&built)).unwrap(),
+        String::from_utf8(canon::to_canonical(real)).unwrap()
+    );
 }
