@@ -12,5 +12,6 @@ mod cli;
 mod ed25519_vectors;
 mod issue;
 mod keys;
+mod publishing;
 mod real_bundle;
 mod tamper;
