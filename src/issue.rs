@@ -9,40 +9,64 @@ use crate::rules;
 use crate::secret::SigningKey;
 use crate::time::Timestamp;
 
+/// The key a signature will be made with, named before signing (offline requests).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyRef {
+    /// `key_id`.
+    pub key_id: String,
+    /// `public_key_fingerprint` (32 hex).
+    pub fingerprint: String,
+}
+
+impl From<&SigningKey> for KeyRef {
+    fn from(k: &SigningKey) -> Self {
+        KeyRef { key_id: k.key_id().to_owned(), fingerprint: k.public().fingerprint().to_owned() }
+    }
+}
+
+/// A receipt with every member but `signature_b64` and `signed_at` (spec §8).
+pub fn unsigned_receipt(key: &KeyRef, canonical_sha256: &Sha256Digest, first_computed_at: &Timestamp, last_reissued_at: &Timestamp) -> Value {
+    canon::object([
+        ("kind", rules::RECEIPT_KIND.into()),
+        ("key_id", key.key_id.as_str().into()),
+        ("algorithm", rules::ALGORITHM.into()),
+        ("signed_message", rules::LABEL_RECEIPT.into()),
+        ("builder_version", rules::BUILDER_VERSION.into()),
+        ("receipt_version", rules::RECEIPT_VERSION.into()),
+        ("canonical_sha256", canonical_sha256.hex().into()),
+        ("first_computed_at", first_computed_at.fmt_micros().into()),
+        ("last_reissued_at", last_reissued_at.fmt_micros().into()),
+        ("signature_status", rules::SIGNATURE_STATUS.into()),
+        ("public_key_fingerprint", key.fingerprint.as_str().into()),
+    ])
+}
+
+/// Sign a receipt in place: `signature_b64` over `digest`, and `signed_at`.
+pub fn sign_receipt(receipt: &mut Value, key: &SigningKey, digest: &Sha256Digest, signed_at: &Timestamp) {
+    let sig = key.signature_object(digest, rules::LABEL_RECEIPT, signed_at);
+    if let (Some(m), Some(s)) = (receipt.as_object_mut(), sig.as_object()) {
+        for k in ["signature_b64", "signed_at"] {
+            if let Some(v) = s.get(k) {
+                m.insert(k.into(), v.clone());
+            }
+        }
+    }
+}
+
 /// A signed receipt over a record's `canonical_sha256` (spec §8).
-pub fn receipt(
-    key: &SigningKey,
-    canonical_sha256: &Sha256Digest,
-    first_computed_at: &Timestamp,
-    last_reissued_at: &Timestamp,
-    signed_at: &Timestamp,
-) -> Value {
-    let sig = key.signature_object(canonical_sha256, rules::LABEL_RECEIPT, signed_at);
-    let Value::Object(mut m) = sig else {
-        unreachable!("signature objects are objects")
-    };
-    m.insert("kind".into(), rules::RECEIPT_KIND.into());
-    m.insert("builder_version".into(), rules::BUILDER_VERSION.into());
-    m.insert("receipt_version".into(), rules::RECEIPT_VERSION.into());
-    m.insert("canonical_sha256".into(), canonical_sha256.hex().into());
-    m.insert(
-        "first_computed_at".into(),
-        first_computed_at.fmt_micros().into(),
-    );
-    m.insert(
-        "last_reissued_at".into(),
-        last_reissued_at.fmt_micros().into(),
-    );
-    Value::Object(m)
+pub fn receipt(key: &SigningKey, canonical_sha256: &Sha256Digest, first_computed_at: &Timestamp, last_reissued_at: &Timestamp, signed_at: &Timestamp) -> Value {
+    let mut r = unsigned_receipt(&KeyRef::from(key), canonical_sha256, first_computed_at, last_reissued_at);
+    sign_receipt(&mut r, key, canonical_sha256, signed_at);
+    r
 }
 
 /// The `signer` block of an event (spec §7).
-pub fn signer_block(key: &SigningKey, signer_id: &str) -> Value {
+pub fn signer_block(key: &KeyRef, signer_id: &str) -> Value {
     canon::object([
         ("signer_id", signer_id.into()),
         ("signer_type", rules::SIGNER_TYPE.into()),
-        ("key_id", key.key_id().into()),
-        ("public_key_fingerprint", key.public().fingerprint().into()),
+        ("key_id", key.key_id.as_str().into()),
+        ("public_key_fingerprint", key.fingerprint.as_str().into()),
     ])
 }
 
@@ -67,38 +91,39 @@ pub struct EventDraft {
     pub signer_id: String,
 }
 
-/// Sign an event: `content_sha256` over the event without `signature`, `content_sha256`
-/// and `event_id` (spec §3), `event_id` = `sha256:` + it, signature over its 32 bytes.
-pub fn sign_event(d: &EventDraft, key: &SigningKey, signed_at: &Timestamp) -> Value {
-    let mut ev = canon::object([
+/// An event without `signature`, `content_sha256` and `event_id`: what an offline signer
+/// completes with [`finish_event`].
+pub fn unsigned_event(d: &EventDraft, key: &KeyRef) -> Value {
+    canon::object([
         ("event_type", d.event_type.as_str().into()),
         ("subject_pith_number", d.subject.to_string().into()),
         ("target", d.target.as_str().into()),
         ("payload", d.payload.clone()),
         ("signer", signer_block(key, &d.signer_id)),
         ("created_at", d.created_at.fmt_seconds().into()),
-        (
-            "supersedes",
-            Value::Array(d.supersedes.iter().map(|s| s.as_str().into()).collect()),
-        ),
-        (
-            "prev_event",
-            d.prev_event.as_deref().map_or(Value::Null, Value::from),
-        ),
+        ("supersedes", Value::Array(d.supersedes.iter().map(|s| s.as_str().into()).collect())),
+        ("prev_event", d.prev_event.as_deref().map_or(Value::Null, Value::from)),
         ("schema_version", rules::SCHEMA_VERSION.into()),
-    ]);
-    let content = canon_sha256_without(&ev, &rules::EVENT_UNHASHED);
+    ])
+}
+
+/// Complete an event: `content_sha256` over the event without `signature`,
+/// `content_sha256` and `event_id` (spec §3), `event_id` = `sha256:` + it, and the
+/// signature over its 32 bytes. Re-signing an event is the same operation.
+pub fn finish_event(ev: &mut Value, key: &SigningKey, signed_at: &Timestamp) -> Sha256Digest {
+    let content = canon_sha256_without(ev, &rules::EVENT_UNHASHED);
     if let Some(m) = ev.as_object_mut() {
         m.insert("content_sha256".into(), content.hex().into());
-        m.insert(
-            "event_id".into(),
-            format!("sha256:{}", content.hex()).into(),
-        );
-        m.insert(
-            "signature".into(),
-            key.signature_object(&content, rules::LABEL_EVENT, signed_at),
-        );
+        m.insert("event_id".into(), format!("sha256:{}", content.hex()).into());
+        m.insert("signature".into(), key.signature_object(&content, rules::LABEL_EVENT, signed_at));
     }
+    content
+}
+
+/// Sign an event (see [`finish_event`]).
+pub fn sign_event(d: &EventDraft, key: &SigningKey, signed_at: &Timestamp) -> Value {
+    let mut ev = unsigned_event(d, &KeyRef::from(key));
+    finish_event(&mut ev, key, signed_at);
     ev
 }
 
@@ -149,17 +174,8 @@ pub fn number_of(record: &Value) -> Option<(Sha256Digest, PithNumber)> {
 /// Re-sign an event: a new signature over its (unchanged) content digest, so its
 /// `event_id` stays the same (spec §3). None when `event` is not an object.
 pub fn resign_event(event: &Value, key: &SigningKey, signed_at: &Timestamp) -> Option<Value> {
-    let content = canon_sha256_without(event, &rules::EVENT_UNHASHED);
     let mut ev = event.clone();
-    let m = ev.as_object_mut()?;
-    m.insert("content_sha256".into(), content.hex().into());
-    m.insert(
-        "event_id".into(),
-        format!("sha256:{}", content.hex()).into(),
-    );
-    m.insert(
-        "signature".into(),
-        key.signature_object(&content, rules::LABEL_EVENT, signed_at),
-    );
+    ev.as_object_mut()?;
+    finish_event(&mut ev, key, signed_at);
     Some(ev)
 }

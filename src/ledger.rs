@@ -75,6 +75,32 @@ pub struct Ledger {
     path: PathBuf,
 }
 
+/// What issuing a record would do (see [`Ledger::plan`]).
+#[derive(Clone, Debug)]
+pub struct Plan {
+    /// `canonical_sha256`.
+    pub sha: Sha256Digest,
+    /// The Pith number.
+    pub number: PithNumber,
+    /// `first_computed_at` for the receipt.
+    pub first: Timestamp,
+    /// `last_reissued_at` for the receipt.
+    pub now: Timestamp,
+    /// First issue of this number.
+    pub new: bool,
+    /// A previous number for the same source id and version.
+    pub replaces: Option<String>,
+}
+
+/// The (kind, id, version) of a record's source.
+fn source_of(record: &Value) -> (String, String, i64) {
+    let source = record.get("source");
+    let kind = source.and_then(|s| s.get("kind")).and_then(Value::as_str).unwrap_or("").to_owned();
+    let sid = source.and_then(|s| s.get("id")).and_then(Value::as_str).unwrap_or("").to_owned();
+    let ver = source.and_then(|s| s.get("version")).and_then(Value::as_int).and_then(|v| i64::try_from(v).ok()).unwrap_or(0);
+    (kind, sid, ver)
+}
+
 /// What issuing one record did.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Issued {
@@ -334,6 +360,102 @@ impl Ledger {
             replaces,
             event,
         })
+    }
+
+    /// What issuing `record` now would give: its number, `first_computed_at` (kept from
+    /// the ledger on a reissue), whether it is new, and the number it replaces. Read-only:
+    /// for signing requests, whose signatures come back later through [`Self::record_event`].
+    pub fn plan(&self, record: &Value) -> Result<Plan, LedgerError> {
+        let sql = self.sql();
+        let Some((sha, number)) = issue::number_of(record) else {
+            return Err(LedgerError::Schema { path: self.path.clone(), what: "internal: planning a record that was not checked".into() });
+        };
+        let (kind, sid, ver) = source_of(record);
+        let now = Timestamp::now();
+        let existing: Option<(String, String)> = self
+            .conn
+            .query_row("SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1", params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(&sql)?;
+        match existing {
+            Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision { path: self.path.clone(), number: number.to_string(), existing: h, new: sha.hex() }),
+            Some((_, first)) => Ok(Plan { sha, number, first: Timestamp::parse(&first).unwrap_or(now), now, new: false, replaces: None }),
+            None => {
+                let replaces: Option<String> = self
+                    .conn
+                    .query_row(
+                        "SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1",
+                        params![kind, sid, ver],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(&sql)?;
+                Ok(Plan { sha, number, first: now, now, new: true, replaces })
+            }
+        }
+    }
+
+    /// Record a `record_created` event signed elsewhere (an offline signer): in one
+    /// transaction, the record (first issue) or its new `last_reissued_at`, the receipt,
+    /// and audit rows for its two signatures. The event must already be verified.
+    pub fn record_event(&mut self, event: &Value) -> Result<Issued, LedgerError> {
+        let path = self.path.clone();
+        let sql = |source| LedgerError::Sql { path: path.clone(), source };
+        let pl = event.get("payload");
+        let record = pl.and_then(|p| p.get("canonical_record")).cloned().unwrap_or(Value::Null);
+        let receipt = pl.and_then(|p| p.get("receipt")).cloned().unwrap_or(Value::Null);
+        let Some((sha, number)) = issue::number_of(&record) else {
+            return Err(LedgerError::Schema { path, what: "internal: recording an event without a record".into() });
+        };
+        let (kind, sid, ver) = source_of(&record);
+        let rs = |k: &str| receipt.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let (first_r, last_r) = (rs("first_computed_at"), rs("last_reissued_at"));
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let existing: Option<(String, String)> = tx
+            .query_row("SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1", params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .optional()
+            .map_err(sql)?;
+        let (new, first, replaces) = match existing {
+            Some((h, _)) if h != sha.hex() => return Err(LedgerError::Collision { path: path.clone(), number: number.to_string(), existing: h, new: sha.hex() }),
+            Some((_, first)) => {
+                tx.execute("UPDATE records SET last_reissued_at = max(last_reissued_at, ?1) WHERE code = ?2", params![last_r, number.code]).map_err(sql)?;
+                (false, first, None)
+            }
+            None => {
+                let prev: Option<String> = tx
+                    .query_row(
+                        "SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1",
+                        params![kind, sid, ver],
+                        |r| r.get(0),
+                    )
+                    .optional()
+                    .map_err(sql)?;
+                tx.execute(
+                    "INSERT INTO records (code, pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                    params![number.code, number.to_string(), sha.hex(), text(&record), kind, sid, ver, first_r, last_r, prev],
+                )
+                .map_err(sql)?;
+                (true, first_r.clone(), prev)
+            }
+        };
+        let event_id = event.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        tx.execute(
+            "INSERT INTO receipts (pith_number, issued_at, receipt, event_id, event) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![number.to_string(), last_r, text(&receipt), event_id, text(event)],
+        )
+        .map_err(sql)?;
+        let sig = event.get("signature");
+        let sg = |o: Option<&Value>, k: &str| o.and_then(|x| x.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
+        for (obj, label, digest) in [(Some(&receipt), rules::LABEL_RECEIPT, sha.hex()), (sig, rules::LABEL_EVENT, event.get("content_sha256").and_then(Value::as_str).unwrap_or_default().to_owned())] {
+            tx.execute(
+                "INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![sg(obj, "signed_at"), sg(obj, "key_id"), sg(obj, "public_key_fingerprint"), label, digest, number.to_string()],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(Issued { pith_number: number.to_string(), canonical_sha256: sha.hex(), new, first_computed_at: first, last_reissued_at: last_r, replaces, event: event.clone() })
     }
 
     /// Append an audit row for a signature made outside [`Self::issue`] (events, bundles).

@@ -20,6 +20,7 @@ pub mod issue;
 pub mod keys;
 pub mod ledger;
 pub mod merge;
+pub mod offline;
 pub mod publish;
 pub mod rules;
 pub mod secret;
