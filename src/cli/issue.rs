@@ -133,8 +133,15 @@ pub struct IssueArgs {
     #[command(flatten)]
     input: InputArgs,
     /// The signing key (an age-encrypted ID.key.age).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "request")]
+    key: Option<PathBuf>,
+    /// Instead of signing, write a signing request for an offline signer (needs --signer
+    /// and --keyring); nothing is recorded until `pith apply`.
+    #[arg(long, value_name = "FILE", conflicts_with = "key", requires_all = ["signer", "keyring"])]
+    request: Option<PathBuf>,
+    /// With --request: the id of the key that will sign.
+    #[arg(long, value_name = "KEY_ID")]
+    signer: Option<String>,
     #[command(flatten)]
     unlock: UnlockArgs,
     /// Refuse unless the key is in this keyring and valid now.
@@ -158,12 +165,18 @@ pub struct IssueArgs {
 }
 
 pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
+    if let Some(req) = &a.request {
+        return issue_request(&a, req);
+    }
+    let Some(key_path) = a.key.as_ref() else {
+        return Err(Failure::Usage("give --key FILE or --request FILE".into()));
+    };
     let key = unlock(
-        &a.key,
+        key_path,
         a.unlock.identity.as_deref(),
         a.unlock.passphrase_file.as_deref(),
         "PITH_PASSPHRASE",
-        &format!("signing key {}", a.key.display()),
+        &format!("signing key {}", key_path.display()),
     )?;
     if let Some(dir) = &a.keyring {
         let ring = pith::keys::Keyring::load(dir)?;
@@ -235,6 +248,54 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     }
     emit(a.out.as_ref(), a.force, &bytes)?;
     Ok(u8::from(failed))
+}
+
+/// `pith issue --request`: plan every record against the ledger (read-only) and write the
+/// unsigned record_created events as a signing request.
+fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
+    let (Some(signer), Some(dir)) = (&a.signer, &a.keyring) else {
+        return Err(Failure::Usage("--request needs --signer KEY_ID and --keyring DIR".into()));
+    };
+    let kr = super::publishing::key_ref(dir, signer)?;
+    let (items, mut refused) = a.input.read_all()?;
+    let path = a.registry.clone().unwrap_or_else(pith::ledger::default_path);
+    let ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+    let mut out = Vec::new();
+    for it in &items {
+        let plan = match ledger.plan(&it.record) {
+            Ok(p) => p,
+            Err(e @ pith::ledger::LedgerError::Collision { .. }) => {
+                eprintln!("refused: {}: {}", it.position, chain(&e));
+                refused = true;
+                continue;
+            }
+            Err(e) => return Err(Failure::Usage(chain(&e))),
+        };
+        let receipt = pith::issue::unsigned_receipt(&kr, &plan.sha, &plan.first, &plan.now);
+        let created = pith::time::Timestamp::parse(&plan.now.fmt_seconds()).unwrap_or(plan.now);
+        let draft = pith::issue::EventDraft {
+            event_type: "record_created".into(),
+            subject: plan.number.clone(),
+            target: "record".into(),
+            payload: pith::issue::record_created_payload(&it.record, &plan.sha, receipt),
+            created_at: created,
+            supersedes: Vec::new(),
+            prev_event: None,
+            signer_id: a.signer_id.clone(),
+        };
+        out.push(pith::offline::Item {
+            kind: "record_created",
+            subject: plan.number.to_string(),
+            title: it.paper.as_ref().map(|p| p.title.clone()),
+            digest: plan.sha,
+            artifact: pith::issue::unsigned_event(&draft, &kr),
+        });
+    }
+    if out.is_empty() {
+        return Err(Failure::Refused("no record to put in the request".into()));
+    }
+    super::publishing::write_request(req, &kr, &out)?;
+    Ok(u8::from(refused))
 }
 
 fn to_json(v: &Value) -> serde_json::Value {

@@ -8,6 +8,7 @@ mod canon;
 mod issue;
 mod key;
 mod merge;
+mod offline;
 mod publishing;
 mod registry;
 mod unlock;
@@ -45,6 +46,13 @@ enum Cmd {
     Bundle(publishing::BundleArgs),
     /// Write the static resolver tree for verified bundles.
     Publish(publishing::PublishArgs),
+    /// Sign a signing request on the offline machine, after review.
+    Sign(offline::SignArgs),
+    /// Apply a signing response: insert, verify, then write (and record in the ledger).
+    Apply(offline::ApplyArgs),
+    /// The offline signer's audit log.
+    #[command(subcommand)]
+    Audit(offline::AuditCmd),
     /// Key custody: generate, list, rotate, revoke.
     #[command(subcommand)]
     Key(key::Cmd),
@@ -57,6 +65,9 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Merge(a) => merge::run(a),
         Cmd::Verify(a) => verify::run(a),
         Cmd::Key(c) => key::run(c),
+        Cmd::Sign(a) => offline::sign(a),
+        Cmd::Apply(a) => offline::apply(a),
+        Cmd::Audit(c) => offline::audit(c),
         Cmd::Graph(a) => publishing::graph(a),
         Cmd::Event(c) => publishing::event(c),
         Cmd::Bundle(a) => publishing::bundle(a),

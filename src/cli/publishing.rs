@@ -13,6 +13,33 @@ use super::{Failure, chain, emit, read_json, shown};
 /// The default registry base URL for links and mirror hints.
 pub const DEFAULT_BASE_URL: &str = "https://pith.science";
 
+/// Sign now, or write a signing request.
+pub enum Mode {
+    /// Sign with this key.
+    Key(pith::secret::SigningKey),
+    /// Write a request to this file for this key.
+    Request(PathBuf, pith::issue::KeyRef),
+}
+
+/// The named key of a keyring, for a request.
+pub fn key_ref(dir: &std::path::Path, id: &str) -> Result<pith::issue::KeyRef, Failure> {
+    let ring = pith::keys::Keyring::load(dir)?;
+    let k = ring.by_id(id).ok_or_else(|| Failure::Usage(format!("--signer {id:?}: no such key in {}", dir.display())))?;
+    Ok(pith::issue::KeyRef { key_id: k.doc.key_id.clone(), fingerprint: k.doc.key.fingerprint().to_owned() })
+}
+
+/// Write a signing request (atomic; never over an existing file).
+pub fn write_request(path: &std::path::Path, key: &pith::issue::KeyRef, items: &[pith::offline::Item]) -> Result<u8, Failure> {
+    let req = pith::offline::request(key, items, &Timestamp::now());
+    let mut b = canon::to_canonical(&req);
+    b.push(b'\n');
+    pith::io::write_output(Some(path), &b, false)?;
+    let id = req.get("request_id").and_then(Value::as_str).unwrap_or_default();
+    eprintln!("wrote signing request {} ({} item(s)) for key {}: {}", path.display(), items.len(), key.key_id, id);
+    eprintln!("  read-out: {}", pith::offline::words(id));
+    Ok(0)
+}
+
 fn now_s() -> Timestamp {
     let n = Timestamp::now();
     Timestamp::parse(&n.fmt_seconds()).unwrap_or(n)
@@ -29,8 +56,17 @@ fn out_value(v: &Value, out: Option<&PathBuf>, force: bool) -> Result<u8, Failur
 #[derive(clap::Args, Debug)]
 pub struct SignArgs {
     /// The signing key (an age-encrypted ID.key.age).
-    #[arg(long, value_name = "FILE")]
-    key: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "request")]
+    key: Option<PathBuf>,
+    /// Instead of signing, write a signing request for an offline signer (issue 6).
+    #[arg(long, value_name = "FILE", conflicts_with = "key", requires_all = ["signer", "keyring"])]
+    request: Option<PathBuf>,
+    /// With --request: the id of the key that will sign.
+    #[arg(long, value_name = "KEY_ID")]
+    signer: Option<String>,
+    /// With --request: the keyring holding the signer's key document.
+    #[arg(long, value_name = "DIR")]
+    keyring: Option<PathBuf>,
     #[command(flatten)]
     unlock: UnlockArgs,
     /// `signer.signer_id` of new events.
@@ -48,15 +84,19 @@ pub struct SignArgs {
 }
 
 impl SignArgs {
-    fn key(&self) -> Result<pith::secret::SigningKey, Failure> {
-        unlock(
-            &self.key,
-            self.unlock.identity.as_deref(),
-            self.unlock.passphrase_file.as_deref(),
-            "PITH_PASSPHRASE",
-            &format!("signing key {}", self.key.display()),
-        )
+    fn mode(&self) -> Result<Mode, Failure> {
+        match (&self.key, &self.request) {
+            (Some(k), _) => Ok(Mode::Key(unlock(k, self.unlock.identity.as_deref(), self.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", k.display()))?)),
+            (None, Some(r)) => {
+                let (Some(id), Some(dir)) = (&self.signer, &self.keyring) else {
+                    return Err(Failure::Usage("--request needs --signer KEY_ID and --keyring DIR".into()));
+                };
+                Ok(Mode::Request(r.clone(), key_ref(dir, id)?))
+            }
+            (None, None) => Err(Failure::Usage("give --key FILE, or --request FILE with --signer and --keyring".into())),
+        }
     }
+
 }
 
 #[derive(clap::Args, Debug)]
@@ -126,7 +166,6 @@ pub fn graph(a: GraphArgs) -> Result<u8, Failure> {
         })?;
     let (_, number) = pith::issue::number_of(&item.record)
         .ok_or_else(|| Failure::Usage("internal: record without a number".into()))?;
-    let key = a.sign.key()?;
     let draft = EventDraft {
         event_type: "graph_snapshot".into(),
         subject: number,
@@ -137,8 +176,7 @@ pub fn graph(a: GraphArgs) -> Result<u8, Failure> {
         prev_event: None,
         signer_id: a.sign.signer_id.clone(),
     };
-    let ev = pith::issue::sign_event(&draft, &key, &Timestamp::now());
-    out_value(&ev, a.sign.out.as_ref(), a.sign.force)
+    sign_or_request(&a.sign, &draft, Some(paper.title.clone()))
 }
 
 #[derive(clap::Subcommand, Debug)]
@@ -223,7 +261,6 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                     shown(&a.payload)
                 )));
             }
-            let key = a.sign.key()?;
             let draft = EventDraft {
                 event_type: a.event_type.clone(),
                 subject,
@@ -234,11 +271,7 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                 prev_event: a.prev.clone(),
                 signer_id: a.sign.signer_id.clone(),
             };
-            out_value(
-                &pith::issue::sign_event(&draft, &key, &Timestamp::now()),
-                a.sign.out.as_ref(),
-                a.sign.force,
-            )
+            sign_or_request(&a.sign, &draft, None)
         }
         EventCmd::Resign(a) => {
             let ev = read_json(&a.event)?;
@@ -257,7 +290,9 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                     bad.join("; ")
                 )));
             }
-            let key = a.sign.key()?;
+            let Mode::Key(key) = a.sign.mode()? else {
+                return Err(Failure::Usage("pith event resign signs now: give --key".into()));
+            };
             let resigned =
                 pith::issue::resign_event(&ev, &key, &Timestamp::now()).ok_or_else(|| {
                     Failure::Usage(format!("{}: not an event object", shown(&a.event)))
@@ -275,6 +310,19 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                 );
             }
             out_value(&resigned, a.sign.out.as_ref(), a.sign.force)
+        }
+    }
+}
+
+/// Sign an event now, or write a request for it.
+fn sign_or_request(sign: &SignArgs, draft: &EventDraft, title: Option<String>) -> Result<u8, Failure> {
+    match sign.mode()? {
+        Mode::Key(key) => out_value(&pith::issue::sign_event(draft, &key, &Timestamp::now()), sign.out.as_ref(), sign.force),
+        Mode::Request(path, kr) => {
+            let ev = pith::issue::unsigned_event(draft, &kr);
+            let digest = pith::digest::canon_sha256_without(&ev, &pith::rules::EVENT_UNHASHED);
+            let item = pith::offline::Item { kind: "event", subject: draft.subject.to_string(), title, digest, artifact: ev };
+            write_request(&path, &kr, &[item])
         }
     }
 }
@@ -304,8 +352,11 @@ pub struct BundleArgs {
     /// Write the bundle without bundle_signature (for an offline signer).
     #[arg(long)]
     unsigned: bool,
-    /// The bundle signing key (not needed with --unsigned).
-    #[arg(long, value_name = "FILE", required_unless_present = "unsigned")]
+    /// Write a signing request for the bundle instead (needs --signer-key-id).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["unsigned", "key"], requires = "signer_key_id")]
+    request: Option<PathBuf>,
+    /// The bundle signing key (not needed with --unsigned or --request).
+    #[arg(long, value_name = "FILE", required_unless_present_any = ["unsigned", "request"])]
     key: Option<PathBuf>,
     #[command(flatten)]
     unlock: UnlockArgs,
@@ -383,6 +434,12 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
     let unsigned =
         pith::bundle::assemble(&events, &keyring, &a.base_url, &built, signer.as_deref())
             .map_err(|e| Failure::Refused(chain(&e)))?;
+    if let Some(path) = &a.request {
+        let kr = key_ref(&a.keyring, signer.as_deref().unwrap_or_default())?;
+        let subject = unsigned.get("pith_number").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let item = pith::offline::Item { kind: "bundle", subject, title: None, digest: pith::bundle::bundle_sha256(&unsigned), artifact: unsigned };
+        return write_request(path, &kr, &[item]);
+    }
     let out = match &key {
         Some(k) => {
             // signed_at within built_at's second: the current sub-second when built now

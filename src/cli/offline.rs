@@ -1,0 +1,174 @@
+//! `pith sign` (offline), `pith apply` (online), `pith audit export` (issue 6).
+
+use std::io::{BufRead as _, Write as _};
+use std::path::{Path, PathBuf};
+
+use pith::canon::{self, Value};
+use pith::issue::KeyRef;
+
+use super::unlock::{UnlockArgs, unlock};
+use super::{Failure, chain, emit, read_json, shown};
+
+/// The signer's audit log next to its key, unless --log says otherwise.
+const DEFAULT_LOG: &str = "signer-audit.jsonl";
+
+#[derive(clap::Args, Debug)]
+pub struct SignArgs {
+    /// The signing request.
+    request: PathBuf,
+    /// The signing key (an age-encrypted ID.key.age).
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    #[command(flatten)]
+    unlock: UnlockArgs,
+    /// Sign without asking (for scripts); the review is still printed.
+    #[arg(long)]
+    yes: bool,
+    /// Write the response here (never over an existing file); default stdout.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// The signer's hash-chained audit log (default: signer-audit.jsonl beside the key).
+    #[arg(long, value_name = "FILE")]
+    log: Option<PathBuf>,
+    /// Print the review as JSON on stderr.
+    #[arg(long)]
+    json: bool,
+}
+
+fn refused(e: impl std::fmt::Display) -> Failure {
+    Failure::Refused(e.to_string())
+}
+
+pub fn sign(a: SignArgs) -> Result<u8, Failure> {
+    let req = read_json(&a.request)?;
+    let key = unlock(&a.key, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", a.key.display()))?;
+    let review = pith::offline::review(&req, &KeyRef::from(&key)).map_err(|e| refused(format!("{}: {e}", shown(&a.request))))?;
+    let log = a.log.clone().unwrap_or_else(|| a.key.parent().unwrap_or(Path::new(".")).join(DEFAULT_LOG));
+    let entries = pith::custody::read_log(&log).map_err(|e| Failure::Usage(chain(&e)))?;
+    if let Some(e) = entries.iter().find(|e| e.get("details").and_then(|d| d.get("request_id")).and_then(Value::as_str) == Some(review.request_id.as_str())) {
+        let at = e.get("at").and_then(Value::as_str).unwrap_or("?");
+        return Err(refused(format!("request {} was already signed at {at} (audit log {}): refusing to sign it again", review.request_id, log.display())));
+    }
+    if a.json {
+        eprintln!("{}", serde_json::to_string(&review).map_err(|e| Failure::Usage(e.to_string()))?);
+    } else {
+        eprintln!("signing request {}", review.request_id);
+        eprintln!("  read-out (compare by voice): {}", review.words);
+        eprintln!("  key: {} ({})", review.key_id, review.fingerprint);
+        for (k, n) in &review.counts {
+            eprintln!("  {n} x {k}");
+        }
+        for (kind, subject, title) in &review.items {
+            eprintln!("    {kind:<14} {subject}  {title}");
+        }
+    }
+    if !a.yes {
+        let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| refused("no terminal to confirm on: pass --yes to sign without asking"))?;
+        write!(tty, "Sign these {} item(s) with {}? Type yes to sign: ", review.items.len(), review.key_id).map_err(|e| Failure::Usage(e.to_string()))?;
+        let mut line = String::new();
+        std::io::BufReader::new(&tty).read_line(&mut line).map_err(|e| Failure::Usage(e.to_string()))?;
+        if line.trim() != "yes" {
+            return Err(refused("not confirmed: nothing signed"));
+        }
+    }
+    let now = pith::time::Timestamp::now();
+    let (response, made) = pith::offline::sign(&req, &key, &now).map_err(refused)?;
+    for m in &made {
+        let details = canon::object([
+            ("request_id", review.request_id.as_str().into()),
+            ("item", (m.item as u64).into()),
+            ("signed_message", m.label.into()),
+            ("digest", m.digest.hex().into()),
+            ("subject", m.subject.as_str().into()),
+        ]);
+        pith::custody::append_log(&log, "sign", details, &key, &now).map_err(|e| Failure::Usage(chain(&e)))?;
+    }
+    let mut b = canon::to_canonical(&response);
+    b.push(b'\n');
+    emit(a.out.as_ref(), false, &b)?;
+    eprintln!("signed {} signature(s); audit log {}", made.len(), log.display());
+    Ok(0)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ApplyArgs {
+    /// The signing request that was carried to the signer.
+    request: PathBuf,
+    /// The signer's response.
+    response: PathBuf,
+    /// The keyring every signed artifact must verify against.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// The registry ledger for record_created items; default $PITH_REGISTRY, else
+    /// ./pith-registry.sqlite.
+    #[arg(long)]
+    registry: Option<PathBuf>,
+    /// Write the signed artifacts here (JSON for one, JSON lines for many).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
+    /// Accepted for uniformity: the output is the signed JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
+    let req = read_json(&a.request)?;
+    let resp = read_json(&a.response).map_err(|e| refused(format!("{e}: refusing a truncated or damaged response")))?;
+    let keyring = pith::keys::Keyring::load(&a.keyring)?;
+    let artifacts = pith::offline::apply(&req, &resp, &keyring).map_err(|e| refused(format!("{}: {e}; nothing written", shown(&a.response))))?;
+    let created: Vec<&Value> = artifacts.iter().filter(|v| v.get("event_type").and_then(Value::as_str) == Some("record_created")).collect();
+    if !created.is_empty() {
+        let path = a.registry.clone().unwrap_or_else(pith::ledger::default_path);
+        let mut ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+        for ev in created {
+            let done = ledger.record_event(ev).map_err(|e| refused(chain(&e)))?;
+            eprintln!("{} {}", if done.new { "issued  " } else { "reissued" }, done.pith_number);
+        }
+    }
+    let mut b = Vec::new();
+    for v in &artifacts {
+        b.extend_from_slice(&canon::to_canonical(v));
+        b.push(b'\n');
+    }
+    emit(a.out.as_ref(), a.force, &b)?;
+    eprintln!("applied {} signed artifact(s)", artifacts.len());
+    Ok(0)
+}
+
+#[derive(clap::Subcommand, Debug)]
+pub enum AuditCmd {
+    /// Print the offline signer's audit log.
+    Export(AuditArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// The audit log (signer-audit.jsonl).
+    #[arg(long)]
+    log: PathBuf,
+    /// Print the entries as JSON lines.
+    #[arg(long)]
+    json: bool,
+}
+
+pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
+    let AuditCmd::Export(a) = cmd;
+    let entries = pith::custody::read_log(&a.log).map_err(|e| Failure::Usage(chain(&e)))?;
+    let mut out = std::io::stdout().lock();
+    for e in &entries {
+        let line = if a.json {
+            let mut b = canon::to_canonical(e);
+            b.push(b'\n');
+            String::from_utf8_lossy(&b).into_owned()
+        } else {
+            let g = |k: &str| e.get(k).map(Value::brief).unwrap_or_default().trim_matches('"').to_owned();
+            let d = |k: &str| e.get("details").and_then(|x| x.get(k)).map(Value::brief).unwrap_or_default().trim_matches('"').to_owned();
+            format!("{:>4}  {}  {}  {}  {}  {}  {}\n", g("seq"), g("at"), g("key_id"), d("signed_message"), d("subject"), d("digest"), d("request_id"))
+        };
+        out.write_all(line.as_bytes()).map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+    }
+    Ok(0)
+}
