@@ -51,6 +51,17 @@ impl Value {
             _ => None,
         }
     }
+    /// The member `key` of an object, mutably.
+    pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
+        self.as_object_mut()?.get_mut(key)
+    }
+    /// The elements of an array, mutably.
+    pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
+        match self {
+            Value::Array(a) => Some(a),
+            _ => None,
+        }
+    }
     /// The elements, if this is an array.
     pub fn as_array(&self) -> Option<&Vec<Value>> {
         match self {

@@ -177,12 +177,12 @@ fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 /// Check a request against the signing key's identity: request id, key, every item's
 /// kind and digest recomputed from its artifact, titles against the record.
 pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
-    let checked = check_request(req)?;
     let want = req.get("key").ok_or_else(|| malformed("$.key", "the key that must sign"))?;
     let (wid, wfp) = (s(want, "key_id").unwrap_or_default(), s(want, "public_key_fingerprint").unwrap_or_default());
     if wfp != key.fingerprint {
         return Err(OfflineError::WrongKey { wanted: wid.into(), wanted_fp: wfp.into(), have: key.key_id.clone(), have_fp: key.fingerprint.clone() });
     }
+    let checked = check_request(req)?;
     let mut counts = BTreeMap::new();
     for c in &checked {
         *counts.entry(c.kind.clone()).or_insert(0) += 1;

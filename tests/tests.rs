@@ -12,6 +12,7 @@ mod cli;
 mod ed25519_vectors;
 mod issue;
 mod keys;
+mod offline;
 mod publishing;
 mod real_bundle;
 mod tamper;
