@@ -82,8 +82,8 @@ pub fn assemble(
     let created = rc
         .get("created_at")
         .and_then(Value::as_str)
-        .unwrap_or_default();
-    let code = facts.number.code.clone();
+        .unwrap_or_default()
+        .to_owned();
     // keys that signed something
     let mut fps: Vec<String> = ordered
         .iter()
@@ -116,7 +116,14 @@ pub fn assemble(
             .and_then(Value::as_str)
             .cmp(&b.get("key_id").and_then(Value::as_str))
     });
-    Ok(canon::object([
+    Ok(build(&record, &facts, &created, ordered, docs, merged.state, base_url, built_at))
+}
+
+/// The bundle object (spec §11) from its parts.
+#[allow(clippy::too_many_arguments)]
+fn build(record: &Value, facts: &check::RecordFacts, created: &str, ordered: Vec<Value>, docs: Vec<Value>, state: Value, base_url: &str, built_at: &Timestamp) -> Value {
+    let code = facts.number.code.clone();
+    canon::object([
         ("bundle_type", rules::BUNDLE_TYPE.into()),
         ("bundle_version", rules::BUNDLE_VERSION.into()),
         ("pith_number", facts.number.to_string().into()),
@@ -141,8 +148,33 @@ pub fn assemble(
         ("merge_version", rules::MERGE_VERSION.into()),
         ("built_at", built_at.fmt_seconds().into()),
         ("links", links(base_url, &code)),
-        ("state", merged.state),
-    ]))
+        ("state", state),
+    ])
+}
+
+
+/// Assemble a bundle from events this process has just made and signed with the key of
+/// `key_doc` (bulk issuing): the same object as [`assemble`], without re-verifying our own
+/// signatures; `public_keys` is `[key_doc]`.
+pub fn assemble_own(events: &[Value], key_doc: &Value, base_url: &str, built_at: &Timestamp) -> Result<Value, BundleError> {
+    let subject = merge::subject_of(events).ok_or(BundleError::NoRecord)?;
+    let merged = merge::merge(&subject, events, None, &|i| canon::join_index("$.events", i));
+    let problems: Vec<Finding> = merged.problems.into_values().flatten().collect();
+    if !problems.is_empty() {
+        return Err(BundleError::BadEvents(problems));
+    }
+    let rc = events.iter().find(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created")).ok_or(BundleError::NoRecord)?;
+    let record = rc.get("payload").and_then(|p| p.get("canonical_record")).cloned().ok_or(BundleError::NoRecord)?;
+    let facts = check::record(&mut Checker::new(None), Some(&record), "$").ok_or(BundleError::NoRecord)?;
+    let created = rc.get("created_at").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let by_id: BTreeMap<&str, &Value> = events.iter().filter_map(|e| Some((e.get("event_id")?.as_str()?, e))).collect();
+    let ordered: Vec<Value> = merged
+        .state
+        .get("applied_event_ids")
+        .and_then(Value::as_array)
+        .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| by_id.get(s)).map(|e| (*e).clone())).collect())
+        .unwrap_or_default();
+    Ok(build(&record, &facts, &created, ordered, vec![key_doc.clone()], merged.state, base_url, built_at))
 }
 
 /// `bundle_sha256`: the digest of the bundle without `bundle_signature` (spec §3).

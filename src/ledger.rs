@@ -362,6 +362,113 @@ impl Ledger {
         })
     }
 
+    /// Issue many records in one transaction (bulk paths): look every record up, let
+    /// `sign` make the signed `record_created` events for all of them at once (in
+    /// parallel), then record everything and commit. A crash keeps earlier batches whole
+    /// and this one not at all. Returns one result per record, in order; a code collision
+    /// refuses that record only.
+    pub fn issue_batch<F>(&mut self, records: &[&Value], now: &Timestamp, sign: F) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError>
+    where
+        F: FnOnce(&[Option<Plan>]) -> Vec<Option<(Value, Vec<(&'static str, String)>)>>,
+    {
+        let path = self.path.clone();
+        let sql = |source| LedgerError::Sql { path: path.clone(), source };
+        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let mut plans: Vec<Result<Plan, LedgerError>> = Vec::with_capacity(records.len());
+        let mut in_batch: std::collections::HashMap<String, (String, Timestamp)> = std::collections::HashMap::new();
+        {
+            let mut find = tx.prepare_cached("SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1").map_err(sql)?;
+            let mut prev = tx
+                .prepare_cached("SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1")
+                .map_err(sql)?;
+            for rec in records {
+                let Some((sha, number)) = issue::number_of(rec) else {
+                    plans.push(Err(LedgerError::Schema { path: path.clone(), what: "internal: a record without a number".into() }));
+                    continue;
+                };
+                let existing: Option<(String, String)> = match in_batch.get(&number.code) {
+                    Some((h, f)) => Some((h.clone(), f.fmt_micros())),
+                    None => find.query_row(params![number.code], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(sql)?,
+                };
+                let plan = match existing {
+                    Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision { path: path.clone(), number: number.to_string(), existing: h, new: sha.hex() }),
+                    Some((_, first)) => Ok(Plan { sha, number, first: Timestamp::parse(&first).unwrap_or(*now), now: *now, new: false, replaces: None }),
+                    None => {
+                        let (kind, sid, ver) = source_of(rec);
+                        let replaces: Option<String> = prev.query_row(params![kind, sid, ver], |r| r.get(0)).optional().map_err(sql)?;
+                        Ok(Plan { sha, number, first: *now, now: *now, new: true, replaces })
+                    }
+                };
+                if let Ok(p) = &plan {
+                    in_batch.entry(p.number.code.clone()).or_insert((p.sha.hex(), p.first));
+                }
+                plans.push(plan);
+            }
+        }
+        let ok_plans: Vec<Option<Plan>> = plans.iter().map(|p| p.as_ref().ok().cloned()).collect();
+        let events = sign(&ok_plans);
+        let mut out = Vec::with_capacity(records.len());
+        let mut inserted: std::collections::HashSet<String> = std::collections::HashSet::new();
+        {
+            let mut ins = tx
+                .prepare_cached(
+                    "INSERT INTO records (code, pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
+                )
+                .map_err(sql)?;
+            let mut upd = tx.prepare_cached("UPDATE records SET last_reissued_at = ?1 WHERE code = ?2").map_err(sql)?;
+            let mut rct = tx.prepare_cached("INSERT INTO receipts (pith_number, issued_at, receipt, event_id, event) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(sql)?;
+            let mut aud = tx
+                .prepare_cached("INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
+                .map_err(sql)?;
+            for ((rec, plan), ev) in records.iter().zip(plans).zip(events.into_iter().chain(std::iter::repeat(None))) {
+                let plan = match plan {
+                    Ok(p) => p,
+                    Err(e) => {
+                        out.push(Err(e));
+                        continue;
+                    }
+                };
+                let Some((ev, extra)) = ev else {
+                    out.push(Err(LedgerError::Schema { path: path.clone(), what: format!("{}: not signed", plan.number) }));
+                    continue;
+                };
+                let number = plan.number.to_string();
+                let first_insert = plan.new && inserted.insert(plan.number.code.clone());
+                if first_insert {
+                    let (kind, sid, ver) = source_of(rec);
+                    ins.execute(params![plan.number.code, number, plan.sha.hex(), text(rec), kind, sid, ver, now.fmt_micros(), plan.replaces]).map_err(sql)?;
+                } else {
+                    upd.execute(params![now.fmt_micros(), plan.number.code]).map_err(sql)?;
+                }
+                let receipt = ev.get("payload").and_then(|p| p.get("receipt")).cloned().unwrap_or(Value::Null);
+                let event_id = ev.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+                rct.execute(params![number, now.fmt_micros(), text(&receipt), event_id, text(&ev)]).map_err(sql)?;
+                let sig = ev.get("signature");
+                let sg = |o: Option<&Value>, k: &str| o.and_then(|x| x.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
+                let content = ev.get("content_sha256").and_then(Value::as_str).unwrap_or_default().to_owned();
+                for (o, label, digest) in [(Some(&receipt), rules::LABEL_RECEIPT, plan.sha.hex()), (sig, rules::LABEL_EVENT, content)] {
+                    aud.execute(params![sg(o, "signed_at"), sg(o, "key_id"), sg(o, "public_key_fingerprint"), label, digest, number]).map_err(sql)?;
+                }
+                // the other signatures made for this record (graph snapshot, bundle)
+                for (label, digest) in extra {
+                    aud.execute(params![sg(sig, "signed_at"), sg(sig, "key_id"), sg(sig, "public_key_fingerprint"), label, digest, number]).map_err(sql)?;
+                }
+                out.push(Ok(Issued {
+                    pith_number: number,
+                    canonical_sha256: plan.sha.hex(),
+                    new: first_insert,
+                    first_computed_at: plan.first.fmt_micros(),
+                    last_reissued_at: now.fmt_micros(),
+                    replaces: plan.replaces,
+                    event: ev,
+                }));
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(out)
+    }
+
     /// What issuing `record` now would give: its number, `first_computed_at` (kept from
     /// the ledger on a reissue), whether it is new, and the number it replaces. Read-only:
     /// for signing requests, whose signatures come back later through [`Self::record_event`].
