@@ -8,6 +8,7 @@
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
 
 pub mod arxiv;
+pub mod bulk;
 pub mod bundle;
 pub mod canon;
 pub mod ceremony;

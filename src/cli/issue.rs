@@ -7,7 +7,7 @@ use pith::arxiv::{self, Format, Item, ReadOptions, Rejected};
 use pith::canon::{self, Value};
 
 use super::unlock::{UnlockArgs, unlock};
-use super::{Failure, chain, emit, json_line, shown};
+use super::{Failure, chain, json_line, shown};
 
 /// How inputs are read (shared by `record` and `issue`).
 #[derive(clap::Args, Debug)]
@@ -15,10 +15,10 @@ pub struct InputArgs {
     /// Input files (`-` for stdin): Atom, OAI-PMH arXiv/arXivRaw, snapshot JSON lines,
     /// .abs, or canonical-record JSON. The format is detected from the content.
     #[arg(required = true)]
-    inputs: Vec<PathBuf>,
+    pub(super) inputs: Vec<PathBuf>,
     /// Force the input format.
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Format::NAMES))]
-    format: Option<String>,
+    pub(super) format: Option<String>,
     /// Only this version (where the source lists versions); default the latest.
     #[arg(long, conflicts_with = "all_versions")]
     version: Option<u32>,
@@ -30,11 +30,11 @@ pub struct InputArgs {
     default_license: Option<String>,
     /// Also write refused records here, as JSON lines.
     #[arg(long, value_name = "FILE")]
-    rejects: Option<PathBuf>,
+    pub(super) rejects: Option<PathBuf>,
 }
 
 impl InputArgs {
-    fn options(&self) -> ReadOptions {
+    pub(super) fn options(&self) -> ReadOptions {
         ReadOptions {
             format: self.format.as_deref().and_then(Format::parse),
             version: self.version,
@@ -159,9 +159,27 @@ pub struct IssueArgs {
     /// Replace an existing --out file.
     #[arg(long)]
     force: bool,
-    /// Machine-readable summary on stdout, one object per record (with its event).
+    /// Machine-readable summary on stdout, one object per record (the signed artifacts
+    /// go to --out only).
     #[arg(long)]
     json: bool,
+    /// Write, per record, the signed bundle of its record_created event and a no-verdict
+    /// graph snapshot (one per line), instead of the event. Needs --keyring.
+    #[arg(long)]
+    bundle: bool,
+    /// Registry base URL for bundles' links and mirror hints.
+    #[arg(long, default_value = "https://pith.science")]
+    base_url: String,
+    /// Worker threads (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// The run's time for every created_at, receipt and signature (default now): makes a
+    /// run reproducible.
+    #[arg(long, value_name = "TIME")]
+    at: Option<String>,
+    /// No progress or per-record lines on stderr (refusals are still reported).
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
@@ -171,83 +189,102 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     let Some(key_path) = a.key.as_ref() else {
         return Err(Failure::Usage("give --key FILE or --request FILE".into()));
     };
-    let key = unlock(
-        key_path,
-        a.unlock.identity.as_deref(),
-        a.unlock.passphrase_file.as_deref(),
-        "PITH_PASSPHRASE",
-        &format!("signing key {}", key_path.display()),
-    )?;
-    if let Some(dir) = &a.keyring {
-        let ring = pith::keys::Keyring::load(dir)?;
-        let Some(k) = ring.get(key.public().fingerprint()) else {
-            return Err(Failure::Refused(format!(
-                "key {} ({}) is not in the keyring {}",
-                key.key_id(),
-                key.public().fingerprint(),
-                dir.display()
-            )));
-        };
-        let window = k.window_at(&pith::time::Timestamp::now());
-        if window != pith::keys::KeyWindow::Valid {
-            return Err(Failure::Refused(format!(
-                "key {} cannot sign now: {window:?}",
-                key.key_id()
-            )));
+    let key = unlock(key_path, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", key_path.display()))?;
+    let now = match &a.at {
+        Some(t) => pith::time::Timestamp::parse(t).ok_or_else(|| Failure::Usage(format!("--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z")))?,
+        None => pith::time::Timestamp::now(),
+    };
+    // the key's document: from the keyring (which must trust it now), else built
+    let key_doc = match &a.keyring {
+        Some(dir) => {
+            let ring = pith::keys::Keyring::load(dir)?;
+            let Some(k) = ring.get(key.public().fingerprint()) else {
+                return Err(Failure::Refused(format!("key {} ({}) is not in the keyring {}", key.key_id(), key.public().fingerprint(), dir.display())));
+            };
+            let window = k.window_at(&now);
+            if window != pith::keys::KeyWindow::Valid {
+                return Err(Failure::Refused(format!("key {} cannot sign at {now}: {window:?}", key.key_id())));
+            }
+            k.doc.raw.clone()
         }
-    }
-    let (items, refused) = a.input.read_all()?;
-    let path = a
-        .registry
-        .clone()
-        .unwrap_or_else(pith::ledger::default_path);
+        None => {
+            if a.bundle {
+                return Err(Failure::Usage("--bundle needs --keyring DIR (the bundles' public_keys come from it)".into()));
+            }
+            pith::keys::KeyDocument::build(key.key_id(), key.public(), None, None, None)
+        }
+    };
+    let path = a.registry.clone().unwrap_or_else(pith::ledger::default_path);
     let mut ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
-    let mut events = Vec::new();
-    let mut summaries = Vec::new();
-    let mut failed = refused;
-    for it in &items {
-        let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
-        match ledger.issue(&it.record, &key, &a.signer_id) {
-            Ok(done) => {
-                let label = source_label(&it.record);
-                eprintln!(
-                    "{} {}  {label}{}{}",
-                    if done.new { "issued  " } else { "reissued" },
-                    done.pith_number,
-                    if withdrawn { "  WITHDRAWN" } else { "" },
-                    done.replaces
-                        .as_deref()
-                        .map(|r| format!("  (metadata changed; replaces {r})"))
-                        .unwrap_or_default()
-                );
-                summaries.push(serde_json::json!({
-                    "position": it.position, "source": label, "pith_number": done.pith_number,
-                    "canonical_sha256": done.canonical_sha256, "new": done.new,
-                    "first_computed_at": done.first_computed_at, "last_reissued_at": done.last_reissued_at,
-                    "replaces": done.replaces, "withdrawn": withdrawn, "event": to_json(&done.event),
-                }));
-                events.push(done.event);
+    let opts = pith::bulk::IssueOptions {
+        threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        read: a.input.options(),
+        bundles: a.bundle,
+        base_url: a.base_url.clone(),
+        signer_id: a.signer_id.clone(),
+        now,
+    };
+    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, a.json)?;
+    let mut progress = super::bulkio::Progress::new(a.quiet);
+    let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
+    let mut total = pith::bulk::Summary::default();
+    let json = a.json;
+    let mut is = pith::bulk::Issuer { key: &key, key_doc: &key_doc, ledger: &mut ledger, opts: &opts };
+    for f in &a.input.inputs {
+        let name = shown(f);
+        let lines = super::bulkio::open_lines(f, &a.input)?;
+        let streaming = lines.is_some();
+        let mut each = |o: &pith::bulk::Outcome| {
+            match o {
+                pith::bulk::Outcome::Done(done, _, title, withdrawn) => {
+                    if json {
+                        println!(
+                            "{}",
+                            serde_json::json!({
+                                "pith_number": done.pith_number, "canonical_sha256": done.canonical_sha256, "new": done.new,
+                                "first_computed_at": done.first_computed_at, "last_reissued_at": done.last_reissued_at,
+                                "replaces": done.replaces, "withdrawn": withdrawn, "title": title,
+                            })
+                        );
+                    } else if !streaming && !a.quiet {
+                        eprintln!(
+                            "{} {}{}{}",
+                            if done.new { "issued  " } else { "reissued" },
+                            done.pith_number,
+                            if *withdrawn { "  WITHDRAWN" } else { "" },
+                            done.replaces.as_deref().map(|r| format!("  (metadata changed; replaces {r})")).unwrap_or_default()
+                        );
+                    }
+                }
+                pith::bulk::Outcome::Refused(r) => {
+                    progress.suspend(|| eprintln!("refused: {r}"));
+                    rejects.push(r);
+                }
             }
-            Err(e @ pith::ledger::LedgerError::Collision { .. }) => {
-                eprintln!("refused: {}: {}", it.position, chain(&e));
-                failed = true;
+            progress.tick(o);
+        };
+        let res = match lines {
+            Some(mut reader) => {
+                pith::bulk::issue_lines(&mut reader, &name, &mut is, sink.writer(), &mut each)
             }
-            Err(e) => return Err(Failure::Usage(chain(&e))),
-        }
+            None => {
+                let bytes = pith::io::read_input(f)?;
+                let items = match pith::arxiv::read(&bytes, &name, &opts.read) {
+                    Ok(items) => items,
+                    Err(e) => vec![Err(pith::arxiv::Rejected { file: name.clone(), record: "(whole input)".into(), field: "-".into(), message: e.message })],
+                };
+                pith::bulk::issue_items(items, &name, &mut is, sink.writer(), &mut each)
+            }
+        };
+        let sum = res.map_err(|e| Failure::Usage(chain(&e)))?;
+        total.done += sum.done;
+        total.refused += sum.refused;
+        total.lines += sum.lines;
     }
-    let mut bytes = Vec::new();
-    if a.json {
-        for s in &summaries {
-            bytes.extend_from_slice(json_line(s).as_bytes());
-        }
-    } else {
-        for e in &events {
-            bytes.extend_from_slice(&canon::to_canonical(e));
-            bytes.push(b'\n');
-        }
-    }
-    emit(a.out.as_ref(), a.force, &bytes)?;
-    Ok(u8::from(failed))
+    sink.finish()?;
+    rejects.finish()?;
+    progress.finish(&total);
+    Ok(u8::from(total.refused > 0))
 }
 
 /// `pith issue --request`: plan every record against the ledger (read-only) and write the

@@ -4,6 +4,7 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+mod bulkio;
 mod canon;
 mod issue;
 mod key;

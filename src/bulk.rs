@@ -1,0 +1,302 @@
+//! Bulk paths (issue 7): JSON lines in, JSON lines out, bounded memory, every core.
+//!
+//! Input is read in chunks of lines; each chunk is parsed and signed on `threads` scoped
+//! threads and written in input order, so the output is byte-identical whatever the
+//! thread count. One time (`now`) serves the whole run: created_at, receipts and
+//! signatures all carry it, which makes a run reproducible (`--at`).
+
+use std::io::{BufRead, Write};
+
+use crate::arxiv::{self, Item, ReadOptions, Rejected};
+use crate::canon::{self, Value};
+use crate::issue::{self, EventDraft};
+use crate::keys::Keyring;
+use crate::ledger::{Ledger, LedgerError, Plan};
+use crate::rules;
+use crate::secret::SigningKey;
+use crate::time::Timestamp;
+use crate::verify::Report;
+
+/// Lines per chunk: bounds memory (a chunk of bundles is a few MiB).
+pub const CHUNK: usize = 512;
+
+/// How a bulk issue runs.
+#[derive(Clone, Debug)]
+pub struct IssueOptions {
+    /// Worker threads (1 = no extra threads).
+    pub threads: usize,
+    /// Reader options (format, version, default license).
+    pub read: ReadOptions,
+    /// Write one signed bundle per record (record_created + no-verdict graph snapshot)
+    /// instead of the record_created event.
+    pub bundles: bool,
+    /// Registry base URL for bundles.
+    pub base_url: String,
+    /// `signer.signer_id`.
+    pub signer_id: String,
+    /// The run's time.
+    pub now: Timestamp,
+}
+
+/// Counts of a bulk run.
+#[derive(Clone, Copy, Debug, Default, serde::Serialize)]
+pub struct Summary {
+    /// Records written.
+    pub done: u64,
+    /// Records refused.
+    pub refused: u64,
+    /// Input lines read.
+    pub lines: u64,
+}
+
+/// A bulk failure that stops the run (I/O or ledger); refused records do not stop it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum BulkError {
+    /// Reading the input or writing the output failed.
+    #[error("{what}: {source}")]
+    Io {
+        /// What was being done.
+        what: String,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
+
+/// Map `f` over `items` on up to `threads` scoped threads, keeping order.
+pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+    let threads = threads.max(1).min(items.len().max(1));
+    if threads == 1 {
+        return items.iter().map(&f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let handles: Vec<_> = items.chunks(per).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        // a worker only panics on a bug; re-raise it rather than lose results
+        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+    })
+}
+
+/// Read up to `n` lines (without their line ends); empty lines are kept as positions.
+fn read_chunk(input: &mut dyn BufRead, n: usize, first_line: u64) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
+    let mut out = Vec::with_capacity(n);
+    let mut no = first_line;
+    while out.len() < n {
+        let mut buf = Vec::new();
+        if input.read_until(b'\n', &mut buf)? == 0 {
+            break;
+        }
+        no += 1;
+        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+            buf.pop();
+        }
+        out.push((no, buf));
+    }
+    Ok(out)
+}
+
+/// What one input line became.
+pub enum Outcome {
+    /// Written to the output (a bundle or an event); what the ledger did, and the paper.
+    Done(Box<crate::ledger::Issued>, Vec<u8>, Option<String>, bool),
+    /// Refused, with the reason (line number in `record`).
+    Refused(Rejected),
+}
+
+fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<Item, Rejected> {
+    let rej = |field: &str, message: String| Rejected { file: name.to_owned(), record: format!("line {no}"), field: field.into(), message };
+    let items = arxiv::read(line, name, opts).map_err(|e| rej("-", e.message))?;
+    let mut it = items.into_iter();
+    match (it.next(), it.next()) {
+        (Some(Ok(mut i)), None) => {
+            i.position = format!("line {no}");
+            Ok(i)
+        }
+        (Some(Err(mut r)), None) => {
+            r.record = format!("line {no} ({})", r.record);
+            Err(r)
+        }
+        (None, _) => Err(rej("-", "no record on this line".into())),
+        (Some(_), Some(_)) => Err(rej("-", "several records on one line (use --version N or leave out --all-versions)".into())),
+    }
+}
+
+/// Make the signed objects of one record: the record_created event, and with
+/// `opts.bundles` the graph snapshot and the signed bundle. Returns the output line and
+/// the extra signatures made (label, digest) for the audit table.
+fn make(item: &Item, plan: &Plan, key: &SigningKey, key_doc: &Value, opts: &IssueOptions) -> Result<(Value, Vec<u8>, Vec<(&'static str, String)>), String> {
+    let now = &opts.now;
+    let created = Timestamp::parse(&now.fmt_seconds()).unwrap_or(*now);
+    let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now);
+    let rc = issue::sign_event(
+        &EventDraft {
+            event_type: "record_created".into(),
+            subject: plan.number.clone(),
+            target: "record".into(),
+            payload: issue::record_created_payload(&item.record, &plan.sha, receipt),
+            created_at: created,
+            supersedes: Vec::new(),
+            prev_event: None,
+            signer_id: opts.signer_id.clone(),
+        },
+        key,
+        now,
+    );
+    if !opts.bundles {
+        let mut line = canon::to_canonical(&rc);
+        line.push(b'\n');
+        return Ok((rc, line, Vec::new()));
+    }
+    let paper = item.paper.as_ref().ok_or("a canonical record alone has no title or authors for the graph snapshot; give arXiv metadata")?;
+    let payload = crate::graph::payload(paper, &item.record, None, None).map_err(|e| e.to_string())?;
+    let graph = issue::sign_event(
+        &EventDraft { event_type: "graph_snapshot".into(), subject: plan.number.clone(), target: "graph".into(), payload, created_at: created, supersedes: Vec::new(), prev_event: None, signer_id: opts.signer_id.clone() },
+        key,
+        now,
+    );
+    let events = [rc.clone(), graph.clone()];
+    let unsigned = crate::bundle::assemble_own(&events, key_doc, &opts.base_url, &created).map_err(|e| e.to_string())?;
+    let bundle = crate::bundle::sign(unsigned, key, now);
+    let extra = vec![
+        (rules::LABEL_EVENT, graph.get("content_sha256").and_then(Value::as_str).unwrap_or_default().to_owned()),
+        (rules::LABEL_BUNDLE, bundle.get("bundle_signature").and_then(|s| s.get("bundle_sha256")).and_then(Value::as_str).unwrap_or_default().to_owned()),
+    ];
+    let mut line = canon::to_canonical(&bundle);
+    line.push(b'\n');
+    Ok((rc, line, extra))
+}
+
+/// Everything a bulk issue needs besides its input.
+pub struct Issuer<'a> {
+    /// The signing key.
+    pub key: &'a SigningKey,
+    /// Its key document (the bundles' `public_keys`).
+    pub key_doc: &'a Value,
+    /// The ledger.
+    pub ledger: &'a mut Ledger,
+    /// Options.
+    pub opts: &'a IssueOptions,
+}
+
+/// Issue every record of a JSON-lines input (snapshot or canonical records), streaming
+/// a chunk of lines at a time; see [`Issuer::chunk`].
+pub fn issue_lines(input: &mut dyn BufRead, name: &str, is: &mut Issuer<'_>, out: &mut dyn Write, each: &mut dyn FnMut(&Outcome)) -> Result<Summary, BulkError> {
+    let mut sum = Summary::default();
+    loop {
+        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io { what: format!("cannot read {name}"), source })?;
+        if lines.is_empty() {
+            break;
+        }
+        sum.lines += lines.len() as u64;
+        let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
+        let parsed: Vec<Result<Item, Rejected>> = par_map(&lines, is.opts.threads, |(no, l)| parse_line(name, *no, l, &is.opts.read));
+        is.chunk(parsed, name, out, &mut sum, each)?;
+    }
+    out.flush().map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+    Ok(sum)
+}
+
+/// Issue items already read (XML, .abs, single JSON inputs), a chunk at a time.
+pub fn issue_items(items: Vec<Result<Item, Rejected>>, name: &str, is: &mut Issuer<'_>, out: &mut dyn Write, each: &mut dyn FnMut(&Outcome)) -> Result<Summary, BulkError> {
+    let mut sum = Summary { lines: items.len() as u64, ..Summary::default() };
+    let mut items = items.into_iter().peekable();
+    while items.peek().is_some() {
+        let chunk: Vec<_> = items.by_ref().take(CHUNK).collect();
+        is.chunk(chunk, name, out, &mut sum, each)?;
+    }
+    out.flush().map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+    Ok(sum)
+}
+
+impl Issuer<'_> {
+    /// One chunk: plan against the ledger, sign on every thread, commit, write in order.
+    pub fn chunk(&mut self, parsed: Vec<Result<Item, Rejected>>, name: &str, out: &mut dyn Write, sum: &mut Summary, each: &mut dyn FnMut(&Outcome)) -> Result<(), BulkError> {
+        let (key, key_doc, opts) = (self.key, self.key_doc, self.opts);
+        let good: Vec<&Item> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
+        let records: Vec<&Value> = good.iter().map(|i| &i.record).collect();
+        let mut made: Vec<Option<Result<Vec<u8>, String>>> = Vec::new();
+        let results = self.ledger.issue_batch(&records, &opts.now, |plans| {
+            let pairs: Vec<(&&Item, &Option<Plan>)> = good.iter().zip(plans).collect();
+            let signed = par_map(&pairs, opts.threads, |(item, plan)| plan.as_ref().map(|p| make(item, p, key, key_doc, opts)));
+            let mut events = Vec::with_capacity(signed.len());
+            for s in signed {
+                match s {
+                    Some(Ok((rc, line, extra))) => {
+                        events.push(Some((rc, extra)));
+                        made.push(Some(Ok(line)));
+                    }
+                    Some(Err(e)) => {
+                        events.push(None);
+                        made.push(Some(Err(e)));
+                    }
+                    None => {
+                        events.push(None);
+                        made.push(None);
+                    }
+                }
+            }
+            events
+        })?;
+        let mut results = results.into_iter();
+        let mut made = made.into_iter();
+        for p in parsed {
+            let outcome = match p {
+                Err(r) => Outcome::Refused(r),
+                Ok(item) => {
+                    let res = results.next();
+                    let m = made.next().flatten();
+                    let refuse = |message: String| Outcome::Refused(Rejected { file: name.into(), record: item.position.clone(), field: "-".into(), message });
+                    match (res, m) {
+                        (Some(Ok(done)), Some(Ok(line))) => {
+                            let title = item.paper.as_ref().map(|p| p.title.clone());
+                            let withdrawn = item.paper.as_ref().is_some_and(|p| p.withdrawn);
+                            Outcome::Done(Box::new(done), line, title, withdrawn)
+                        }
+                        (_, Some(Err(e))) => refuse(e),
+                        (Some(Err(e)), _) => refuse(e.to_string()),
+                        _ => refuse("not issued".into()),
+                    }
+                }
+            };
+            match &outcome {
+                Outcome::Done(_, line, _, _) => {
+                    out.write_all(line).map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+                    sum.done += 1;
+                }
+                Outcome::Refused(_) => sum.refused += 1,
+            }
+            each(&outcome);
+        }
+        Ok(())
+    }
+}
+
+/// Verify a JSON-lines file of artifacts (one per line) on `threads` threads; `each` gets
+/// (line number, report or parse error) in input order.
+pub fn verify_lines(input: &mut dyn BufRead, name: &str, keyring: &Keyring, threads: usize, each: &mut dyn FnMut(u64, Result<Report, String>)) -> Result<Summary, BulkError> {
+    let mut sum = Summary::default();
+    loop {
+        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io { what: format!("cannot read {name}"), source })?;
+        if lines.is_empty() {
+            break;
+        }
+        sum.lines += lines.len() as u64;
+        let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
+        let reports = par_map(&lines, threads, |(_, l)| match canon::parse(l) {
+            Ok(v) => crate::verify::verify_value(&v, keyring, None).map_err(|e| e.to_string()),
+            Err(e) => Err(format!("not valid JSON {e}")),
+        });
+        for ((no, _), r) in lines.iter().zip(reports) {
+            if r.as_ref().is_ok_and(Report::ok) {
+                sum.done += 1;
+            } else {
+                sum.refused += 1;
+            }
+            each(*no, r);
+        }
+    }
+    Ok(sum)
+}

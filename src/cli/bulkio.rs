@@ -1,0 +1,178 @@
+//! Bulk plumbing for the CLI: streaming inputs, atomic output, progress, rejects.
+
+use std::io::{BufRead, BufReader, IsTerminal as _, Read as _, Write};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use super::issue::InputArgs;
+use super::{Failure, shown};
+
+/// Open `f` as a stream of JSON lines when its content is snapshot or canonical-record
+/// JSON lines with more than one line; None for everything else (read whole).
+pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead>>, Failure> {
+    let forced = a.format.as_deref().and_then(pith::arxiv::Format::parse);
+    if forced.is_some_and(|x| !matches!(x, pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record)) {
+        return Ok(None);
+    }
+    let rerr = |source| Failure::from(pith::io::IoError::Read { path: f.into(), source });
+    let mut r: Box<dyn BufRead> = if f == Path::new("-") {
+        Box::new(std::io::stdin().lock())
+    } else {
+        Box::new(BufReader::with_capacity(1 << 20, std::fs::File::open(f).map_err(rerr)?))
+    };
+    let mut first = Vec::new();
+    r.read_until(b'\n', &mut first).map_err(rerr)?;
+    let more = !r.fill_buf().map_err(rerr)?.is_empty();
+    let lines = more && first.ends_with(b"\n") && matches!(forced.or_else(|| pith::arxiv::detect(&first)), Some(pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record));
+    if !lines && f == Path::new("-") {
+        // stdin cannot be reopened: hand back everything through a reader anyway
+        let mut rest = Vec::new();
+        r.read_to_end(&mut rest).map_err(rerr)?;
+        first.extend_from_slice(&rest);
+        return Err(Failure::Usage(format!("{}: stdin is read as JSON lines only; save other formats to a file", shown(f))));
+    }
+    if !lines {
+        return Ok(None);
+    }
+    Ok(Some(Box::new(std::io::Cursor::new(first).chain(r))))
+}
+
+/// Where artifacts go: a temp file beside `--out`, persisted at the end, or stdout.
+pub struct Sink {
+    w: Box<dyn Write>,
+    tmp: Option<(tempfile::TempPath, std::path::PathBuf, bool)>,
+}
+
+impl Sink {
+    /// Open the output; with `json` and no `--out`, artifacts are not printed (the
+    /// summaries are).
+    pub fn open(out: Option<&Path>, force: bool, json: bool) -> Result<Self, Failure> {
+        match out.filter(|p| *p != Path::new("-")) {
+            Some(p) => {
+                if p.exists() && !force && p != Path::new("/dev/null") {
+                    return Err(Failure::Refused(format!("refusing to overwrite {} (it exists; pass --force to replace it)", p.display())));
+                }
+                if p == Path::new("/dev/null") {
+                    return Ok(Sink { w: Box::new(std::io::sink()), tmp: None });
+                }
+                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+                let tf = tempfile::Builder::new().prefix(".pith-tmp-").permissions(perm()).tempfile_in(dir).map_err(|e| Failure::Usage(format!("cannot write {}: {e}", p.display())))?;
+                let (file, path) = tf.into_parts();
+                Ok(Sink { w: Box::new(std::io::BufWriter::with_capacity(1 << 20, file)), tmp: Some((path, p.to_path_buf(), force)) })
+            }
+            None if json => Ok(Sink { w: Box::new(std::io::sink()), tmp: None }),
+            None => Ok(Sink { w: Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())), tmp: None }),
+        }
+    }
+    /// The writer.
+    pub fn writer(&mut self) -> &mut dyn Write {
+        &mut *self.w
+    }
+    /// Flush, fsync and move into place.
+    pub fn finish(mut self) -> Result<(), Failure> {
+        self.w.flush().map_err(|e| Failure::Usage(format!("cannot write the output: {e}")))?;
+        drop(self.w);
+        if let Some((tmp, dest, force)) = self.tmp {
+            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Failure::Usage(format!("cannot write {}: {e}", dest.display())))?;
+            let r = if force { tmp.persist(&dest).map_err(|e| e.error) } else { tmp.persist_noclobber(&dest).map_err(|e| e.error) };
+            r.map_err(|e| Failure::Usage(format!("cannot write {}: {e}", dest.display())))?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+fn perm() -> std::fs::Permissions {
+    use std::os::unix::fs::PermissionsExt as _;
+    std::fs::Permissions::from_mode(0o644)
+}
+#[cfg(not(unix))]
+fn perm() -> std::fs::Permissions {
+    std::fs::metadata(".").map(|m| m.permissions()).unwrap_or_else(|_| unreachable!())
+}
+
+/// Progress on stderr: a bar on a terminal, a line every 10 s otherwise, none when quiet.
+pub struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    quiet: bool,
+    start: Instant,
+    last: Instant,
+    done: u64,
+    refused: u64,
+}
+
+impl Progress {
+    /// Start.
+    pub fn new(quiet: bool) -> Self {
+        let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
+            let b = indicatif::ProgressBar::new_spinner();
+            b.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {pos} done {msg} ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+            b.enable_steady_tick(Duration::from_millis(200));
+            b
+        });
+        let now = Instant::now();
+        Progress { bar, quiet, start: now, last: now, done: 0, refused: 0 }
+    }
+    /// Count one outcome.
+    pub fn tick(&mut self, o: &pith::bulk::Outcome) {
+        match o {
+            pith::bulk::Outcome::Done(..) => self.done += 1,
+            pith::bulk::Outcome::Refused(_) => self.refused += 1,
+        }
+        if let Some(b) = &self.bar {
+            b.set_position(self.done);
+            b.set_message(format!("{} refused", self.refused));
+        } else if !self.quiet && self.last.elapsed() >= Duration::from_secs(10) {
+            self.last = Instant::now();
+            eprintln!("... {} done, {} refused, {:.0}/s", self.done, self.refused, self.rate());
+        }
+    }
+    /// Print without tearing the bar.
+    pub fn suspend(&self, f: impl FnOnce()) {
+        match &self.bar {
+            Some(b) => b.suspend(f),
+            None => f(),
+        }
+    }
+    fn rate(&self) -> f64 {
+        self.done as f64 / self.start.elapsed().as_secs_f64().max(1e-9)
+    }
+    /// The final summary line.
+    pub fn finish(self, total: &pith::bulk::Summary) {
+        if let Some(b) = &self.bar {
+            b.finish_and_clear();
+        }
+        if !self.quiet {
+            eprintln!("{} done, {} refused, {:.0}/s, {:.2}s elapsed", total.done, total.refused, self.rate(), self.start.elapsed().as_secs_f64());
+        }
+    }
+}
+
+/// `--rejects FILE`: refused records as JSON lines.
+pub struct Rejects {
+    path: Option<std::path::PathBuf>,
+    buf: Vec<u8>,
+}
+
+impl Rejects {
+    /// Collect for `path` (nothing when None).
+    pub fn open(path: Option<&Path>) -> Result<Self, Failure> {
+        Ok(Rejects { path: path.map(Path::to_path_buf), buf: Vec::new() })
+    }
+    /// One refused record.
+    pub fn push(&mut self, r: &pith::arxiv::Rejected) {
+        if self.path.is_some()
+            && let Ok(s) = serde_json::to_string(r)
+        {
+            self.buf.extend_from_slice(s.as_bytes());
+            self.buf.push(b'\n');
+        }
+    }
+    /// Write the file.
+    pub fn finish(self) -> Result<(), Failure> {
+        if let Some(p) = &self.path {
+            pith::io::write_output(Some(p), &self.buf, true)?;
+        }
+        Ok(())
+    }
+}
