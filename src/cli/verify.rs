@@ -17,9 +17,15 @@ pub struct Args {
     /// The canonical record a standalone receipt covers: its hash is checked too.
     #[arg(long)]
     record: Option<PathBuf>,
-    /// Machine-readable output: one JSON object per file.
+    /// Machine-readable output: one JSON object per file (per line for JSON-lines files).
     #[arg(long)]
     json: bool,
+    /// Worker threads for JSON-lines files of artifacts (default: every core).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Only failures and the summary for JSON-lines files.
+    #[arg(long)]
+    quiet: bool,
 }
 
 pub fn run(a: Args) -> Result<u8, Failure> {
@@ -28,6 +34,10 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     let mut worst = 0u8;
     for f in &a.files {
         let name = shown(f);
+        if let Some(code) = verify_stream(f, &keyring, &a)? {
+            worst = worst.max(code);
+            continue;
+        }
         let outcome = verify_file(f, &keyring, record.as_ref());
         match outcome {
             Ok(report) => {
@@ -50,6 +60,55 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         }
     }
     Ok(worst)
+}
+
+/// A JSON-lines file of artifacts (one per line, not a transcript): verified streaming on
+/// every core, one line per failed artifact; None when `f` is not such a file.
+fn verify_stream(f: &std::path::Path, keyring: &pith::keys::Keyring, a: &Args) -> Result<Option<u8>, Failure> {
+    use std::io::BufRead as _;
+    if f == std::path::Path::new("-") {
+        return Ok(None);
+    }
+    let rerr = |source| Failure::from(pith::io::IoError::Read { path: f.into(), source });
+    let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(f).map_err(rerr)?);
+    let mut first = Vec::new();
+    r.read_until(b'\n', &mut first).map_err(rerr)?;
+    if r.fill_buf().map_err(rerr)?.is_empty() {
+        return Ok(None);
+    }
+    match pith::canon::parse(first.trim_ascii_end()) {
+        Ok(v) if v.get("transcript_version").is_none() && pith::verify::detect(&v).is_ok() => {}
+        _ => return Ok(None),
+    }
+    let mut input = std::io::Read::chain(std::io::Cursor::new(first), r);
+    let name = shown(f);
+    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let start = std::time::Instant::now();
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut werr = None;
+    let sum = pith::bulk::verify_lines(&mut input, &name, keyring, threads, &mut |no, r| {
+        use std::io::Write as _;
+        let line = match (&r, a.json) {
+            (Ok(rep), true) => Some(json_line(&serde_json::json!({"file": name, "line": no, "ok": rep.ok(), "kind": rep.kind, "pith_number": rep.pith_number, "failures": rep.failures, "warnings": rep.warnings}))),
+            (Err(e), true) => Some(json_line(&serde_json::json!({"file": name, "line": no, "ok": false, "error": e}))),
+            (Ok(rep), false) if rep.ok() => (!a.quiet).then(|| format!("{name}:{no}: verified {} {}\n", rep.kind.name(), rep.pith_number.as_deref().unwrap_or(""))),
+            (Ok(rep), false) => Some(format!("{name}:{no}: FAILED {} {}: {}\n", rep.kind.name(), rep.pith_number.as_deref().unwrap_or(""), rep.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))),
+            (Err(e), false) => Some(format!("{name}:{no}: FAILED {e}\n")),
+        };
+        if let Some(l) = line
+            && let Err(e) = out.write_all(l.as_bytes())
+        {
+            werr.get_or_insert(e);
+        }
+    })
+    .map_err(|e| Failure::Usage(chain(&e)))?;
+    if let Some(e) = werr {
+        return Err(Failure::Usage(format!("cannot write stdout: {e}")));
+    }
+    drop(out);
+    let secs = start.elapsed().as_secs_f64();
+    eprintln!("{name}: {} verified, {} failed, {:.0}/s, {secs:.2}s elapsed", sum.done, sum.refused, sum.done as f64 / secs.max(1e-9));
+    Ok(Some(u8::from(sum.refused > 0)))
 }
 
 /// One file: a single JSON artifact, or a transcript in JSON lines.
