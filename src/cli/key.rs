@@ -22,6 +22,8 @@ pub enum Cmd {
     Rotate(RotateArgs),
     /// Revoke a key from a given time on.
     Revoke(RevokeArgs),
+    /// Import an existing Ed25519 seed (32 bytes, hex in a file) as ID.pub.json + ID.key.age.
+    Import(ImportArgs),
 }
 
 /// How a new secret key file is protected.
@@ -153,6 +155,7 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
         Cmd::List(a) => list(a),
         Cmd::Rotate(a) => rotate(a),
         Cmd::Revoke(a) => revoke(a),
+        Cmd::Import(a) => import(a),
     }
 }
 
@@ -470,5 +473,55 @@ fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
         );
         println!("  revocation statement: {}", r.statement_path.display());
     }
+    Ok(0)
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// Key id.
+    #[arg(long)]
+    key_id: String,
+    /// File holding the 32-byte seed as 64 hex characters (never on the command line).
+    #[arg(long, value_name = "FILE")]
+    seed_file: PathBuf,
+    /// Directory to write ID.pub.json and ID.key.age into.
+    #[arg(long)]
+    out_dir: PathBuf,
+    /// Passphrase for the new key file (first line).
+    #[arg(long, value_name = "FILE", conflicts_with = "new_passphrase_file")]
+    passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    protect: ProtectArgs,
+    /// `valid_from` of the key document (default now).
+    #[arg(long, value_name = "TIME")]
+    valid_from: Option<String>,
+}
+
+fn import(mut a: ImportArgs) -> Result<u8, Failure> {
+    if a.passphrase_file.is_some() {
+        a.protect.new_passphrase_file = a.passphrase_file.take();
+    }
+    if !pith::digest::valid_key_id(&a.key_id) {
+        return Err(Failure::Usage(format!("--key-id {:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'", a.key_id)));
+    }
+    let raw = zeroize::Zeroizing::new(pith::io::read_input(&a.seed_file)?);
+    let text = std::str::from_utf8(&raw).map_err(|_| Failure::Usage(format!("{}: expected 64 hex characters", a.seed_file.display())))?.trim();
+    let mut seed = zeroize::Zeroizing::new([0u8; 32]);
+    let bytes = zeroize::Zeroizing::new(pith::digest::unhex(text).unwrap_or_default());
+    if bytes.len() != 32 {
+        return Err(Failure::Usage(format!("{}: expected 64 hex characters (a 32-byte Ed25519 seed)", a.seed_file.display())));
+    }
+    seed.copy_from_slice(&bytes);
+    let valid_from = match &a.valid_from {
+        Some(t) => parse_time(t, "--valid-from")?,
+        None => now(),
+    };
+    let key = SigningKey::from_seed(&a.key_id, valid_from, &seed);
+    std::fs::create_dir_all(&a.out_dir).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
+    let protect = protection(&a.protect, &format!("imported key {}", a.key_id), "PITH_PASSPHRASE")?;
+    let g = custody::write_new_key(&a.out_dir, &key, &protect, None, None, &valid_from, false)?;
+    println!("imported {}  fingerprint {} ({})", a.key_id, key.public().fingerprint(), key.public().fingerprint_b32());
+    println!("  public key document: {}", g.pub_path.display());
+    println!("  secret key (age-encrypted, 0600): {}", g.secret_path.display());
     Ok(0)
 }
