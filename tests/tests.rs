@@ -7,10 +7,11 @@ mod util;
 
 mod arxiv;
 mod bad_input;
+mod bulk;
 mod canon_vectors;
 mod cli;
 mod ed25519_vectors;
-mod issue;
+pub mod issue;
 mod keys;
 mod offline;
 mod publishing;
