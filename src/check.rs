@@ -300,7 +300,7 @@ impl<'k> Checker<'k> {
                     "a time before {r}, when key {} was rotated out",
                     key.doc.key_id
                 ),
-                format!("{t} (signed at or after the key's rotation)"),
+                format!("{t} (the signature at {path} was made at or after the key's rotation)"),
             ),
             KeyWindow::Revoked(r, why) => self.fail(
                 "key_revoked",
@@ -309,7 +309,7 @@ impl<'k> Checker<'k> {
                     "a time before {r}, when key {} was revoked ({why})",
                     key.doc.key_id
                 ),
-                format!("{t} (signed at or after the key's revocation)"),
+                format!("{t} (the signature at {path} was made at or after the key's revocation)"),
             ),
             KeyWindow::NotYetValid(f) => self.fail(
                 "key_not_yet_valid",
@@ -318,7 +318,7 @@ impl<'k> Checker<'k> {
                     "a time at or after {f}, when key {} became valid",
                     key.doc.key_id
                 ),
-                t.to_string(),
+                format!("{t} (the signature at {path} predates its key)"),
             ),
         }
         fingerprint

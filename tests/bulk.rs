@@ -6,7 +6,7 @@ use pith::canon::{self, Value};
 use crate::issue::{Issuer, record_with_id};
 use crate::util::pith;
 
-const AT: &str = "2026-11-20T10:00:00.123456Z";
+const AT: &str = "2030-01-01T10:00:00.123456Z";
 
 fn lines(out: &[u8]) -> Vec<&[u8]> {
     out.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect()
@@ -24,7 +24,7 @@ fn bulk_output_is_identical_for_1_and_n_threads_and_one_at_a_time() {
     }
     std::fs::write(&f, &body).unwrap();
     let run = |threads: &str, db: &str, input: &std::path::Path| {
-        is.issue(&[input]).args(["--threads", threads, "--at", AT, "--quiet", "--registry", is.file(db).to_str().unwrap()]).assert().success().get_output().stdout.clone()
+        is.issue_db(&[input], &is.file(db)).args(["--threads", threads, "--at", AT, "--quiet"]).assert().success().get_output().stdout.clone()
     };
     let one = run("1", "l1.sqlite", &f);
     let four = run("4", "l4.sqlite", &f);

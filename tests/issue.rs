@@ -44,6 +44,10 @@ impl Issuer {
     }
     /// `pith issue` with this issuer's key and ledger.
     pub fn issue(&self, inputs: &[&Path]) -> assert_cmd::Command {
+        self.issue_db(inputs, &self.db())
+    }
+    /// `pith issue` with this issuer's key and the ledger `db`.
+    pub fn issue_db(&self, inputs: &[&Path], db: &Path) -> assert_cmd::Command {
         let mut c = pith();
         c.arg("issue");
         for i in inputs {
@@ -55,7 +59,7 @@ impl Issuer {
             "--passphrase-file",
             self.tmp.path().join("pass").to_str().unwrap(),
             "--registry",
-            self.db().to_str().unwrap(),
+            db.to_str().unwrap(),
         ]);
         c
     }

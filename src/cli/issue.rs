@@ -246,7 +246,8 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                                 "replaces": done.replaces, "withdrawn": withdrawn, "title": title,
                             })
                         );
-                    } else if !streaming && !a.quiet {
+                    }
+                    if !streaming && !a.quiet {
                         eprintln!(
                             "{} {}{}{}",
                             if done.new { "issued  " } else { "reissued" },
