@@ -14,6 +14,7 @@ mod ed25519_vectors;
 pub mod issue;
 mod keys;
 mod offline;
+mod props;
 mod publishing;
 mod real_bundle;
 mod tamper;
