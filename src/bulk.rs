@@ -81,15 +81,45 @@ pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> 
 }
 
 /// Read up to `n` lines (without their line ends); empty lines are kept as positions.
+/// The longest line a bulk path accepts; a longer one is refused (and skipped) without
+/// being held in memory.
+pub const MAX_LINE: usize = 16 << 20;
+
+/// A line too long to read: its bytes are replaced by this marker (never valid JSON).
+const TOO_LONG: &[u8] = b"\x00line longer than 16 MiB";
+
+/// Read up to `n` lines (without their line ends); empty lines are kept as positions.
 fn read_chunk(input: &mut dyn BufRead, n: usize, first_line: u64) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
     let mut out = Vec::with_capacity(n);
     let mut no = first_line;
     while out.len() < n {
         let mut buf = Vec::new();
-        if input.read_until(b'\n', &mut buf)? == 0 {
+        let got = std::io::Read::take(&mut *input, MAX_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
+        if got == 0 {
             break;
         }
         no += 1;
+        if buf.len() > MAX_LINE && buf.last() != Some(&b'\n') {
+            // skip the rest of the line in bounded steps
+            loop {
+                let avail = input.fill_buf()?;
+                if avail.is_empty() {
+                    break;
+                }
+                match avail.iter().position(|b| *b == b'\n') {
+                    Some(i) => {
+                        input.consume(i + 1);
+                        break;
+                    }
+                    None => {
+                        let l = avail.len();
+                        input.consume(l);
+                    }
+                }
+            }
+            out.push((no, TOO_LONG.to_vec()));
+            continue;
+        }
         while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             buf.pop();
         }
@@ -108,6 +138,9 @@ pub enum Outcome {
 
 fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<Item, Rejected> {
     let rej = |field: &str, message: String| Rejected { file: name.to_owned(), record: format!("line {no}"), field: field.into(), message };
+    if line == TOO_LONG {
+        return Err(rej("-", format!("line longer than {} MiB: refused unread", MAX_LINE >> 20)));
+    }
     let items = arxiv::read(line, name, opts).map_err(|e| rej("-", e.message))?;
     let mut it = items.into_iter();
     match (it.next(), it.next()) {
@@ -286,6 +319,7 @@ pub fn verify_lines(input: &mut dyn BufRead, name: &str, keyring: &Keyring, thre
         sum.lines += lines.len() as u64;
         let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
         let reports = par_map(&lines, threads, |(_, l)| match canon::parse(l) {
+            _ if l.as_slice() == TOO_LONG => Err(format!("line longer than {} MiB: refused unread", MAX_LINE >> 20)),
             Ok(v) => crate::verify::verify_value(&v, keyring, None).map_err(|e| e.to_string()),
             Err(e) => Err(format!("not valid JSON {e}")),
         });

@@ -23,6 +23,12 @@ pub enum IoError {
         /// The cause.
         source: std::io::Error,
     },
+    /// The input is larger than [`MAX_INPUT`].
+    #[error("{} is larger than 256 MiB: refused (stream JSON lines instead)", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+    },
     /// The target exists and overwriting was not asked for.
     #[error("refusing to overwrite {} (it exists; pass --force to replace it)", path.display())]
     Exists {
@@ -34,19 +40,22 @@ pub enum IoError {
 /// Read a whole file, or stdin for `-`.
 pub fn read_input(path: &Path) -> Result<Vec<u8>, IoError> {
     let mut buf = Vec::new();
+    let limit = MAX_INPUT as u64 + 1;
     let r = if path == Path::new("-") {
-        std::io::stdin().lock().read_to_end(&mut buf).map(|_| ())
+        std::io::stdin().lock().take(limit).read_to_end(&mut buf).map(|_| ())
     } else {
-        std::fs::File::open(path)
-            .and_then(|mut f| f.read_to_end(&mut buf))
-            .map(|_| ())
+        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut buf)).map(|_| ())
     };
-    r.map_err(|source| IoError::Read {
-        path: path.into(),
-        source,
-    })?;
+    r.map_err(|source| IoError::Read { path: path.into(), source })?;
+    if buf.len() > MAX_INPUT {
+        return Err(IoError::TooLarge { path: path.into() });
+    }
     Ok(buf)
 }
+
+/// The largest single input read whole (an artifact, a feed); JSON-lines bulk inputs are
+/// streamed instead and have no total limit.
+pub const MAX_INPUT: usize = 256 << 20;
 
 /// Write `bytes` to `path` atomically: a temp file in the same directory, fsynced, then
 /// renamed into place. With `overwrite` false an existing file is refused and left intact;

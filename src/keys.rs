@@ -157,8 +157,9 @@ impl KeyDocument {
         let s = |k: &str| m.get(k).and_then(Value::as_str);
         let found = |k: &str| m.get(k).map_or("nothing".to_owned(), Value::brief);
         let key_id = s("key_id").map(str::to_owned);
-        if key_id.as_deref().is_none_or(str::is_empty) {
-            p("key_id", "a non-empty string", found("key_id"));
+        // decided: key ids name files (keyring, resolver tree), so no separators or dots first
+        if !key_id.as_deref().is_some_and(crate::digest::valid_key_id) {
+            p("key_id", "1-64 characters of [A-Za-z0-9._-], not starting with '.'", found("key_id"));
         }
         if s("algorithm") != Some(rules::ALGORITHM) {
             p("algorithm", "\"ed25519\"", found("algorithm"));

@@ -11,6 +11,7 @@ mod bulk;
 mod canon_vectors;
 mod cli;
 mod ed25519_vectors;
+mod hostile;
 pub mod issue;
 mod keys;
 mod offline;
