@@ -160,7 +160,7 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     if looks_like_record(bytes) {
         return Some(Format::Record);
     }
-    imp::detect(bytes)
+    lead::detect(bytes).or_else(|| imp::detect(bytes))
 }
 
 /// Read every record of an input. `file` names it in errors.
@@ -168,7 +168,13 @@ pub fn read(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<I
     if opts.format == Some(Format::Record) || (opts.format.is_none() && looks_like_record(bytes)) {
         return read_records(bytes, file);
     }
-    imp::read(bytes, file, opts)
+    match opts.format.or_else(|| lead::detect(bytes)) {
+        Some(Format::Snapshot) => lead::read_snapshot(bytes, file, opts),
+        Some(Format::Abs) => lead::read_abs(bytes, file, opts),
+        Some(Format::Atom) => lead::read_atom(bytes, file, opts),
+        Some(_) => imp::read(bytes, file, opts),
+        None => Err(ReadError { file: file.to_owned(), message: "unknown format: expected Atom, OAI-PMH, snapshot JSON lines, .abs or a canonical record (or pass --format)".into() }),
+    }
 }
 
 /// A JSON object (or the first of JSON lines) with `schema_version`, `source` and
@@ -220,3 +226,4 @@ fn read_records(bytes: &[u8], file: &str) -> Result<Vec<Result<Item, Rejected>>,
 }
 
 mod imp;
+mod lead;
