@@ -559,3 +559,169 @@ fn collect_attrs(c: &mut BTreeEntry, name: &str, e: &quick_xml::events::BytesSta
         _ => {}
     }
 }
+
+/// One OAI-PMH record's metadata, as collected.
+#[derive(Default)]
+struct OaiRec {
+    id: String,
+    created: String,
+    title: String,
+    abstract_text: String,
+    categories: String,
+    license: String,
+    comments: String,
+    authors_text: String,
+    authors: Vec<String>,
+    keyname: String,
+    forenames: String,
+    versions: Vec<(String, String)>,
+    cur_version: Option<String>,
+    deleted: bool,
+}
+
+/// OAI-PMH `arXiv` and `arXivRaw` responses: GetRecord or ListRecords pages.
+///
+/// **decided**: the `arXiv` format lists no versions; a record is version 1 unless
+/// `--version N` names another, and `submitted_at` is midnight UTC of its `created` date.
+pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+    use quick_xml::events::Event;
+    let mut r = quick_xml::Reader::from_reader(bytes);
+    let mut buf = Vec::new();
+    let mut path: Vec<String> = Vec::new();
+    let mut text = String::new();
+    let mut recs: Vec<OaiRec> = Vec::new();
+    let mut cur: Option<OaiRec> = None;
+    let mut error: Option<(String, String)> = None;
+    let mut error_code = String::new();
+    loop {
+        let ev = r.read_event_into(&mut buf).map_err(|e| ReadError { file: file.into(), message: format!("malformed XML at byte {}: {e}", r.buffer_position()) })?;
+        match ev {
+            Event::Start(ref e) | Event::Empty(ref e) => {
+                let empty = matches!(ev, Event::Empty(_));
+                let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
+                let attr = |k: &str| e.attributes().flatten().find(|a| a.key.local_name().as_ref() == k.as_bytes()).and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
+                match name.as_str() {
+                    "record" => cur = Some(OaiRec::default()),
+                    "header" if attr("status").as_deref() == Some("deleted") => {
+                        if let Some(c) = cur.as_mut() {
+                            c.deleted = true;
+                        }
+                    }
+                    "version" => {
+                        if let Some(c) = cur.as_mut() {
+                            c.cur_version = attr("version");
+                        }
+                    }
+                    "error" => error_code = attr("code").unwrap_or_default(),
+                    _ => {}
+                }
+                if !empty {
+                    path.push(name);
+                }
+                text.clear();
+            }
+            Event::Text(t) => {
+                let s = t.unescape().map_err(|e| ReadError { file: file.into(), message: format!("malformed XML text at byte {}: {e}", r.buffer_position()) })?;
+                text.push_str(&s);
+            }
+            Event::End(_) => {
+                let name = path.pop().unwrap_or_default();
+                let v = text.clone();
+                if name == "error" {
+                    error = Some((error_code.clone(), v.trim().to_owned()));
+                }
+                if let Some(c) = cur.as_mut() {
+                    let in_meta = path.iter().any(|p| p == "metadata");
+                    match name.as_str() {
+                        "id" if in_meta => c.id = v.trim().to_owned(),
+                        "created" if in_meta => c.created = v.trim().to_owned(),
+                        "title" if in_meta => c.title = v,
+                        "abstract" if in_meta => c.abstract_text = v,
+                        "categories" if in_meta => c.categories = v,
+                        "license" if in_meta => c.license = v.trim().to_owned(),
+                        "comments" if in_meta => c.comments = v,
+                        "keyname" => c.keyname = v.trim().to_owned(),
+                        "forenames" => c.forenames = v.trim().to_owned(),
+                        "author" => {
+                            let n = [c.forenames.as_str(), c.keyname.as_str()].iter().filter(|x| !x.is_empty()).copied().collect::<Vec<_>>().join(" ");
+                            c.authors.push(detex(&n));
+                            c.keyname.clear();
+                            c.forenames.clear();
+                        }
+                        "authors" if in_meta && c.authors.is_empty() => c.authors_text = v,
+                        "date" => {
+                            if let Some(ver) = c.cur_version.clone() {
+                                c.versions.push((ver, v.trim().to_owned()));
+                            }
+                        }
+                        "record" => {}
+                        _ => {}
+                    }
+                }
+                if name == "record"
+                    && let Some(c) = cur.take()
+                {
+                    recs.push(c);
+                }
+                text.clear();
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+        buf.clear();
+    }
+    if let Some((code, msg)) = error {
+        return Err(ReadError { file: file.into(), message: format!("OAI-PMH error {code}: {msg}") });
+    }
+    if recs.is_empty() {
+        return Err(ReadError { file: file.into(), message: "no OAI-PMH record in the response".into() });
+    }
+    let mut out = Vec::new();
+    for (i, c) in recs.into_iter().enumerate() {
+        let pos = format!("record {}", i + 1);
+        if c.deleted {
+            out.push(Err(rej(file, &pos, "header", "deleted record")));
+            continue;
+        }
+        let mut versions = Vec::new();
+        let mut bad = None;
+        for (v, d) in &c.versions {
+            match (v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()), parse_date(d)) {
+                (Some(n), Some(t)) => versions.push((n, Some(t))),
+                _ => bad = Some(format!("expected version vN with an RFC 2822 date, found {v} {d:?}")),
+            }
+        }
+        if let Some(m) = bad {
+            out.push(Err(rej(file, &format!("{pos} ({})", c.id), "version", m)));
+            continue;
+        }
+        versions.sort_by_key(|v| v.0);
+        let first = if versions.is_empty() {
+            match parse_date(&c.created) {
+                Some(t) => Some(t),
+                None => {
+                    out.push(Err(rej(file, &format!("{pos} ({})", c.id), "created", format!("expected a date, found {:?}", c.created))));
+                    continue;
+                }
+            }
+        } else {
+            None
+        };
+        let authors = if c.authors.is_empty() { split_authors(&c.authors_text.split_whitespace().collect::<Vec<_>>().join(" ")) } else { c.authors };
+        let raw = Raw {
+            id: c.id,
+            versions,
+            first,
+            named_version: opts.version,
+            title: c.title,
+            abstract_text: c.abstract_text.clone(),
+            authors,
+            categories: c.categories.split_whitespace().map(str::to_owned).collect(),
+            license: (!c.license.is_empty()).then_some(c.license),
+            withdrawn: is_withdrawn(&c.comments, &c.abstract_text),
+        };
+        out.extend(items(raw, &pos, file, opts));
+    }
+    Ok(out)
+}
+

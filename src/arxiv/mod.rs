@@ -172,6 +172,7 @@ pub fn read(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<I
         Some(Format::Snapshot) => lead::read_snapshot(bytes, file, opts),
         Some(Format::Abs) => lead::read_abs(bytes, file, opts),
         Some(Format::Atom) => lead::read_atom(bytes, file, opts),
+        Some(Format::OaiArxiv | Format::OaiArxivRaw) => lead::read_oai(bytes, file, opts),
         Some(_) => imp::read(bytes, file, opts),
         None => Err(ReadError { file: file.to_owned(), message: "unknown format: expected Atom, OAI-PMH, snapshot JSON lines, .abs or a canonical record (or pass --format)".into() }),
     }
