@@ -17,5 +17,6 @@ mod keys;
 mod offline;
 mod props;
 mod publishing;
+mod readers;
 mod real_bundle;
 mod tamper;

@@ -433,6 +433,7 @@ pub(super) fn read_atom(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<
     use quick_xml::events::Event;
     let mut r = quick_xml::Reader::from_reader(bytes);
     r.config_mut().trim_text(false);
+    r.config_mut().check_end_names = true;
     let mut buf = Vec::new();
     let mut entries: Vec<BTreeEntry> = Vec::new();
     let mut cur: Option<BTreeEntry> = None;
@@ -485,7 +486,12 @@ pub(super) fn read_atom(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<
                 }
                 text.clear();
             }
-            Event::Eof => break,
+            Event::Eof => {
+                if let Some(open) = path.last() {
+                    return Err(ReadError { file: file.into(), message: format!("malformed XML at byte {}: input ends inside <{open}>", r.buffer_position()) });
+                }
+                break;
+            }
             _ => {}
         }
         buf.clear();
@@ -586,6 +592,7 @@ struct OaiRec {
 pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
     use quick_xml::events::Event;
     let mut r = quick_xml::Reader::from_reader(bytes);
+    r.config_mut().check_end_names = true;
     let mut buf = Vec::new();
     let mut path: Vec<String> = Vec::new();
     let mut text = String::new();
@@ -665,7 +672,12 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
                 }
                 text.clear();
             }
-            Event::Eof => break,
+            Event::Eof => {
+                if let Some(open) = path.last() {
+                    return Err(ReadError { file: file.into(), message: format!("malformed XML at byte {}: input ends inside <{open}>", r.buffer_position()) });
+                }
+                break;
+            }
             _ => {}
         }
         buf.clear();
