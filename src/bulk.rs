@@ -192,12 +192,11 @@ fn make(item: &Item, plan: &Plan, key: &SigningKey, key_doc: &Value, opts: &Issu
     );
     let events = [rc.clone(), graph.clone()];
     let unsigned = crate::bundle::assemble_own(&events, key_doc, &opts.base_url, &created).map_err(|e| e.to_string())?;
-    let bundle = crate::bundle::sign(unsigned, key, now);
+    let (bundle_digest, mut line) = crate::bundle::sign_to_bytes(&unsigned, key, now);
     let extra = vec![
         (rules::LABEL_EVENT, graph.get("content_sha256").and_then(Value::as_str).unwrap_or_default().to_owned()),
-        (rules::LABEL_BUNDLE, bundle.get("bundle_signature").and_then(|s| s.get("bundle_sha256")).and_then(Value::as_str).unwrap_or_default().to_owned()),
+        (rules::LABEL_BUNDLE, bundle_digest.hex()),
     ];
-    let mut line = canon::to_canonical(&bundle);
     line.push(b'\n');
     Ok((rc, line, extra))
 }

@@ -205,3 +205,32 @@ pub fn state_of(bundle: &Value) -> Option<&Value> {
 pub fn digest_of(v: &Value) -> String {
     canon_sha256(v).hex()
 }
+
+/// Sign an assembled bundle and return its canonical bytes, serializing it only once:
+/// `bundle_signature` sorts right after `built_at`, the first member, so it is spliced
+/// into the unsigned bytes (bulk issuing). Same bytes as `to_canonical(sign(..))`.
+pub fn sign_to_bytes(unsigned: &Value, key: &SigningKey, signed_at: &Timestamp) -> (crate::digest::Sha256Digest, Vec<u8>) {
+    let bytes = canon::to_canonical(unsigned);
+    let digest = crate::digest::sha256(&bytes);
+    let mut sig = key.signature_object(&digest, rules::LABEL_BUNDLE, signed_at);
+    if let Some(m) = sig.as_object_mut() {
+        m.insert("bundle_sha256".into(), digest.hex().into());
+    }
+    // `{"built_at":"YYYY-MM-DDTHH:MM:SSZ",` is 35 bytes; splice after it
+    let head = b"{\"built_at\":\"";
+    let cut = head.len() + 20 + 2;
+    if bytes.len() > cut && bytes.starts_with(head) && bytes.get(cut - 2..cut) == Some(b"\",".as_slice()) {
+        let mut out = Vec::with_capacity(bytes.len() + 512);
+        out.extend_from_slice(&bytes[..cut]);
+        out.extend_from_slice(b"\"bundle_signature\":");
+        canon::write_canonical(&sig, &mut out);
+        out.push(b',');
+        out.extend_from_slice(&bytes[cut..]);
+        return (digest, out);
+    }
+    let mut v = unsigned.clone();
+    if let Some(m) = v.as_object_mut() {
+        m.insert("bundle_signature".into(), sig);
+    }
+    (digest, canon::to_canonical(&v))
+}

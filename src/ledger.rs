@@ -141,8 +141,7 @@ CREATE TABLE IF NOT EXISTS receipts (
     pith_number TEXT NOT NULL REFERENCES records(pith_number),
     issued_at TEXT NOT NULL,
     receipt TEXT NOT NULL,
-    event_id TEXT NOT NULL,
-    event TEXT NOT NULL
+    event_id TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS receipts_number ON receipts(pith_number);
 CREATE TABLE IF NOT EXISTS signatures (
@@ -340,8 +339,8 @@ impl Ledger {
             .map_err(sql)?;
         }
         tx.execute(
-            "INSERT INTO receipts (pith_number, issued_at, receipt, event_id, event) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![number.to_string(), now.fmt_micros(), text(&receipt), event_id, text(&event)],
+            "INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)",
+            params![number.to_string(), now.fmt_micros(), text(&receipt), event_id],
         )
         .map_err(sql)?;
         for (label, digest) in [
@@ -417,7 +416,7 @@ impl Ledger {
                 )
                 .map_err(sql)?;
             let mut upd = tx.prepare_cached("UPDATE records SET last_reissued_at = ?1 WHERE code = ?2").map_err(sql)?;
-            let mut rct = tx.prepare_cached("INSERT INTO receipts (pith_number, issued_at, receipt, event_id, event) VALUES (?1, ?2, ?3, ?4, ?5)").map_err(sql)?;
+            let mut rct = tx.prepare_cached("INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)").map_err(sql)?;
             let mut aud = tx
                 .prepare_cached("INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(sql)?;
@@ -443,7 +442,7 @@ impl Ledger {
                 }
                 let receipt = ev.get("payload").and_then(|p| p.get("receipt")).cloned().unwrap_or(Value::Null);
                 let event_id = ev.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                rct.execute(params![number, now.fmt_micros(), text(&receipt), event_id, text(&ev)]).map_err(sql)?;
+                rct.execute(params![number, now.fmt_micros(), text(&receipt), event_id]).map_err(sql)?;
                 let sig = ev.get("signature");
                 let sg = |o: Option<&Value>, k: &str| o.and_then(|x| x.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
                 let content = ev.get("content_sha256").and_then(Value::as_str).unwrap_or_default().to_owned();
@@ -548,8 +547,8 @@ impl Ledger {
         };
         let event_id = event.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
         tx.execute(
-            "INSERT INTO receipts (pith_number, issued_at, receipt, event_id, event) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![number.to_string(), last_r, text(&receipt), event_id, text(event)],
+            "INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)",
+            params![number.to_string(), last_r, text(&receipt), event_id],
         )
         .map_err(sql)?;
         let sig = event.get("signature");
