@@ -248,7 +248,7 @@ fn spliced_bundle_bytes_equal_the_canonical_form_of_the_signed_bundle() {
     let built = t("2026-05-24T06:12:38Z");
     let unsigned = pith::bundle::assemble(events, &crate::util::keyring(), "https://pith.science", &built, Some("pith-v1-2026-05")).unwrap();
     let k = SigningKey::from_seed("pith-v1-2026-05", built, &[5u8; 32]);
-    let (d, bytes) = pith::bundle::sign_to_bytes(&unsigned, &k, &t("2026-05-24T06:12:38.5Z"));
-    assert_eq!(bytes, canon::to_canonical(&pith::bundle::sign(unsigned.clone(), &k, &t("2026-05-24T06:12:38.5Z"))));
+    let (d, bytes) = pith::bundle::sign_to_bytes(&unsigned, &k, &t("2026-05-24T06:12:38.500000Z"));
+    assert_eq!(bytes, canon::to_canonical(&pith::bundle::sign(unsigned.clone(), &k, &t("2026-05-24T06:12:38.500000Z"))));
     assert_eq!(d, pith::bundle::bundle_sha256(&unsigned));
 }
