@@ -26,7 +26,7 @@ rm -rf "$K" "$W/ledger.sqlite"*
 mkdir -p "$K"
 printf '%s\n' "$SECRET" > "$W/seed.hex"
 printf 'bench\n' > "$W/pass"
-$PITH key import --key-id pith-v1-2026-06 --seed-file "$W/seed.hex" --out-dir "$K" --passphrase-file "$W/pass" --scrypt-log-n 10 --valid-from 2000-01-01T00:00:00Z >/dev/null
+$PITH key import --key-id pith-v1-2026-06 --seed-file "$W/seed.hex" --out-dir "$K" --passphrase-file "$W/pass" --scrypt-log-n 10 --valid-from 1990-01-01T00:00:00Z >/dev/null
 
 [ -s "$W/corpus-$N.jsonl" ] || python3 "$REF" gen-corpus "$N" --seed 42 --out "$W/corpus-$N.jsonl" >/dev/null
 
