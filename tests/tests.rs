@@ -9,6 +9,7 @@ mod arxiv;
 mod bad_input;
 mod bulk;
 mod canon_vectors;
+mod crash;
 mod cli;
 mod ed25519_vectors;
 mod hostile;
