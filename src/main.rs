@@ -12,6 +12,10 @@ use std::process::ExitCode;
 use clap::Parser as _;
 
 fn main() -> ExitCode {
+    // before any secret can be in memory: no core dumps, no same-user ptrace
+    if let Err(e) = pith::secret::harden_process() {
+        eprintln!("warning: cannot disable core dumps: {e}");
+    }
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,
         Err(e) => {

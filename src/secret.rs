@@ -363,3 +363,17 @@ pub fn parse_identity_file(bytes: &[u8]) -> Result<Vec<Box<dyn age::Identity>>, 
     }
     Ok(ids)
 }
+
+/// Keep secrets out of core dumps: set the core-file limit to zero and (Linux) mark the
+/// process non-dumpable, which also stops other processes of the same user from
+/// attaching to it. The `pith` binary calls this before anything else.
+pub fn harden_process() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use rustix::process::{Resource, Rlimit, setrlimit};
+        setrlimit(Resource::Core, Rlimit { current: Some(0), maximum: Some(0) })?;
+        #[cfg(target_os = "linux")]
+        rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
+    }
+    Ok(())
+}

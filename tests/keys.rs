@@ -559,3 +559,25 @@ fn tampered_statement_and_transcript_are_rejected() {
         .assert()
         .success();
 }
+
+#[test]
+fn pith_runs_with_core_dumps_disabled() {
+    // the binary sets RLIMIT_CORE to 0 and marks itself non-dumpable before reading keys;
+    // observe it from /proc while a command waits for a passphrase on stdin-less runs
+    #[cfg(target_os = "linux")]
+    {
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pith"))
+            .args(["canon", "-"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
+        let core = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap().to_owned();
+        drop(child.stdin.take());
+        let _ = child.wait();
+        let fields: Vec<&str> = core.split_whitespace().collect();
+        assert_eq!(&fields[4..6], ["0", "0"], "{core}");
+    }
+}
