@@ -136,6 +136,14 @@ pub enum Outcome {
     Refused(Rejected),
 }
 
+/// The reader saw one line as line 1 (or a record); name it by its line in the file.
+fn renumber(pos: &str, no: u64) -> String {
+    match pos.strip_prefix("line 1") {
+        Some(rest) if rest.is_empty() || rest.starts_with(' ') => format!("line {no}{rest}"),
+        _ => format!("line {no} ({pos})"),
+    }
+}
+
 fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<Item, Rejected> {
     let rej = |field: &str, message: String| Rejected { file: name.to_owned(), record: format!("line {no}"), field: field.into(), message };
     if line == TOO_LONG {
@@ -145,11 +153,11 @@ fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<It
     let mut it = items.into_iter();
     match (it.next(), it.next()) {
         (Some(Ok(mut i)), None) => {
-            i.position = format!("line {no}");
+            i.position = renumber(&i.position, no);
             Ok(i)
         }
         (Some(Err(mut r)), None) => {
-            r.record = format!("line {no} ({})", r.record);
+            r.record = renumber(&r.record, no);
             Err(r)
         }
         (None, _) => Err(rej("-", "no record on this line".into())),
@@ -213,20 +221,29 @@ pub struct Issuer<'a> {
     pub opts: &'a IssueOptions,
 }
 
+/// Stream a JSON-lines input (snapshot or canonical records) a chunk at a time, parsing
+/// each chunk on `threads` threads; `each` gets every chunk's items in input order.
+pub fn read_lines(input: &mut dyn BufRead, name: &str, threads: usize, opts: &ReadOptions, each: &mut dyn FnMut(Vec<Result<Item, Rejected>>) -> Result<(), BulkError>) -> Result<u64, BulkError> {
+    let mut lines_read = 0u64;
+    loop {
+        let lines = read_chunk(input, CHUNK, lines_read).map_err(|source| BulkError::Io { what: format!("cannot read {name}"), source })?;
+        if lines.is_empty() {
+            break;
+        }
+        lines_read += lines.len() as u64;
+        let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
+        each(par_map(&lines, threads, |(no, l)| parse_line(name, *no, l, opts)))?;
+    }
+    Ok(lines_read)
+}
+
 /// Issue every record of a JSON-lines input (snapshot or canonical records), streaming
 /// a chunk of lines at a time; see [`Issuer::chunk`].
 pub fn issue_lines(input: &mut dyn BufRead, name: &str, is: &mut Issuer<'_>, out: &mut dyn Write, each: &mut dyn FnMut(&Outcome)) -> Result<Summary, BulkError> {
     let mut sum = Summary::default();
-    loop {
-        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io { what: format!("cannot read {name}"), source })?;
-        if lines.is_empty() {
-            break;
-        }
-        sum.lines += lines.len() as u64;
-        let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
-        let parsed: Vec<Result<Item, Rejected>> = par_map(&lines, is.opts.threads, |(no, l)| parse_line(name, *no, l, &is.opts.read));
-        is.chunk(parsed, name, out, &mut sum, each)?;
-    }
+    let (threads, opts) = (is.opts.threads, is.opts.read.clone());
+    let lines = read_lines(input, name, threads, &opts, &mut |parsed| is.chunk(parsed, name, out, &mut sum, each))?;
+    sum.lines = lines;
     out.flush().map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
     Ok(sum)
 }

@@ -94,38 +94,68 @@ pub struct RecordArgs {
 }
 
 pub fn record(a: RecordArgs) -> Result<u8, Failure> {
-    let (items, refused) = a.input.read_all()?;
-    let mut out = std::io::stdout().lock();
-    for it in &items {
-        let Some((sha, number)) = pith::issue::number_of(&it.record) else {
-            return Err(Failure::Usage(format!(
-                "{}: internal: record without a number",
-                it.position
-            )));
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
+    let mut refused = false;
+    let opts = a.input.options();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    for f in &a.input.inputs {
+        let name = shown(f);
+        let mut emit_items = |items: Vec<Result<Item, Rejected>>| -> Result<(), pith::bulk::BulkError> {
+            for it in items {
+                match it {
+                    Ok(it) => {
+                        let line = record_line(&it, a.json);
+                        out.write_all(line.as_bytes()).map_err(|source| pith::bulk::BulkError::Io { what: "cannot write stdout".into(), source })?;
+                    }
+                    Err(r) => {
+                        eprintln!("refused: {r}");
+                        rejects.push(&r);
+                        refused = true;
+                    }
+                }
+            }
+            Ok(())
         };
-        let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
-        let id = source_label(&it.record);
-        let line = if a.json {
-            json_line(&serde_json::json!({
-                "position": it.position,
-                "source": id,
-                "pith_number": number.to_string(),
-                "short_pith_number": number.short(),
-                "canonical_sha256": sha.hex(),
-                "canonical_record": to_json(&it.record),
-                "withdrawn": withdrawn,
-            }))
-        } else {
-            format!(
-                "{number}  {id}  {}{}\n",
-                sha.hex(),
-                if withdrawn { "  withdrawn" } else { "" }
-            )
-        };
-        out.write_all(line.as_bytes())
-            .map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+        match super::bulkio::open_lines(f, &a.input)? {
+            Some(mut reader) => {
+                pith::bulk::read_lines(&mut reader, &name, threads, &opts, &mut emit_items).map_err(|e| Failure::Usage(chain(&e)))?;
+            }
+            None => {
+                let bytes = pith::io::read_input(f)?;
+                let items = match arxiv::read(&bytes, &name, &opts) {
+                    Ok(items) => items,
+                    Err(e) => vec![Err(Rejected { file: name.clone(), record: "(whole input)".into(), field: "-".into(), message: e.message })],
+                };
+                emit_items(items).map_err(|e| Failure::Usage(chain(&e)))?;
+            }
+        }
     }
+    out.flush().map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+    rejects.finish()?;
     Ok(u8::from(refused))
+}
+
+/// One record's output line.
+fn record_line(it: &Item, json: bool) -> String {
+    let Some((sha, number)) = pith::issue::number_of(&it.record) else {
+        return format!("{}: internal: record without a number\n", it.position);
+    };
+    let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
+    let id = source_label(&it.record);
+    if json {
+        json_line(&serde_json::json!({
+            "position": it.position,
+            "source": id,
+            "pith_number": number.to_string(),
+            "short_pith_number": number.short(),
+            "canonical_sha256": sha.hex(),
+            "canonical_record": to_json(&it.record),
+            "withdrawn": withdrawn,
+        }))
+    } else {
+        format!("{number}  {id}  {}{}\n", sha.hex(), if withdrawn { "  withdrawn" } else { "" })
+    }
 }
 
 #[derive(clap::Args, Debug)]
