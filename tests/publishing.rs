@@ -252,3 +252,37 @@ fn spliced_bundle_bytes_equal_the_canonical_form_of_the_signed_bundle() {
     assert_eq!(bytes, canon::to_canonical(&pith::bundle::sign(unsigned.clone(), &k, &t("2026-05-24T06:12:38.500000Z"))));
     assert_eq!(d, pith::bundle::bundle_sha256(&unsigned));
 }
+
+#[test]
+fn tamper_sweep_of_a_fresh_bundle_with_four_event_kinds() {
+    // a freshly issued bundle: record_created, a graph snapshot, and three other kinds
+    let f = Fixture::new();
+    let at = "2026-03-01T00:00:00Z";
+    let rc = record_created(&f.key, at);
+    let paper = pith::arxiv::Paper {
+        id: "2605.18404".into(),
+        version: 1,
+        versions: vec![],
+        submitted_at: t("2026-05-18T13:45:58Z"),
+        title: "JanusPipe: Efficient Pipeline Parallel Training for Machine Learning Interatomic Potentials".into(),
+        abstract_text: "An abstract.".into(),
+        authors: vec!["B Author".into(), "A Author".into()],
+        primary_cat: "cs.DC".into(),
+        cross_cats_sorted: vec![],
+        license: None,
+        withdrawn: false,
+    };
+    let graph = event(&f.key, "graph_snapshot", "graph", at, pith::graph::payload(&paper, &record(), None, None).unwrap(), None, &[]);
+    let a = event(&f.key, "author_attestation", "author_attestation", "2026-03-02T00:00:00Z", canon::object([("orcid", "0000-0002-1825-0097".into())]), None, &[]);
+    let anchor = event(&f.key, "timestamp_anchor", "timestamp_anchor", "2026-03-03T00:00:00Z", canon::object([("proof", "ots:1".into())]), None, &[]);
+    let store = event(&f.key, "storage_attestation", "storage_attestation", "2026-03-04T00:00:00Z", canon::object([("cid", "bafy".into())]), None, &[]);
+    let ring = f.ring();
+    let built = t("2026-03-05T00:00:00Z");
+    let unsigned = pith::bundle::assemble(&[rc, graph, a, anchor, store], &ring, "https://pith.example", &built, Some("pith-test-2026-01")).unwrap();
+    let b = pith::bundle::sign(unsigned, &f.key, &t("2026-03-05T00:00:00.250000Z"));
+    assert!(pith::verify::verify_value(&b, &ring, None).unwrap().ok());
+    let sw = crate::tamper::sweep(&b, &ring, &["$.bundle_signature.signed_at"]);
+    println!("fresh tamper sweep: {} leaves, {} renames, {} removals, {} missed", sw.leaves, sw.renames, sw.removals, sw.missed.len());
+    assert!(sw.missed.is_empty(), "{}", sw.missed.join("\n"));
+    assert!(sw.leaves > 100);
+}

@@ -37,25 +37,30 @@ fn changed(v: &Value) -> Value {
     }
 }
 
-#[test]
-fn tamper_sweep_every_copy_fails_except_unauthenticated_fields() {
-    let original = bundle();
-    let k = keyring();
+/// Counts of a sweep: (leaves, renames, removals, warned, missed copies).
+pub struct Sweep {
+    pub leaves: usize,
+    pub renames: usize,
+    pub removals: usize,
+    pub warned: usize,
+    pub missed: Vec<String>,
+}
+
+/// Change every leaf, rename every key, remove every array element of `original`; every
+/// copy must fail verification against `k`, except changes of the `unauthenticated`
+/// leaves, which must verify with a warning.
+pub fn sweep(original: &Value, k: &pith::keys::Keyring, unauthenticated: &[&str]) -> Sweep {
     let mut nodes = Vec::new();
-    walk(&original, Vec::new(), &mut nodes);
-    let (mut leaves, mut renames, mut removals, mut warned) = (0, 0, 0, 0);
-    let mut missed = Vec::new();
-    let mut check = |copy: &Value, what: String, p: &str| {
-        let r = pith::verify::verify_value(copy, &k, None).unwrap();
-        if UNAUTHENTICATED.contains(&p) && what.starts_with("change") {
+    walk(original, Vec::new(), &mut nodes);
+    let mut sw = Sweep { leaves: 0, renames: 0, removals: 0, warned: 0, missed: Vec::new() };
+    let mut check = |copy: &Value, what: String, p: &str, sw: &mut Sweep| {
+        let r = pith::verify::verify_value(copy, k, None).unwrap();
+        if unauthenticated.contains(&p) && what.starts_with("change") {
             assert!(r.failures.is_empty(), "{what}: {:?}", r.failures);
-            assert!(
-                r.warnings.iter().any(|w| w.path == p),
-                "{what}: no warning at {p}"
-            );
-            warned += 1;
+            assert!(r.warnings.iter().any(|w| w.path == p), "{what}: no warning at {p}");
+            sw.warned += 1;
         } else if r.failures.is_empty() {
-            missed.push(what);
+            sw.missed.push(what);
         }
     };
     for (path, node) in &nodes {
@@ -64,50 +69,44 @@ fn tamper_sweep_every_copy_fails_except_unauthenticated_fields() {
             Value::Object(m) => {
                 for key in m.keys() {
                     let mut copy = original.clone();
-                    let Value::Object(cm) = at(&mut copy, path) else {
-                        unreachable!()
-                    };
+                    let Value::Object(cm) = at(&mut copy, path) else { unreachable!() };
                     let x = cm.remove(key).unwrap();
                     cm.insert(format!("{key}_renamed"), x);
-                    check(&copy, format!("rename {p}.{key}"), &p);
-                    renames += 1;
+                    check(&copy, format!("rename {p}.{key}"), &p, &mut sw);
+                    sw.renames += 1;
                 }
             }
             Value::Array(a) => {
                 for i in 0..a.len() {
                     let mut copy = original.clone();
-                    let Value::Array(ca) = at(&mut copy, path) else {
-                        unreachable!()
-                    };
+                    let Value::Array(ca) = at(&mut copy, path) else { unreachable!() };
                     ca.remove(i);
-                    check(&copy, format!("remove {p}[{i}]"), &p);
-                    removals += 1;
+                    check(&copy, format!("remove {p}[{i}]"), &p, &mut sw);
+                    sw.removals += 1;
                 }
             }
             leaf => {
                 let mut copy = original.clone();
                 *at(&mut copy, path) = changed(leaf);
-                check(&copy, format!("change {p}"), &p);
-                leaves += 1;
+                check(&copy, format!("change {p}"), &p, &mut sw);
+                sw.leaves += 1;
             }
         }
     }
+    sw
+}
+
+#[test]
+fn tamper_sweep_every_copy_fails_except_unauthenticated_fields() {
+    let sw = sweep(&bundle(), &keyring(), UNAUTHENTICATED);
+    let total = sw.leaves + sw.renames + sw.removals;
     println!(
-        "tamper sweep: {} copies ({leaves} leaves changed, {renames} keys renamed, {removals} array elements removed): {} failed verification, {warned} warned (unauthenticated), {} verified",
-        leaves + renames + removals,
-        leaves + renames + removals - warned - missed.len(),
-        missed.len()
+        "tamper sweep: {total} copies ({} leaves changed, {} keys renamed, {} array elements removed): {} failed verification, {} warned (unauthenticated), {} verified",
+        sw.leaves, sw.renames, sw.removals, total - sw.warned - sw.missed.len(), sw.warned, sw.missed.len()
     );
-    assert!(
-        missed.is_empty(),
-        "tampered copies that still verify:\n{}",
-        missed.join("\n")
-    );
-    assert_eq!(warned, UNAUTHENTICATED.len());
+    assert!(sw.missed.is_empty(), "tampered copies that still verify:\n{}", sw.missed.join("\n"));
+    assert_eq!(sw.warned, UNAUTHENTICATED.len());
     // the sweep really walked the file
-    assert!(
-        leaves > 400 && renames > 500 && removals > 40,
-        "{leaves} {renames} {removals}"
-    );
+    assert!(sw.leaves > 400 && sw.renames > 500 && sw.removals > 40, "{} {} {}", sw.leaves, sw.renames, sw.removals);
     let _ = Step::Index(0);
 }

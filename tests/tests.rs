@@ -20,4 +20,4 @@ mod props;
 mod publishing;
 mod readers;
 mod real_bundle;
-mod tamper;
+pub mod tamper;
