@@ -72,3 +72,17 @@ fn ten_million_tiny_records() {
     std::fs::write(&f, &body).unwrap();
     pith().args(["verify", f.to_str().unwrap(), "--keyring", "keys.example", "--quiet"]).assert().code(2);
 }
+
+#[test]
+fn an_xml_entity_bomb_is_an_error_not_an_expansion() {
+    let mut x = String::from("<?xml version=\"1.0\"?>\n<!DOCTYPE feed [\n<!ENTITY lol \"lol\">\n");
+    for i in 1..10 {
+        x.push_str(&format!("<!ENTITY lol{i} \"{}\">\n", format!("&lol{};", if i == 1 { String::new() } else { (i - 1).to_string() }).repeat(10)));
+    }
+    x.push_str("]>\n<feed xmlns=\"http://www.w3.org/2005/Atom\"><entry><id>http://arxiv.org/abs/2101.00001v1</id><title>&lol9;</title><summary>s</summary><published>2021-01-01T00:00:00Z</published><category term=\"cs.CR\"/></entry></feed>\n");
+    let start = std::time::Instant::now();
+    let r = pith::arxiv::read(x.as_bytes(), "bomb.xml", &pith::arxiv::ReadOptions::default());
+    assert!(start.elapsed().as_secs() < 5);
+    let e = r.expect_err("an entity bomb was accepted");
+    assert!(e.message.contains("malformed XML"), "{e}");
+}
