@@ -350,3 +350,59 @@ pub fn verify_lines(input: &mut dyn BufRead, name: &str, keyring: &Keyring, thre
     }
     Ok(sum)
 }
+
+/// Bundle many records at once: each input line is a JSON array of one record's events;
+/// each output line is its bundle (signed with `key`, else unsigned), in input order.
+/// `each` gets (line number, error) for every line that could not be bundled.
+#[allow(clippy::too_many_arguments)]
+pub fn bundle_lines(
+    input: &mut dyn BufRead,
+    name: &str,
+    keyring: &Keyring,
+    key: Option<&SigningKey>,
+    signer: Option<&str>,
+    base_url: &str,
+    built_at: &Timestamp,
+    signed_at: &Timestamp,
+    threads: usize,
+    out: &mut dyn Write,
+    each: &mut dyn FnMut(u64, &str),
+) -> Result<Summary, BulkError> {
+    let mut sum = Summary::default();
+    loop {
+        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io { what: format!("cannot read {name}"), source })?;
+        if lines.is_empty() {
+            break;
+        }
+        sum.lines += lines.len() as u64;
+        let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
+        let made = par_map(&lines, threads, |(_, l)| -> Result<Vec<u8>, String> {
+            if l.as_slice() == TOO_LONG {
+                return Err(format!("line longer than {} MiB: refused unread", MAX_LINE >> 20));
+            }
+            let v = canon::parse(l).map_err(|e| format!("not valid JSON {e}"))?;
+            let events = v.as_array().ok_or("expected a JSON array of one record's events")?;
+            let unsigned = crate::bundle::assemble(events, keyring, base_url, built_at, signer).map_err(|e| e.to_string())?;
+            let mut line = match key {
+                Some(k) => crate::bundle::sign_to_bytes(&unsigned, k, signed_at).1,
+                None => canon::to_canonical(&unsigned),
+            };
+            line.push(b'\n');
+            Ok(line)
+        });
+        for ((no, _), m) in lines.iter().zip(made) {
+            match m {
+                Ok(line) => {
+                    out.write_all(&line).map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+                    sum.done += 1;
+                }
+                Err(e) => {
+                    sum.refused += 1;
+                    each(*no, &e);
+                }
+            }
+        }
+    }
+    out.flush().map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+    Ok(sum)
+}

@@ -79,3 +79,25 @@ fn a_bad_line_in_the_middle_is_reported_by_number_and_the_rest_go_on() {
     std::fs::write(&evs, ls.join(&b'\n')).unwrap();
     pith().args(["verify", evs.to_str().unwrap(), "--keyring", is.keys().to_str().unwrap(), "--quiet"]).assert().code(1).stdout(predicates::str::contains("evs.jsonl:6: FAILED"));
 }
+
+#[test]
+fn bundle_lines_of_event_arrays_equal_single_bundles() {
+    let b = crate::util::bundle();
+    let events = canon::to_canonical(b.get("events").unwrap());
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("evs.jsonl");
+    let mut body = events.clone();
+    body.extend_from_slice(b"\n[{\"event_type\": \"record_created\"}]\n");
+    body.extend_from_slice(&events);
+    body.push(b'\n');
+    std::fs::write(&f, &body).unwrap();
+    let args = ["--keyring", "keys.example", "--unsigned", "--signer-key-id", "pith-v1-2026-05", "--built-at", "2026-05-24T06:12:38Z"];
+    let out = pith().arg("bundle").arg(&f).args(args).assert().code(1).stderr(predicates::str::contains("evs.jsonl:2:")).get_output().stdout.clone();
+    let ls = lines(&out);
+    assert_eq!(ls.len(), 2);
+    // each is the real bundle without its signature: bundle_sha256 757b3a92…
+    for l in ls {
+        let v = canon::parse(l).unwrap();
+        assert_eq!(pith::bundle::bundle_sha256(&v).hex(), b.get("bundle_signature").unwrap().get("bundle_sha256").unwrap().as_str().unwrap());
+    }
+}

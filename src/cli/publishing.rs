@@ -376,6 +376,9 @@ pub struct BundleArgs {
 
 pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
     let keyring = pith::keys::Keyring::load(&a.keyring)?;
+    if a.events.len() == 1 && a.request.is_none() && is_lines_of_arrays(&a.events[0]) {
+        return bundle_bulk(&a, &keyring);
+    }
     let mut events = Vec::new();
     for f in &a.events {
         let bytes = pith::io::read_input(f)?;
@@ -512,4 +515,46 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
         );
     }
     Ok(0)
+}
+
+/// A JSON-lines file whose first line is a JSON array: one record's events per line.
+fn is_lines_of_arrays(f: &std::path::Path) -> bool {
+    use std::io::BufRead as _;
+    let Ok(file) = std::fs::File::open(f) else { return false };
+    let mut r = std::io::BufReader::new(file);
+    let mut first = Vec::new();
+    if r.read_until(b'\n', &mut first).is_err() || !first.ends_with(b"\n") {
+        return false;
+    }
+    first.trim_ascii_start().starts_with(b"[") && pith::canon::parse(first.trim_ascii()).is_ok_and(|v| v.as_array().is_some())
+}
+
+/// `pith bundle EVENTS.jsonl`: one bundle per line of event arrays, streamed on every core.
+fn bundle_bulk(a: &BundleArgs, keyring: &pith::keys::Keyring) -> Result<u8, Failure> {
+    let built = match &a.built_at {
+        Some(s) => Timestamp::parse(s).filter(Timestamp::whole_seconds).ok_or_else(|| Failure::Usage(format!("--built-at {s:?}: expected YYYY-MM-DDTHH:MM:SSZ")))?,
+        None => now_s(),
+    };
+    let key = match (&a.key, a.unsigned) {
+        (Some(k), false) => Some(unlock(k, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", k.display()))?),
+        _ => None,
+    };
+    if let Some(k) = &key
+        && keyring.get(k.public().fingerprint()).is_none_or(|t| t.window_at(&built) != pith::keys::KeyWindow::Valid)
+    {
+        return Err(Failure::Refused(format!("the signing key {} is not in the keyring or not valid at built_at {built}", k.key_id())));
+    }
+    let signer = key.as_ref().map(|k| k.key_id().to_owned()).or(a.signer_key_id.clone());
+    let f = &a.events[0];
+    let name = shown(f);
+    let file = std::fs::File::open(f).map_err(|source| Failure::from(pith::io::IoError::Read { path: f.clone(), source }))?;
+    let mut input = std::io::BufReader::with_capacity(1 << 20, file);
+    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, false)?;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from);
+    let signed_at = built;
+    let sum = pith::bulk::bundle_lines(&mut input, &name, keyring, key.as_ref(), signer.as_deref(), &a.base_url, &built, &signed_at, threads, sink.writer(), &mut |no, e| eprintln!("refused: {name}:{no}: {e}"))
+        .map_err(|e| Failure::Usage(chain(&e)))?;
+    sink.finish()?;
+    eprintln!("{} bundled, {} refused", sum.done, sum.refused);
+    Ok(u8::from(sum.refused > 0))
 }
