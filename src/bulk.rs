@@ -67,16 +67,26 @@ pub enum BulkError {
 }
 
 /// Map `f` over `items` on up to `threads` scoped threads, keeping order.
-pub fn par_map<T: Sync, R: Send>(items: &[T], threads: usize, f: impl Fn(&T) -> R + Sync) -> Vec<R> {
+pub fn par_map<T: Sync, R: Send>(
+    items: &[T],
+    threads: usize,
+    f: impl Fn(&T) -> R + Sync,
+) -> Vec<R> {
     let threads = threads.max(1).min(items.len().max(1));
     if threads == 1 {
         return items.iter().map(&f).collect();
     }
     let per = items.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let handles: Vec<_> = items.chunks(per).map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>())).collect();
+        let handles: Vec<_> = items
+            .chunks(per)
+            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
+            .collect();
         // a worker only panics on a bug; re-raise it rather than lose results
-        handles.into_iter().flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p))).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
     })
 }
 
@@ -89,12 +99,17 @@ pub const MAX_LINE: usize = 16 << 20;
 const TOO_LONG: &[u8] = b"\x00line longer than 16 MiB";
 
 /// Read up to `n` lines (without their line ends); empty lines are kept as positions.
-fn read_chunk(input: &mut dyn BufRead, n: usize, first_line: u64) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
+fn read_chunk(
+    input: &mut dyn BufRead,
+    n: usize,
+    first_line: u64,
+) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
     let mut out = Vec::with_capacity(n);
     let mut no = first_line;
     while out.len() < n {
         let mut buf = Vec::new();
-        let got = std::io::Read::take(&mut *input, MAX_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
+        let got =
+            std::io::Read::take(&mut *input, MAX_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
         if got == 0 {
             break;
         }
@@ -145,9 +160,17 @@ fn renumber(pos: &str, no: u64) -> String {
 }
 
 fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<Item, Rejected> {
-    let rej = |field: &str, message: String| Rejected { file: name.to_owned(), record: format!("line {no}"), field: field.into(), message };
+    let rej = |field: &str, message: String| Rejected {
+        file: name.to_owned(),
+        record: format!("line {no}"),
+        field: field.into(),
+        message,
+    };
     if line == TOO_LONG {
-        return Err(rej("-", format!("line longer than {} MiB: refused unread", MAX_LINE >> 20)));
+        return Err(rej(
+            "-",
+            format!("line longer than {} MiB: refused unread", MAX_LINE >> 20),
+        ));
     }
     let items = arxiv::read(line, name, opts).map_err(|e| rej("-", e.message))?;
     let mut it = items.into_iter();
@@ -161,14 +184,23 @@ fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<It
             Err(r)
         }
         (None, _) => Err(rej("-", "no record on this line".into())),
-        (Some(_), Some(_)) => Err(rej("-", "several records on one line (use --version N or leave out --all-versions)".into())),
+        (Some(_), Some(_)) => Err(rej(
+            "-",
+            "several records on one line (use --version N or leave out --all-versions)".into(),
+        )),
     }
 }
 
 /// Make the signed objects of one record: the record_created event, and with
 /// `opts.bundles` the graph snapshot and the signed bundle. Returns the output line and
 /// the extra signatures made (label, digest) for the audit table.
-fn make(item: &Item, plan: &Plan, key: &SigningKey, key_doc: &Value, opts: &IssueOptions) -> Result<(Value, Vec<u8>, Vec<(&'static str, String)>), String> {
+fn make(
+    item: &Item,
+    plan: &Plan,
+    key: &SigningKey,
+    key_doc: &Value,
+    opts: &IssueOptions,
+) -> Result<(Value, Vec<u8>, Vec<(&'static str, String)>), String> {
     let now = &opts.now;
     let created = Timestamp::parse(&now.fmt_seconds()).unwrap_or(*now);
     let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now);
@@ -192,17 +224,35 @@ fn make(item: &Item, plan: &Plan, key: &SigningKey, key_doc: &Value, opts: &Issu
         return Ok((rc, line, Vec::new()));
     }
     let paper = item.paper.as_ref().ok_or("a canonical record alone has no title or authors for the graph snapshot; give arXiv metadata")?;
-    let payload = crate::graph::payload(paper, &item.record, None, None).map_err(|e| e.to_string())?;
+    let payload =
+        crate::graph::payload(paper, &item.record, None, None).map_err(|e| e.to_string())?;
     let graph = issue::sign_event(
-        &EventDraft { event_type: "graph_snapshot".into(), subject: plan.number.clone(), target: "graph".into(), payload, created_at: created, supersedes: Vec::new(), prev_event: None, signer_id: opts.signer_id.clone() },
+        &EventDraft {
+            event_type: "graph_snapshot".into(),
+            subject: plan.number.clone(),
+            target: "graph".into(),
+            payload,
+            created_at: created,
+            supersedes: Vec::new(),
+            prev_event: None,
+            signer_id: opts.signer_id.clone(),
+        },
         key,
         now,
     );
     let events = [rc.clone(), graph.clone()];
-    let unsigned = crate::bundle::assemble_own(&events, key_doc, &opts.base_url, &created).map_err(|e| e.to_string())?;
+    let unsigned = crate::bundle::assemble_own(&events, key_doc, &opts.base_url, &created)
+        .map_err(|e| e.to_string())?;
     let (bundle_digest, mut line) = crate::bundle::sign_to_bytes(&unsigned, key, now);
     let extra = vec![
-        (rules::LABEL_EVENT, graph.get("content_sha256").and_then(Value::as_str).unwrap_or_default().to_owned()),
+        (
+            rules::LABEL_EVENT,
+            graph
+                .get("content_sha256")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned(),
+        ),
         (rules::LABEL_BUNDLE, bundle_digest.hex()),
     ];
     line.push(b'\n');
@@ -223,53 +273,99 @@ pub struct Issuer<'a> {
 
 /// Stream a JSON-lines input (snapshot or canonical records) a chunk at a time, parsing
 /// each chunk on `threads` threads; `each` gets every chunk's items in input order.
-pub fn read_lines(input: &mut dyn BufRead, name: &str, threads: usize, opts: &ReadOptions, each: &mut dyn FnMut(Vec<Result<Item, Rejected>>) -> Result<(), BulkError>) -> Result<u64, BulkError> {
+pub fn read_lines(
+    input: &mut dyn BufRead,
+    name: &str,
+    threads: usize,
+    opts: &ReadOptions,
+    each: &mut dyn FnMut(Vec<Result<Item, Rejected>>) -> Result<(), BulkError>,
+) -> Result<u64, BulkError> {
     let mut lines_read = 0u64;
     loop {
-        let lines = read_chunk(input, CHUNK, lines_read).map_err(|source| BulkError::Io { what: format!("cannot read {name}"), source })?;
+        let lines = read_chunk(input, CHUNK, lines_read).map_err(|source| BulkError::Io {
+            what: format!("cannot read {name}"),
+            source,
+        })?;
         if lines.is_empty() {
             break;
         }
         lines_read += lines.len() as u64;
-        let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
-        each(par_map(&lines, threads, |(no, l)| parse_line(name, *no, l, opts)))?;
+        let lines: Vec<&(u64, Vec<u8>)> = lines
+            .iter()
+            .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+            .collect();
+        each(par_map(&lines, threads, |(no, l)| {
+            parse_line(name, *no, l, opts)
+        }))?;
     }
     Ok(lines_read)
 }
 
 /// Issue every record of a JSON-lines input (snapshot or canonical records), streaming
 /// a chunk of lines at a time; see [`Issuer::chunk`].
-pub fn issue_lines(input: &mut dyn BufRead, name: &str, is: &mut Issuer<'_>, out: &mut dyn Write, each: &mut dyn FnMut(&Outcome)) -> Result<Summary, BulkError> {
+pub fn issue_lines(
+    input: &mut dyn BufRead,
+    name: &str,
+    is: &mut Issuer<'_>,
+    out: &mut dyn Write,
+    each: &mut dyn FnMut(&Outcome),
+) -> Result<Summary, BulkError> {
     let mut sum = Summary::default();
     let (threads, opts) = (is.opts.threads, is.opts.read.clone());
-    let lines = read_lines(input, name, threads, &opts, &mut |parsed| is.chunk(parsed, name, out, &mut sum, each))?;
+    let lines = read_lines(input, name, threads, &opts, &mut |parsed| {
+        is.chunk(parsed, name, out, &mut sum, each)
+    })?;
     sum.lines = lines;
-    out.flush().map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+    out.flush().map_err(|source| BulkError::Io {
+        what: "cannot write the output".into(),
+        source,
+    })?;
     Ok(sum)
 }
 
 /// Issue items already read (XML, .abs, single JSON inputs), a chunk at a time.
-pub fn issue_items(items: Vec<Result<Item, Rejected>>, name: &str, is: &mut Issuer<'_>, out: &mut dyn Write, each: &mut dyn FnMut(&Outcome)) -> Result<Summary, BulkError> {
-    let mut sum = Summary { lines: items.len() as u64, ..Summary::default() };
+pub fn issue_items(
+    items: Vec<Result<Item, Rejected>>,
+    name: &str,
+    is: &mut Issuer<'_>,
+    out: &mut dyn Write,
+    each: &mut dyn FnMut(&Outcome),
+) -> Result<Summary, BulkError> {
+    let mut sum = Summary {
+        lines: items.len() as u64,
+        ..Summary::default()
+    };
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let chunk: Vec<_> = items.by_ref().take(CHUNK).collect();
         is.chunk(chunk, name, out, &mut sum, each)?;
     }
-    out.flush().map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+    out.flush().map_err(|source| BulkError::Io {
+        what: "cannot write the output".into(),
+        source,
+    })?;
     Ok(sum)
 }
 
 impl Issuer<'_> {
     /// One chunk: plan against the ledger, sign on every thread, commit, write in order.
-    pub fn chunk(&mut self, parsed: Vec<Result<Item, Rejected>>, name: &str, out: &mut dyn Write, sum: &mut Summary, each: &mut dyn FnMut(&Outcome)) -> Result<(), BulkError> {
+    pub fn chunk(
+        &mut self,
+        parsed: Vec<Result<Item, Rejected>>,
+        name: &str,
+        out: &mut dyn Write,
+        sum: &mut Summary,
+        each: &mut dyn FnMut(&Outcome),
+    ) -> Result<(), BulkError> {
         let (key, key_doc, opts) = (self.key, self.key_doc, self.opts);
         let good: Vec<&Item> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
         let records: Vec<&Value> = good.iter().map(|i| &i.record).collect();
         let mut made: Vec<Option<Result<Vec<u8>, String>>> = Vec::new();
         let results = self.ledger.issue_batch(&records, &opts.now, |plans| {
             let pairs: Vec<(&&Item, &Option<Plan>)> = good.iter().zip(plans).collect();
-            let signed = par_map(&pairs, opts.threads, |(item, plan)| plan.as_ref().map(|p| make(item, p, key, key_doc, opts)));
+            let signed = par_map(&pairs, opts.threads, |(item, plan)| {
+                plan.as_ref().map(|p| make(item, p, key, key_doc, opts))
+            });
             let mut events = Vec::with_capacity(signed.len());
             for s in signed {
                 match s {
@@ -297,7 +393,14 @@ impl Issuer<'_> {
                 Ok(item) => {
                     let res = results.next();
                     let m = made.next().flatten();
-                    let refuse = |message: String| Outcome::Refused(Rejected { file: name.into(), record: item.position.clone(), field: "-".into(), message });
+                    let refuse = |message: String| {
+                        Outcome::Refused(Rejected {
+                            file: name.into(),
+                            record: item.position.clone(),
+                            field: "-".into(),
+                            message,
+                        })
+                    };
                     match (res, m) {
                         (Some(Ok(done)), Some(Ok(line))) => {
                             let title = item.paper.as_ref().map(|p| p.title.clone());
@@ -312,7 +415,10 @@ impl Issuer<'_> {
             };
             match &outcome {
                 Outcome::Done(_, line, _, _) => {
-                    out.write_all(line).map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+                    out.write_all(line).map_err(|source| BulkError::Io {
+                        what: "cannot write the output".into(),
+                        source,
+                    })?;
                     sum.done += 1;
                 }
                 Outcome::Refused(_) => sum.refused += 1,
@@ -325,17 +431,32 @@ impl Issuer<'_> {
 
 /// Verify a JSON-lines file of artifacts (one per line) on `threads` threads; `each` gets
 /// (line number, report or parse error) in input order.
-pub fn verify_lines(input: &mut dyn BufRead, name: &str, keyring: &Keyring, threads: usize, each: &mut dyn FnMut(u64, Result<Report, String>)) -> Result<Summary, BulkError> {
+pub fn verify_lines(
+    input: &mut dyn BufRead,
+    name: &str,
+    keyring: &Keyring,
+    threads: usize,
+    each: &mut dyn FnMut(u64, Result<Report, String>),
+) -> Result<Summary, BulkError> {
     let mut sum = Summary::default();
     loop {
-        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io { what: format!("cannot read {name}"), source })?;
+        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io {
+            what: format!("cannot read {name}"),
+            source,
+        })?;
         if lines.is_empty() {
             break;
         }
         sum.lines += lines.len() as u64;
-        let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
+        let lines: Vec<&(u64, Vec<u8>)> = lines
+            .iter()
+            .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+            .collect();
         let reports = par_map(&lines, threads, |(_, l)| match canon::parse(l) {
-            _ if l.as_slice() == TOO_LONG => Err(format!("line longer than {} MiB: refused unread", MAX_LINE >> 20)),
+            _ if l.as_slice() == TOO_LONG => Err(format!(
+                "line longer than {} MiB: refused unread",
+                MAX_LINE >> 20
+            )),
             Ok(v) => crate::verify::verify_value(&v, keyring, None).map_err(|e| e.to_string()),
             Err(e) => Err(format!("not valid JSON {e}")),
         });
@@ -370,19 +491,31 @@ pub fn bundle_lines(
 ) -> Result<Summary, BulkError> {
     let mut sum = Summary::default();
     loop {
-        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io { what: format!("cannot read {name}"), source })?;
+        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io {
+            what: format!("cannot read {name}"),
+            source,
+        })?;
         if lines.is_empty() {
             break;
         }
         sum.lines += lines.len() as u64;
-        let lines: Vec<&(u64, Vec<u8>)> = lines.iter().filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace)).collect();
+        let lines: Vec<&(u64, Vec<u8>)> = lines
+            .iter()
+            .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+            .collect();
         let made = par_map(&lines, threads, |(_, l)| -> Result<Vec<u8>, String> {
             if l.as_slice() == TOO_LONG {
-                return Err(format!("line longer than {} MiB: refused unread", MAX_LINE >> 20));
+                return Err(format!(
+                    "line longer than {} MiB: refused unread",
+                    MAX_LINE >> 20
+                ));
             }
             let v = canon::parse(l).map_err(|e| format!("not valid JSON {e}"))?;
-            let events = v.as_array().ok_or("expected a JSON array of one record's events")?;
-            let unsigned = crate::bundle::assemble(events, keyring, base_url, built_at, signer).map_err(|e| e.to_string())?;
+            let events = v
+                .as_array()
+                .ok_or("expected a JSON array of one record's events")?;
+            let unsigned = crate::bundle::assemble(events, keyring, base_url, built_at, signer)
+                .map_err(|e| e.to_string())?;
             let mut line = match key {
                 Some(k) => crate::bundle::sign_to_bytes(&unsigned, k, signed_at).1,
                 None => canon::to_canonical(&unsigned),
@@ -393,7 +526,10 @@ pub fn bundle_lines(
         for ((no, _), m) in lines.iter().zip(made) {
             match m {
                 Ok(line) => {
-                    out.write_all(&line).map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+                    out.write_all(&line).map_err(|source| BulkError::Io {
+                        what: "cannot write the output".into(),
+                        source,
+                    })?;
                     sum.done += 1;
                 }
                 Err(e) => {
@@ -403,6 +539,9 @@ pub fn bundle_lines(
             }
         }
     }
-    out.flush().map_err(|source| BulkError::Io { what: "cannot write the output".into(), source })?;
+    out.flush().map_err(|source| BulkError::Io {
+        what: "cannot write the output".into(),
+        source,
+    })?;
     Ok(sum)
 }

@@ -116,12 +116,30 @@ pub fn assemble(
             .and_then(Value::as_str)
             .cmp(&b.get("key_id").and_then(Value::as_str))
     });
-    Ok(build(&record, &facts, &created, ordered, docs, merged.state, base_url, built_at))
+    Ok(build(
+        &record,
+        &facts,
+        &created,
+        ordered,
+        docs,
+        merged.state,
+        base_url,
+        built_at,
+    ))
 }
 
 /// The bundle object (spec §11) from its parts.
 #[allow(clippy::too_many_arguments)]
-fn build(record: &Value, facts: &check::RecordFacts, created: &str, ordered: Vec<Value>, docs: Vec<Value>, state: Value, base_url: &str, built_at: &Timestamp) -> Value {
+fn build(
+    record: &Value,
+    facts: &check::RecordFacts,
+    created: &str,
+    ordered: Vec<Value>,
+    docs: Vec<Value>,
+    state: Value,
+    base_url: &str,
+    built_at: &Timestamp,
+) -> Value {
     let code = facts.number.code.clone();
     canon::object([
         ("bundle_type", rules::BUNDLE_TYPE.into()),
@@ -152,29 +170,63 @@ fn build(record: &Value, facts: &check::RecordFacts, created: &str, ordered: Vec
     ])
 }
 
-
 /// Assemble a bundle from events this process has just made and signed with the key of
 /// `key_doc` (bulk issuing): the same object as [`assemble`], without re-verifying our own
 /// signatures; `public_keys` is `[key_doc]`.
-pub fn assemble_own(events: &[Value], key_doc: &Value, base_url: &str, built_at: &Timestamp) -> Result<Value, BundleError> {
+pub fn assemble_own(
+    events: &[Value],
+    key_doc: &Value,
+    base_url: &str,
+    built_at: &Timestamp,
+) -> Result<Value, BundleError> {
     let subject = merge::subject_of(events).ok_or(BundleError::NoRecord)?;
-    let merged = merge::merge(&subject, events, None, &|i| canon::join_index("$.events", i));
+    let merged = merge::merge(&subject, events, None, &|i| {
+        canon::join_index("$.events", i)
+    });
     let problems: Vec<Finding> = merged.problems.into_values().flatten().collect();
     if !problems.is_empty() {
         return Err(BundleError::BadEvents(problems));
     }
-    let rc = events.iter().find(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created")).ok_or(BundleError::NoRecord)?;
-    let record = rc.get("payload").and_then(|p| p.get("canonical_record")).cloned().ok_or(BundleError::NoRecord)?;
-    let facts = check::record(&mut Checker::new(None), Some(&record), "$").ok_or(BundleError::NoRecord)?;
-    let created = rc.get("created_at").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let by_id: BTreeMap<&str, &Value> = events.iter().filter_map(|e| Some((e.get("event_id")?.as_str()?, e))).collect();
+    let rc = events
+        .iter()
+        .find(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created"))
+        .ok_or(BundleError::NoRecord)?;
+    let record = rc
+        .get("payload")
+        .and_then(|p| p.get("canonical_record"))
+        .cloned()
+        .ok_or(BundleError::NoRecord)?;
+    let facts =
+        check::record(&mut Checker::new(None), Some(&record), "$").ok_or(BundleError::NoRecord)?;
+    let created = rc
+        .get("created_at")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let by_id: BTreeMap<&str, &Value> = events
+        .iter()
+        .filter_map(|e| Some((e.get("event_id")?.as_str()?, e)))
+        .collect();
     let ordered: Vec<Value> = merged
         .state
         .get("applied_event_ids")
         .and_then(Value::as_array)
-        .map(|ids| ids.iter().filter_map(|i| i.as_str().and_then(|s| by_id.get(s)).map(|e| (*e).clone())).collect())
+        .map(|ids| {
+            ids.iter()
+                .filter_map(|i| i.as_str().and_then(|s| by_id.get(s)).map(|e| (*e).clone()))
+                .collect()
+        })
         .unwrap_or_default();
-    Ok(build(&record, &facts, &created, ordered, vec![key_doc.clone()], merged.state, base_url, built_at))
+    Ok(build(
+        &record,
+        &facts,
+        &created,
+        ordered,
+        vec![key_doc.clone()],
+        merged.state,
+        base_url,
+        built_at,
+    ))
 }
 
 /// `bundle_sha256`: the digest of the bundle without `bundle_signature` (spec §3).
@@ -209,7 +261,11 @@ pub fn digest_of(v: &Value) -> String {
 /// Sign an assembled bundle and return its canonical bytes, serializing it only once:
 /// `bundle_signature` sorts right after `built_at`, the first member, so it is spliced
 /// into the unsigned bytes (bulk issuing). Same bytes as `to_canonical(sign(..))`.
-pub fn sign_to_bytes(unsigned: &Value, key: &SigningKey, signed_at: &Timestamp) -> (crate::digest::Sha256Digest, Vec<u8>) {
+pub fn sign_to_bytes(
+    unsigned: &Value,
+    key: &SigningKey,
+    signed_at: &Timestamp,
+) -> (crate::digest::Sha256Digest, Vec<u8>) {
     let bytes = canon::to_canonical(unsigned);
     let digest = crate::digest::sha256(&bytes);
     let mut sig = key.signature_object(&digest, rules::LABEL_BUNDLE, signed_at);
@@ -219,7 +275,10 @@ pub fn sign_to_bytes(unsigned: &Value, key: &SigningKey, signed_at: &Timestamp) 
     // `{"built_at":"YYYY-MM-DDTHH:MM:SSZ",` is 35 bytes; splice after it
     let head = b"{\"built_at\":\"";
     let cut = head.len() + 20 + 2;
-    if bytes.len() > cut && bytes.starts_with(head) && bytes.get(cut - 2..cut) == Some(b"\",".as_slice()) {
+    if bytes.len() > cut
+        && bytes.starts_with(head)
+        && bytes.get(cut - 2..cut) == Some(b"\",".as_slice())
+    {
         let mut out = Vec::with_capacity(bytes.len() + 512);
         out.extend_from_slice(&bytes[..cut]);
         out.extend_from_slice(b"\"bundle_signature\":");

@@ -305,15 +305,16 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
             );
         }
     }
-    if let Some(Statement::Revocation { key, .. }) = &facts {
-        if signers.iter().any(|s| s == key) && signers.len() == 1 {
-            ck.warn(
-                "self_revocation",
-                "$.signatures",
-                "a signature by another key of the keyring",
-                "signed only by the revoked key itself",
-            );
-        }
+    if let Some(Statement::Revocation { key, .. }) = &facts
+        && signers.iter().any(|s| s == key)
+        && signers.len() == 1
+    {
+        ck.warn(
+            "self_revocation",
+            "$.signatures",
+            "a signature by another key of the keyring",
+            "signed only by the revoked key itself",
+        );
     }
     // no signer may have been revoked before the statement was made
     if let (Some(ring), Some(t)) = (ck.keyring, created) {

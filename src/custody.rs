@@ -140,8 +140,20 @@ pub fn write_new_key(
 
 /// Append one entry, signed by `actor`, to `dir/ceremony.jsonl` (created when absent).
 /// An existing transcript must parse; the whole file is rewritten atomically.
-pub fn append_transcript(dir: &Path, op: &str, details: Value, actor: &SigningKey, now: &Timestamp) -> Result<(), CustodyError> {
-    append_log(&dir.join(ceremony::TRANSCRIPT_FILE), op, details, actor, now)
+pub fn append_transcript(
+    dir: &Path,
+    op: &str,
+    details: Value,
+    actor: &SigningKey,
+    now: &Timestamp,
+) -> Result<(), CustodyError> {
+    append_log(
+        &dir.join(ceremony::TRANSCRIPT_FILE),
+        op,
+        details,
+        actor,
+        now,
+    )
 }
 
 /// Read a hash-chained log (ceremony transcript or signer audit log): its entries; an
@@ -150,20 +162,38 @@ pub fn read_log(path: &Path) -> Result<Vec<Value>, CustodyError> {
     let text = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(source) => return Err(IoError::Read { path: path.into(), source }.into()),
+        Err(source) => {
+            return Err(IoError::Read {
+                path: path.into(),
+                source,
+            }
+            .into());
+        }
     };
     let mut out = Vec::new();
     for (n, line) in text.split(|b| *b == b'\n').enumerate() {
         if line.is_empty() {
             continue;
         }
-        out.push(canon::parse(line).map_err(|e| CustodyError::Refused(format!("{} line {}: not valid JSON {e}; the log is damaged", path.display(), n + 1)))?);
+        out.push(canon::parse(line).map_err(|e| {
+            CustodyError::Refused(format!(
+                "{} line {}: not valid JSON {e}; the log is damaged",
+                path.display(),
+                n + 1
+            ))
+        })?);
     }
     Ok(out)
 }
 
 /// Append one entry, signed by `actor`, to the hash-chained log at `path`.
-pub fn append_log(path: &Path, op: &str, details: Value, actor: &SigningKey, now: &Timestamp) -> Result<(), CustodyError> {
+pub fn append_log(
+    path: &Path,
+    op: &str,
+    details: Value,
+    actor: &SigningKey,
+    now: &Timestamp,
+) -> Result<(), CustodyError> {
     let path = path.to_path_buf();
     let mut text = match std::fs::read(&path) {
         Ok(b) => b,

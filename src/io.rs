@@ -42,11 +42,20 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, IoError> {
     let mut buf = Vec::new();
     let limit = MAX_INPUT as u64 + 1;
     let r = if path == Path::new("-") {
-        std::io::stdin().lock().take(limit).read_to_end(&mut buf).map(|_| ())
+        std::io::stdin()
+            .lock()
+            .take(limit)
+            .read_to_end(&mut buf)
+            .map(|_| ())
     } else {
-        std::fs::File::open(path).and_then(|f| f.take(limit).read_to_end(&mut buf)).map(|_| ())
+        std::fs::File::open(path)
+            .and_then(|f| f.take(limit).read_to_end(&mut buf))
+            .map(|_| ())
     };
-    r.map_err(|source| IoError::Read { path: path.into(), source })?;
+    r.map_err(|source| IoError::Read {
+        path: path.into(),
+        source,
+    })?;
     if buf.len() > MAX_INPUT {
         return Err(IoError::TooLarge { path: path.into() });
     }

@@ -20,12 +20,20 @@ pub struct KeyRef {
 
 impl From<&SigningKey> for KeyRef {
     fn from(k: &SigningKey) -> Self {
-        KeyRef { key_id: k.key_id().to_owned(), fingerprint: k.public().fingerprint().to_owned() }
+        KeyRef {
+            key_id: k.key_id().to_owned(),
+            fingerprint: k.public().fingerprint().to_owned(),
+        }
     }
 }
 
 /// A receipt with every member but `signature_b64` and `signed_at` (spec §8).
-pub fn unsigned_receipt(key: &KeyRef, canonical_sha256: &Sha256Digest, first_computed_at: &Timestamp, last_reissued_at: &Timestamp) -> Value {
+pub fn unsigned_receipt(
+    key: &KeyRef,
+    canonical_sha256: &Sha256Digest,
+    first_computed_at: &Timestamp,
+    last_reissued_at: &Timestamp,
+) -> Value {
     canon::object([
         ("kind", rules::RECEIPT_KIND.into()),
         ("key_id", key.key_id.as_str().into()),
@@ -42,7 +50,12 @@ pub fn unsigned_receipt(key: &KeyRef, canonical_sha256: &Sha256Digest, first_com
 }
 
 /// Sign a receipt in place: `signature_b64` over `digest`, and `signed_at`.
-pub fn sign_receipt(receipt: &mut Value, key: &SigningKey, digest: &Sha256Digest, signed_at: &Timestamp) {
+pub fn sign_receipt(
+    receipt: &mut Value,
+    key: &SigningKey,
+    digest: &Sha256Digest,
+    signed_at: &Timestamp,
+) {
     let sig = key.signature_object(digest, rules::LABEL_RECEIPT, signed_at);
     if let (Some(m), Some(s)) = (receipt.as_object_mut(), sig.as_object()) {
         for k in ["signature_b64", "signed_at"] {
@@ -54,8 +67,19 @@ pub fn sign_receipt(receipt: &mut Value, key: &SigningKey, digest: &Sha256Digest
 }
 
 /// A signed receipt over a record's `canonical_sha256` (spec §8).
-pub fn receipt(key: &SigningKey, canonical_sha256: &Sha256Digest, first_computed_at: &Timestamp, last_reissued_at: &Timestamp, signed_at: &Timestamp) -> Value {
-    let mut r = unsigned_receipt(&KeyRef::from(key), canonical_sha256, first_computed_at, last_reissued_at);
+pub fn receipt(
+    key: &SigningKey,
+    canonical_sha256: &Sha256Digest,
+    first_computed_at: &Timestamp,
+    last_reissued_at: &Timestamp,
+    signed_at: &Timestamp,
+) -> Value {
+    let mut r = unsigned_receipt(
+        &KeyRef::from(key),
+        canonical_sha256,
+        first_computed_at,
+        last_reissued_at,
+    );
     sign_receipt(&mut r, key, canonical_sha256, signed_at);
     r
 }
@@ -101,8 +125,14 @@ pub fn unsigned_event(d: &EventDraft, key: &KeyRef) -> Value {
         ("payload", d.payload.clone()),
         ("signer", signer_block(key, &d.signer_id)),
         ("created_at", d.created_at.fmt_seconds().into()),
-        ("supersedes", Value::Array(d.supersedes.iter().map(|s| s.as_str().into()).collect())),
-        ("prev_event", d.prev_event.as_deref().map_or(Value::Null, Value::from)),
+        (
+            "supersedes",
+            Value::Array(d.supersedes.iter().map(|s| s.as_str().into()).collect()),
+        ),
+        (
+            "prev_event",
+            d.prev_event.as_deref().map_or(Value::Null, Value::from),
+        ),
         ("schema_version", rules::SCHEMA_VERSION.into()),
     ])
 }
@@ -114,8 +144,14 @@ pub fn finish_event(ev: &mut Value, key: &SigningKey, signed_at: &Timestamp) -> 
     let content = canon_sha256_without(ev, &rules::EVENT_UNHASHED);
     if let Some(m) = ev.as_object_mut() {
         m.insert("content_sha256".into(), content.hex().into());
-        m.insert("event_id".into(), format!("sha256:{}", content.hex()).into());
-        m.insert("signature".into(), key.signature_object(&content, rules::LABEL_EVENT, signed_at));
+        m.insert(
+            "event_id".into(),
+            format!("sha256:{}", content.hex()).into(),
+        );
+        m.insert(
+            "signature".into(),
+            key.signature_object(&content, rules::LABEL_EVENT, signed_at),
+        );
     }
     content
 }

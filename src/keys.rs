@@ -159,7 +159,11 @@ impl KeyDocument {
         let key_id = s("key_id").map(str::to_owned);
         // decided: key ids name files (keyring, resolver tree), so no separators or dots first
         if !key_id.as_deref().is_some_and(crate::digest::valid_key_id) {
-            p("key_id", "1-64 characters of [A-Za-z0-9._-], not starting with '.'", found("key_id"));
+            p(
+                "key_id",
+                "1-64 characters of [A-Za-z0-9._-], not starting with '.'",
+                found("key_id"),
+            );
         }
         if s("algorithm") != Some(rules::ALGORITHM) {
             p("algorithm", "\"ed25519\"", found("algorithm"));

@@ -95,9 +95,21 @@ pub struct Plan {
 /// The (kind, id, version) of a record's source.
 fn source_of(record: &Value) -> (String, String, i64) {
     let source = record.get("source");
-    let kind = source.and_then(|s| s.get("kind")).and_then(Value::as_str).unwrap_or("").to_owned();
-    let sid = source.and_then(|s| s.get("id")).and_then(Value::as_str).unwrap_or("").to_owned();
-    let ver = source.and_then(|s| s.get("version")).and_then(Value::as_int).and_then(|v| i64::try_from(v).ok()).unwrap_or(0);
+    let kind = source
+        .and_then(|s| s.get("kind"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let sid = source
+        .and_then(|s| s.get("id"))
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let ver = source
+        .and_then(|s| s.get("version"))
+        .and_then(Value::as_int)
+        .and_then(|v| i64::try_from(v).ok())
+        .unwrap_or(0);
     (kind, sid, ver)
 }
 
@@ -366,40 +378,86 @@ impl Ledger {
     /// parallel), then record everything and commit. A crash keeps earlier batches whole
     /// and this one not at all. Returns one result per record, in order; a code collision
     /// refuses that record only.
-    pub fn issue_batch<F>(&mut self, records: &[&Value], now: &Timestamp, sign: F) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError>
+    pub fn issue_batch<F>(
+        &mut self,
+        records: &[&Value],
+        now: &Timestamp,
+        sign: F,
+    ) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError>
     where
         F: FnOnce(&[Option<Plan>]) -> Vec<Option<(Value, Vec<(&'static str, String)>)>>,
     {
         let path = self.path.clone();
-        let sql = |source| LedgerError::Sql { path: path.clone(), source };
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let sql = |source| LedgerError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
         let mut plans: Vec<Result<Plan, LedgerError>> = Vec::with_capacity(records.len());
-        let mut in_batch: std::collections::HashMap<String, (String, Timestamp)> = std::collections::HashMap::new();
+        let mut in_batch: std::collections::HashMap<String, (String, Timestamp)> =
+            std::collections::HashMap::new();
         {
-            let mut find = tx.prepare_cached("SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1").map_err(sql)?;
+            let mut find = tx
+                .prepare_cached(
+                    "SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1",
+                )
+                .map_err(sql)?;
             let mut prev = tx
                 .prepare_cached("SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1")
                 .map_err(sql)?;
             for rec in records {
                 let Some((sha, number)) = issue::number_of(rec) else {
-                    plans.push(Err(LedgerError::Schema { path: path.clone(), what: "internal: a record without a number".into() }));
+                    plans.push(Err(LedgerError::Schema {
+                        path: path.clone(),
+                        what: "internal: a record without a number".into(),
+                    }));
                     continue;
                 };
                 let existing: Option<(String, String)> = match in_batch.get(&number.code) {
                     Some((h, f)) => Some((h.clone(), f.fmt_micros())),
-                    None => find.query_row(params![number.code], |r| Ok((r.get(0)?, r.get(1)?))).optional().map_err(sql)?,
+                    None => find
+                        .query_row(params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
+                        .optional()
+                        .map_err(sql)?,
                 };
                 let plan = match existing {
-                    Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision { path: path.clone(), number: number.to_string(), existing: h, new: sha.hex() }),
-                    Some((_, first)) => Ok(Plan { sha, number, first: Timestamp::parse(&first).unwrap_or(*now), now: *now, new: false, replaces: None }),
+                    Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision {
+                        path: path.clone(),
+                        number: number.to_string(),
+                        existing: h,
+                        new: sha.hex(),
+                    }),
+                    Some((_, first)) => Ok(Plan {
+                        sha,
+                        number,
+                        first: Timestamp::parse(&first).unwrap_or(*now),
+                        now: *now,
+                        new: false,
+                        replaces: None,
+                    }),
                     None => {
                         let (kind, sid, ver) = source_of(rec);
-                        let replaces: Option<String> = prev.query_row(params![kind, sid, ver], |r| r.get(0)).optional().map_err(sql)?;
-                        Ok(Plan { sha, number, first: *now, now: *now, new: true, replaces })
+                        let replaces: Option<String> = prev
+                            .query_row(params![kind, sid, ver], |r| r.get(0))
+                            .optional()
+                            .map_err(sql)?;
+                        Ok(Plan {
+                            sha,
+                            number,
+                            first: *now,
+                            now: *now,
+                            new: true,
+                            replaces,
+                        })
                     }
                 };
                 if let Ok(p) = &plan {
-                    in_batch.entry(p.number.code.clone()).or_insert((p.sha.hex(), p.first));
+                    in_batch
+                        .entry(p.number.code.clone())
+                        .or_insert((p.sha.hex(), p.first));
                 }
                 plans.push(plan);
             }
@@ -415,12 +473,18 @@ impl Ledger {
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
                 )
                 .map_err(sql)?;
-            let mut upd = tx.prepare_cached("UPDATE records SET last_reissued_at = ?1 WHERE code = ?2").map_err(sql)?;
+            let mut upd = tx
+                .prepare_cached("UPDATE records SET last_reissued_at = ?1 WHERE code = ?2")
+                .map_err(sql)?;
             let mut rct = tx.prepare_cached("INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)").map_err(sql)?;
             let mut aud = tx
                 .prepare_cached("INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(sql)?;
-            for ((rec, plan), ev) in records.iter().zip(plans).zip(events.into_iter().chain(std::iter::repeat(None))) {
+            for ((rec, plan), ev) in records
+                .iter()
+                .zip(plans)
+                .zip(events.into_iter().chain(std::iter::repeat(None)))
+            {
                 let plan = match plan {
                     Ok(p) => p,
                     Err(e) => {
@@ -429,29 +493,81 @@ impl Ledger {
                     }
                 };
                 let Some((ev, extra)) = ev else {
-                    out.push(Err(LedgerError::Schema { path: path.clone(), what: format!("{}: not signed", plan.number) }));
+                    out.push(Err(LedgerError::Schema {
+                        path: path.clone(),
+                        what: format!("{}: not signed", plan.number),
+                    }));
                     continue;
                 };
                 let number = plan.number.to_string();
                 let first_insert = plan.new && inserted.insert(plan.number.code.clone());
                 if first_insert {
                     let (kind, sid, ver) = source_of(rec);
-                    ins.execute(params![plan.number.code, number, plan.sha.hex(), text(rec), kind, sid, ver, now.fmt_micros(), plan.replaces]).map_err(sql)?;
+                    ins.execute(params![
+                        plan.number.code,
+                        number,
+                        plan.sha.hex(),
+                        text(rec),
+                        kind,
+                        sid,
+                        ver,
+                        now.fmt_micros(),
+                        plan.replaces
+                    ])
+                    .map_err(sql)?;
                 } else {
-                    upd.execute(params![now.fmt_micros(), plan.number.code]).map_err(sql)?;
+                    upd.execute(params![now.fmt_micros(), plan.number.code])
+                        .map_err(sql)?;
                 }
-                let receipt = ev.get("payload").and_then(|p| p.get("receipt")).cloned().unwrap_or(Value::Null);
-                let event_id = ev.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
-                rct.execute(params![number, now.fmt_micros(), text(&receipt), event_id]).map_err(sql)?;
+                let receipt = ev
+                    .get("payload")
+                    .and_then(|p| p.get("receipt"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
+                let event_id = ev
+                    .get("event_id")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                rct.execute(params![number, now.fmt_micros(), text(&receipt), event_id])
+                    .map_err(sql)?;
                 let sig = ev.get("signature");
-                let sg = |o: Option<&Value>, k: &str| o.and_then(|x| x.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
-                let content = ev.get("content_sha256").and_then(Value::as_str).unwrap_or_default().to_owned();
-                for (o, label, digest) in [(Some(&receipt), rules::LABEL_RECEIPT, plan.sha.hex()), (sig, rules::LABEL_EVENT, content)] {
-                    aud.execute(params![sg(o, "signed_at"), sg(o, "key_id"), sg(o, "public_key_fingerprint"), label, digest, number]).map_err(sql)?;
+                let sg = |o: Option<&Value>, k: &str| {
+                    o.and_then(|x| x.get(k))
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned()
+                };
+                let content = ev
+                    .get("content_sha256")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned();
+                for (o, label, digest) in [
+                    (Some(&receipt), rules::LABEL_RECEIPT, plan.sha.hex()),
+                    (sig, rules::LABEL_EVENT, content),
+                ] {
+                    aud.execute(params![
+                        sg(o, "signed_at"),
+                        sg(o, "key_id"),
+                        sg(o, "public_key_fingerprint"),
+                        label,
+                        digest,
+                        number
+                    ])
+                    .map_err(sql)?;
                 }
                 // the other signatures made for this record (graph snapshot, bundle)
                 for (label, digest) in extra {
-                    aud.execute(params![sg(sig, "signed_at"), sg(sig, "key_id"), sg(sig, "public_key_fingerprint"), label, digest, number]).map_err(sql)?;
+                    aud.execute(params![
+                        sg(sig, "signed_at"),
+                        sg(sig, "key_id"),
+                        sg(sig, "public_key_fingerprint"),
+                        label,
+                        digest,
+                        number
+                    ])
+                    .map_err(sql)?;
                 }
                 out.push(Ok(Issued {
                     pith_number: number,
@@ -474,18 +590,37 @@ impl Ledger {
     pub fn plan(&self, record: &Value) -> Result<Plan, LedgerError> {
         let sql = self.sql();
         let Some((sha, number)) = issue::number_of(record) else {
-            return Err(LedgerError::Schema { path: self.path.clone(), what: "internal: planning a record that was not checked".into() });
+            return Err(LedgerError::Schema {
+                path: self.path.clone(),
+                what: "internal: planning a record that was not checked".into(),
+            });
         };
         let (kind, sid, ver) = source_of(record);
         let now = Timestamp::now();
         let existing: Option<(String, String)> = self
             .conn
-            .query_row("SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1", params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1",
+                params![number.code],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(&sql)?;
         match existing {
-            Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision { path: self.path.clone(), number: number.to_string(), existing: h, new: sha.hex() }),
-            Some((_, first)) => Ok(Plan { sha, number, first: Timestamp::parse(&first).unwrap_or(now), now, new: false, replaces: None }),
+            Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision {
+                path: self.path.clone(),
+                number: number.to_string(),
+                existing: h,
+                new: sha.hex(),
+            }),
+            Some((_, first)) => Ok(Plan {
+                sha,
+                number,
+                first: Timestamp::parse(&first).unwrap_or(now),
+                now,
+                new: false,
+                replaces: None,
+            }),
             None => {
                 let replaces: Option<String> = self
                     .conn
@@ -496,7 +631,14 @@ impl Ledger {
                     )
                     .optional()
                     .map_err(&sql)?;
-                Ok(Plan { sha, number, first: now, now, new: true, replaces })
+                Ok(Plan {
+                    sha,
+                    number,
+                    first: now,
+                    now,
+                    new: true,
+                    replaces,
+                })
             }
         }
     }
@@ -506,23 +648,55 @@ impl Ledger {
     /// and audit rows for its two signatures. The event must already be verified.
     pub fn record_event(&mut self, event: &Value) -> Result<Issued, LedgerError> {
         let path = self.path.clone();
-        let sql = |source| LedgerError::Sql { path: path.clone(), source };
+        let sql = |source| LedgerError::Sql {
+            path: path.clone(),
+            source,
+        };
         let pl = event.get("payload");
-        let record = pl.and_then(|p| p.get("canonical_record")).cloned().unwrap_or(Value::Null);
-        let receipt = pl.and_then(|p| p.get("receipt")).cloned().unwrap_or(Value::Null);
+        let record = pl
+            .and_then(|p| p.get("canonical_record"))
+            .cloned()
+            .unwrap_or(Value::Null);
+        let receipt = pl
+            .and_then(|p| p.get("receipt"))
+            .cloned()
+            .unwrap_or(Value::Null);
         let Some((sha, number)) = issue::number_of(&record) else {
-            return Err(LedgerError::Schema { path, what: "internal: recording an event without a record".into() });
+            return Err(LedgerError::Schema {
+                path,
+                what: "internal: recording an event without a record".into(),
+            });
         };
         let (kind, sid, ver) = source_of(&record);
-        let rs = |k: &str| receipt.get(k).and_then(Value::as_str).unwrap_or_default().to_owned();
+        let rs = |k: &str| {
+            receipt
+                .get(k)
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
         let (first_r, last_r) = (rs("first_computed_at"), rs("last_reissued_at"));
-        let tx = self.conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(sql)?;
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
         let existing: Option<(String, String)> = tx
-            .query_row("SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1", params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_row(
+                "SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1",
+                params![number.code],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
             .optional()
             .map_err(sql)?;
         let (new, first, replaces) = match existing {
-            Some((h, _)) if h != sha.hex() => return Err(LedgerError::Collision { path: path.clone(), number: number.to_string(), existing: h, new: sha.hex() }),
+            Some((h, _)) if h != sha.hex() => {
+                return Err(LedgerError::Collision {
+                    path: path.clone(),
+                    number: number.to_string(),
+                    existing: h,
+                    new: sha.hex(),
+                });
+            }
             Some((_, first)) => {
                 tx.execute("UPDATE records SET last_reissued_at = max(last_reissued_at, ?1) WHERE code = ?2", params![last_r, number.code]).map_err(sql)?;
                 (false, first, None)
@@ -545,15 +719,35 @@ impl Ledger {
                 (true, first_r.clone(), prev)
             }
         };
-        let event_id = event.get("event_id").and_then(Value::as_str).unwrap_or_default().to_owned();
+        let event_id = event
+            .get("event_id")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
         tx.execute(
             "INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)",
             params![number.to_string(), last_r, text(&receipt), event_id],
         )
         .map_err(sql)?;
         let sig = event.get("signature");
-        let sg = |o: Option<&Value>, k: &str| o.and_then(|x| x.get(k)).and_then(Value::as_str).unwrap_or_default().to_owned();
-        for (obj, label, digest) in [(Some(&receipt), rules::LABEL_RECEIPT, sha.hex()), (sig, rules::LABEL_EVENT, event.get("content_sha256").and_then(Value::as_str).unwrap_or_default().to_owned())] {
+        let sg = |o: Option<&Value>, k: &str| {
+            o.and_then(|x| x.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        for (obj, label, digest) in [
+            (Some(&receipt), rules::LABEL_RECEIPT, sha.hex()),
+            (
+                sig,
+                rules::LABEL_EVENT,
+                event
+                    .get("content_sha256")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default()
+                    .to_owned(),
+            ),
+        ] {
             tx.execute(
                 "INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![sg(obj, "signed_at"), sg(obj, "key_id"), sg(obj, "public_key_fingerprint"), label, digest, number.to_string()],
@@ -561,7 +755,15 @@ impl Ledger {
             .map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
-        Ok(Issued { pith_number: number.to_string(), canonical_sha256: sha.hex(), new, first_computed_at: first, last_reissued_at: last_r, replaces, event: event.clone() })
+        Ok(Issued {
+            pith_number: number.to_string(),
+            canonical_sha256: sha.hex(),
+            new,
+            first_computed_at: first,
+            last_reissued_at: last_r,
+            replaces,
+            event: event.clone(),
+        })
     }
 
     /// Append an audit row for a signature made outside [`Self::issue`] (events, bundles).

@@ -39,7 +39,9 @@ pub enum OfflineError {
         expected: String,
     },
     /// A stated digest or the request id does not match the content.
-    #[error("{path}: the request states {stated} but its content hashes to {actual}: refusing a request whose digests do not match its contents")]
+    #[error(
+        "{path}: the request states {stated} but its content hashes to {actual}: refusing a request whose digests do not match its contents"
+    )]
     DigestMismatch {
         /// JSON path of the stated digest.
         path: String,
@@ -49,7 +51,9 @@ pub enum OfflineError {
         actual: String,
     },
     /// An item of a kind this signer does not sign.
-    #[error("{path}: unknown kind {kind:?}: this signer signs record_created, event and bundle items")]
+    #[error(
+        "{path}: unknown kind {kind:?}: this signer signs record_created, event and bundle items"
+    )]
     UnknownKind {
         /// JSON path.
         path: String,
@@ -87,7 +91,10 @@ pub enum OfflineError {
 }
 
 fn malformed(path: impl Into<String>, expected: &str) -> OfflineError {
-    OfflineError::Malformed { path: path.into(), expected: expected.into() }
+    OfflineError::Malformed {
+        path: path.into(),
+        expected: expected.into(),
+    }
 }
 
 /// One artifact to sign.
@@ -123,7 +130,13 @@ pub fn request(key: &KeyRef, items: &[Item], created_at: &Timestamp) -> Value {
         ("request_type", REQUEST_TYPE.into()),
         ("request_version", VERSION.into()),
         ("created_at", created_at.fmt_seconds().into()),
-        ("key", canon::object([("key_id", key.key_id.as_str().into()), ("public_key_fingerprint", key.fingerprint.as_str().into())])),
+        (
+            "key",
+            canon::object([
+                ("key_id", key.key_id.as_str().into()),
+                ("public_key_fingerprint", key.fingerprint.as_str().into()),
+            ]),
+        ),
         ("items", Value::Array(items)),
     ]);
     let id = request_id_of(&req);
@@ -134,7 +147,10 @@ pub fn request(key: &KeyRef, items: &[Item], created_at: &Timestamp) -> Value {
 }
 
 fn request_id_of(req: &Value) -> String {
-    format!("sha256:{}", canon_sha256_without(req, &["request_id"]).hex())
+    format!(
+        "sha256:{}",
+        canon_sha256_without(req, &["request_id"]).hex()
+    )
 }
 
 /// The request id as base32 groups to read aloud (first 100 bits: 20 characters).
@@ -142,7 +158,13 @@ pub fn words(request_id: &str) -> String {
     let hex = request_id.strip_prefix("sha256:").unwrap_or(request_id);
     let bytes: Vec<u8> = crate::digest::unhex(hex).unwrap_or_default();
     let b32 = base32(&bytes);
-    b32.chars().take(20).collect::<Vec<_>>().chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join("-")
+    b32.chars()
+        .take(20)
+        .collect::<Vec<_>>()
+        .chunks(4)
+        .map(|c| c.iter().collect::<String>())
+        .collect::<Vec<_>>()
+        .join("-")
 }
 
 /// What the signer is shown before signing.
@@ -177,10 +199,20 @@ fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 /// Check a request against the signing key's identity: request id, key, every item's
 /// kind and digest recomputed from its artifact, titles against the record.
 pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
-    let want = req.get("key").ok_or_else(|| malformed("$.key", "the key that must sign"))?;
-    let (wid, wfp) = (s(want, "key_id").unwrap_or_default(), s(want, "public_key_fingerprint").unwrap_or_default());
+    let want = req
+        .get("key")
+        .ok_or_else(|| malformed("$.key", "the key that must sign"))?;
+    let (wid, wfp) = (
+        s(want, "key_id").unwrap_or_default(),
+        s(want, "public_key_fingerprint").unwrap_or_default(),
+    );
     if wfp != key.fingerprint {
-        return Err(OfflineError::WrongKey { wanted: wid.into(), wanted_fp: wfp.into(), have: key.key_id.clone(), have_fp: key.fingerprint.clone() });
+        return Err(OfflineError::WrongKey {
+            wanted: wid.into(),
+            wanted_fp: wfp.into(),
+            have: key.key_id.clone(),
+            have_fp: key.fingerprint.clone(),
+        });
     }
     let checked = check_request(req)?;
     let mut counts = BTreeMap::new();
@@ -194,21 +226,38 @@ pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
         key_id: key.key_id.clone(),
         fingerprint: key.fingerprint.clone(),
         counts,
-        items: checked.into_iter().map(|c| (c.kind, c.subject, c.title)).collect(),
+        items: checked
+            .into_iter()
+            .map(|c| (c.kind, c.subject, c.title))
+            .collect(),
     })
 }
 
 fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
     if s(req, "request_type") != Some(REQUEST_TYPE) || s(req, "request_version") != Some(VERSION) {
-        return Err(malformed("$.request_type", "a pith signing request, version 1"));
+        return Err(malformed(
+            "$.request_type",
+            "a pith signing request, version 1",
+        ));
     }
     let stated = s(req, "request_id").ok_or_else(|| malformed("$.request_id", "the request id"))?;
     let actual = request_id_of(req);
     if stated != actual {
-        return Err(OfflineError::DigestMismatch { path: "$.request_id".into(), stated: stated.into(), actual });
+        return Err(OfflineError::DigestMismatch {
+            path: "$.request_id".into(),
+            stated: stated.into(),
+            actual,
+        });
     }
-    let key_fp = req.get("key").and_then(|k| s(k, "public_key_fingerprint")).unwrap_or_default().to_owned();
-    let items = req.get("items").and_then(Value::as_array).ok_or_else(|| malformed("$.items", "an array of items"))?;
+    let key_fp = req
+        .get("key")
+        .and_then(|k| s(k, "public_key_fingerprint"))
+        .unwrap_or_default()
+        .to_owned();
+    let items = req
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("$.items", "an array of items"))?;
     if items.is_empty() {
         return Err(malformed("$.items", "at least one item"));
     }
@@ -216,68 +265,152 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
     for (i, it) in items.iter().enumerate() {
         let p = format!("$.items[{i}]");
         let kind = s(it, "kind").ok_or_else(|| malformed(format!("{p}.kind"), "a kind"))?;
-        let art = it.get("artifact").filter(|a| a.as_object().is_some()).ok_or_else(|| malformed(format!("{p}.artifact"), "an object"))?;
+        let art = it
+            .get("artifact")
+            .filter(|a| a.as_object().is_some())
+            .ok_or_else(|| malformed(format!("{p}.artifact"), "an object"))?;
         let stated = s(it, "digest").ok_or_else(|| malformed(format!("{p}.digest"), "a digest"))?;
         let subject = s(it, "subject").unwrap_or_default().to_owned();
         let (digest, real_subject, title) = match kind {
             "record_created" => {
-                let pl = art.get("payload").ok_or_else(|| malformed(format!("{p}.artifact.payload"), "the record_created payload"))?;
-                let mut ck = Checker::new(None);
-                let facts = check::record(&mut ck, pl.get("canonical_record"), &format!("{p}.artifact.payload.canonical_record")).ok_or_else(|| {
-                    malformed(ck.failures.first().map_or(p.clone(), |f| f.path.clone()), "a well-formed canonical record")
+                let pl = art.get("payload").ok_or_else(|| {
+                    malformed(
+                        format!("{p}.artifact.payload"),
+                        "the record_created payload",
+                    )
                 })?;
-                for (path, v) in [("payload.canonical_sha256", s(pl, "canonical_sha256")), ("payload.receipt.canonical_sha256", pl.get("receipt").and_then(|r| s(r, "canonical_sha256")))] {
+                let mut ck = Checker::new(None);
+                let facts = check::record(
+                    &mut ck,
+                    pl.get("canonical_record"),
+                    &format!("{p}.artifact.payload.canonical_record"),
+                )
+                .ok_or_else(|| {
+                    malformed(
+                        ck.failures.first().map_or(p.clone(), |f| f.path.clone()),
+                        "a well-formed canonical record",
+                    )
+                })?;
+                for (path, v) in [
+                    ("payload.canonical_sha256", s(pl, "canonical_sha256")),
+                    (
+                        "payload.receipt.canonical_sha256",
+                        pl.get("receipt").and_then(|r| s(r, "canonical_sha256")),
+                    ),
+                ] {
                     if v != Some(facts.sha256.hex().as_str()) {
-                        return Err(OfflineError::DigestMismatch { path: format!("{p}.artifact.{path}"), stated: v.unwrap_or("nothing").into(), actual: facts.sha256.hex() });
+                        return Err(OfflineError::DigestMismatch {
+                            path: format!("{p}.artifact.{path}"),
+                            stated: v.unwrap_or("nothing").into(),
+                            actual: facts.sha256.hex(),
+                        });
                     }
                 }
-                if s(art, "event_type") != Some("record_created") || s(art, "subject_pith_number") != Some(facts.number.to_string().as_str()) {
-                    return Err(malformed(format!("{p}.artifact"), &format!("a record_created event about {}", facts.number)));
+                if s(art, "event_type") != Some("record_created")
+                    || s(art, "subject_pith_number") != Some(facts.number.to_string().as_str())
+                {
+                    return Err(malformed(
+                        format!("{p}.artifact"),
+                        &format!("a record_created event about {}", facts.number),
+                    ));
                 }
                 // the title shown must be the record's title (its hash is in the record)
                 let title = s(it, "title").unwrap_or_default().to_owned();
                 if !title.is_empty() && text_canon_sha256(&title) != facts.title_sha256 {
-                    return Err(OfflineError::DigestMismatch { path: format!("{p}.title"), stated: text_canon_sha256(&title), actual: facts.title_sha256.clone() });
+                    return Err(OfflineError::DigestMismatch {
+                        path: format!("{p}.title"),
+                        stated: text_canon_sha256(&title),
+                        actual: facts.title_sha256.clone(),
+                    });
                 }
                 (facts.sha256, facts.number.to_string(), title)
             }
             "event" => {
                 let et = s(art, "event_type").unwrap_or_default();
                 if rules::event_kind(et).is_none() || et == "record_created" {
-                    return Err(OfflineError::UnknownKind { path: format!("{p}.artifact.event_type"), kind: et.into() });
+                    return Err(OfflineError::UnknownKind {
+                        path: format!("{p}.artifact.event_type"),
+                        kind: et.into(),
+                    });
                 }
                 let d = canon_sha256_without(art, &rules::EVENT_UNHASHED);
-                let title = art.get("payload").and_then(|x| x.get("graph_snapshot")).and_then(|g| g.get("paper")).and_then(|x| s(x, "title")).unwrap_or(et).to_owned();
-                (d, s(art, "subject_pith_number").unwrap_or_default().to_owned(), title)
+                let title = art
+                    .get("payload")
+                    .and_then(|x| x.get("graph_snapshot"))
+                    .and_then(|g| g.get("paper"))
+                    .and_then(|x| s(x, "title"))
+                    .unwrap_or(et)
+                    .to_owned();
+                (
+                    d,
+                    s(art, "subject_pith_number").unwrap_or_default().to_owned(),
+                    title,
+                )
             }
             "bundle" => {
                 let d = crate::bundle::bundle_sha256(art);
                 let title = art
                     .get("events")
                     .and_then(Value::as_array)
-                    .and_then(|evs| evs.iter().find_map(|e| e.get("payload")?.get("graph_snapshot")?.get("paper")?.get("title")?.as_str().map(str::to_owned)))
+                    .and_then(|evs| {
+                        evs.iter().find_map(|e| {
+                            e.get("payload")?
+                                .get("graph_snapshot")?
+                                .get("paper")?
+                                .get("title")?
+                                .as_str()
+                                .map(str::to_owned)
+                        })
+                    })
                     .unwrap_or_default();
-                (d, s(art, "pith_number").unwrap_or_default().to_owned(), title)
+                (
+                    d,
+                    s(art, "pith_number").unwrap_or_default().to_owned(),
+                    title,
+                )
             }
-            other => return Err(OfflineError::UnknownKind { path: format!("{p}.kind"), kind: other.into() }),
+            other => {
+                return Err(OfflineError::UnknownKind {
+                    path: format!("{p}.kind"),
+                    kind: other.into(),
+                });
+            }
         };
         if stated != digest.hex() {
-            return Err(OfflineError::DigestMismatch { path: format!("{p}.digest"), stated: stated.into(), actual: digest.hex() });
+            return Err(OfflineError::DigestMismatch {
+                path: format!("{p}.digest"),
+                stated: stated.into(),
+                actual: digest.hex(),
+            });
         }
         if subject != real_subject {
-            return Err(OfflineError::DigestMismatch { path: format!("{p}.subject"), stated: subject, actual: real_subject });
+            return Err(OfflineError::DigestMismatch {
+                path: format!("{p}.subject"),
+                stated: subject,
+                actual: real_subject,
+            });
         }
         // the artifact must name the request's key where it names one
         let named = match kind {
             "bundle" => None,
-            _ => art.get("signer").and_then(|x| s(x, "public_key_fingerprint")),
+            _ => art
+                .get("signer")
+                .and_then(|x| s(x, "public_key_fingerprint")),
         };
         if let Some(fp) = named
             && fp != key_fp
         {
-            return Err(malformed(format!("{p}.artifact.signer.public_key_fingerprint"), &format!("the request's key {key_fp}")));
+            return Err(malformed(
+                format!("{p}.artifact.signer.public_key_fingerprint"),
+                &format!("the request's key {key_fp}"),
+            ));
         }
-        out.push(Checked { kind: kind.into(), digest, subject: real_subject, title });
+        out.push(Checked {
+            kind: kind.into(),
+            digest,
+            subject: real_subject,
+            title,
+        });
     }
     Ok(out)
 }
@@ -297,10 +430,17 @@ pub struct Made {
 
 /// Sign a reviewed request: the response (signatures and request id only) and the list
 /// of signatures made.
-pub fn sign(req: &Value, key: &SigningKey, now: &Timestamp) -> Result<(Value, Vec<Made>), OfflineError> {
+pub fn sign(
+    req: &Value,
+    key: &SigningKey,
+    now: &Timestamp,
+) -> Result<(Value, Vec<Made>), OfflineError> {
     review(req, &KeyRef::from(key))?;
     let checked = check_request(req)?;
-    let items = req.get("items").and_then(Value::as_array).ok_or_else(|| malformed("$.items", "an array"))?;
+    let items = req
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("$.items", "an array"))?;
     let mut sigs = Vec::new();
     let mut made = Vec::new();
     for (i, (it, c)) in items.iter().zip(&checked).enumerate() {
@@ -308,30 +448,70 @@ pub fn sign(req: &Value, key: &SigningKey, now: &Timestamp) -> Result<(Value, Ve
         let entry = match c.kind.as_str() {
             "record_created" => {
                 let mut ev = art;
-                let mut receipt = ev.get("payload").and_then(|p| p.get("receipt")).cloned().unwrap_or(Value::Null);
+                let mut receipt = ev
+                    .get("payload")
+                    .and_then(|p| p.get("receipt"))
+                    .cloned()
+                    .unwrap_or(Value::Null);
                 issue::sign_receipt(&mut receipt, key, &c.digest, now);
-                if let Some(pl) = ev.as_object_mut().and_then(|m| m.get_mut("payload")).and_then(Value::as_object_mut) {
+                if let Some(pl) = ev
+                    .as_object_mut()
+                    .and_then(|m| m.get_mut("payload"))
+                    .and_then(Value::as_object_mut)
+                {
                     pl.insert("receipt".into(), receipt.clone());
                 }
                 let content = issue::finish_event(&mut ev, key, now);
-                made.push(Made { item: i, label: rules::LABEL_RECEIPT, digest: c.digest, subject: c.subject.clone() });
-                made.push(Made { item: i, label: rules::LABEL_EVENT, digest: content, subject: c.subject.clone() });
+                made.push(Made {
+                    item: i,
+                    label: rules::LABEL_RECEIPT,
+                    digest: c.digest,
+                    subject: c.subject.clone(),
+                });
+                made.push(Made {
+                    item: i,
+                    label: rules::LABEL_EVENT,
+                    digest: content,
+                    subject: c.subject.clone(),
+                });
                 canon::object([
-                    ("receipt_signature_b64", receipt.get("signature_b64").cloned().unwrap_or(Value::Null)),
-                    ("receipt_signed_at", receipt.get("signed_at").cloned().unwrap_or(Value::Null)),
-                    ("signature", ev.get("signature").cloned().unwrap_or(Value::Null)),
+                    (
+                        "receipt_signature_b64",
+                        receipt.get("signature_b64").cloned().unwrap_or(Value::Null),
+                    ),
+                    (
+                        "receipt_signed_at",
+                        receipt.get("signed_at").cloned().unwrap_or(Value::Null),
+                    ),
+                    (
+                        "signature",
+                        ev.get("signature").cloned().unwrap_or(Value::Null),
+                    ),
                 ])
             }
             "event" => {
-                made.push(Made { item: i, label: rules::LABEL_EVENT, digest: c.digest, subject: c.subject.clone() });
-                canon::object([("signature", key.signature_object(&c.digest, rules::LABEL_EVENT, now))])
+                made.push(Made {
+                    item: i,
+                    label: rules::LABEL_EVENT,
+                    digest: c.digest,
+                    subject: c.subject.clone(),
+                });
+                canon::object([(
+                    "signature",
+                    key.signature_object(&c.digest, rules::LABEL_EVENT, now),
+                )])
             }
             _ => {
                 let mut sig = key.signature_object(&c.digest, rules::LABEL_BUNDLE, now);
                 if let Some(m) = sig.as_object_mut() {
                     m.insert("bundle_sha256".into(), c.digest.hex().into());
                 }
-                made.push(Made { item: i, label: rules::LABEL_BUNDLE, digest: c.digest, subject: c.subject.clone() });
+                made.push(Made {
+                    item: i,
+                    label: rules::LABEL_BUNDLE,
+                    digest: c.digest,
+                    subject: c.subject.clone(),
+                });
                 canon::object([("signature", sig)])
             }
         };
@@ -340,8 +520,17 @@ pub fn sign(req: &Value, key: &SigningKey, now: &Timestamp) -> Result<(Value, Ve
     let response = canon::object([
         ("response_type", RESPONSE_TYPE.into()),
         ("response_version", VERSION.into()),
-        ("request_id", req.get("request_id").cloned().unwrap_or(Value::Null)),
-        ("key", canon::object([("key_id", key.key_id().into()), ("public_key_fingerprint", key.public().fingerprint().into())])),
+        (
+            "request_id",
+            req.get("request_id").cloned().unwrap_or(Value::Null),
+        ),
+        (
+            "key",
+            canon::object([
+                ("key_id", key.key_id().into()),
+                ("public_key_fingerprint", key.public().fingerprint().into()),
+            ]),
+        ),
         ("signatures", Value::Array(sigs)),
     ]);
     Ok((response, made))
@@ -351,40 +540,83 @@ pub fn sign(req: &Value, key: &SigningKey, now: &Timestamp) -> Result<(Value, Ve
 /// `keyring`, and return the signed artifacts. Nothing is returned unless all verify.
 pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Value>, OfflineError> {
     let checked = check_request(req)?;
-    if s(resp, "response_type") != Some(RESPONSE_TYPE) || s(resp, "response_version") != Some(VERSION) {
-        return Err(malformed("$.response_type", "a pith signing response, version 1"));
+    if s(resp, "response_type") != Some(RESPONSE_TYPE)
+        || s(resp, "response_version") != Some(VERSION)
+    {
+        return Err(malformed(
+            "$.response_type",
+            "a pith signing response, version 1",
+        ));
     }
     let rid = s(req, "request_id").unwrap_or_default();
     let got = s(resp, "request_id").unwrap_or("nothing");
     if got != rid {
-        return Err(OfflineError::OtherRequest { response: got.into(), request: rid.into() });
+        return Err(OfflineError::OtherRequest {
+            response: got.into(),
+            request: rid.into(),
+        });
     }
-    let items = req.get("items").and_then(Value::as_array).ok_or_else(|| malformed("$.items", "an array"))?;
-    let sigs = resp.get("signatures").and_then(Value::as_array).ok_or_else(|| malformed("$.signatures", "an array of signatures"))?;
+    let items = req
+        .get("items")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("$.items", "an array"))?;
+    let sigs = resp
+        .get("signatures")
+        .and_then(Value::as_array)
+        .ok_or_else(|| malformed("$.signatures", "an array of signatures"))?;
     if sigs.len() != items.len() {
-        return Err(malformed("$.signatures", &format!("{} signatures, one per request item (found {})", items.len(), sigs.len())));
+        return Err(malformed(
+            "$.signatures",
+            &format!(
+                "{} signatures, one per request item (found {})",
+                items.len(),
+                sigs.len()
+            ),
+        ));
     }
     let mut out = Vec::new();
     for (i, ((it, c), sg)) in items.iter().zip(&checked).zip(sigs).enumerate() {
         let mut art = it.get("artifact").cloned().unwrap_or(Value::Null);
-        let signature = sg.get("signature").cloned().ok_or_else(|| malformed(format!("$.signatures[{i}].signature"), "a signature object"))?;
+        let signature = sg.get("signature").cloned().ok_or_else(|| {
+            malformed(format!("$.signatures[{i}].signature"), "a signature object")
+        })?;
         match c.kind.as_str() {
             "record_created" => {
-                if let Some(r) = art.as_object_mut().and_then(|m| m.get_mut("payload")).and_then(Value::as_object_mut).and_then(|p| p.get_mut("receipt")).and_then(Value::as_object_mut) {
-                    r.insert("signature_b64".into(), sg.get("receipt_signature_b64").cloned().unwrap_or(Value::Null));
-                    r.insert("signed_at".into(), sg.get("receipt_signed_at").cloned().unwrap_or(Value::Null));
+                if let Some(r) = art
+                    .as_object_mut()
+                    .and_then(|m| m.get_mut("payload"))
+                    .and_then(Value::as_object_mut)
+                    .and_then(|p| p.get_mut("receipt"))
+                    .and_then(Value::as_object_mut)
+                {
+                    r.insert(
+                        "signature_b64".into(),
+                        sg.get("receipt_signature_b64")
+                            .cloned()
+                            .unwrap_or(Value::Null),
+                    );
+                    r.insert(
+                        "signed_at".into(),
+                        sg.get("receipt_signed_at").cloned().unwrap_or(Value::Null),
+                    );
                 }
                 let content = canon_sha256_without(&art, &rules::EVENT_UNHASHED);
                 if let Some(m) = art.as_object_mut() {
                     m.insert("content_sha256".into(), content.hex().into());
-                    m.insert("event_id".into(), format!("sha256:{}", content.hex()).into());
+                    m.insert(
+                        "event_id".into(),
+                        format!("sha256:{}", content.hex()).into(),
+                    );
                     m.insert("signature".into(), signature);
                 }
             }
             "event" => {
                 if let Some(m) = art.as_object_mut() {
                     m.insert("content_sha256".into(), c.digest.hex().into());
-                    m.insert("event_id".into(), format!("sha256:{}", c.digest.hex()).into());
+                    m.insert(
+                        "event_id".into(),
+                        format!("sha256:{}", c.digest.hex()).into(),
+                    );
                     m.insert("signature".into(), signature);
                 }
             }
@@ -394,9 +626,17 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Value>,
                 }
             }
         }
-        let r = crate::verify::verify_value(&art, keyring, None).map_err(|e| OfflineError::DoesNotVerify { item: i, first: e.to_string() })?;
+        let r = crate::verify::verify_value(&art, keyring, None).map_err(|e| {
+            OfflineError::DoesNotVerify {
+                item: i,
+                first: e.to_string(),
+            }
+        })?;
         if let Some(f) = r.failures.first() {
-            return Err(OfflineError::DoesNotVerify { item: i, first: f.to_string() });
+            return Err(OfflineError::DoesNotVerify {
+                item: i,
+                first: f.to_string(),
+            });
         }
         out.push(art);
     }

@@ -9,7 +9,9 @@ use crate::util::pith;
 const AT: &str = "2030-01-01T10:00:00.123456Z";
 
 fn lines(out: &[u8]) -> Vec<&[u8]> {
-    out.split(|b| *b == b'\n').filter(|l| !l.is_empty()).collect()
+    out.split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect()
 }
 
 #[test]
@@ -24,7 +26,13 @@ fn bulk_output_is_identical_for_1_and_n_threads_and_one_at_a_time() {
     }
     std::fs::write(&f, &body).unwrap();
     let run = |threads: &str, db: &str, input: &std::path::Path| {
-        is.issue_db(&[input], &is.file(db)).args(["--threads", threads, "--at", AT, "--quiet"]).assert().success().get_output().stdout.clone()
+        is.issue_db(&[input], &is.file(db))
+            .args(["--threads", threads, "--at", AT, "--quiet"])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone()
     };
     let one = run("1", "l1.sqlite", &f);
     let four = run("4", "l4.sqlite", &f);
@@ -41,7 +49,17 @@ fn bulk_output_is_identical_for_1_and_n_threads_and_one_at_a_time() {
     // every event verifies, streamed
     let ev = is.file("events.jsonl");
     std::fs::write(&ev, &one).unwrap();
-    pith().args(["verify", ev.to_str().unwrap(), "--keyring", is.keys().to_str().unwrap(), "--quiet"]).assert().success().stderr(predicates::str::contains("40 verified, 0 failed"));
+    pith()
+        .args([
+            "verify",
+            ev.to_str().unwrap(),
+            "--keyring",
+            is.keys().to_str().unwrap(),
+            "--quiet",
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("40 verified, 0 failed"));
 }
 
 #[test]
@@ -77,7 +95,17 @@ fn a_bad_line_in_the_middle_is_reported_by_number_and_the_rest_go_on() {
     let mut ls: Vec<Vec<u8>> = lines(&out).into_iter().map(<[u8]>::to_vec).collect();
     ls[5] = b"{\"event_type\": 1}".to_vec();
     std::fs::write(&evs, ls.join(&b'\n')).unwrap();
-    pith().args(["verify", evs.to_str().unwrap(), "--keyring", is.keys().to_str().unwrap(), "--quiet"]).assert().code(1).stdout(predicates::str::contains("evs.jsonl:6: FAILED"));
+    pith()
+        .args([
+            "verify",
+            evs.to_str().unwrap(),
+            "--keyring",
+            is.keys().to_str().unwrap(),
+            "--quiet",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("evs.jsonl:6: FAILED"));
 }
 
 #[test]
@@ -91,13 +119,38 @@ fn bundle_lines_of_event_arrays_equal_single_bundles() {
     body.extend_from_slice(&events);
     body.push(b'\n');
     std::fs::write(&f, &body).unwrap();
-    let args = ["--keyring", "keys.example", "--unsigned", "--signer-key-id", "pith-v1-2026-05", "--built-at", "2026-05-24T06:12:38Z"];
-    let out = pith().arg("bundle").arg(&f).args(args).assert().code(1).stderr(predicates::str::contains("evs.jsonl:2:")).get_output().stdout.clone();
+    let args = [
+        "--keyring",
+        "keys.example",
+        "--unsigned",
+        "--signer-key-id",
+        "pith-v1-2026-05",
+        "--built-at",
+        "2026-05-24T06:12:38Z",
+    ];
+    let out = pith()
+        .arg("bundle")
+        .arg(&f)
+        .args(args)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("evs.jsonl:2:"))
+        .get_output()
+        .stdout
+        .clone();
     let ls = lines(&out);
     assert_eq!(ls.len(), 2);
     // each is the real bundle without its signature: bundle_sha256 757b3a92…
     for l in ls {
         let v = canon::parse(l).unwrap();
-        assert_eq!(pith::bundle::bundle_sha256(&v).hex(), b.get("bundle_signature").unwrap().get("bundle_sha256").unwrap().as_str().unwrap());
+        assert_eq!(
+            pith::bundle::bundle_sha256(&v).hex(),
+            b.get("bundle_signature")
+                .unwrap()
+                .get("bundle_sha256")
+                .unwrap()
+                .as_str()
+                .unwrap()
+        );
     }
 }

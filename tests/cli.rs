@@ -154,27 +154,113 @@ fn standalone_receipt_event_and_state_verify() {
 fn main_job_end_to_end_on_the_shipped_example() {
     let dir = tempfile::tempdir().unwrap();
     let w = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
-    let key = ["--key", "keys.example/pith-example-2026-11.key.age", "--passphrase-file", "keys.example/example.passphrase"];
+    let key = [
+        "--key",
+        "keys.example/pith-example-2026-11.key.age",
+        "--passphrase-file",
+        "keys.example/example.passphrase",
+    ];
     let rec = "tests/data/arxiv/main-job.abs";
-    pith().args(["issue", rec, "--keyring", "keys.example", "--registry", &w("r.sqlite"), "--out", &w("rc.json")]).args(key).assert().success();
-    pith().args(["graph", "--record", rec, "--out", &w("g.json")]).args(key).assert().success();
-    pith().args(["bundle", &w("rc.json"), &w("g.json"), "--keyring", "keys.example", "--out", &w("b.json")]).args(key).assert().success();
-    pith().args(["verify", &w("b.json"), "--keyring", "keys.example"]).assert().success().stdout(predicates::str::contains("verified bundle pith:2023:FMOYH72BUJMG6MYP73K65CZAP2"));
-    pith().args(["publish", &w("b.json"), "--keyring", "keys.example", "--out", &w("site")]).assert().success();
-    assert!(dir.path().join("site/pith/FMOYH72BUJMG6MYP73K65CZAP2/bundle.json").exists());
+    pith()
+        .args([
+            "issue",
+            rec,
+            "--keyring",
+            "keys.example",
+            "--registry",
+            &w("r.sqlite"),
+            "--out",
+            &w("rc.json"),
+        ])
+        .args(key)
+        .assert()
+        .success();
+    pith()
+        .args(["graph", "--record", rec, "--out", &w("g.json")])
+        .args(key)
+        .assert()
+        .success();
+    pith()
+        .args([
+            "bundle",
+            &w("rc.json"),
+            &w("g.json"),
+            "--keyring",
+            "keys.example",
+            "--out",
+            &w("b.json"),
+        ])
+        .args(key)
+        .assert()
+        .success();
+    pith()
+        .args(["verify", &w("b.json"), "--keyring", "keys.example"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "verified bundle pith:2023:FMOYH72BUJMG6MYP73K65CZAP2",
+        ));
+    pith()
+        .args([
+            "publish",
+            &w("b.json"),
+            "--keyring",
+            "keys.example",
+            "--out",
+            &w("site"),
+        ])
+        .assert()
+        .success();
+    assert!(
+        dir.path()
+            .join("site/pith/FMOYH72BUJMG6MYP73K65CZAP2/bundle.json")
+            .exists()
+    );
     // the graph snapshot shows the paper
     let b = canon::parse(&std::fs::read(w("b.json")).unwrap()).unwrap();
-    let paper = b.get("events").and_then(Value::as_array).unwrap().iter().find_map(|e| e.get("payload")?.get("graph_snapshot")?.get("paper")).unwrap().clone();
-    assert_eq!(paper.get("title").and_then(Value::as_str), Some("Neural networks for geospatial data"));
-    assert_eq!(paper.get("authors_text").and_then(Value::as_str), Some("Abhirup Datta, Wentao Zhan"));
+    let paper = b
+        .get("events")
+        .and_then(Value::as_array)
+        .unwrap()
+        .iter()
+        .find_map(|e| e.get("payload")?.get("graph_snapshot")?.get("paper"))
+        .unwrap()
+        .clone();
+    assert_eq!(
+        paper.get("title").and_then(Value::as_str),
+        Some("Neural networks for geospatial data")
+    );
+    assert_eq!(
+        paper.get("authors_text").and_then(Value::as_str),
+        Some("Abhirup Datta, Wentao Zhan")
+    );
     // and the independent implementation accepts it
     let pithref = crate::util::root().join("../shared/bench/pithref.py");
-    let py = std::process::Command::new("python3").args(["-c", "import cryptography"]).status().is_ok_and(|s| s.success());
+    let py = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
     if pithref.exists() && py {
-        let pk = canon::parse(&std::fs::read("keys.example/pith-example-2026-11.pub.json").unwrap()).unwrap().get("public_key_b64").and_then(Value::as_str).unwrap().to_owned();
-        let out = std::process::Command::new("python3").arg(&pithref).args(["verify", &w("b.json"), "--pubkey-b64", &pk]).output().unwrap();
-        assert!(out.status.success(), "pithref: {}", String::from_utf8_lossy(&out.stdout));
+        let pk =
+            canon::parse(&std::fs::read("keys.example/pith-example-2026-11.pub.json").unwrap())
+                .unwrap()
+                .get("public_key_b64")
+                .and_then(Value::as_str)
+                .unwrap()
+                .to_owned();
+        let out = std::process::Command::new("python3")
+            .arg(&pithref)
+            .args(["verify", &w("b.json"), "--pubkey-b64", &pk])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pithref: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
     } else {
-        eprintln!("SKIPPED pithref cross-check: needs ../shared/bench/pithref.py and Python's cryptography");
+        eprintln!(
+            "SKIPPED pithref cross-check: needs ../shared/bench/pithref.py and Python's cryptography"
+        );
     }
 }

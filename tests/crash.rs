@@ -17,7 +17,13 @@ fn bin() -> std::path::PathBuf {
 
 /// Run `args`, kill it after `delay`, wait.
 fn kill_after(args: &[&str], delay: Duration) {
-    let mut c = Command::new(bin()).args(args).current_dir(root()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().unwrap();
+    let mut c = Command::new(bin())
+        .args(args)
+        .current_dir(root())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
     std::thread::sleep(delay);
     let _ = c.kill();
     let _ = c.wait();
@@ -47,7 +53,12 @@ fn every_file_whole(dir: &Path) {
         if name.ends_with(".jsonl") {
             let b = std::fs::read(&e).unwrap();
             for (n, l) in b.split(|x| *x == b'\n').enumerate() {
-                assert!(l.is_empty() || canon::parse(l).is_ok(), "half-written line {} of {}", n + 1, e.display());
+                assert!(
+                    l.is_empty() || canon::parse(l).is_ok(),
+                    "half-written line {} of {}",
+                    n + 1,
+                    e.display()
+                );
             }
         }
     }
@@ -58,7 +69,11 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let p = e.path();
-            if p.is_dir() { out.extend(walk(&p)) } else { out.push(p) }
+            if p.is_dir() {
+                out.extend(walk(&p))
+            } else {
+                out.push(p)
+            }
         }
     }
     out
@@ -74,32 +89,98 @@ fn trials(n: usize, seed: u64) {
         // key generate: any key file present is whole and usable
         let d = tmp.path().join(format!("gen{t}"));
         let ds = d.to_str().unwrap();
-        kill_after(&["key", "generate", "--key-id", "k", "--out-dir", ds, "--passphrase-file", p, "--scrypt-log-n", "10"], Duration::from_micros(rng.next(40_000)));
+        kill_after(
+            &[
+                "key",
+                "generate",
+                "--key-id",
+                "k",
+                "--out-dir",
+                ds,
+                "--passphrase-file",
+                p,
+                "--scrypt-log-n",
+                "10",
+            ],
+            Duration::from_micros(rng.next(40_000)),
+        );
         every_file_whole(&d);
         if d.join("k.key.age").exists() {
             let sealed = std::fs::read(d.join("k.key.age")).unwrap();
-            let k = pith::secret::SigningKey::decrypt(&sealed, &pith::secret::Unlock::Passphrase("crash test".to_owned().into())).expect("a key file that exists decrypts");
+            let k = pith::secret::SigningKey::decrypt(
+                &sealed,
+                &pith::secret::Unlock::Passphrase("crash test".to_owned().into()),
+            )
+            .expect("a key file that exists decrypts");
             if d.join("k.pub.json").exists() {
                 let doc = canon::parse(&std::fs::read(d.join("k.pub.json")).unwrap()).unwrap();
-                assert_eq!(doc.get("public_key_b64").and_then(canon::Value::as_str), Some(k.public().b64().as_str()));
+                assert_eq!(
+                    doc.get("public_key_b64").and_then(canon::Value::as_str),
+                    Some(k.public().b64().as_str())
+                );
             }
         }
         // key rotate: the old key is intact and the keyring still loads
         let r = tmp.path().join(format!("rot{t}"));
         let rs = r.to_str().unwrap();
-        let st = Command::new(bin()).args(["key", "generate", "--key-id", "old", "--out-dir", rs, "--passphrase-file", p, "--scrypt-log-n", "10"]).output().unwrap();
+        let st = Command::new(bin())
+            .args([
+                "key",
+                "generate",
+                "--key-id",
+                "old",
+                "--out-dir",
+                rs,
+                "--passphrase-file",
+                p,
+                "--scrypt-log-n",
+                "10",
+            ])
+            .output()
+            .unwrap();
         assert!(st.status.success());
         let old = std::fs::read(r.join("old.key.age")).unwrap();
         kill_after(
-            &["key", "rotate", "--keyring", rs, "--from", "old", "--to", "new", "--at", "2099-01-01T00:00:00Z", "--passphrase-file", p, "--new-passphrase-file", p, "--scrypt-log-n", "10"],
+            &[
+                "key",
+                "rotate",
+                "--keyring",
+                rs,
+                "--from",
+                "old",
+                "--to",
+                "new",
+                "--at",
+                "2099-01-01T00:00:00Z",
+                "--passphrase-file",
+                p,
+                "--new-passphrase-file",
+                p,
+                "--scrypt-log-n",
+                "10",
+            ],
             Duration::from_micros(rng.next(60_000)),
         );
-        assert_eq!(std::fs::read(r.join("old.key.age")).unwrap(), old, "old key changed");
+        assert_eq!(
+            std::fs::read(r.join("old.key.age")).unwrap(),
+            old,
+            "old key changed"
+        );
         every_file_whole(&r);
         pith::keys::Keyring::load(&r).expect("the keyring loads after a killed rotation");
         // publish: never half-written
         let site = tmp.path().join(format!("site{t}"));
-        kill_after(&["publish", "tests/data/pith-bundle-2605.18404v1.json", "--keyring", "keys.example", "--out", site.to_str().unwrap()], Duration::from_micros(rng.next(30_000)));
+        kill_after(
+            &[
+                "publish",
+                "tests/data/pith-bundle-2605.18404v1.json",
+                "--keyring",
+                "keys.example",
+                "--out",
+                site.to_str().unwrap(),
+            ],
+            Duration::from_micros(rng.next(30_000)),
+        );
         every_file_whole(&site);
     }
 }

@@ -574,7 +574,11 @@ fn pith_runs_with_core_dumps_disabled() {
             .unwrap();
         std::thread::sleep(std::time::Duration::from_millis(300));
         let limits = std::fs::read_to_string(format!("/proc/{}/limits", child.id())).unwrap();
-        let core = limits.lines().find(|l| l.starts_with("Max core file size")).unwrap().to_owned();
+        let core = limits
+            .lines()
+            .find(|l| l.starts_with("Max core file size"))
+            .unwrap()
+            .to_owned();
         drop(child.stdin.take());
         let _ = child.wait();
         let fields: Vec<&str> = core.split_whitespace().collect();
@@ -584,29 +588,95 @@ fn pith_runs_with_core_dumps_disabled() {
 
 #[test]
 fn no_command_that_signs_ever_prints_the_seed() {
-    let seed = seed_of(&keyring_dir().join("pith-example-2026-11.key.age"), "pith-example-only");
+    let seed = seed_of(
+        &keyring_dir().join("pith-example-2026-11.key.age"),
+        "pith-example-only",
+    );
     let dir = tempfile::tempdir().unwrap();
     let w = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
-    let key = ["--key", "keys.example/pith-example-2026-11.key.age", "--passphrase-file", "keys.example/example.passphrase"];
+    let key = [
+        "--key",
+        "keys.example/pith-example-2026-11.key.age",
+        "--passphrase-file",
+        "keys.example/example.passphrase",
+    ];
     std::fs::write(w("p.json"), "{\"n\":1}").unwrap();
     let runs: Vec<Vec<String>> = vec![
-        vec!["issue".into(), "tests/data/arxiv/main-job.abs".into(), "--registry".into(), w("r.sqlite"), "--out".into(), w("rc.json"), "--json".into()],
-        vec!["graph".into(), "--record".into(), "tests/data/arxiv/main-job.abs".into(), "--out".into(), w("g.json")],
-        vec!["event".into(), "sign".into(), "--type".into(), "correction".into(), "--subject".into(), "pith:2023:FMOYH72BUJMG6MYP73K65CZAP2".into(), "--payload".into(), w("p.json")],
-        vec!["bundle".into(), w("rc.json"), w("g.json"), "--keyring".into(), "keys.example".into()],
-        vec!["issue".into(), "tests/data/arxiv/main-job.abs".into(), "--keyring".into(), "keys.example".into(), "--bundle".into(), "--registry".into(), w("r2.sqlite")],
+        vec![
+            "issue".into(),
+            "tests/data/arxiv/main-job.abs".into(),
+            "--registry".into(),
+            w("r.sqlite"),
+            "--out".into(),
+            w("rc.json"),
+            "--json".into(),
+        ],
+        vec![
+            "graph".into(),
+            "--record".into(),
+            "tests/data/arxiv/main-job.abs".into(),
+            "--out".into(),
+            w("g.json"),
+        ],
+        vec![
+            "event".into(),
+            "sign".into(),
+            "--type".into(),
+            "correction".into(),
+            "--subject".into(),
+            "pith:2023:FMOYH72BUJMG6MYP73K65CZAP2".into(),
+            "--payload".into(),
+            w("p.json"),
+        ],
+        vec![
+            "bundle".into(),
+            w("rc.json"),
+            w("g.json"),
+            "--keyring".into(),
+            "keys.example".into(),
+        ],
+        vec![
+            "issue".into(),
+            "tests/data/arxiv/main-job.abs".into(),
+            "--keyring".into(),
+            "keys.example".into(),
+            "--bundle".into(),
+            "--registry".into(),
+            w("r2.sqlite"),
+        ],
     ];
     for args in runs {
         let o = pith().args(&args).args(key).output().unwrap();
-        assert!(o.status.success(), "{args:?}: {}", String::from_utf8_lossy(&o.stderr));
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
         assert_no_secret(&o.stdout, &seed, &args[0]);
         assert_no_secret(&o.stderr, &seed, &args[0]);
     }
     // a wrong passphrase in every signing command: a clear error, no secret
     std::fs::write(w("wrong"), "nope\n").unwrap();
     let r3 = w("r3.sqlite");
-    for args in [vec!["issue", "tests/data/arxiv/main-job.abs", "--registry", r3.as_str()], vec!["graph", "--record", "tests/data/arxiv/main-job.abs"]] {
-        let o = pith().args(&args).args(["--key", "keys.example/pith-example-2026-11.key.age", "--passphrase-file", &w("wrong")]).output().unwrap();
+    for args in [
+        vec![
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--registry",
+            r3.as_str(),
+        ],
+        vec!["graph", "--record", "tests/data/arxiv/main-job.abs"],
+    ] {
+        let o = pith()
+            .args(&args)
+            .args([
+                "--key",
+                "keys.example/pith-example-2026-11.key.age",
+                "--passphrase-file",
+                &w("wrong"),
+            ])
+            .output()
+            .unwrap();
         assert_eq!(o.status.code(), Some(2));
         assert!(String::from_utf8_lossy(&o.stderr).contains("cannot decrypt: wrong passphrase"));
         assert_no_secret(&o.stderr, &seed, "wrong passphrase");

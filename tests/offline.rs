@@ -15,7 +15,9 @@ struct T {
 
 impl T {
     fn new() -> Self {
-        T { tmp: tempfile::tempdir().unwrap() }
+        T {
+            tmp: tempfile::tempdir().unwrap(),
+        }
     }
     fn p(&self, n: &str) -> PathBuf {
         self.tmp.path().join(n)
@@ -31,7 +33,21 @@ impl T {
         canon::parse(&std::fs::read(self.p(n)).unwrap()).unwrap()
     }
     fn sign(&self, req: &str, out: &str) -> assert_cmd::assert::Assert {
-        pith().args(["sign", req, "--key", KEY, "--passphrase-file", PASS, "--yes", "--out", &self.s(out), "--log", &self.s("audit.jsonl")]).assert()
+        pith()
+            .args([
+                "sign",
+                req,
+                "--key",
+                KEY,
+                "--passphrase-file",
+                PASS,
+                "--yes",
+                "--out",
+                &self.s(out),
+                "--log",
+                &self.s("audit.jsonl"),
+            ])
+            .assert()
     }
 }
 
@@ -49,19 +65,81 @@ fn strip(v: &Value, keys: &[&str]) -> Value {
 fn event_round_trip_equals_online_signing() {
     let t = T::new();
     let payload = t.write("p.json", &canon::object([("proof", "ots:abc".into())]));
-    let base = ["event", "sign", "--type", "timestamp_anchor", "--subject", "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX", "--payload", &payload];
-    pith().args(base).args(["--request", &t.s("req.json"), "--signer", "pith-example-2026-11", "--keyring", "keys.example"]).assert().success().stderr(predicates::str::contains("read-out: "));
-    t.sign(&t.s("req.json"), "resp.json").success().stderr(predicates::str::contains("read-out (compare by voice)"));
-    pith().args(["apply", &t.s("req.json"), &t.s("resp.json"), "--keyring", "keys.example", "--out", &t.s("signed.json")]).assert().success();
-    pith().args(["verify", &t.s("signed.json"), &t.s("audit.jsonl"), "--keyring", "keys.example"]).assert().success();
-    let online = pith().args(base).args(["--key", KEY, "--passphrase-file", PASS]).assert().success().get_output().stdout.clone();
+    let base = [
+        "event",
+        "sign",
+        "--type",
+        "timestamp_anchor",
+        "--subject",
+        "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+        "--payload",
+        &payload,
+    ];
+    pith()
+        .args(base)
+        .args([
+            "--request",
+            &t.s("req.json"),
+            "--signer",
+            "pith-example-2026-11",
+            "--keyring",
+            "keys.example",
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("read-out: "));
+    t.sign(&t.s("req.json"), "resp.json")
+        .success()
+        .stderr(predicates::str::contains("read-out (compare by voice)"));
+    pith()
+        .args([
+            "apply",
+            &t.s("req.json"),
+            &t.s("resp.json"),
+            "--keyring",
+            "keys.example",
+            "--out",
+            &t.s("signed.json"),
+        ])
+        .assert()
+        .success();
+    pith()
+        .args([
+            "verify",
+            &t.s("signed.json"),
+            &t.s("audit.jsonl"),
+            "--keyring",
+            "keys.example",
+        ])
+        .assert()
+        .success();
+    let online = pith()
+        .args(base)
+        .args(["--key", KEY, "--passphrase-file", PASS])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let online = canon::parse(&online).unwrap();
     let offline = t.read("signed.json");
     let unsigned = ["signature", "content_sha256", "event_id", "created_at"];
-    assert_eq!(canon::to_canonical(&strip(&offline, &unsigned)), canon::to_canonical(&strip(&online, &unsigned)));
+    assert_eq!(
+        canon::to_canonical(&strip(&offline, &unsigned)),
+        canon::to_canonical(&strip(&online, &unsigned))
+    );
     // the audit log exports and names the request
-    let req_id = t.read("req.json").get("request_id").and_then(Value::as_str).unwrap().to_owned();
-    pith().args(["audit", "export", "--log", &t.s("audit.jsonl")]).assert().success().stdout(predicates::str::contains(req_id));
+    let req_id = t
+        .read("req.json")
+        .get("request_id")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
+    pith()
+        .args(["audit", "export", "--log", &t.s("audit.jsonl")])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(req_id));
 }
 
 #[test]
@@ -72,7 +150,26 @@ fn bundle_round_trip_is_byte_identical_to_online_but_the_signature() {
     let rec = t.write("rec.json", b.get("canonical_record").unwrap());
     let _ = rec;
     let payload = t.write("p.json", &canon::object([("x", 1i64.into())]));
-    let ev = pith().args(["event", "sign", "--type", "storage_attestation", "--subject", "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX", "--payload", &payload, "--key", KEY, "--passphrase-file", PASS]).assert().success().get_output().stdout.clone();
+    let ev = pith()
+        .args([
+            "event",
+            "sign",
+            "--type",
+            "storage_attestation",
+            "--subject",
+            "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+            "--payload",
+            &payload,
+            "--key",
+            KEY,
+            "--passphrase-file",
+            PASS,
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
     let evs = t.p("evs.jsonl");
     // the real record_created event plus ours
     let mut lines = canon::to_canonical(&b.get("events").and_then(Value::as_array).unwrap()[0]);
@@ -80,14 +177,56 @@ fn bundle_round_trip_is_byte_identical_to_online_but_the_signature() {
     lines.extend_from_slice(&ev);
     std::fs::write(&evs, lines).unwrap();
     let built = pith::time::Timestamp::now().fmt_seconds();
-    let args = ["bundle", evs.to_str().unwrap(), "--keyring", "keys.example", "--built-at", built.as_str()];
-    pith().args(args).args(["--request", &t.s("req.json"), "--signer-key-id", "pith-example-2026-11"]).assert().success();
+    let args = [
+        "bundle",
+        evs.to_str().unwrap(),
+        "--keyring",
+        "keys.example",
+        "--built-at",
+        built.as_str(),
+    ];
+    pith()
+        .args(args)
+        .args([
+            "--request",
+            &t.s("req.json"),
+            "--signer-key-id",
+            "pith-example-2026-11",
+        ])
+        .assert()
+        .success();
     t.sign(&t.s("req.json"), "resp.json").success();
-    pith().args(["apply", &t.s("req.json"), &t.s("resp.json"), "--keyring", "keys.example", "--out", &t.s("signed.json")]).assert().success();
-    let online = canon::parse(&pith().args(args).args(["--key", KEY, "--passphrase-file", PASS]).assert().success().get_output().stdout).unwrap();
+    pith()
+        .args([
+            "apply",
+            &t.s("req.json"),
+            &t.s("resp.json"),
+            "--keyring",
+            "keys.example",
+            "--out",
+            &t.s("signed.json"),
+        ])
+        .assert()
+        .success();
+    let online = canon::parse(
+        &pith()
+            .args(args)
+            .args(["--key", KEY, "--passphrase-file", PASS])
+            .assert()
+            .success()
+            .get_output()
+            .stdout,
+    )
+    .unwrap();
     let offline = t.read("signed.json");
-    assert_eq!(canon::to_canonical(&strip(&offline, &["bundle_signature"])), canon::to_canonical(&strip(&online, &["bundle_signature"])));
-    pith().args(["verify", &t.s("signed.json"), "--keyring", "keys.example"]).assert().success();
+    assert_eq!(
+        canon::to_canonical(&strip(&offline, &["bundle_signature"])),
+        canon::to_canonical(&strip(&online, &["bundle_signature"]))
+    );
+    pith()
+        .args(["verify", &t.s("signed.json"), "--keyring", "keys.example"])
+        .assert()
+        .success();
 }
 
 #[test]
@@ -95,12 +234,56 @@ fn record_created_round_trip_records_the_ledger() {
     let t = T::new();
     let rec = t.write("rec.json", bundle().get("canonical_record").unwrap());
     let db = t.s("ledger.sqlite");
-    pith().args(["issue", &rec, "--request", &t.s("req.json"), "--signer", "pith-example-2026-11", "--keyring", "keys.example", "--registry", &db]).assert().success();
-    assert!(!Path::new(&db).exists() || rusqlite::Connection::open(&db).unwrap().query_row("SELECT COUNT(*) FROM records", [], |r| r.get::<_, i64>(0)).unwrap() == 0);
+    pith()
+        .args([
+            "issue",
+            &rec,
+            "--request",
+            &t.s("req.json"),
+            "--signer",
+            "pith-example-2026-11",
+            "--keyring",
+            "keys.example",
+            "--registry",
+            &db,
+        ])
+        .assert()
+        .success();
+    assert!(
+        !Path::new(&db).exists()
+            || rusqlite::Connection::open(&db)
+                .unwrap()
+                .query_row("SELECT COUNT(*) FROM records", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+                == 0
+    );
     t.sign(&t.s("req.json"), "resp.json").success();
-    pith().args(["apply", &t.s("req.json"), &t.s("resp.json"), "--keyring", "keys.example", "--registry", &db, "--out", &t.s("signed.json")]).assert().success().stderr(predicates::str::contains("issued   pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX"));
-    pith().args(["verify", &t.s("signed.json"), "--keyring", "keys.example"]).assert().success();
-    pith().args(["registry", "show", "2605.18404", "--registry", &db]).assert().success().stdout(predicates::str::contains("receipts           1"));
+    pith()
+        .args([
+            "apply",
+            &t.s("req.json"),
+            &t.s("resp.json"),
+            "--keyring",
+            "keys.example",
+            "--registry",
+            &db,
+            "--out",
+            &t.s("signed.json"),
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "issued   pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+        ));
+    pith()
+        .args(["verify", &t.s("signed.json"), "--keyring", "keys.example"])
+        .assert()
+        .success();
+    pith()
+        .args(["registry", "show", "2605.18404", "--registry", &db])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("receipts           1"));
 }
 
 /// A request edited and re-sealed (request_id recomputed), so only the inner check can catch it.
@@ -108,7 +291,10 @@ fn reseal(mut req: Value, edit: impl FnOnce(&mut Value)) -> Value {
     edit(&mut req);
     let m = req.as_object_mut().unwrap();
     m.remove("request_id");
-    let id = format!("sha256:{}", sha256_hex(&canon::to_canonical(&Value::Object(m.clone()))));
+    let id = format!(
+        "sha256:{}",
+        sha256_hex(&canon::to_canonical(&Value::Object(m.clone())))
+    );
     m.insert("request_id".into(), id.into());
     req
 }
@@ -118,40 +304,94 @@ fn every_refusal_names_its_reason_and_signs_nothing() {
     let t = T::new();
     let payload = t.write("p.json", &canon::object([("n", 1i64.into())]));
     pith()
-        .args(["event", "sign", "--type", "replication_record", "--subject", "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX", "--payload", &payload, "--request", &t.s("req.json"), "--signer", "pith-example-2026-11", "--keyring", "keys.example"])
+        .args([
+            "event",
+            "sign",
+            "--type",
+            "replication_record",
+            "--subject",
+            "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+            "--payload",
+            &payload,
+            "--request",
+            &t.s("req.json"),
+            "--signer",
+            "pith-example-2026-11",
+            "--keyring",
+            "keys.example",
+        ])
         .assert()
         .success();
     let req = t.read("req.json");
     // a stated request id that does not match
     let mut r = req.clone();
-    r.as_object_mut().unwrap().insert("created_at".into(), "2030-01-01T00:00:00Z".into());
+    r.as_object_mut()
+        .unwrap()
+        .insert("created_at".into(), "2030-01-01T00:00:00Z".into());
     t.write("bad-id.json", &r);
-    t.sign(&t.s("bad-id.json"), "x1.json").code(1).stderr(predicates::str::contains("$.request_id: the request states"));
+    t.sign(&t.s("bad-id.json"), "x1.json")
+        .code(1)
+        .stderr(predicates::str::contains(
+            "$.request_id: the request states",
+        ));
     // a stated digest that does not match the artifact
     let r = reseal(req.clone(), |r| {
-        r.get_mut("items").unwrap().as_array_mut().unwrap()[0].as_object_mut().unwrap().insert("digest".into(), "00".repeat(32).into());
+        r.get_mut("items").unwrap().as_array_mut().unwrap()[0]
+            .as_object_mut()
+            .unwrap()
+            .insert("digest".into(), "00".repeat(32).into());
     });
     t.write("bad-digest.json", &r);
-    t.sign(&t.s("bad-digest.json"), "x2.json").code(1).stderr(predicates::str::contains("$.items[0].digest: the request states 0000"));
+    t.sign(&t.s("bad-digest.json"), "x2.json")
+        .code(1)
+        .stderr(predicates::str::contains(
+            "$.items[0].digest: the request states 0000",
+        ));
     // an artifact edited after its digest was stated
     let r = reseal(req.clone(), |r| {
-        let art = r.get_mut("items").unwrap().as_array_mut().unwrap()[0].get_mut("artifact").unwrap();
-        art.as_object_mut().unwrap().insert("payload".into(), canon::object([("n", 2i64.into())]));
+        let art = r.get_mut("items").unwrap().as_array_mut().unwrap()[0]
+            .get_mut("artifact")
+            .unwrap();
+        art.as_object_mut()
+            .unwrap()
+            .insert("payload".into(), canon::object([("n", 2i64.into())]));
     });
     t.write("bad-art.json", &r);
-    t.sign(&t.s("bad-art.json"), "x3.json").code(1).stderr(predicates::str::contains("digests do not match its contents"));
+    t.sign(&t.s("bad-art.json"), "x3.json")
+        .code(1)
+        .stderr(predicates::str::contains(
+            "digests do not match its contents",
+        ));
     // an unknown kind
     let r = reseal(req.clone(), |r| {
-        r.get_mut("items").unwrap().as_array_mut().unwrap()[0].as_object_mut().unwrap().insert("kind".into(), "certificate".into());
+        r.get_mut("items").unwrap().as_array_mut().unwrap()[0]
+            .as_object_mut()
+            .unwrap()
+            .insert("kind".into(), "certificate".into());
     });
     t.write("bad-kind.json", &r);
-    t.sign(&t.s("bad-kind.json"), "x4.json").code(1).stderr(predicates::str::contains("unknown kind \"certificate\""));
+    t.sign(&t.s("bad-kind.json"), "x4.json")
+        .code(1)
+        .stderr(predicates::str::contains("unknown kind \"certificate\""));
     // a key the request does not name
     let r = reseal(req.clone(), |r| {
-        r.as_object_mut().unwrap().insert("key".into(), canon::object([("key_id", "pith-v1-2026-05".into()), ("public_key_fingerprint", "8d4b5ee74e4693bcd1df2446408b0d54".into())]));
+        r.as_object_mut().unwrap().insert(
+            "key".into(),
+            canon::object([
+                ("key_id", "pith-v1-2026-05".into()),
+                (
+                    "public_key_fingerprint",
+                    "8d4b5ee74e4693bcd1df2446408b0d54".into(),
+                ),
+            ]),
+        );
     });
     t.write("bad-key.json", &r);
-    t.sign(&t.s("bad-key.json"), "x5.json").code(1).stderr(predicates::str::contains("the request is for key pith-v1-2026-05"));
+    t.sign(&t.s("bad-key.json"), "x5.json")
+        .code(1)
+        .stderr(predicates::str::contains(
+            "the request is for key pith-v1-2026-05",
+        ));
     // nothing was signed so far
     assert!(!t.p("audit.jsonl").exists());
     for n in ["x1.json", "x2.json", "x3.json", "x4.json", "x5.json"] {
@@ -159,25 +399,66 @@ fn every_refusal_names_its_reason_and_signs_nothing() {
     }
     // sign once; a replay is refused
     t.sign(&t.s("req.json"), "resp.json").success();
-    t.sign(&t.s("req.json"), "again.json").code(1).stderr(predicates::str::contains("was already signed at"));
+    t.sign(&t.s("req.json"), "again.json")
+        .code(1)
+        .stderr(predicates::str::contains("was already signed at"));
     assert!(!t.p("again.json").exists());
     // apply: a response for another request, a truncated one, an edited one
     let other = reseal(req.clone(), |r| {
-        r.as_object_mut().unwrap().insert("created_at".into(), "2030-01-01T00:00:00Z".into());
+        r.as_object_mut()
+            .unwrap()
+            .insert("created_at".into(), "2030-01-01T00:00:00Z".into());
     });
     t.write("other-req.json", &other);
-    let apply = |req: &str, resp: &str| pith().args(["apply", req, resp, "--keyring", "keys.example", "--out", &t.s("applied.json")]).assert();
-    apply(&t.s("other-req.json"), &t.s("resp.json")).code(1).stderr(predicates::str::contains("the response is for request"));
+    let apply = |req: &str, resp: &str| {
+        pith()
+            .args([
+                "apply",
+                req,
+                resp,
+                "--keyring",
+                "keys.example",
+                "--out",
+                &t.s("applied.json"),
+            ])
+            .assert()
+    };
+    apply(&t.s("other-req.json"), &t.s("resp.json"))
+        .code(1)
+        .stderr(predicates::str::contains("the response is for request"));
     let full = std::fs::read(t.p("resp.json")).unwrap();
     std::fs::write(t.p("cut.json"), &full[..full.len() / 2]).unwrap();
-    apply(&t.s("req.json"), &t.s("cut.json")).code(1).stderr(predicates::str::contains("refusing a truncated or damaged response"));
+    apply(&t.s("req.json"), &t.s("cut.json"))
+        .code(1)
+        .stderr(predicates::str::contains(
+            "refusing a truncated or damaged response",
+        ));
     let mut edited = t.read("resp.json");
-    let sig = edited.get_mut("signatures").unwrap().as_array_mut().unwrap()[0].get_mut("signature").unwrap().as_object_mut().unwrap();
-    let b64 = sig.get("signature_b64").and_then(Value::as_str).unwrap().to_owned();
-    let flipped = if b64.starts_with('A') { format!("B{}", &b64[1..]) } else { format!("A{}", &b64[1..]) };
+    let sig = edited
+        .get_mut("signatures")
+        .unwrap()
+        .as_array_mut()
+        .unwrap()[0]
+        .get_mut("signature")
+        .unwrap()
+        .as_object_mut()
+        .unwrap();
+    let b64 = sig
+        .get("signature_b64")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
+    let flipped = if b64.starts_with('A') {
+        format!("B{}", &b64[1..])
+    } else {
+        format!("A{}", &b64[1..])
+    };
     sig.insert("signature_b64".into(), flipped.into());
     t.write("edited.json", &edited);
-    apply(&t.s("req.json"), &t.s("edited.json")).code(1).stderr(predicates::str::contains("does not verify").and(predicates::str::contains("nothing written")));
+    apply(&t.s("req.json"), &t.s("edited.json")).code(1).stderr(
+        predicates::str::contains("does not verify")
+            .and(predicates::str::contains("nothing written")),
+    );
     assert!(!t.p("applied.json").exists());
     apply(&t.s("req.json"), &t.s("resp.json")).success();
     use predicates::prelude::PredicateBooleanExt as _;
@@ -188,19 +469,50 @@ fn sign_runs_without_a_network() {
     let t = T::new();
     let payload = t.write("p.json", &canon::object([("n", 1i64.into())]));
     pith()
-        .args(["event", "sign", "--type", "correction", "--subject", "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX", "--payload", &payload, "--request", &t.s("req.json"), "--signer", "pith-example-2026-11", "--keyring", "keys.example"])
+        .args([
+            "event",
+            "sign",
+            "--type",
+            "correction",
+            "--subject",
+            "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+            "--payload",
+            &payload,
+            "--request",
+            &t.s("req.json"),
+            "--signer",
+            "pith-example-2026-11",
+            "--keyring",
+            "keys.example",
+        ])
         .assert()
         .success();
-    let probe = std::process::Command::new("unshare").args(["-n", "true"]).status();
+    let probe = std::process::Command::new("unshare")
+        .args(["-n", "true"])
+        .status();
     if !probe.is_ok_and(|s| s.success()) {
-        eprintln!("SKIPPED: unshare -n is not permitted here; pith sign was not run in an empty network namespace");
+        eprintln!(
+            "SKIPPED: unshare -n is not permitted here; pith sign was not run in an empty network namespace"
+        );
         return;
     }
     let bin = assert_cmd::cargo::cargo_bin("pith");
     let st = std::process::Command::new("unshare")
         .arg("-n")
         .arg(bin)
-        .args(["sign", &t.s("req.json"), "--key", KEY, "--passphrase-file", PASS, "--yes", "--out", &t.s("resp.json"), "--log", &t.s("audit.jsonl")])
+        .args([
+            "sign",
+            &t.s("req.json"),
+            "--key",
+            KEY,
+            "--passphrase-file",
+            PASS,
+            "--yes",
+            "--out",
+            &t.s("resp.json"),
+            "--log",
+            &t.s("audit.jsonl"),
+        ])
         .current_dir(crate::util::root())
         .status()
         .unwrap();

@@ -15,7 +15,9 @@ fn value() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|i| Value::Int(i128::from(i))),
         any::<u64>().prop_map(|i| Value::Int(i128::from(i))),
-        any::<f64>().prop_filter("finite", |f| f.is_finite()).prop_map(Value::Float),
+        any::<f64>()
+            .prop_filter("finite", |f| f.is_finite())
+            .prop_map(Value::Float),
         any::<String>().prop_map(Value::String),
     ];
     leaf.prop_recursive(4, 64, 8, |inner| {
@@ -107,8 +109,15 @@ fn reissue_never_changes_first_computed_at() {
         let again = l.issue(&rec, &key, "pith.science").unwrap();
         assert!(!again.new);
         assert_eq!(again.first_computed_at, first.first_computed_at);
-        let r = again.event.get("payload").and_then(|p| p.get("receipt")).unwrap();
-        assert_eq!(r.get("first_computed_at").and_then(Value::as_str), Some(first.first_computed_at.as_str()));
+        let r = again
+            .event
+            .get("payload")
+            .and_then(|p| p.get("receipt"))
+            .unwrap();
+        assert_eq!(
+            r.get("first_computed_at").and_then(Value::as_str),
+            Some(first.first_computed_at.as_str())
+        );
         assert!(again.last_reissued_at >= first.last_reissued_at);
     }
     assert_eq!(l.counts().unwrap(), (1, 21, 42));

@@ -29,7 +29,11 @@ impl Fixture {
         let dir = tmp.path().join("keys");
         std::fs::create_dir(&dir).unwrap();
         let doc = KeyDocument::build(key.key_id(), key.public(), None, None, None);
-        std::fs::write(dir.join("pith-test-2026-01.pub.json"), canon::to_canonical(&doc)).unwrap();
+        std::fs::write(
+            dir.join("pith-test-2026-01.pub.json"),
+            canon::to_canonical(&doc),
+        )
+        .unwrap();
         Fixture { tmp, key }
     }
     fn keys(&self) -> PathBuf {
@@ -57,12 +61,34 @@ fn record_created(k: &SigningKey, at: &str) -> Value {
     let rec = record();
     let (sha, n) = pith::issue::number_of(&rec).unwrap();
     let receipt = pith::issue::receipt(k, &sha, &t(at), &t(at), &t(at));
-    let d = EventDraft { event_type: "record_created".into(), subject: n, target: "record".into(), payload: pith::issue::record_created_payload(&rec, &sha, receipt), created_at: t(at), supersedes: vec![], prev_event: None, signer_id: "pith.science".into() };
+    let d = EventDraft {
+        event_type: "record_created".into(),
+        subject: n,
+        target: "record".into(),
+        payload: pith::issue::record_created_payload(&rec, &sha, receipt),
+        created_at: t(at),
+        supersedes: vec![],
+        prev_event: None,
+        signer_id: "pith.science".into(),
+    };
     pith::issue::sign_event(&d, k, &t(at))
 }
 
-fn event(k: &SigningKey, kind: &str, target: &str, at: &str, payload: Value, prev: Option<&Value>, supersedes: &[&Value]) -> Value {
-    let id = |e: &Value| e.get("event_id").and_then(Value::as_str).unwrap().to_owned();
+fn event(
+    k: &SigningKey,
+    kind: &str,
+    target: &str,
+    at: &str,
+    payload: Value,
+    prev: Option<&Value>,
+    supersedes: &[&Value],
+) -> Value {
+    let id = |e: &Value| {
+        e.get("event_id")
+            .and_then(Value::as_str)
+            .unwrap()
+            .to_owned()
+    };
     let d = EventDraft {
         event_type: kind.into(),
         subject: number(),
@@ -84,9 +110,33 @@ fn merged(ring: &Keyring, evs: &[Value]) -> Value {
 fn merge_is_order_independent_and_applies_supersedes() {
     let f = Fixture::new();
     let rc = record_created(&f.key, "2026-02-01T00:00:00Z");
-    let a1 = event(&f.key, "author_attestation", "author_attestation", "2026-02-02T00:00:00Z", canon::object([("author", "A".into())]), None, &[]);
-    let fix = event(&f.key, "correction", "correction", "2026-02-03T00:00:00Z", canon::object([("note", "typo".into())]), None, &[&a1]);
-    let anchor = event(&f.key, "timestamp_anchor", "timestamp_anchor", "2026-02-03T00:00:00Z", canon::object([("proof", "x".into())]), None, &[]);
+    let a1 = event(
+        &f.key,
+        "author_attestation",
+        "author_attestation",
+        "2026-02-02T00:00:00Z",
+        canon::object([("author", "A".into())]),
+        None,
+        &[],
+    );
+    let fix = event(
+        &f.key,
+        "correction",
+        "correction",
+        "2026-02-03T00:00:00Z",
+        canon::object([("note", "typo".into())]),
+        None,
+        &[&a1],
+    );
+    let anchor = event(
+        &f.key,
+        "timestamp_anchor",
+        "timestamp_anchor",
+        "2026-02-03T00:00:00Z",
+        canon::object([("proof", "x".into())]),
+        None,
+        &[],
+    );
     let evs = vec![rc.clone(), a1.clone(), fix.clone(), anchor.clone()];
     let ring = f.ring();
     let want = canon::to_canonical(&merged(&ring, &evs));
@@ -101,9 +151,24 @@ fn merge_is_order_independent_and_applies_supersedes() {
     let st = merged(&ring, &evs);
     let cur = st.get("current").unwrap();
     // the superseded attestation is gone from current, the correction is there
-    assert_eq!(cur.get("author_attestations").and_then(Value::as_array).map(Vec::len), Some(0));
-    assert_eq!(cur.get("corrections").and_then(Value::as_array).map(Vec::len), Some(1));
-    assert_eq!(cur.get("timestamp_anchors").and_then(Value::as_array).map(Vec::len), Some(1));
+    assert_eq!(
+        cur.get("author_attestations")
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(0)
+    );
+    assert_eq!(
+        cur.get("corrections")
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(1)
+    );
+    assert_eq!(
+        cur.get("timestamp_anchors")
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(1)
+    );
     assert_eq!(st.get("valid_event_count").and_then(Value::as_int), Some(4));
     // a duplicate is counted once
     let mut dup = evs.clone();
@@ -116,24 +181,76 @@ fn bad_signature_goes_to_invalid_events_and_same_prev_is_an_equivocation() {
     let f = Fixture::new();
     let ring = f.ring();
     let rc = record_created(&f.key, "2026-02-01T00:00:00Z");
-    let mut bad = event(&f.key, "storage_attestation", "storage_attestation", "2026-02-02T00:00:00Z", canon::object([("where", "s3".into())]), None, &[]);
-    let sig = bad.as_object_mut().unwrap().get_mut("signature").unwrap().as_object_mut().unwrap();
+    let mut bad = event(
+        &f.key,
+        "storage_attestation",
+        "storage_attestation",
+        "2026-02-02T00:00:00Z",
+        canon::object([("where", "s3".into())]),
+        None,
+        &[],
+    );
+    let sig = bad
+        .as_object_mut()
+        .unwrap()
+        .get_mut("signature")
+        .unwrap()
+        .as_object_mut()
+        .unwrap();
     let other = f.key.sign_message(b"something else");
-    sig.insert("signature_b64".into(), pith::keys::b64_encode(&other).into());
+    sig.insert(
+        "signature_b64".into(),
+        pith::keys::b64_encode(&other).into(),
+    );
     let st = merged(&ring, &[rc.clone(), bad.clone()]);
     let inv = st.get("invalid_events").and_then(Value::as_array).unwrap();
     assert_eq!(inv.len(), 1);
-    assert_eq!(inv[0].get("reason").and_then(Value::as_str), Some("bad_signature"));
+    assert_eq!(
+        inv[0].get("reason").and_then(Value::as_str),
+        Some("bad_signature")
+    );
     assert_eq!(inv[0].get("event_id"), bad.get("event_id"));
     // two events from one signer, same target, same non-null prev_event
-    let c1 = event(&f.key, "citation_signature", "citation_signature", "2026-02-02T00:00:00Z", canon::object([("n", 1i64.into())]), Some(&rc), &[]);
-    let c2 = event(&f.key, "citation_signature", "citation_signature", "2026-02-03T00:00:00Z", canon::object([("n", 2i64.into())]), Some(&rc), &[]);
+    let c1 = event(
+        &f.key,
+        "citation_signature",
+        "citation_signature",
+        "2026-02-02T00:00:00Z",
+        canon::object([("n", 1i64.into())]),
+        Some(&rc),
+        &[],
+    );
+    let c2 = event(
+        &f.key,
+        "citation_signature",
+        "citation_signature",
+        "2026-02-03T00:00:00Z",
+        canon::object([("n", 2i64.into())]),
+        Some(&rc),
+        &[],
+    );
     let st = merged(&ring, &[c2.clone(), rc.clone(), c1.clone()]);
     let eq = st.get("equivocations").and_then(Value::as_array).unwrap();
     assert_eq!(eq.len(), 1);
-    assert_eq!(eq[0].get("event_ids"), Some(&Value::Array(vec![c1.get("event_id").unwrap().clone(), c2.get("event_id").unwrap().clone()])));
-    assert_eq!(st.get("equivocation_count").and_then(Value::as_int), Some(1));
-    assert_eq!(st.get("current").unwrap().get("citation_signatures").and_then(Value::as_array).map(Vec::len), Some(1));
+    assert_eq!(
+        eq[0].get("event_ids"),
+        Some(&Value::Array(vec![
+            c1.get("event_id").unwrap().clone(),
+            c2.get("event_id").unwrap().clone()
+        ]))
+    );
+    assert_eq!(
+        st.get("equivocation_count").and_then(Value::as_int),
+        Some(1)
+    );
+    assert_eq!(
+        st.get("current")
+            .unwrap()
+            .get("citation_signatures")
+            .and_then(Value::as_array)
+            .map(Vec::len),
+        Some(1)
+    );
 }
 
 #[test]
@@ -142,20 +259,46 @@ fn cli_event_sign_resign_bundle_verify_and_pithref_agrees() {
     // a key file for the CLI: the fixture key, age-encrypted
     let pass = f.tmp.path().join("pass");
     std::fs::write(&pass, "fixture pass\n").unwrap();
-    let sealed = f.key.encrypt(&pith::secret::Protection::Passphrase { passphrase: "fixture pass".to_owned().into(), log_n: Some(10) }).unwrap();
+    let sealed = f
+        .key
+        .encrypt(&pith::secret::Protection::Passphrase {
+            passphrase: "fixture pass".to_owned().into(),
+            log_n: Some(10),
+        })
+        .unwrap();
     let keyfile = f.tmp.path().join("k.key.age");
     std::fs::write(&keyfile, sealed).unwrap();
     let now = Timestamp::now().fmt_seconds();
     let rc = record_created(&f.key, &now);
     let rcf = f.file("rc.json", &rc);
-    let payload = f.file("payload.json", &canon::object([("mirror", "https://example.org".into())]));
+    let payload = f.file(
+        "payload.json",
+        &canon::object([("mirror", "https://example.org".into())]),
+    );
     let sign = |args: &[&str]| -> Value {
         let mut c = pith();
-        c.args(args).args(["--key", keyfile.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()]);
+        c.args(args).args([
+            "--key",
+            keyfile.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ]);
         canon::parse(&c.assert().success().get_output().stdout).unwrap()
     };
-    let hint = sign(&["event", "sign", "--type", "mirror_hint", "--subject", "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX", "--payload", payload.to_str().unwrap()]);
-    assert_eq!(hint.get("target").and_then(Value::as_str), Some("mirror_hint"));
+    let hint = sign(&[
+        "event",
+        "sign",
+        "--type",
+        "mirror_hint",
+        "--subject",
+        "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+        "--payload",
+        payload.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        hint.get("target").and_then(Value::as_str),
+        Some("mirror_hint")
+    );
     let hf = f.file("hint.json", &hint);
     std::thread::sleep(std::time::Duration::from_millis(2));
     let again = sign(&["event", "resign", hf.to_str().unwrap()]);
@@ -163,22 +306,81 @@ fn cli_event_sign_resign_bundle_verify_and_pithref_agrees() {
     assert_ne!(again.get("signature"), hint.get("signature"));
     let af = f.file("again.json", &again);
     let k = f.keys();
-    pith().args(["verify", af.to_str().unwrap(), "--keyring", k.to_str().unwrap()]).assert().success();
+    pith()
+        .args([
+            "verify",
+            af.to_str().unwrap(),
+            "--keyring",
+            k.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
     // bad type and bad subject are usage errors
-    pith().args(["event", "sign", "--type", "record_created", "--subject", "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX", "--payload", payload.to_str().unwrap(), "--key", keyfile.to_str().unwrap()]).assert().code(2);
-    let b = sign(&["bundle", rcf.to_str().unwrap(), af.to_str().unwrap(), "--keyring", k.to_str().unwrap()]);
+    pith()
+        .args([
+            "event",
+            "sign",
+            "--type",
+            "record_created",
+            "--subject",
+            "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+            "--payload",
+            payload.to_str().unwrap(),
+            "--key",
+            keyfile.to_str().unwrap(),
+        ])
+        .assert()
+        .code(2);
+    let b = sign(&[
+        "bundle",
+        rcf.to_str().unwrap(),
+        af.to_str().unwrap(),
+        "--keyring",
+        k.to_str().unwrap(),
+    ]);
     let bf = f.file("bundle.json", &b);
-    pith().args(["verify", bf.to_str().unwrap(), "--keyring", k.to_str().unwrap()]).assert().success().stdout(predicates::str::contains("verified bundle"));
-    pith().args(["verify", bf.to_str().unwrap(), "--keyring", "keys.example"]).assert().code(1);
+    pith()
+        .args([
+            "verify",
+            bf.to_str().unwrap(),
+            "--keyring",
+            k.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("verified bundle"));
+    pith()
+        .args(["verify", bf.to_str().unwrap(), "--keyring", "keys.example"])
+        .assert()
+        .code(1);
     // a second, independent implementation
     let pithref = crate::util::root().join("../shared/bench/pithref.py");
-    let has_crypto = std::process::Command::new("python3").args(["-c", "import cryptography"]).status().is_ok_and(|s| s.success());
+    let has_crypto = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !pithref.exists() || !has_crypto {
-        eprintln!("SKIPPED pithref cross-check: needs ../shared/bench/pithref.py and Python's cryptography");
+        eprintln!(
+            "SKIPPED pithref cross-check: needs ../shared/bench/pithref.py and Python's cryptography"
+        );
         return;
     }
-    let out = std::process::Command::new("python3").arg(&pithref).args(["verify", bf.to_str().unwrap(), "--pubkey-b64", &f.key.public().b64()]).output().unwrap();
-    assert!(out.status.success(), "pithref: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let out = std::process::Command::new("python3")
+        .arg(&pithref)
+        .args([
+            "verify",
+            bf.to_str().unwrap(),
+            "--pubkey-b64",
+            &f.key.public().b64(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "pithref: {}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
@@ -187,8 +389,16 @@ fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
     let mut buf = Vec::new();
     s.read_to_end(&mut buf).unwrap();
     let text = String::from_utf8_lossy(&buf);
-    let code = text.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    let body = buf.windows(4).position(|w| w == b"\r\n\r\n").map(|i| buf[i + 4..].to_vec()).unwrap_or_default();
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    let body = buf
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map(|i| buf[i + 4..].to_vec())
+        .unwrap_or_default();
     (code, body)
 }
 
@@ -196,42 +406,113 @@ fn http_get(port: u16, path: &str) -> (u16, Vec<u8>) {
 fn publish_tree_is_served_at_every_manifest_url() {
     let out = tempfile::tempdir().unwrap();
     let o = out.path().to_str().unwrap();
-    pith().args(["publish", "tests/data/pith-bundle-2605.18404v1.json", "--keyring", "keys.example", "--out", o]).assert().success();
+    pith()
+        .args([
+            "publish",
+            "tests/data/pith-bundle-2605.18404v1.json",
+            "--keyring",
+            "keys.example",
+            "--out",
+            o,
+        ])
+        .assert()
+        .success();
     // deterministic: a second run writes nothing
-    pith().args(["publish", "tests/data/pith-bundle-2605.18404v1.json", "--keyring", "keys.example", "--out", o]).assert().success().stdout(predicates::str::contains("0 file(s) written"));
+    pith()
+        .args([
+            "publish",
+            "tests/data/pith-bundle-2605.18404v1.json",
+            "--keyring",
+            "keys.example",
+            "--out",
+            o,
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("0 file(s) written"));
     let real = std::fs::read(crate::util::bundle_path()).unwrap();
-    let served = std::fs::read(out.path().join("pith/USNR7PI7ZDEQNRM6DFJQ3IZ4SX/bundle.json")).unwrap();
+    let served = std::fs::read(
+        out.path()
+            .join("pith/USNR7PI7ZDEQNRM6DFJQ3IZ4SX/bundle.json"),
+    )
+    .unwrap();
     assert_eq!(canon::parse(&served).unwrap(), canon::parse(&real).unwrap());
     // a tampered bundle is not published
     let mut b = bundle();
-    b.as_object_mut().unwrap().insert("built_at".into(), "2026-05-25T00:00:00Z".into());
+    b.as_object_mut()
+        .unwrap()
+        .insert("built_at".into(), "2026-05-25T00:00:00Z".into());
     let bad = out.path().join("bad.json");
     std::fs::write(&bad, canon::to_canonical(&b)).unwrap();
-    pith().args(["publish", bad.to_str().unwrap(), "--keyring", "keys.example", "--out", o]).assert().code(1).stderr(predicates::str::contains("not publishing"));
+    pith()
+        .args([
+            "publish",
+            bad.to_str().unwrap(),
+            "--keyring",
+            "keys.example",
+            "--out",
+            o,
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("not publishing"));
     // serve it on 127.0.0.1 with a static server and fetch every URL of the manifest
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let Ok(mut server) = std::process::Command::new("python3").args(["-m", "http.server", &port.to_string(), "--bind", "127.0.0.1", "--directory", o]).stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn() else {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let Ok(mut server) = std::process::Command::new("python3")
+        .args([
+            "-m",
+            "http.server",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--directory",
+            o,
+        ])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+    else {
         eprintln!("SKIPPED static-server check: python3 not found");
         return;
     };
     let start = std::time::Instant::now();
     while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(start.elapsed().as_secs() < 20, "static server did not start");
+        assert!(
+            start.elapsed().as_secs() < 20,
+            "static server did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(50));
     }
-    let manifest = canon::parse(&std::fs::read(out.path().join("pith-mirrors.json")).unwrap()).unwrap();
+    let manifest =
+        canon::parse(&std::fs::read(out.path().join("pith-mirrors.json")).unwrap()).unwrap();
     let m = &manifest.get("mirrors").and_then(Value::as_array).unwrap()[0];
-    let base = m.get("base_url").and_then(Value::as_str).unwrap().to_owned();
+    let base = m
+        .get("base_url")
+        .and_then(Value::as_str)
+        .unwrap()
+        .to_owned();
     let mut checked = 0;
     for p in ["bundle_pattern", "state_pattern", "well_known_pattern"] {
-        let url = m.get(p).and_then(Value::as_str).unwrap().replace("{suffix}", "USNR7PI7ZDEQNRM6DFJQ3IZ4SX");
+        let url = m
+            .get(p)
+            .and_then(Value::as_str)
+            .unwrap()
+            .replace("{suffix}", "USNR7PI7ZDEQNRM6DFJQ3IZ4SX");
         let path = url.strip_prefix(&base).unwrap();
         let (code, body) = http_get(port, path);
         assert_eq!(code, 200, "{path}");
         assert!(canon::parse(&body).is_ok(), "{path}");
         checked += 1;
     }
-    for p in ["/pith-signing-key.json", "/pith-mirrors.json", "/keys/pith-v1-2026-05.json"] {
+    for p in [
+        "/pith-signing-key.json",
+        "/pith-mirrors.json",
+        "/keys/pith-v1-2026-05.json",
+    ] {
         assert_eq!(http_get(port, p).0, 200, "{p}");
         checked += 1;
     }
@@ -246,10 +527,24 @@ fn spliced_bundle_bytes_equal_the_canonical_form_of_the_signed_bundle() {
     let b = bundle();
     let events = b.get("events").and_then(Value::as_array).unwrap();
     let built = t("2026-05-24T06:12:38Z");
-    let unsigned = pith::bundle::assemble(events, &crate::util::keyring(), "https://pith.science", &built, Some("pith-v1-2026-05")).unwrap();
+    let unsigned = pith::bundle::assemble(
+        events,
+        &crate::util::keyring(),
+        "https://pith.science",
+        &built,
+        Some("pith-v1-2026-05"),
+    )
+    .unwrap();
     let k = SigningKey::from_seed("pith-v1-2026-05", built, &[5u8; 32]);
     let (d, bytes) = pith::bundle::sign_to_bytes(&unsigned, &k, &t("2026-05-24T06:12:38.500000Z"));
-    assert_eq!(bytes, canon::to_canonical(&pith::bundle::sign(unsigned.clone(), &k, &t("2026-05-24T06:12:38.500000Z"))));
+    assert_eq!(
+        bytes,
+        canon::to_canonical(&pith::bundle::sign(
+            unsigned.clone(),
+            &k,
+            &t("2026-05-24T06:12:38.500000Z")
+        ))
+    );
     assert_eq!(d, pith::bundle::bundle_sha256(&unsigned));
 }
 
@@ -272,17 +567,62 @@ fn tamper_sweep_of_a_fresh_bundle_with_four_event_kinds() {
         license: None,
         withdrawn: false,
     };
-    let graph = event(&f.key, "graph_snapshot", "graph", at, pith::graph::payload(&paper, &record(), None, None).unwrap(), None, &[]);
-    let a = event(&f.key, "author_attestation", "author_attestation", "2026-03-02T00:00:00Z", canon::object([("orcid", "0000-0002-1825-0097".into())]), None, &[]);
-    let anchor = event(&f.key, "timestamp_anchor", "timestamp_anchor", "2026-03-03T00:00:00Z", canon::object([("proof", "ots:1".into())]), None, &[]);
-    let store = event(&f.key, "storage_attestation", "storage_attestation", "2026-03-04T00:00:00Z", canon::object([("cid", "bafy".into())]), None, &[]);
+    let graph = event(
+        &f.key,
+        "graph_snapshot",
+        "graph",
+        at,
+        pith::graph::payload(&paper, &record(), None, None).unwrap(),
+        None,
+        &[],
+    );
+    let a = event(
+        &f.key,
+        "author_attestation",
+        "author_attestation",
+        "2026-03-02T00:00:00Z",
+        canon::object([("orcid", "0000-0002-1825-0097".into())]),
+        None,
+        &[],
+    );
+    let anchor = event(
+        &f.key,
+        "timestamp_anchor",
+        "timestamp_anchor",
+        "2026-03-03T00:00:00Z",
+        canon::object([("proof", "ots:1".into())]),
+        None,
+        &[],
+    );
+    let store = event(
+        &f.key,
+        "storage_attestation",
+        "storage_attestation",
+        "2026-03-04T00:00:00Z",
+        canon::object([("cid", "bafy".into())]),
+        None,
+        &[],
+    );
     let ring = f.ring();
     let built = t("2026-03-05T00:00:00Z");
-    let unsigned = pith::bundle::assemble(&[rc, graph, a, anchor, store], &ring, "https://pith.example", &built, Some("pith-test-2026-01")).unwrap();
+    let unsigned = pith::bundle::assemble(
+        &[rc, graph, a, anchor, store],
+        &ring,
+        "https://pith.example",
+        &built,
+        Some("pith-test-2026-01"),
+    )
+    .unwrap();
     let b = pith::bundle::sign(unsigned, &f.key, &t("2026-03-05T00:00:00.250000Z"));
     assert!(pith::verify::verify_value(&b, &ring, None).unwrap().ok());
     let sw = crate::tamper::sweep(&b, &ring, &["$.bundle_signature.signed_at"]);
-    println!("fresh tamper sweep: {} leaves, {} renames, {} removals, {} missed", sw.leaves, sw.renames, sw.removals, sw.missed.len());
+    println!(
+        "fresh tamper sweep: {} leaves, {} renames, {} removals, {} missed",
+        sw.leaves,
+        sw.renames,
+        sw.removals,
+        sw.missed.len()
+    );
     assert!(sw.missed.is_empty(), "{}", sw.missed.join("\n"));
     assert!(sw.leaves > 100);
 }

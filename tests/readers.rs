@@ -7,13 +7,26 @@ use pith::canon::Value;
 
 use crate::util::{data, pith};
 
-fn read_with(name: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, arxiv::ReadError> {
+fn read_with(
+    name: &str,
+    opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, arxiv::ReadError> {
     let bytes = std::fs::read(data(&format!("arxiv/{name}"))).unwrap();
     arxiv::read(&bytes, name, opts)
 }
 
 fn ok(name: &str) -> Vec<Item> {
-    read_with(name, &ReadOptions { default_license: Some("http://example.org/operator-default".into()), ..ReadOptions::default() }).unwrap().into_iter().map(|r| r.unwrap()).collect()
+    read_with(
+        name,
+        &ReadOptions {
+            default_license: Some("http://example.org/operator-default".into()),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap()
+    .into_iter()
+    .map(|r| r.unwrap())
+    .collect()
 }
 
 fn md<'a>(i: &'a Item, k: &str) -> &'a Value {
@@ -25,23 +38,48 @@ fn s<'a>(v: &'a Value) -> &'a str {
 }
 
 fn cats(i: &Item) -> Vec<&str> {
-    md(i, "cross_cats_sorted").as_array().unwrap().iter().map(s).collect()
+    md(i, "cross_cats_sorted")
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(s)
+        .collect()
 }
 
-fn check(i: &Item, id: &str, version: i128, submitted: &str, primary: &str, cross: &[&str], license: &str, title: &str) {
+fn check(
+    i: &Item,
+    id: &str,
+    version: i128,
+    submitted: &str,
+    primary: &str,
+    cross: &[&str],
+    license: &str,
+    title: &str,
+) {
     let src = i.record.get("source").unwrap();
     assert_eq!(s(src.get("id").unwrap()), id);
-    assert_eq!(src.get("version").and_then(Value::as_int), Some(version), "{id}");
+    assert_eq!(
+        src.get("version").and_then(Value::as_int),
+        Some(version),
+        "{id}"
+    );
     assert_eq!(s(md(i, "submitted_at")), submitted, "{id}");
     assert_eq!(s(md(i, "primary_cat")), primary, "{id}");
     assert_eq!(cats(i), cross, "{id}");
     assert_eq!(s(md(i, "license")), license, "{id}");
     let p = i.paper.as_ref().unwrap();
     assert_eq!(pith::digest::collapse_ws(&p.title), title, "{id}");
-    assert_eq!(s(md(i, "title_canon_sha256")), pith::digest::text_canon_sha256(&p.title));
+    assert_eq!(
+        s(md(i, "title_canon_sha256")),
+        pith::digest::text_canon_sha256(&p.title)
+    );
     // every record is well formed
     let mut ck = pith::check::Checker::new(None);
-    assert!(pith::check::record(&mut ck, Some(&i.record), "$").is_some() && ck.ok(), "{id}: {:?}", ck.failures);
+    assert!(
+        pith::check::record(&mut ck, Some(&i.record), "$").is_some() && ck.ok(),
+        "{id}: {:?}",
+        ck.failures
+    );
 }
 
 const DEF: &str = "http://example.org/operator-default";
@@ -50,15 +88,39 @@ const NONEX: &str = "http://arxiv.org/licenses/nonexclusive-distrib/1.0/";
 #[test]
 fn abs_files() {
     let i = &ok("main-job.abs")[0];
-    check(i, "2304.09157", 2, "2023-04-18T17:52:23Z", "stat.ML", &["cs.LG", "stat.ME"], NONEX, "Neural networks for geospatial data");
-    assert_eq!(i.paper.as_ref().unwrap().authors, ["Wentao Zhan", "Abhirup Datta"]);
+    check(
+        i,
+        "2304.09157",
+        2,
+        "2023-04-18T17:52:23Z",
+        "stat.ML",
+        &["cs.LG", "stat.ME"],
+        NONEX,
+        "Neural networks for geospatial data",
+    );
+    assert_eq!(
+        i.paper.as_ref().unwrap().authors,
+        ["Wentao Zhan", "Abhirup Datta"]
+    );
     // old-style id, no license (operator default), RFC 2822 date with a one-digit day
     let i = &ok("old-style.abs")[0];
-    check(i, "funct-an/9301001", 2, "1993-01-16T11:49:26Z", "funct-an", &["math.OA"], DEF, "Lie-algebras and linear operators with invariant subspaces");
+    check(
+        i,
+        "funct-an/9301001",
+        2,
+        "1993-01-16T11:49:26Z",
+        "funct-an",
+        &["math.OA"],
+        DEF,
+        "Lie-algebras and linear operators with invariant subspaces",
+    );
     // withdrawn: issued and flagged; a title with a line break
     let i = &ok("withdrawn.abs")[0];
     assert!(i.paper.as_ref().unwrap().withdrawn);
-    assert!(pith::digest::collapse_ws(&i.paper.as_ref().unwrap().title).starts_with("Weak quasi-Hopf algebras, C*-tensor categories and conformal field"));
+    assert!(
+        pith::digest::collapse_ws(&i.paper.as_ref().unwrap().title)
+            .starts_with("Weak quasi-Hopf algebras, C*-tensor categories and conformal field")
+    );
     assert_eq!(s(md(i, "primary_cat")), "math.QA");
 }
 
@@ -66,14 +128,44 @@ fn abs_files() {
 fn snapshot_lines() {
     let items = ok("snapshot-head200.jsonl");
     assert_eq!(items.len(), 200);
-    check(&items[0], "0704.0001", 2, "2007-04-02T19:18:42Z", "hep-ph", &[], DEF, "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies");
-    check(&items[1], "0704.0002", 2, "2007-03-31T02:26:18Z", "math.CO", &["cs.CG"], NONEX, "Sparsity-certifying Graph Decompositions");
+    check(
+        &items[0],
+        "0704.0001",
+        2,
+        "2007-04-02T19:18:42Z",
+        "hep-ph",
+        &[],
+        DEF,
+        "Calculation of prompt diphoton production cross sections at Tevatron and LHC energies",
+    );
+    check(
+        &items[1],
+        "0704.0002",
+        2,
+        "2007-03-31T02:26:18Z",
+        "math.CO",
+        &["cs.CG"],
+        NONEX,
+        "Sparsity-certifying Graph Decompositions",
+    );
     // authors_parsed: Unicode from TeX escapes, "First Last"
-    assert!(items[0].paper.as_ref().unwrap().authors.contains(&"C. Balázs".to_owned()), "{:?}", items[0].paper.as_ref().unwrap().authors);
+    assert!(
+        items[0]
+            .paper
+            .as_ref()
+            .unwrap()
+            .authors
+            .contains(&"C. Balázs".to_owned()),
+        "{:?}",
+        items[0].paper.as_ref().unwrap().authors
+    );
     // without a default license, license-less records are refused, naming file, record, field
     let r = read_with("snapshot-head200.jsonl", &ReadOptions::default()).unwrap();
     let e = r[0].as_ref().unwrap_err();
-    assert_eq!((e.file.as_str(), e.record.as_str(), e.field.as_str()), ("snapshot-head200.jsonl", "line 1 (0704.0001)", "license"));
+    assert_eq!(
+        (e.file.as_str(), e.record.as_str(), e.field.as_str()),
+        ("snapshot-head200.jsonl", "line 1 (0704.0001)", "license")
+    );
     assert!(r[1].is_ok());
 }
 
@@ -81,12 +173,43 @@ fn snapshot_lines() {
 fn atom_2026_and_2016_and_api_errors() {
     let items = ok("atom-2026-query.xml");
     assert_eq!(items.len(), 15);
-    check(&items[0], "2202.12139", 1, "2022-02-24T15:05:19Z", "cs.SE", &["cs.LG"], DEF, "Testing Deep Learning Models: A First Comparative Study of Multiple Testing Techniques");
-    check(&items[2], "2005.14124", 2, "2020-05-28T16:19:50Z", "cs.SE", &["cs.CR", "cs.LG"], DEF, &pith::digest::collapse_ws(&items[2].paper.as_ref().unwrap().title));
+    check(
+        &items[0],
+        "2202.12139",
+        1,
+        "2022-02-24T15:05:19Z",
+        "cs.SE",
+        &["cs.LG"],
+        DEF,
+        "Testing Deep Learning Models: A First Comparative Study of Multiple Testing Techniques",
+    );
+    check(
+        &items[2],
+        "2005.14124",
+        2,
+        "2020-05-28T16:19:50Z",
+        "cs.SE",
+        &["cs.CR", "cs.LG"],
+        DEF,
+        &pith::digest::collapse_ws(&items[2].paper.as_ref().unwrap().title),
+    );
     let i = &ok("atom-2016-id_list.xml")[0];
-    check(i, "1111.2011", 2, "2011-11-08T18:48:36Z", "cond-mat.str-el", &["cond-mat.stat-mech"], DEF, &pith::digest::collapse_ws(&i.paper.as_ref().unwrap().title));
+    check(
+        i,
+        "1111.2011",
+        2,
+        "2011-11-08T18:48:36Z",
+        "cond-mat.str-el",
+        &["cond-mat.stat-mech"],
+        DEF,
+        &pith::digest::collapse_ws(&i.paper.as_ref().unwrap().title),
+    );
     let e = read_with("atom-error-entry.xml", &ReadOptions::default()).unwrap_err();
-    assert!(e.message.contains("error entry: incorrect id format for abc"), "{e}");
+    assert!(
+        e.message
+            .contains("error entry: incorrect id format for abc"),
+        "{e}"
+    );
     let e = read_with("atom-empty-feed.xml", &ReadOptions::default()).unwrap_err();
     assert!(e.message.contains("empty feed"), "{e}");
 }
@@ -95,33 +218,89 @@ fn atom_2026_and_2016_and_api_errors() {
 fn oai_arxiv_and_arxivraw() {
     // arXiv format: date-only `created` is midnight UTC; no version list: v1
     let i = &ok("oai-arxiv-record.xml")[0];
-    check(i, "1601.03238", 1, "2016-01-13T00:00:00Z", "quant-ph", &["chao-dyn", "gr-qc", "hep-th", "nlin.CD"], "https://creativecommons.org/licenses/by/3.0/", "Irreversible degradation of quantum coherence under relativistic motion");
+    check(
+        i,
+        "1601.03238",
+        1,
+        "2016-01-13T00:00:00Z",
+        "quant-ph",
+        &["chao-dyn", "gr-qc", "hep-th", "nlin.CD"],
+        "https://creativecommons.org/licenses/by/3.0/",
+        "Irreversible degradation of quantum coherence under relativistic motion",
+    );
     assert_eq!(i.paper.as_ref().unwrap().authors[1], "Jieci Wang");
     let i = &ok("oai-arxivraw-get.xml")[0];
-    check(i, "1302.2146", 2, "2013-02-08T21:00:01Z", "hep-ph", &["hep-ex"], NONEX, "The Same-Sign Dilepton Signature of RPV/MFV SUSY");
-    assert_eq!(i.paper.as_ref().unwrap().authors, ["Joshua Berger", "Maxim Perelstein", "Michael Saelim", "Philip Tanedo"]);
+    check(
+        i,
+        "1302.2146",
+        2,
+        "2013-02-08T21:00:01Z",
+        "hep-ph",
+        &["hep-ex"],
+        NONEX,
+        "The Same-Sign Dilepton Signature of RPV/MFV SUSY",
+    );
+    assert_eq!(
+        i.paper.as_ref().unwrap().authors,
+        [
+            "Joshua Berger",
+            "Maxim Perelstein",
+            "Michael Saelim",
+            "Philip Tanedo"
+        ]
+    );
     let list = ok("oai-arxivraw-list.xml");
     assert_eq!(list.len(), 6);
-    check(&list[1], "0704.0716", 4, "2007-04-05T12:45:03Z", "math-ph", &["math.MP"], NONEX, &pith::digest::collapse_ws(&list[1].paper.as_ref().unwrap().title));
+    check(
+        &list[1],
+        "0704.0716",
+        4,
+        "2007-04-05T12:45:03Z",
+        "math-ph",
+        &["math.MP"],
+        NONEX,
+        &pith::digest::collapse_ws(&list[1].paper.as_ref().unwrap().title),
+    );
     let e = read_with("oai-error.xml", &ReadOptions::default()).unwrap_err();
     assert!(e.message.starts_with("OAI-PMH error idDoesNotExist"), "{e}");
 }
 
 #[test]
 fn version_selection() {
-    let opts = |v: Option<u32>, all: bool| ReadOptions { version: v, all_versions: all, default_license: Some(DEF.into()), ..ReadOptions::default() };
+    let opts = |v: Option<u32>, all: bool| ReadOptions {
+        version: v,
+        all_versions: all,
+        default_license: Some(DEF.into()),
+        ..ReadOptions::default()
+    };
     let r = read_with("oai-arxivraw-get.xml", &opts(Some(1), false)).unwrap();
-    assert_eq!(r[0].as_ref().unwrap().record.get("source").unwrap().get("version").and_then(Value::as_int), Some(1));
+    assert_eq!(
+        r[0].as_ref()
+            .unwrap()
+            .record
+            .get("source")
+            .unwrap()
+            .get("version")
+            .and_then(Value::as_int),
+        Some(1)
+    );
     let all = read_with("withdrawn.abs", &opts(None, true)).unwrap();
     assert_eq!(all.len(), 8, "withdrawn.abs lists v1..v8");
     // every version keeps the first version's date
     for i in &all {
-        assert_eq!(s(md(i.as_ref().unwrap(), "submitted_at")), "2021-01-25T11:32:05Z");
+        assert_eq!(
+            s(md(i.as_ref().unwrap(), "submitted_at")),
+            "2021-01-25T11:32:05Z"
+        );
     }
     let e = read_with("main-job.abs", &opts(Some(9), false)).unwrap();
     let e = e[0].as_ref().unwrap_err();
     assert_eq!(e.field, "version");
-    assert!(e.message.contains("version 9 is not listed"), "{}", e.message);
+    assert!(
+        e.message.contains("version 9 is not listed"),
+        "{}",
+        e.message
+    );
 }
 
 #[test]
@@ -153,9 +332,14 @@ fn detection_and_malformed_input() {
 #[test]
 fn snapshot_records_equal_pithref() {
     let pithref = crate::util::root().join("../shared/bench/pithref.py");
-    let ok_py = std::process::Command::new("python3").args(["-c", "import cryptography"]).status().is_ok_and(|s| s.success());
+    let ok_py = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
     if !pithref.exists() || !ok_py {
-        eprintln!("SKIPPED: pithref comparison needs ../shared/bench/pithref.py and Python's cryptography");
+        eprintln!(
+            "SKIPPED: pithref comparison needs ../shared/bench/pithref.py and Python's cryptography"
+        );
         return;
     }
     let f = data("arxiv/snapshot-head200.jsonl");
@@ -164,10 +348,24 @@ fn snapshot_records_equal_pithref() {
         pithref.display(),
         f.display()
     );
-    let out = std::process::Command::new("python3").args(["-c", &script]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let theirs: Vec<String> = String::from_utf8(out.stdout).unwrap().lines().map(str::to_owned).collect();
-    let ours: Vec<String> = ok("snapshot-head200.jsonl").iter().map(|i| pith::digest::canon_sha256(&i.record).hex()).collect();
+    let out = std::process::Command::new("python3")
+        .args(["-c", &script])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let theirs: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    let ours: Vec<String> = ok("snapshot-head200.jsonl")
+        .iter()
+        .map(|i| pith::digest::canon_sha256(&i.record).hex())
+        .collect();
     assert_eq!(ours.len(), 200);
     assert_eq!(ours, theirs);
 }
@@ -176,11 +374,24 @@ fn snapshot_records_equal_pithref() {
 fn cli_record_reports_refusals_and_exit_1() {
     let rej = tempfile::NamedTempFile::new().unwrap();
     pith()
-        .args(["record", "tests/data/arxiv/snapshot-head200.jsonl", "--rejects", rej.path().to_str().unwrap()])
+        .args([
+            "record",
+            "tests/data/arxiv/snapshot-head200.jsonl",
+            "--rejects",
+            rej.path().to_str().unwrap(),
+        ])
         .assert()
         .code(1)
-        .stderr(predicates::str::contains("snapshot-head200.jsonl: line 1 (0704.0001): license: no license stated"));
+        .stderr(predicates::str::contains(
+            "snapshot-head200.jsonl: line 1 (0704.0001): license: no license stated",
+        ));
     let r = std::fs::read_to_string(rej.path()).unwrap();
     assert!(r.lines().count() > 100);
-    pith().args(["record", "tests/data/arxiv/main-job.abs", "--json"]).assert().success().stdout(predicates::str::contains("\"pith_number\":\"pith:2023:FMOYH72BUJMG6MYP73K65CZAP2\""));
+    pith()
+        .args(["record", "tests/data/arxiv/main-job.abs", "--json"])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "\"pith_number\":\"pith:2023:FMOYH72BUJMG6MYP73K65CZAP2\"",
+        ));
 }

@@ -52,12 +52,21 @@ pub struct Sweep {
 pub fn sweep(original: &Value, k: &pith::keys::Keyring, unauthenticated: &[&str]) -> Sweep {
     let mut nodes = Vec::new();
     walk(original, Vec::new(), &mut nodes);
-    let mut sw = Sweep { leaves: 0, renames: 0, removals: 0, warned: 0, missed: Vec::new() };
+    let mut sw = Sweep {
+        leaves: 0,
+        renames: 0,
+        removals: 0,
+        warned: 0,
+        missed: Vec::new(),
+    };
     let mut check = |copy: &Value, what: String, p: &str, sw: &mut Sweep| {
         let r = pith::verify::verify_value(copy, k, None).unwrap();
         if unauthenticated.contains(&p) && what.starts_with("change") {
             assert!(r.failures.is_empty(), "{what}: {:?}", r.failures);
-            assert!(r.warnings.iter().any(|w| w.path == p), "{what}: no warning at {p}");
+            assert!(
+                r.warnings.iter().any(|w| w.path == p),
+                "{what}: no warning at {p}"
+            );
             sw.warned += 1;
         } else if r.failures.is_empty() {
             sw.missed.push(what);
@@ -69,7 +78,9 @@ pub fn sweep(original: &Value, k: &pith::keys::Keyring, unauthenticated: &[&str]
             Value::Object(m) => {
                 for key in m.keys() {
                     let mut copy = original.clone();
-                    let Value::Object(cm) = at(&mut copy, path) else { unreachable!() };
+                    let Value::Object(cm) = at(&mut copy, path) else {
+                        unreachable!()
+                    };
                     let x = cm.remove(key).unwrap();
                     cm.insert(format!("{key}_renamed"), x);
                     check(&copy, format!("rename {p}.{key}"), &p, &mut sw);
@@ -79,7 +90,9 @@ pub fn sweep(original: &Value, k: &pith::keys::Keyring, unauthenticated: &[&str]
             Value::Array(a) => {
                 for i in 0..a.len() {
                     let mut copy = original.clone();
-                    let Value::Array(ca) = at(&mut copy, path) else { unreachable!() };
+                    let Value::Array(ca) = at(&mut copy, path) else {
+                        unreachable!()
+                    };
                     ca.remove(i);
                     check(&copy, format!("remove {p}[{i}]"), &p, &mut sw);
                     sw.removals += 1;
@@ -102,11 +115,26 @@ fn tamper_sweep_every_copy_fails_except_unauthenticated_fields() {
     let total = sw.leaves + sw.renames + sw.removals;
     println!(
         "tamper sweep: {total} copies ({} leaves changed, {} keys renamed, {} array elements removed): {} failed verification, {} warned (unauthenticated), {} verified",
-        sw.leaves, sw.renames, sw.removals, total - sw.warned - sw.missed.len(), sw.warned, sw.missed.len()
+        sw.leaves,
+        sw.renames,
+        sw.removals,
+        total - sw.warned - sw.missed.len(),
+        sw.warned,
+        sw.missed.len()
     );
-    assert!(sw.missed.is_empty(), "tampered copies that still verify:\n{}", sw.missed.join("\n"));
+    assert!(
+        sw.missed.is_empty(),
+        "tampered copies that still verify:\n{}",
+        sw.missed.join("\n")
+    );
     assert_eq!(sw.warned, UNAUTHENTICATED.len());
     // the sweep really walked the file
-    assert!(sw.leaves > 400 && sw.renames > 500 && sw.removals > 40, "{} {} {}", sw.leaves, sw.renames, sw.removals);
+    assert!(
+        sw.leaves > 400 && sw.renames > 500 && sw.removals > 40,
+        "{} {} {}",
+        sw.leaves,
+        sw.renames,
+        sw.removals
+    );
     let _ = Step::Index(0);
 }

@@ -17,10 +17,11 @@ pub(super) fn detect(bytes: &[u8]) -> Option<Format> {
     }
     if t.starts_with('{') {
         let first = bytes.split(|b| *b == b'\n').next().unwrap_or(bytes);
-        if let Ok(v) = canon::parse(first.trim_ascii()) {
-            if v.get("versions").is_some() && v.get("id").is_some() {
-                return Some(Format::Snapshot);
-            }
+        if let Ok(v) = canon::parse(first.trim_ascii())
+            && v.get("versions").is_some()
+            && v.get("id").is_some()
+        {
+            return Some(Format::Snapshot);
         }
         return None;
     }
@@ -56,7 +57,12 @@ struct Raw {
 }
 
 fn rej(file: &str, record: &str, field: &str, message: impl Into<String>) -> Rejected {
-    Rejected { file: file.into(), record: record.into(), field: field.into(), message: message.into() }
+    Rejected {
+        file: file.into(),
+        record: record.into(),
+        field: field.into(),
+        message: message.into(),
+    }
 }
 
 /// arXiv identifier grammar: `YYMM.NNNN(N)` or `archive(.SC)/YYMMNNN`.
@@ -66,14 +72,19 @@ pub(super) fn valid_id(id: &str) -> bool {
             Some(x) => x,
             None => return false,
         };
-        a.len() == 4 && a.bytes().all(|c| c.is_ascii_digit()) && (b.len() == 4 || b.len() == 5) && b.bytes().all(|c| c.is_ascii_digit()) && (1..=12).contains(&a[2..].parse::<u32>().unwrap_or(0))
+        a.len() == 4
+            && a.bytes().all(|c| c.is_ascii_digit())
+            && (b.len() == 4 || b.len() == 5)
+            && b.bytes().all(|c| c.is_ascii_digit())
+            && (1..=12).contains(&a[2..].parse::<u32>().unwrap_or(0))
     };
     let old = |s: &str| match s.split_once('/') {
         Some((arch, num)) => {
             let (name, sub) = arch.split_once('.').unwrap_or((arch, ""));
             !name.is_empty()
                 && name.bytes().all(|c| c.is_ascii_lowercase() || c == b'-')
-                && (sub.is_empty() || (sub.len() == 2 && sub.bytes().all(|c| c.is_ascii_uppercase())))
+                && (sub.is_empty()
+                    || (sub.len() == 2 && sub.bytes().all(|c| c.is_ascii_uppercase())))
                 && num.len() == 7
                 && num.bytes().all(|c| c.is_ascii_digit())
         }
@@ -86,7 +97,10 @@ pub(super) fn valid_id(id: &str) -> bool {
 fn split_version(id: &str) -> (String, Option<u32>) {
     if let Some(i) = id.rfind('v') {
         let (a, b) = (&id[..i], &id[i + 1..]);
-        if !b.is_empty() && b.bytes().all(|c| c.is_ascii_digit()) && a.bytes().last().is_some_and(|c| c.is_ascii_digit()) {
+        if !b.is_empty()
+            && b.bytes().all(|c| c.is_ascii_digit())
+            && a.bytes().last().is_some_and(|c| c.is_ascii_digit())
+        {
             return (a.to_owned(), b.parse().ok());
         }
     }
@@ -152,7 +166,10 @@ pub(super) fn detex(s: &str) -> String {
                 if braced {
                     j += 1;
                 }
-                if j < chars.len() && (chars[j].is_alphabetic() || chars[j] == '\\') && (!n.is_ascii_alphabetic() || braced || chars.get(i + 2) == Some(&' ')) {
+                if j < chars.len()
+                    && (chars[j].is_alphabetic() || chars[j] == '\\')
+                    && (!n.is_ascii_alphabetic() || braced || chars.get(i + 2) == Some(&' '))
+                {
                     let mut base = chars[j];
                     if base == '\\' && chars.get(j + 1) == Some(&'i') {
                         base = 'i';
@@ -168,7 +185,10 @@ pub(super) fn detex(s: &str) -> String {
                     continue;
                 }
             }
-            let word: String = chars[i + 1..].iter().take_while(|c| c.is_ascii_alphabetic()).collect();
+            let word: String = chars[i + 1..]
+                .iter()
+                .take_while(|c| c.is_ascii_alphabetic())
+                .collect();
             let rep = match word.as_str() {
                 "aa" => Some("å"),
                 "AA" => Some("Å"),
@@ -186,7 +206,9 @@ pub(super) fn detex(s: &str) -> String {
             if let Some(r) = rep {
                 out.push_str(r);
                 i += 1 + word.len();
-                if chars.get(i) == Some(&' ') || chars.get(i) == Some(&'{') && chars.get(i + 1) == Some(&'}') {
+                if chars.get(i) == Some(&' ')
+                    || chars.get(i) == Some(&'{') && chars.get(i + 1) == Some(&'}')
+                {
                     i += if chars.get(i) == Some(&' ') { 1 } else { 2 };
                 }
                 continue;
@@ -204,23 +226,64 @@ pub(super) fn detex(s: &str) -> String {
 fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item, Rejected>> {
     let who = format!("{pos} ({})", raw.id);
     if !valid_id(&raw.id) {
-        return vec![Err(rej(file, &who, "id", format!("expected an arXiv id (2605.18404 or hep-th/9901001), found {:?}", raw.id)))];
+        return vec![Err(rej(
+            file,
+            &who,
+            "id",
+            format!(
+                "expected an arXiv id (2605.18404 or hep-th/9901001), found {:?}",
+                raw.id
+            ),
+        ))];
     }
     let first = raw.first.or_else(|| raw.versions.first().and_then(|v| v.1));
     let Some(first) = first else {
-        return vec![Err(rej(file, &who, "submitted_at", "expected the first version's date, found none"))];
+        return vec![Err(rej(
+            file,
+            &who,
+            "submitted_at",
+            "expected the first version's date, found none",
+        ))];
     };
     if !sane(&first) {
-        return vec![Err(rej(file, &who, "submitted_at", format!("expected a date between 1986 and now, found {first}")))];
+        return vec![Err(rej(
+            file,
+            &who,
+            "submitted_at",
+            format!("expected a date between 1986 and now, found {first}"),
+        ))];
     }
-    let license = match raw.license.clone().filter(|l| !l.trim().is_empty()).or_else(|| opts.default_license.clone()) {
+    let license = match raw
+        .license
+        .clone()
+        .filter(|l| !l.trim().is_empty())
+        .or_else(|| opts.default_license.clone())
+    {
         Some(l) => l.trim().to_owned(),
-        None => return vec![Err(rej(file, &who, "license", "no license stated (pass --default-license URL to name one)"))],
+        None => {
+            return vec![Err(rej(
+                file,
+                &who,
+                "license",
+                "no license stated (pass --default-license URL to name one)",
+            ))];
+        }
     };
     let Some(primary) = raw.categories.first().cloned() else {
-        return vec![Err(rej(file, &who, "categories", "expected at least one category, found none"))];
+        return vec![Err(rej(
+            file,
+            &who,
+            "categories",
+            "expected at least one category, found none",
+        ))];
     };
-    let mut cross: Vec<String> = raw.categories.iter().skip(1).filter(|c| **c != primary).cloned().collect();
+    let mut cross: Vec<String> = raw
+        .categories
+        .iter()
+        .skip(1)
+        .filter(|c| **c != primary)
+        .cloned()
+        .collect();
     cross.sort();
     cross.dedup();
     let mut listed: Vec<u32> = raw.versions.iter().map(|v| v.0).collect();
@@ -230,7 +293,12 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
     let chosen: Vec<u32> = match (opts.version, opts.all_versions) {
         (Some(v), _) => {
             if !listed.contains(&v) {
-                return vec![Err(rej(file, &who, "version", format!("version {v} is not listed (the source lists {listed:?})")))];
+                return vec![Err(rej(
+                    file,
+                    &who,
+                    "version",
+                    format!("version {v} is not listed (the source lists {listed:?})"),
+                ))];
             }
             vec![v]
         }
@@ -238,24 +306,52 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
         (None, false) => vec![*listed.iter().max().unwrap_or(&1)],
     };
     let versions: Vec<VersionInfo> = if raw.versions.is_empty() {
-        listed.iter().map(|v| VersionInfo { version: *v, submitted: (*v == 1).then_some(first) }).collect()
+        listed
+            .iter()
+            .map(|v| VersionInfo {
+                version: *v,
+                submitted: (*v == 1).then_some(first),
+            })
+            .collect()
     } else {
-        raw.versions.iter().map(|(v, t)| VersionInfo { version: *v, submitted: *t }).collect()
+        raw.versions
+            .iter()
+            .map(|(v, t)| VersionInfo {
+                version: *v,
+                submitted: *t,
+            })
+            .collect()
     };
     chosen
         .into_iter()
         .map(|version| {
             let record = canon::object([
-                ("source", canon::object([("kind", "arxiv".into()), ("id", raw.id.as_str().into()), ("version", Value::Int(i128::from(version)))])),
+                (
+                    "source",
+                    canon::object([
+                        ("kind", "arxiv".into()),
+                        ("id", raw.id.as_str().into()),
+                        ("version", Value::Int(i128::from(version))),
+                    ]),
+                ),
                 (
                     "metadata",
                     canon::object([
                         ("license", license.as_str().into()),
                         ("primary_cat", primary.as_str().into()),
                         ("submitted_at", first.fmt_seconds().into()),
-                        ("cross_cats_sorted", Value::Array(cross.iter().map(|c| c.as_str().into()).collect())),
-                        ("title_canon_sha256", crate::digest::text_canon_sha256(&raw.title).into()),
-                        ("abstract_canon_sha256", crate::digest::text_canon_sha256(&raw.abstract_text).into()),
+                        (
+                            "cross_cats_sorted",
+                            Value::Array(cross.iter().map(|c| c.as_str().into()).collect()),
+                        ),
+                        (
+                            "title_canon_sha256",
+                            crate::digest::text_canon_sha256(&raw.title).into(),
+                        ),
+                        (
+                            "abstract_canon_sha256",
+                            crate::digest::text_canon_sha256(&raw.abstract_text).into(),
+                        ),
                     ]),
                 ),
                 ("schema_version", crate::rules::SCHEMA_VERSION.into()),
@@ -273,7 +369,11 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
                 license: Some(license.clone()),
                 withdrawn: raw.withdrawn,
             };
-            Ok(Item { position: format!("{pos} ({}v{version})", raw.id), record, paper: Some(paper) })
+            Ok(Item {
+                position: format!("{pos} ({}v{version})", raw.id),
+                record,
+                paper: Some(paper),
+            })
         })
         .collect()
 }
@@ -281,11 +381,18 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
 fn is_withdrawn(comments: &str, abstract_text: &str) -> bool {
     let c = comments.to_lowercase();
     let a = abstract_text.trim_start().to_lowercase();
-    c.contains("withdrawn") || a.starts_with("this paper has been withdrawn") || a.starts_with("this article has been withdrawn") || a.starts_with("withdrawn")
+    c.contains("withdrawn")
+        || a.starts_with("this paper has been withdrawn")
+        || a.starts_with("this article has been withdrawn")
+        || a.starts_with("withdrawn")
 }
 
 /// The metadata snapshot: one JSON object per line.
-pub(super) fn read_snapshot(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+pub(super) fn read_snapshot(
+    bytes: &[u8],
+    file: &str,
+    opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
     let mut out = Vec::new();
     let mut any = false;
     for (n, line) in bytes.split(|b| *b == b'\n').enumerate() {
@@ -304,15 +411,28 @@ pub(super) fn read_snapshot(bytes: &[u8], file: &str, opts: &ReadOptions) -> Res
         out.extend(snapshot_record(&v, &pos, file, opts));
     }
     if !any {
-        return Err(ReadError { file: file.into(), message: "empty input: no snapshot records".into() });
+        return Err(ReadError {
+            file: file.into(),
+            message: "empty input: no snapshot records".into(),
+        });
     }
     Ok(out)
 }
 
-fn snapshot_record(v: &Value, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item, Rejected>> {
+fn snapshot_record(
+    v: &Value,
+    pos: &str,
+    file: &str,
+    opts: &ReadOptions,
+) -> Vec<Result<Item, Rejected>> {
     let s = |k: &str| v.get(k).and_then(Value::as_str);
     let Some(id) = s("id") else {
-        return vec![Err(rej(file, pos, "id", "expected the arXiv id (a string)"))];
+        return vec![Err(rej(
+            file,
+            pos,
+            "id",
+            "expected the arXiv id (a string)",
+        ))];
     };
     let who = format!("{pos} ({id})");
     for k in ["title", "abstract", "categories"] {
@@ -321,28 +441,65 @@ fn snapshot_record(v: &Value, pos: &str, file: &str, opts: &ReadOptions) -> Vec<
         }
     }
     let mut versions = Vec::new();
-    for (i, ver) in v.get("versions").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]).iter().enumerate() {
-        let num = ver.get("version").and_then(Value::as_str).and_then(|x| x.strip_prefix('v')).and_then(|x| x.parse::<u32>().ok());
+    for (i, ver) in v
+        .get("versions")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .enumerate()
+    {
+        let num = ver
+            .get("version")
+            .and_then(Value::as_str)
+            .and_then(|x| x.strip_prefix('v'))
+            .and_then(|x| x.parse::<u32>().ok());
         let created = ver.get("created").and_then(Value::as_str);
         match (num, created.map(parse_date)) {
             (Some(n), Some(Some(t))) => versions.push((n, Some(t))),
-            _ => return vec![Err(rej(file, &who, &format!("versions[{i}]"), format!("expected {{\"version\": \"vN\", \"created\": RFC 2822 date}}, found {}", ver.brief())))],
+            _ => {
+                return vec![Err(rej(
+                    file,
+                    &who,
+                    &format!("versions[{i}]"),
+                    format!(
+                        "expected {{\"version\": \"vN\", \"created\": RFC 2822 date}}, found {}",
+                        ver.brief()
+                    ),
+                ))];
+            }
         }
     }
     if versions.is_empty() {
-        return vec![Err(rej(file, &who, "versions", "expected at least one version"))];
+        return vec![Err(rej(
+            file,
+            &who,
+            "versions",
+            "expected at least one version",
+        ))];
     }
     let authors: Vec<String> = match v.get("authors_parsed").and_then(Value::as_array) {
         Some(ap) => ap
             .iter()
             .filter_map(|p| {
                 let parts: Vec<&str> = p.as_array()?.iter().filter_map(Value::as_str).collect();
-                let (last, first, suffix) = (parts.first().copied().unwrap_or(""), parts.get(1).copied().unwrap_or(""), parts.get(2).copied().unwrap_or(""));
-                let name = [first, last, suffix].iter().filter(|x| !x.is_empty()).copied().collect::<Vec<_>>().join(" ");
+                let (last, first, suffix) = (
+                    parts.first().copied().unwrap_or(""),
+                    parts.get(1).copied().unwrap_or(""),
+                    parts.get(2).copied().unwrap_or(""),
+                );
+                let name = [first, last, suffix]
+                    .iter()
+                    .filter(|x| !x.is_empty())
+                    .copied()
+                    .collect::<Vec<_>>()
+                    .join(" ");
                 Some(detex(&name))
             })
             .collect(),
-        None => s("authors").map(|a| a.split(", ").map(detex).collect()).unwrap_or_default(),
+        None => s("authors")
+            .map(|a| a.split(", ").map(detex).collect())
+            .unwrap_or_default(),
     };
     let raw = Raw {
         id: id.to_owned(),
@@ -352,7 +509,11 @@ fn snapshot_record(v: &Value, pos: &str, file: &str, opts: &ReadOptions) -> Vec<
         title: s("title").unwrap_or_default().to_owned(),
         abstract_text: s("abstract").unwrap_or_default().to_owned(),
         authors,
-        categories: s("categories").unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+        categories: s("categories")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
         license: s("license").map(str::to_owned),
         withdrawn: is_withdrawn(s("comments").unwrap_or(""), s("abstract").unwrap_or("")),
     };
@@ -360,11 +521,22 @@ fn snapshot_record(v: &Value, pos: &str, file: &str, opts: &ReadOptions) -> Vec<
 }
 
 /// An arXiv `.abs` file.
-pub(super) fn read_abs(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
-    let text = std::str::from_utf8(bytes).map_err(|e| ReadError { file: file.into(), message: format!("not UTF-8 at byte {}", e.valid_up_to()) })?;
+pub(super) fn read_abs(
+    bytes: &[u8],
+    file: &str,
+    opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+    let text = std::str::from_utf8(bytes).map_err(|e| ReadError {
+        file: file.into(),
+        message: format!("not UTF-8 at byte {}", e.valid_up_to()),
+    })?;
     let parts: Vec<&str> = text.split("\n\\\\\n").collect();
     if parts.len() < 3 {
-        return Err(ReadError { file: file.into(), message: "not an .abs file: expected a header and an abstract between \\\\ lines".into() });
+        return Err(ReadError {
+            file: file.into(),
+            message: "not an .abs file: expected a header and an abstract between \\\\ lines"
+                .into(),
+        });
     }
     let header = parts[1];
     let abstract_text = parts[2].trim_end_matches("\\\\").trim().to_owned();
@@ -381,13 +553,26 @@ pub(super) fn read_abs(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
         } else if let Some(id) = line.strip_prefix("arXiv:") {
             fields.push(("arXiv".into(), id.trim().to_owned()));
         } else if line.starts_with("Paper:") {
-            fields.push(("arXiv".into(), line.trim_start_matches("Paper:").trim().to_owned()));
+            fields.push((
+                "arXiv".into(),
+                line.trim_start_matches("Paper:").trim().to_owned(),
+            ));
         }
     }
-    let get = |k: &str| fields.iter().find(|f| f.0.eq_ignore_ascii_case(k)).map(|f| f.1.clone());
+    let get = |k: &str| {
+        fields
+            .iter()
+            .find(|f| f.0.eq_ignore_ascii_case(k))
+            .map(|f| f.1.clone())
+    };
     let pos = "abs";
     let Some(id) = get("arXiv") else {
-        return Ok(vec![Err(rej(file, pos, "arXiv", "expected the arXiv:ID line"))]);
+        return Ok(vec![Err(rej(
+            file,
+            pos,
+            "arXiv",
+            "expected the arXiv:ID line",
+        ))]);
     };
     let (id, _) = split_version(&id);
     let mut versions = Vec::new();
@@ -396,17 +581,38 @@ pub(super) fn read_abs(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
         if k == "Date" {
             match parse_date(date) {
                 Some(t) => versions.push((1, Some(t))),
-                None => return Ok(vec![Err(rej(file, &id, "Date", format!("expected an RFC 2822 date, found {date:?}")))]),
+                None => {
+                    return Ok(vec![Err(rej(
+                        file,
+                        &id,
+                        "Date",
+                        format!("expected an RFC 2822 date, found {date:?}"),
+                    ))]);
+                }
             }
-        } else if let Some(n) = k.strip_prefix("Date (revised v").and_then(|x| x.strip_suffix(')')) {
+        } else if let Some(n) = k
+            .strip_prefix("Date (revised v")
+            .and_then(|x| x.strip_suffix(')'))
+        {
             match (n.parse::<u32>(), parse_date(date)) {
                 (Ok(n), Some(t)) => versions.push((n, Some(t))),
-                _ => return Ok(vec![Err(rej(file, &id, k, format!("expected an RFC 2822 date, found {date:?}")))]),
+                _ => {
+                    return Ok(vec![Err(rej(
+                        file,
+                        &id,
+                        k,
+                        format!("expected an RFC 2822 date, found {date:?}"),
+                    ))]);
+                }
             }
         }
     }
     versions.sort_by_key(|v| v.0);
-    let last_size_zero = fields.iter().rev().find(|(k, _)| k.starts_with("Date")).is_some_and(|(_, v)| v.contains("(0kb"));
+    let last_size_zero = fields
+        .iter()
+        .rev()
+        .find(|(k, _)| k.starts_with("Date"))
+        .is_some_and(|(_, v)| v.contains("(0kb"));
     let comments = get("Comments").unwrap_or_default();
     let raw = Raw {
         id: id.clone(),
@@ -415,21 +621,36 @@ pub(super) fn read_abs(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
         named_version: None,
         title: get("Title").unwrap_or_default(),
         abstract_text: abstract_text.clone(),
-        authors: get("Authors").map(|a| split_authors(&a)).unwrap_or_default(),
-        categories: get("Categories").unwrap_or_default().split_whitespace().map(str::to_owned).collect(),
+        authors: get("Authors")
+            .map(|a| split_authors(&a))
+            .unwrap_or_default(),
+        categories: get("Categories")
+            .unwrap_or_default()
+            .split_whitespace()
+            .map(str::to_owned)
+            .collect(),
         license: get("License"),
-        withdrawn: is_withdrawn(&comments, &abstract_text) || (last_size_zero && comments.to_lowercase().contains("withdraw")),
+        withdrawn: is_withdrawn(&comments, &abstract_text)
+            || (last_size_zero && comments.to_lowercase().contains("withdraw")),
     };
     Ok(items(raw, pos, file, opts))
 }
 
 /// "A, B and C" → [A, B, C], TeX accents decoded.
 fn split_authors(s: &str) -> Vec<String> {
-    s.replace(" and ", ", ").split(',').map(|a| detex(a.trim())).filter(|a| !a.is_empty()).collect()
+    s.replace(" and ", ", ")
+        .split(',')
+        .map(|a| detex(a.trim()))
+        .filter(|a| !a.is_empty())
+        .collect()
 }
 
 /// The arXiv API Atom feed (2016 and 2026 shapes).
-pub(super) fn read_atom(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+pub(super) fn read_atom(
+    bytes: &[u8],
+    file: &str,
+    opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
     use quick_xml::events::Event;
     let mut r = quick_xml::Reader::from_reader(bytes);
     r.config_mut().trim_text(false);
@@ -440,7 +661,10 @@ pub(super) fn read_atom(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<
     let mut path: Vec<String> = Vec::new();
     let mut text = String::new();
     loop {
-        let ev = r.read_event_into(&mut buf).map_err(|e| ReadError { file: file.into(), message: format!("malformed XML at byte {}: {e}", r.buffer_position()) })?;
+        let ev = r.read_event_into(&mut buf).map_err(|e| ReadError {
+            file: file.into(),
+            message: format!("malformed XML at byte {}: {e}", r.buffer_position()),
+        })?;
         match ev {
             Event::Start(e) => {
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
@@ -460,7 +684,10 @@ pub(super) fn read_atom(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<
                 }
             }
             Event::Text(t) => {
-                let s = t.unescape().map_err(|e| ReadError { file: file.into(), message: format!("malformed XML text at byte {}: {e}", r.buffer_position()) })?;
+                let s = t.unescape().map_err(|e| ReadError {
+                    file: file.into(),
+                    message: format!("malformed XML text at byte {}: {e}", r.buffer_position()),
+                })?;
                 text.push_str(&s);
             }
             Event::CData(t) => text.push_str(&String::from_utf8_lossy(&t)),
@@ -488,7 +715,13 @@ pub(super) fn read_atom(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<
             }
             Event::Eof => {
                 if let Some(open) = path.last() {
-                    return Err(ReadError { file: file.into(), message: format!("malformed XML at byte {}: input ends inside <{open}>", r.buffer_position()) });
+                    return Err(ReadError {
+                        file: file.into(),
+                        message: format!(
+                            "malformed XML at byte {}: input ends inside <{open}>",
+                            r.buffer_position()
+                        ),
+                    });
                 }
                 break;
             }
@@ -497,7 +730,10 @@ pub(super) fn read_atom(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<
         buf.clear();
     }
     if entries.is_empty() {
-        return Err(ReadError { file: file.into(), message: "empty feed: no entry (the API answers unknown ids this way)".into() });
+        return Err(ReadError {
+            file: file.into(),
+            message: "empty feed: no entry (the API answers unknown ids this way)".into(),
+        });
     }
     let mut out = Vec::new();
     for (i, e) in entries.into_iter().enumerate() {
@@ -505,22 +741,40 @@ pub(super) fn read_atom(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<
         if e.title.trim() == "Error" {
             let msg = e.summary.trim().to_owned();
             if out.is_empty() && i == 0 {
-                return Err(ReadError { file: file.into(), message: format!("the arXiv API answered with an error entry: {msg}") });
+                return Err(ReadError {
+                    file: file.into(),
+                    message: format!("the arXiv API answered with an error entry: {msg}"),
+                });
             }
-            out.push(Err(rej(file, &pos, "entry", format!("API error entry: {msg}"))));
+            out.push(Err(rej(
+                file,
+                &pos,
+                "entry",
+                format!("API error entry: {msg}"),
+            )));
             continue;
         }
         let tail = e.id.rsplit_once("/abs/").map_or(e.id.as_str(), |x| x.1);
         let (id, named) = split_version(tail);
         let Some(published) = parse_date(&e.published) else {
-            out.push(Err(rej(file, &format!("{pos} ({id})"), "published", format!("expected an ISO 8601 date, found {:?}", e.published))));
+            out.push(Err(rej(
+                file,
+                &format!("{pos} ({id})"),
+                "published",
+                format!("expected an ISO 8601 date, found {:?}", e.published),
+            )));
             continue;
         };
         let mut cats = Vec::new();
         if let Some(p) = &e.primary {
             cats.push(p.clone());
         }
-        cats.extend(e.categories.iter().filter(|c| Some(*c) != e.primary.as_ref()).cloned());
+        cats.extend(
+            e.categories
+                .iter()
+                .filter(|c| Some(*c) != e.primary.as_ref())
+                .cloned(),
+        );
         let raw = Raw {
             id,
             versions: Vec::new(),
@@ -552,7 +806,12 @@ struct BTreeEntry {
 }
 
 fn collect_attrs(c: &mut BTreeEntry, name: &str, e: &quick_xml::events::BytesStart<'_>) {
-    let attr = |k: &str| e.attributes().flatten().find(|a| a.key.local_name().as_ref() == k.as_bytes()).and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
+    let attr = |k: &str| {
+        e.attributes()
+            .flatten()
+            .find(|a| a.key.local_name().as_ref() == k.as_bytes())
+            .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+    };
     match name {
         "primary_category" => c.primary = attr("term"),
         "category" => {
@@ -589,7 +848,11 @@ struct OaiRec {
 ///
 /// **decided**: the `arXiv` format lists no versions; a record is version 1 unless
 /// `--version N` names another, and `submitted_at` is midnight UTC of its `created` date.
-pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+pub(super) fn read_oai(
+    bytes: &[u8],
+    file: &str,
+    opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
     use quick_xml::events::Event;
     let mut r = quick_xml::Reader::from_reader(bytes);
     r.config_mut().check_end_names = true;
@@ -601,12 +864,20 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
     let mut error: Option<(String, String)> = None;
     let mut error_code = String::new();
     loop {
-        let ev = r.read_event_into(&mut buf).map_err(|e| ReadError { file: file.into(), message: format!("malformed XML at byte {}: {e}", r.buffer_position()) })?;
+        let ev = r.read_event_into(&mut buf).map_err(|e| ReadError {
+            file: file.into(),
+            message: format!("malformed XML at byte {}: {e}", r.buffer_position()),
+        })?;
         match ev {
             Event::Start(ref e) | Event::Empty(ref e) => {
                 let empty = matches!(ev, Event::Empty(_));
                 let name = String::from_utf8_lossy(e.local_name().as_ref()).into_owned();
-                let attr = |k: &str| e.attributes().flatten().find(|a| a.key.local_name().as_ref() == k.as_bytes()).and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()));
+                let attr = |k: &str| {
+                    e.attributes()
+                        .flatten()
+                        .find(|a| a.key.local_name().as_ref() == k.as_bytes())
+                        .and_then(|a| a.unescape_value().ok().map(|v| v.into_owned()))
+                };
                 match name.as_str() {
                     "record" => cur = Some(OaiRec::default()),
                     "header" if attr("status").as_deref() == Some("deleted") => {
@@ -628,7 +899,10 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
                 text.clear();
             }
             Event::Text(t) => {
-                let s = t.unescape().map_err(|e| ReadError { file: file.into(), message: format!("malformed XML text at byte {}: {e}", r.buffer_position()) })?;
+                let s = t.unescape().map_err(|e| ReadError {
+                    file: file.into(),
+                    message: format!("malformed XML text at byte {}: {e}", r.buffer_position()),
+                })?;
                 text.push_str(&s);
             }
             Event::End(_) => {
@@ -650,7 +924,12 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
                         "keyname" => c.keyname = v.trim().to_owned(),
                         "forenames" => c.forenames = v.trim().to_owned(),
                         "author" => {
-                            let n = [c.forenames.as_str(), c.keyname.as_str()].iter().filter(|x| !x.is_empty()).copied().collect::<Vec<_>>().join(" ");
+                            let n = [c.forenames.as_str(), c.keyname.as_str()]
+                                .iter()
+                                .filter(|x| !x.is_empty())
+                                .copied()
+                                .collect::<Vec<_>>()
+                                .join(" ");
                             c.authors.push(detex(&n));
                             c.keyname.clear();
                             c.forenames.clear();
@@ -674,7 +953,13 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
             }
             Event::Eof => {
                 if let Some(open) = path.last() {
-                    return Err(ReadError { file: file.into(), message: format!("malformed XML at byte {}: input ends inside <{open}>", r.buffer_position()) });
+                    return Err(ReadError {
+                        file: file.into(),
+                        message: format!(
+                            "malformed XML at byte {}: input ends inside <{open}>",
+                            r.buffer_position()
+                        ),
+                    });
                 }
                 break;
             }
@@ -683,10 +968,16 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
         buf.clear();
     }
     if let Some((code, msg)) = error {
-        return Err(ReadError { file: file.into(), message: format!("OAI-PMH error {code}: {msg}") });
+        return Err(ReadError {
+            file: file.into(),
+            message: format!("OAI-PMH error {code}: {msg}"),
+        });
     }
     if recs.is_empty() {
-        return Err(ReadError { file: file.into(), message: "no OAI-PMH record in the response".into() });
+        return Err(ReadError {
+            file: file.into(),
+            message: "no OAI-PMH record in the response".into(),
+        });
     }
     let mut out = Vec::new();
     for (i, c) in recs.into_iter().enumerate() {
@@ -698,9 +989,16 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
         let mut versions = Vec::new();
         let mut bad = None;
         for (v, d) in &c.versions {
-            match (v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()), parse_date(d)) {
+            match (
+                v.strip_prefix('v').and_then(|n| n.parse::<u32>().ok()),
+                parse_date(d),
+            ) {
                 (Some(n), Some(t)) => versions.push((n, Some(t))),
-                _ => bad = Some(format!("expected version vN with an RFC 2822 date, found {v} {d:?}")),
+                _ => {
+                    bad = Some(format!(
+                        "expected version vN with an RFC 2822 date, found {v} {d:?}"
+                    ))
+                }
             }
         }
         if let Some(m) = bad {
@@ -712,14 +1010,28 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
             match parse_date(&c.created) {
                 Some(t) => Some(t),
                 None => {
-                    out.push(Err(rej(file, &format!("{pos} ({})", c.id), "created", format!("expected a date, found {:?}", c.created))));
+                    out.push(Err(rej(
+                        file,
+                        &format!("{pos} ({})", c.id),
+                        "created",
+                        format!("expected a date, found {:?}", c.created),
+                    )));
                     continue;
                 }
             }
         } else {
             None
         };
-        let authors = if c.authors.is_empty() { split_authors(&c.authors_text.split_whitespace().collect::<Vec<_>>().join(" ")) } else { c.authors };
+        let authors = if c.authors.is_empty() {
+            split_authors(
+                &c.authors_text
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join(" "),
+            )
+        } else {
+            c.authors
+        };
         let raw = Raw {
             id: c.id,
             versions,
@@ -736,4 +1048,3 @@ pub(super) fn read_oai(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<V
     }
     Ok(out)
 }
-

@@ -164,7 +164,11 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
 }
 
 /// Read every record of an input. `file` names it in errors.
-pub fn read(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+pub fn read(
+    bytes: &[u8],
+    file: &str,
+    opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
     if opts.format == Some(Format::Record) || (opts.format.is_none() && looks_like_record(bytes)) {
         return read_records(bytes, file);
     }
@@ -181,9 +185,16 @@ pub fn read(bytes: &[u8], file: &str, opts: &ReadOptions) -> Result<Vec<Result<I
 /// A JSON object (or the first of JSON lines) with `schema_version`, `source` and
 /// `metadata`: a plain canonical record.
 fn looks_like_record(bytes: &[u8]) -> bool {
-    let first = bytes.split(|b| *b == b'\n').find(|l| !l.trim_ascii().is_empty()).unwrap_or(bytes);
+    let first = bytes
+        .split(|b| *b == b'\n')
+        .find(|l| !l.trim_ascii().is_empty())
+        .unwrap_or(bytes);
     match crate::canon::parse(first.trim_ascii()).or_else(|_| crate::canon::parse(bytes)) {
-        Ok(v) => v.get("schema_version").is_some() && v.get("source").is_some() && v.get("metadata").is_some(),
+        Ok(v) => {
+            v.get("schema_version").is_some()
+                && v.get("source").is_some()
+                && v.get("metadata").is_some()
+        }
         Err(_) => false,
     }
 }
@@ -196,29 +207,50 @@ fn read_records(bytes: &[u8], file: &str) -> Result<Vec<Result<Item, Rejected>>,
         Err(whole) => {
             let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
             if lines.iter().filter(|l| !l.trim_ascii().is_empty()).count() < 2 {
-                return Err(ReadError { file: file.to_owned(), message: format!("not valid JSON {whole}") });
+                return Err(ReadError {
+                    file: file.to_owned(),
+                    message: format!("not valid JSON {whole}"),
+                });
             }
             lines
                 .iter()
                 .enumerate()
                 .filter(|(_, l)| !l.trim_ascii().is_empty())
-                .map(|(n, l)| (format!("line {}", n + 1), crate::canon::parse(l.trim_ascii()).map_err(|e| format!("not valid JSON {e}"))))
+                .map(|(n, l)| {
+                    (
+                        format!("line {}", n + 1),
+                        crate::canon::parse(l.trim_ascii())
+                            .map_err(|e| format!("not valid JSON {e}")),
+                    )
+                })
                 .collect()
         }
     };
     Ok(values
         .into_iter()
         .map(|(pos, v)| {
-            let rej = |field: String, message: String| Rejected { file: file.to_owned(), record: pos.clone(), field, message };
+            let rej = |field: String, message: String| Rejected {
+                file: file.to_owned(),
+                record: pos.clone(),
+                field,
+                message,
+            };
             let v = v.map_err(|m| rej("-".into(), m))?;
             let mut ck = crate::check::Checker::new(None);
             match crate::check::record(&mut ck, Some(&v), "$") {
-                Some(_) if ck.ok() => Ok(Item { position: pos.clone(), record: v, paper: None }),
+                Some(_) if ck.ok() => Ok(Item {
+                    position: pos.clone(),
+                    record: v,
+                    paper: None,
+                }),
                 _ => {
                     let f = ck.failures.first();
                     Err(rej(
                         f.map_or_else(|| "$".into(), |f| f.path.clone()),
-                        f.map_or_else(|| "not a canonical record".into(), |f| format!("expected {}, found {}", f.expected, f.found)),
+                        f.map_or_else(
+                            || "not a canonical record".into(),
+                            |f| format!("expected {}, found {}", f.expected, f.found),
+                        ),
                     ))
                 }
             }

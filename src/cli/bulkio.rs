@@ -11,25 +11,46 @@ use super::{Failure, shown};
 /// JSON lines with more than one line; None for everything else (read whole).
 pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead>>, Failure> {
     let forced = a.format.as_deref().and_then(pith::arxiv::Format::parse);
-    if forced.is_some_and(|x| !matches!(x, pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record)) {
+    if forced.is_some_and(|x| {
+        !matches!(
+            x,
+            pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record
+        )
+    }) {
         return Ok(None);
     }
-    let rerr = |source| Failure::from(pith::io::IoError::Read { path: f.into(), source });
+    let rerr = |source| {
+        Failure::from(pith::io::IoError::Read {
+            path: f.into(),
+            source,
+        })
+    };
     let mut r: Box<dyn BufRead> = if f == Path::new("-") {
         Box::new(std::io::stdin().lock())
     } else {
-        Box::new(BufReader::with_capacity(1 << 20, std::fs::File::open(f).map_err(rerr)?))
+        Box::new(BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(f).map_err(rerr)?,
+        ))
     };
     let mut first = Vec::new();
     r.read_until(b'\n', &mut first).map_err(rerr)?;
     let more = !r.fill_buf().map_err(rerr)?.is_empty();
-    let lines = more && first.ends_with(b"\n") && matches!(forced.or_else(|| pith::arxiv::detect(&first)), Some(pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record));
+    let lines = more
+        && first.ends_with(b"\n")
+        && matches!(
+            forced.or_else(|| pith::arxiv::detect(&first)),
+            Some(pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record)
+        );
     if !lines && f == Path::new("-") {
         // stdin cannot be reopened: hand back everything through a reader anyway
         let mut rest = Vec::new();
         r.read_to_end(&mut rest).map_err(rerr)?;
         first.extend_from_slice(&rest);
-        return Err(Failure::Usage(format!("{}: stdin is read as JSON lines only; save other formats to a file", shown(f))));
+        return Err(Failure::Usage(format!(
+            "{}: stdin is read as JSON lines only; save other formats to a file",
+            shown(f)
+        )));
     }
     if !lines {
         return Ok(None);
@@ -50,18 +71,43 @@ impl Sink {
         match out.filter(|p| *p != Path::new("-")) {
             Some(p) => {
                 if p.exists() && !force && p != Path::new("/dev/null") {
-                    return Err(Failure::Refused(format!("refusing to overwrite {} (it exists; pass --force to replace it)", p.display())));
+                    return Err(Failure::Refused(format!(
+                        "refusing to overwrite {} (it exists; pass --force to replace it)",
+                        p.display()
+                    )));
                 }
                 if p == Path::new("/dev/null") {
-                    return Ok(Sink { w: Box::new(std::io::sink()), tmp: None });
+                    return Ok(Sink {
+                        w: Box::new(std::io::sink()),
+                        tmp: None,
+                    });
                 }
-                let dir = p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
-                let tf = tempfile::Builder::new().prefix(".pith-tmp-").permissions(perm()).tempfile_in(dir).map_err(|e| Failure::Usage(format!("cannot write {}: {e}", p.display())))?;
+                let dir = p
+                    .parent()
+                    .filter(|d| !d.as_os_str().is_empty())
+                    .unwrap_or(Path::new("."));
+                let tf = tempfile::Builder::new()
+                    .prefix(".pith-tmp-")
+                    .permissions(perm())
+                    .tempfile_in(dir)
+                    .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", p.display())))?;
                 let (file, path) = tf.into_parts();
-                Ok(Sink { w: Box::new(std::io::BufWriter::with_capacity(1 << 20, file)), tmp: Some((path, p.to_path_buf(), force)) })
+                Ok(Sink {
+                    w: Box::new(std::io::BufWriter::with_capacity(1 << 20, file)),
+                    tmp: Some((path, p.to_path_buf(), force)),
+                })
             }
-            None if json => Ok(Sink { w: Box::new(std::io::sink()), tmp: None }),
-            None => Ok(Sink { w: Box::new(std::io::BufWriter::with_capacity(1 << 16, std::io::stdout())), tmp: None }),
+            None if json => Ok(Sink {
+                w: Box::new(std::io::sink()),
+                tmp: None,
+            }),
+            None => Ok(Sink {
+                w: Box::new(std::io::BufWriter::with_capacity(
+                    1 << 16,
+                    std::io::stdout(),
+                )),
+                tmp: None,
+            }),
         }
     }
     /// The writer.
@@ -70,11 +116,19 @@ impl Sink {
     }
     /// Flush, fsync and move into place.
     pub fn finish(mut self) -> Result<(), Failure> {
-        self.w.flush().map_err(|e| Failure::Usage(format!("cannot write the output: {e}")))?;
+        self.w
+            .flush()
+            .map_err(|e| Failure::Usage(format!("cannot write the output: {e}")))?;
         drop(self.w);
         if let Some((tmp, dest, force)) = self.tmp {
-            std::fs::File::open(&tmp).and_then(|f| f.sync_all()).map_err(|e| Failure::Usage(format!("cannot write {}: {e}", dest.display())))?;
-            let r = if force { tmp.persist(&dest).map_err(|e| e.error) } else { tmp.persist_noclobber(&dest).map_err(|e| e.error) };
+            std::fs::File::open(&tmp)
+                .and_then(|f| f.sync_all())
+                .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", dest.display())))?;
+            let r = if force {
+                tmp.persist(&dest).map_err(|e| e.error)
+            } else {
+                tmp.persist_noclobber(&dest).map_err(|e| e.error)
+            };
             r.map_err(|e| Failure::Usage(format!("cannot write {}: {e}", dest.display())))?;
         }
         Ok(())
@@ -88,7 +142,9 @@ fn perm() -> std::fs::Permissions {
 }
 #[cfg(not(unix))]
 fn perm() -> std::fs::Permissions {
-    std::fs::metadata(".").map(|m| m.permissions()).unwrap_or_else(|_| unreachable!())
+    std::fs::metadata(".")
+        .map(|m| m.permissions())
+        .unwrap_or_else(|_| unreachable!())
 }
 
 /// Progress on stderr: a bar on a terminal, a line every 10 s otherwise, none when quiet.
@@ -106,12 +162,24 @@ impl Progress {
     pub fn new(quiet: bool) -> Self {
         let bar = (!quiet && std::io::stderr().is_terminal()).then(|| {
             let b = indicatif::ProgressBar::new_spinner();
-            b.set_style(indicatif::ProgressStyle::with_template("{spinner} {elapsed_precise} {pos} done {msg} ({per_sec})").unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()));
+            b.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} {elapsed_precise} {pos} done {msg} ({per_sec})",
+                )
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
+            );
             b.enable_steady_tick(Duration::from_millis(200));
             b
         });
         let now = Instant::now();
-        Progress { bar, quiet, start: now, last: now, done: 0, refused: 0 }
+        Progress {
+            bar,
+            quiet,
+            start: now,
+            last: now,
+            done: 0,
+            refused: 0,
+        }
     }
     /// Count one outcome.
     pub fn tick(&mut self, o: &pith::bulk::Outcome) {
@@ -124,7 +192,12 @@ impl Progress {
             b.set_message(format!("{} refused", self.refused));
         } else if !self.quiet && self.last.elapsed() >= Duration::from_secs(10) {
             self.last = Instant::now();
-            eprintln!("... {} done, {} refused, {:.0}/s", self.done, self.refused, self.rate());
+            eprintln!(
+                "... {} done, {} refused, {:.0}/s",
+                self.done,
+                self.refused,
+                self.rate()
+            );
         }
     }
     /// Print without tearing the bar.
@@ -143,7 +216,13 @@ impl Progress {
             b.finish_and_clear();
         }
         if !self.quiet {
-            eprintln!("{} done, {} refused, {:.0}/s, {:.2}s elapsed", total.done, total.refused, self.rate(), self.start.elapsed().as_secs_f64());
+            eprintln!(
+                "{} done, {} refused, {:.0}/s, {:.2}s elapsed",
+                total.done,
+                total.refused,
+                self.rate(),
+                self.start.elapsed().as_secs_f64()
+            );
         }
     }
 }
@@ -157,7 +236,10 @@ pub struct Rejects {
 impl Rejects {
     /// Collect for `path` (nothing when None).
     pub fn open(path: Option<&Path>) -> Result<Self, Failure> {
-        Ok(Rejects { path: path.map(Path::to_path_buf), buf: Vec::new() })
+        Ok(Rejects {
+            path: path.map(Path::to_path_buf),
+            buf: Vec::new(),
+        })
     }
     /// One refused record.
     pub fn push(&mut self, r: &pith::arxiv::Rejected) {

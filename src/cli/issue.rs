@@ -101,37 +101,50 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     for f in &a.input.inputs {
         let name = shown(f);
-        let mut emit_items = |items: Vec<Result<Item, Rejected>>| -> Result<(), pith::bulk::BulkError> {
-            for it in items {
-                match it {
-                    Ok(it) => {
-                        let line = record_line(&it, a.json);
-                        out.write_all(line.as_bytes()).map_err(|source| pith::bulk::BulkError::Io { what: "cannot write stdout".into(), source })?;
-                    }
-                    Err(r) => {
-                        eprintln!("refused: {r}");
-                        rejects.push(&r);
-                        refused = true;
+        let mut emit_items =
+            |items: Vec<Result<Item, Rejected>>| -> Result<(), pith::bulk::BulkError> {
+                for it in items {
+                    match it {
+                        Ok(it) => {
+                            let line = record_line(&it, a.json);
+                            out.write_all(line.as_bytes()).map_err(|source| {
+                                pith::bulk::BulkError::Io {
+                                    what: "cannot write stdout".into(),
+                                    source,
+                                }
+                            })?;
+                        }
+                        Err(r) => {
+                            eprintln!("refused: {r}");
+                            rejects.push(&r);
+                            refused = true;
+                        }
                     }
                 }
-            }
-            Ok(())
-        };
+                Ok(())
+            };
         match super::bulkio::open_lines(f, &a.input)? {
             Some(mut reader) => {
-                pith::bulk::read_lines(&mut reader, &name, threads, &opts, &mut emit_items).map_err(|e| Failure::Usage(chain(&e)))?;
+                pith::bulk::read_lines(&mut reader, &name, threads, &opts, &mut emit_items)
+                    .map_err(|e| Failure::Usage(chain(&e)))?;
             }
             None => {
                 let bytes = pith::io::read_input(f)?;
                 let items = match arxiv::read(&bytes, &name, &opts) {
                     Ok(items) => items,
-                    Err(e) => vec![Err(Rejected { file: name.clone(), record: "(whole input)".into(), field: "-".into(), message: e.message })],
+                    Err(e) => vec![Err(Rejected {
+                        file: name.clone(),
+                        record: "(whole input)".into(),
+                        field: "-".into(),
+                        message: e.message,
+                    })],
                 };
                 emit_items(items).map_err(|e| Failure::Usage(chain(&e)))?;
             }
         }
     }
-    out.flush().map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+    out.flush()
+        .map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
     rejects.finish()?;
     Ok(u8::from(refused))
 }
@@ -154,7 +167,11 @@ fn record_line(it: &Item, json: bool) -> String {
             "withdrawn": withdrawn,
         }))
     } else {
-        format!("{number}  {id}  {}{}\n", sha.hex(), if withdrawn { "  withdrawn" } else { "" })
+        format!(
+            "{number}  {id}  {}{}\n",
+            sha.hex(),
+            if withdrawn { "  withdrawn" } else { "" }
+        )
     }
 }
 
@@ -219,9 +236,19 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     let Some(key_path) = a.key.as_ref() else {
         return Err(Failure::Usage("give --key FILE or --request FILE".into()));
     };
-    let key = unlock(key_path, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", key_path.display()))?;
+    let key = unlock(
+        key_path,
+        a.unlock.identity.as_deref(),
+        a.unlock.passphrase_file.as_deref(),
+        "PITH_PASSPHRASE",
+        &format!("signing key {}", key_path.display()),
+    )?;
     let now = match &a.at {
-        Some(t) => pith::time::Timestamp::parse(t).ok_or_else(|| Failure::Usage(format!("--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z")))?,
+        Some(t) => pith::time::Timestamp::parse(t).ok_or_else(|| {
+            Failure::Usage(format!(
+                "--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
+            ))
+        })?,
         None => pith::time::Timestamp::now(),
     };
     // the key's document: from the keyring (which must trust it now), else built
@@ -229,25 +256,40 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         Some(dir) => {
             let ring = pith::keys::Keyring::load(dir)?;
             let Some(k) = ring.get(key.public().fingerprint()) else {
-                return Err(Failure::Refused(format!("key {} ({}) is not in the keyring {}", key.key_id(), key.public().fingerprint(), dir.display())));
+                return Err(Failure::Refused(format!(
+                    "key {} ({}) is not in the keyring {}",
+                    key.key_id(),
+                    key.public().fingerprint(),
+                    dir.display()
+                )));
             };
             let window = k.window_at(&now);
             if window != pith::keys::KeyWindow::Valid {
-                return Err(Failure::Refused(format!("key {} cannot sign at {now}: {window:?}", key.key_id())));
+                return Err(Failure::Refused(format!(
+                    "key {} cannot sign at {now}: {window:?}",
+                    key.key_id()
+                )));
             }
             k.doc.raw.clone()
         }
         None => {
             if a.bundle {
-                return Err(Failure::Usage("--bundle needs --keyring DIR (the bundles' public_keys come from it)".into()));
+                return Err(Failure::Usage(
+                    "--bundle needs --keyring DIR (the bundles' public_keys come from it)".into(),
+                ));
             }
             pith::keys::KeyDocument::build(key.key_id(), key.public(), None, None, None)
         }
     };
-    let path = a.registry.clone().unwrap_or_else(pith::ledger::default_path);
+    let path = a
+        .registry
+        .clone()
+        .unwrap_or_else(pith::ledger::default_path);
     let mut ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
     let opts = pith::bulk::IssueOptions {
-        threads: a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
+        threads: a
+            .threads
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
         read: a.input.options(),
         bundles: a.bundle,
         base_url: a.base_url.clone(),
@@ -259,7 +301,12 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
     let mut total = pith::bulk::Summary::default();
     let json = a.json;
-    let mut is = pith::bulk::Issuer { key: &key, key_doc: &key_doc, ledger: &mut ledger, opts: &opts };
+    let mut is = pith::bulk::Issuer {
+        key: &key,
+        key_doc: &key_doc,
+        ledger: &mut ledger,
+        opts: &opts,
+    };
     for f in &a.input.inputs {
         let name = shown(f);
         let lines = super::bulkio::open_lines(f, &a.input)?;
@@ -283,7 +330,10 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                             if done.new { "issued  " } else { "reissued" },
                             done.pith_number,
                             if *withdrawn { "  WITHDRAWN" } else { "" },
-                            done.replaces.as_deref().map(|r| format!("  (metadata changed; replaces {r})")).unwrap_or_default()
+                            done.replaces
+                                .as_deref()
+                                .map(|r| format!("  (metadata changed; replaces {r})"))
+                                .unwrap_or_default()
                         );
                     }
                 }
@@ -302,7 +352,12 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                 let bytes = pith::io::read_input(f)?;
                 let items = match pith::arxiv::read(&bytes, &name, &opts.read) {
                     Ok(items) => items,
-                    Err(e) => vec![Err(pith::arxiv::Rejected { file: name.clone(), record: "(whole input)".into(), field: "-".into(), message: e.message })],
+                    Err(e) => vec![Err(pith::arxiv::Rejected {
+                        file: name.clone(),
+                        record: "(whole input)".into(),
+                        field: "-".into(),
+                        message: e.message,
+                    })],
                 };
                 pith::bulk::issue_items(items, &name, &mut is, sink.writer(), &mut each)
             }
@@ -322,11 +377,16 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
 /// unsigned record_created events as a signing request.
 fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
     let (Some(signer), Some(dir)) = (&a.signer, &a.keyring) else {
-        return Err(Failure::Usage("--request needs --signer KEY_ID and --keyring DIR".into()));
+        return Err(Failure::Usage(
+            "--request needs --signer KEY_ID and --keyring DIR".into(),
+        ));
     };
     let kr = super::publishing::key_ref(dir, signer)?;
     let (items, mut refused) = a.input.read_all()?;
-    let path = a.registry.clone().unwrap_or_else(pith::ledger::default_path);
+    let path = a
+        .registry
+        .clone()
+        .unwrap_or_else(pith::ledger::default_path);
     let ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
     let mut out = Vec::new();
     for it in &items {

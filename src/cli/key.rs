@@ -502,14 +502,27 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         a.protect.new_passphrase_file = a.passphrase_file.take();
     }
     if !pith::digest::valid_key_id(&a.key_id) {
-        return Err(Failure::Usage(format!("--key-id {:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'", a.key_id)));
+        return Err(Failure::Usage(format!(
+            "--key-id {:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'",
+            a.key_id
+        )));
     }
     let raw = zeroize::Zeroizing::new(pith::io::read_input(&a.seed_file)?);
-    let text = std::str::from_utf8(&raw).map_err(|_| Failure::Usage(format!("{}: expected 64 hex characters", a.seed_file.display())))?.trim();
+    let text = std::str::from_utf8(&raw)
+        .map_err(|_| {
+            Failure::Usage(format!(
+                "{}: expected 64 hex characters",
+                a.seed_file.display()
+            ))
+        })?
+        .trim();
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
     let bytes = zeroize::Zeroizing::new(pith::digest::unhex(text).unwrap_or_default());
     if bytes.len() != 32 {
-        return Err(Failure::Usage(format!("{}: expected 64 hex characters (a 32-byte Ed25519 seed)", a.seed_file.display())));
+        return Err(Failure::Usage(format!(
+            "{}: expected 64 hex characters (a 32-byte Ed25519 seed)",
+            a.seed_file.display()
+        )));
     }
     seed.copy_from_slice(&bytes);
     let valid_from = match &a.valid_from {
@@ -517,11 +530,24 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         None => now(),
     };
     let key = SigningKey::from_seed(&a.key_id, valid_from, &seed);
-    std::fs::create_dir_all(&a.out_dir).map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
-    let protect = protection(&a.protect, &format!("imported key {}", a.key_id), "PITH_PASSPHRASE")?;
+    std::fs::create_dir_all(&a.out_dir)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
+    let protect = protection(
+        &a.protect,
+        &format!("imported key {}", a.key_id),
+        "PITH_PASSPHRASE",
+    )?;
     let g = custody::write_new_key(&a.out_dir, &key, &protect, None, None, &valid_from, false)?;
-    println!("imported {}  fingerprint {} ({})", a.key_id, key.public().fingerprint(), key.public().fingerprint_b32());
+    println!(
+        "imported {}  fingerprint {} ({})",
+        a.key_id,
+        key.public().fingerprint(),
+        key.public().fingerprint_b32()
+    );
     println!("  public key document: {}", g.pub_path.display());
-    println!("  secret key (age-encrypted, 0600): {}", g.secret_path.display());
+    println!(
+        "  secret key (age-encrypted, 0600): {}",
+        g.secret_path.display()
+    );
     Ok(0)
 }

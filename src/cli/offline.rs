@@ -41,16 +41,38 @@ fn refused(e: impl std::fmt::Display) -> Failure {
 
 pub fn sign(a: SignArgs) -> Result<u8, Failure> {
     let req = read_json(&a.request)?;
-    let key = unlock(&a.key, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", a.key.display()))?;
-    let review = pith::offline::review(&req, &KeyRef::from(&key)).map_err(|e| refused(format!("{}: {e}", shown(&a.request))))?;
-    let log = a.log.clone().unwrap_or_else(|| a.key.parent().unwrap_or(Path::new(".")).join(DEFAULT_LOG));
+    let key = unlock(
+        &a.key,
+        a.unlock.identity.as_deref(),
+        a.unlock.passphrase_file.as_deref(),
+        "PITH_PASSPHRASE",
+        &format!("signing key {}", a.key.display()),
+    )?;
+    let review = pith::offline::review(&req, &KeyRef::from(&key))
+        .map_err(|e| refused(format!("{}: {e}", shown(&a.request))))?;
+    let log = a
+        .log
+        .clone()
+        .unwrap_or_else(|| a.key.parent().unwrap_or(Path::new(".")).join(DEFAULT_LOG));
     let entries = pith::custody::read_log(&log).map_err(|e| Failure::Usage(chain(&e)))?;
-    if let Some(e) = entries.iter().find(|e| e.get("details").and_then(|d| d.get("request_id")).and_then(Value::as_str) == Some(review.request_id.as_str())) {
+    if let Some(e) = entries.iter().find(|e| {
+        e.get("details")
+            .and_then(|d| d.get("request_id"))
+            .and_then(Value::as_str)
+            == Some(review.request_id.as_str())
+    }) {
         let at = e.get("at").and_then(Value::as_str).unwrap_or("?");
-        return Err(refused(format!("request {} was already signed at {at} (audit log {}): refusing to sign it again", review.request_id, log.display())));
+        return Err(refused(format!(
+            "request {} was already signed at {at} (audit log {}): refusing to sign it again",
+            review.request_id,
+            log.display()
+        )));
     }
     if a.json {
-        eprintln!("{}", serde_json::to_string(&review).map_err(|e| Failure::Usage(e.to_string()))?);
+        eprintln!(
+            "{}",
+            serde_json::to_string(&review).map_err(|e| Failure::Usage(e.to_string()))?
+        );
     } else {
         eprintln!("signing request {}", review.request_id);
         eprintln!("  read-out (compare by voice): {}", review.words);
@@ -63,10 +85,22 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
         }
     }
     if !a.yes {
-        let mut tty = std::fs::OpenOptions::new().read(true).write(true).open("/dev/tty").map_err(|_| refused("no terminal to confirm on: pass --yes to sign without asking"))?;
-        write!(tty, "Sign these {} item(s) with {}? Type yes to sign: ", review.items.len(), review.key_id).map_err(|e| Failure::Usage(e.to_string()))?;
+        let mut tty = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/tty")
+            .map_err(|_| refused("no terminal to confirm on: pass --yes to sign without asking"))?;
+        write!(
+            tty,
+            "Sign these {} item(s) with {}? Type yes to sign: ",
+            review.items.len(),
+            review.key_id
+        )
+        .map_err(|e| Failure::Usage(e.to_string()))?;
         let mut line = String::new();
-        std::io::BufReader::new(&tty).read_line(&mut line).map_err(|e| Failure::Usage(e.to_string()))?;
+        std::io::BufReader::new(&tty)
+            .read_line(&mut line)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
         if line.trim() != "yes" {
             return Err(refused("not confirmed: nothing signed"));
         }
@@ -81,12 +115,17 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
             ("digest", m.digest.hex().into()),
             ("subject", m.subject.as_str().into()),
         ]);
-        pith::custody::append_log(&log, "sign", details, &key, &now).map_err(|e| Failure::Usage(chain(&e)))?;
+        pith::custody::append_log(&log, "sign", details, &key, &now)
+            .map_err(|e| Failure::Usage(chain(&e)))?;
     }
     let mut b = canon::to_canonical(&response);
     b.push(b'\n');
     emit(a.out.as_ref(), false, &b)?;
-    eprintln!("signed {} signature(s); audit log {}", made.len(), log.display());
+    eprintln!(
+        "signed {} signature(s); audit log {}",
+        made.len(),
+        log.display()
+    );
     Ok(0)
 }
 
@@ -116,16 +155,29 @@ pub struct ApplyArgs {
 
 pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
     let req = read_json(&a.request)?;
-    let resp = read_json(&a.response).map_err(|e| refused(format!("{e}: refusing a truncated or damaged response")))?;
+    let resp = read_json(&a.response)
+        .map_err(|e| refused(format!("{e}: refusing a truncated or damaged response")))?;
     let keyring = pith::keys::Keyring::load(&a.keyring)?;
-    let artifacts = pith::offline::apply(&req, &resp, &keyring).map_err(|e| refused(format!("{}: {e}; nothing written", shown(&a.response))))?;
-    let created: Vec<&Value> = artifacts.iter().filter(|v| v.get("event_type").and_then(Value::as_str) == Some("record_created")).collect();
+    let artifacts = pith::offline::apply(&req, &resp, &keyring)
+        .map_err(|e| refused(format!("{}: {e}; nothing written", shown(&a.response))))?;
+    let created: Vec<&Value> = artifacts
+        .iter()
+        .filter(|v| v.get("event_type").and_then(Value::as_str) == Some("record_created"))
+        .collect();
     if !created.is_empty() {
-        let path = a.registry.clone().unwrap_or_else(pith::ledger::default_path);
-        let mut ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+        let path = a
+            .registry
+            .clone()
+            .unwrap_or_else(pith::ledger::default_path);
+        let mut ledger =
+            pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
         for ev in created {
             let done = ledger.record_event(ev).map_err(|e| refused(chain(&e)))?;
-            eprintln!("{} {}", if done.new { "issued  " } else { "reissued" }, done.pith_number);
+            eprintln!(
+                "{} {}",
+                if done.new { "issued  " } else { "reissued" },
+                done.pith_number
+            );
         }
     }
     let mut b = Vec::new();
@@ -164,11 +216,34 @@ pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
             b.push(b'\n');
             String::from_utf8_lossy(&b).into_owned()
         } else {
-            let g = |k: &str| e.get(k).map(Value::brief).unwrap_or_default().trim_matches('"').to_owned();
-            let d = |k: &str| e.get("details").and_then(|x| x.get(k)).map(Value::brief).unwrap_or_default().trim_matches('"').to_owned();
-            format!("{:>4}  {}  {}  {}  {}  {}  {}\n", g("seq"), g("at"), g("key_id"), d("signed_message"), d("subject"), d("digest"), d("request_id"))
+            let g = |k: &str| {
+                e.get(k)
+                    .map(Value::brief)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_owned()
+            };
+            let d = |k: &str| {
+                e.get("details")
+                    .and_then(|x| x.get(k))
+                    .map(Value::brief)
+                    .unwrap_or_default()
+                    .trim_matches('"')
+                    .to_owned()
+            };
+            format!(
+                "{:>4}  {}  {}  {}  {}  {}  {}\n",
+                g("seq"),
+                g("at"),
+                g("key_id"),
+                d("signed_message"),
+                d("subject"),
+                d("digest"),
+                d("request_id")
+            )
         };
-        out.write_all(line.as_bytes()).map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+        out.write_all(line.as_bytes())
+            .map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
     }
     Ok(0)
 }

@@ -24,18 +24,36 @@ pub enum Mode {
 /// The named key of a keyring, for a request.
 pub fn key_ref(dir: &std::path::Path, id: &str) -> Result<pith::issue::KeyRef, Failure> {
     let ring = pith::keys::Keyring::load(dir)?;
-    let k = ring.by_id(id).ok_or_else(|| Failure::Usage(format!("--signer {id:?}: no such key in {}", dir.display())))?;
-    Ok(pith::issue::KeyRef { key_id: k.doc.key_id.clone(), fingerprint: k.doc.key.fingerprint().to_owned() })
+    let k = ring.by_id(id).ok_or_else(|| {
+        Failure::Usage(format!("--signer {id:?}: no such key in {}", dir.display()))
+    })?;
+    Ok(pith::issue::KeyRef {
+        key_id: k.doc.key_id.clone(),
+        fingerprint: k.doc.key.fingerprint().to_owned(),
+    })
 }
 
 /// Write a signing request (atomic; never over an existing file).
-pub fn write_request(path: &std::path::Path, key: &pith::issue::KeyRef, items: &[pith::offline::Item]) -> Result<u8, Failure> {
+pub fn write_request(
+    path: &std::path::Path,
+    key: &pith::issue::KeyRef,
+    items: &[pith::offline::Item],
+) -> Result<u8, Failure> {
     let req = pith::offline::request(key, items, &Timestamp::now());
     let mut b = canon::to_canonical(&req);
     b.push(b'\n');
     pith::io::write_output(Some(path), &b, false)?;
-    let id = req.get("request_id").and_then(Value::as_str).unwrap_or_default();
-    eprintln!("wrote signing request {} ({} item(s)) for key {}: {}", path.display(), items.len(), key.key_id, id);
+    let id = req
+        .get("request_id")
+        .and_then(Value::as_str)
+        .unwrap_or_default();
+    eprintln!(
+        "wrote signing request {} ({} item(s)) for key {}: {}",
+        path.display(),
+        items.len(),
+        key.key_id,
+        id
+    );
     eprintln!("  read-out: {}", pith::offline::words(id));
     Ok(0)
 }
@@ -86,17 +104,26 @@ pub struct SignArgs {
 impl SignArgs {
     fn mode(&self) -> Result<Mode, Failure> {
         match (&self.key, &self.request) {
-            (Some(k), _) => Ok(Mode::Key(unlock(k, self.unlock.identity.as_deref(), self.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", k.display()))?)),
+            (Some(k), _) => Ok(Mode::Key(unlock(
+                k,
+                self.unlock.identity.as_deref(),
+                self.unlock.passphrase_file.as_deref(),
+                "PITH_PASSPHRASE",
+                &format!("signing key {}", k.display()),
+            )?)),
             (None, Some(r)) => {
                 let (Some(id), Some(dir)) = (&self.signer, &self.keyring) else {
-                    return Err(Failure::Usage("--request needs --signer KEY_ID and --keyring DIR".into()));
+                    return Err(Failure::Usage(
+                        "--request needs --signer KEY_ID and --keyring DIR".into(),
+                    ));
                 };
                 Ok(Mode::Request(r.clone(), key_ref(dir, id)?))
             }
-            (None, None) => Err(Failure::Usage("give --key FILE, or --request FILE with --signer and --keyring".into())),
+            (None, None) => Err(Failure::Usage(
+                "give --key FILE, or --request FILE with --signer and --keyring".into(),
+            )),
         }
     }
-
 }
 
 #[derive(clap::Args, Debug)]
@@ -291,7 +318,9 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                 )));
             }
             let Mode::Key(key) = a.sign.mode()? else {
-                return Err(Failure::Usage("pith event resign signs now: give --key".into()));
+                return Err(Failure::Usage(
+                    "pith event resign signs now: give --key".into(),
+                ));
             };
             let resigned =
                 pith::issue::resign_event(&ev, &key, &Timestamp::now()).ok_or_else(|| {
@@ -315,13 +344,27 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
 }
 
 /// Sign an event now, or write a request for it.
-fn sign_or_request(sign: &SignArgs, draft: &EventDraft, title: Option<String>) -> Result<u8, Failure> {
+fn sign_or_request(
+    sign: &SignArgs,
+    draft: &EventDraft,
+    title: Option<String>,
+) -> Result<u8, Failure> {
     match sign.mode()? {
-        Mode::Key(key) => out_value(&pith::issue::sign_event(draft, &key, &Timestamp::now()), sign.out.as_ref(), sign.force),
+        Mode::Key(key) => out_value(
+            &pith::issue::sign_event(draft, &key, &Timestamp::now()),
+            sign.out.as_ref(),
+            sign.force,
+        ),
         Mode::Request(path, kr) => {
             let ev = pith::issue::unsigned_event(draft, &kr);
             let digest = pith::digest::canon_sha256_without(&ev, &pith::rules::EVENT_UNHASHED);
-            let item = pith::offline::Item { kind: "event", subject: draft.subject.to_string(), title, digest, artifact: ev };
+            let item = pith::offline::Item {
+                kind: "event",
+                subject: draft.subject.to_string(),
+                title,
+                digest,
+                artifact: ev,
+            };
             write_request(&path, &kr, &[item])
         }
     }
@@ -439,8 +482,18 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
             .map_err(|e| Failure::Refused(chain(&e)))?;
     if let Some(path) = &a.request {
         let kr = key_ref(&a.keyring, signer.as_deref().unwrap_or_default())?;
-        let subject = unsigned.get("pith_number").and_then(Value::as_str).unwrap_or_default().to_owned();
-        let item = pith::offline::Item { kind: "bundle", subject, title: None, digest: pith::bundle::bundle_sha256(&unsigned), artifact: unsigned };
+        let subject = unsigned
+            .get("pith_number")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned();
+        let item = pith::offline::Item {
+            kind: "bundle",
+            subject,
+            title: None,
+            digest: pith::bundle::bundle_sha256(&unsigned),
+            artifact: unsigned,
+        };
         return write_request(path, &kr, &[item]);
     }
     let out = match &key {
@@ -520,40 +573,78 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
 /// A JSON-lines file whose first line is a JSON array: one record's events per line.
 fn is_lines_of_arrays(f: &std::path::Path) -> bool {
     use std::io::BufRead as _;
-    let Ok(file) = std::fs::File::open(f) else { return false };
+    let Ok(file) = std::fs::File::open(f) else {
+        return false;
+    };
     let mut r = std::io::BufReader::new(file);
     let mut first = Vec::new();
     if r.read_until(b'\n', &mut first).is_err() || !first.ends_with(b"\n") {
         return false;
     }
-    first.trim_ascii_start().starts_with(b"[") && pith::canon::parse(first.trim_ascii()).is_ok_and(|v| v.as_array().is_some())
+    first.trim_ascii_start().starts_with(b"[")
+        && pith::canon::parse(first.trim_ascii()).is_ok_and(|v| v.as_array().is_some())
 }
 
 /// `pith bundle EVENTS.jsonl`: one bundle per line of event arrays, streamed on every core.
 fn bundle_bulk(a: &BundleArgs, keyring: &pith::keys::Keyring) -> Result<u8, Failure> {
     let built = match &a.built_at {
-        Some(s) => Timestamp::parse(s).filter(Timestamp::whole_seconds).ok_or_else(|| Failure::Usage(format!("--built-at {s:?}: expected YYYY-MM-DDTHH:MM:SSZ")))?,
+        Some(s) => Timestamp::parse(s)
+            .filter(Timestamp::whole_seconds)
+            .ok_or_else(|| {
+                Failure::Usage(format!("--built-at {s:?}: expected YYYY-MM-DDTHH:MM:SSZ"))
+            })?,
         None => now_s(),
     };
     let key = match (&a.key, a.unsigned) {
-        (Some(k), false) => Some(unlock(k, a.unlock.identity.as_deref(), a.unlock.passphrase_file.as_deref(), "PITH_PASSPHRASE", &format!("signing key {}", k.display()))?),
+        (Some(k), false) => Some(unlock(
+            k,
+            a.unlock.identity.as_deref(),
+            a.unlock.passphrase_file.as_deref(),
+            "PITH_PASSPHRASE",
+            &format!("signing key {}", k.display()),
+        )?),
         _ => None,
     };
     if let Some(k) = &key
-        && keyring.get(k.public().fingerprint()).is_none_or(|t| t.window_at(&built) != pith::keys::KeyWindow::Valid)
+        && keyring
+            .get(k.public().fingerprint())
+            .is_none_or(|t| t.window_at(&built) != pith::keys::KeyWindow::Valid)
     {
-        return Err(Failure::Refused(format!("the signing key {} is not in the keyring or not valid at built_at {built}", k.key_id())));
+        return Err(Failure::Refused(format!(
+            "the signing key {} is not in the keyring or not valid at built_at {built}",
+            k.key_id()
+        )));
     }
-    let signer = key.as_ref().map(|k| k.key_id().to_owned()).or(a.signer_key_id.clone());
+    let signer = key
+        .as_ref()
+        .map(|k| k.key_id().to_owned())
+        .or(a.signer_key_id.clone());
     let f = &a.events[0];
     let name = shown(f);
-    let file = std::fs::File::open(f).map_err(|source| Failure::from(pith::io::IoError::Read { path: f.clone(), source }))?;
+    let file = std::fs::File::open(f).map_err(|source| {
+        Failure::from(pith::io::IoError::Read {
+            path: f.clone(),
+            source,
+        })
+    })?;
     let mut input = std::io::BufReader::with_capacity(1 << 20, file);
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, false)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let signed_at = built;
-    let sum = pith::bulk::bundle_lines(&mut input, &name, keyring, key.as_ref(), signer.as_deref(), &a.base_url, &built, &signed_at, threads, sink.writer(), &mut |no, e| eprintln!("refused: {name}:{no}: {e}"))
-        .map_err(|e| Failure::Usage(chain(&e)))?;
+    let sum = pith::bulk::bundle_lines(
+        &mut input,
+        &name,
+        keyring,
+        key.as_ref(),
+        signer.as_deref(),
+        &a.base_url,
+        &built,
+        &signed_at,
+        threads,
+        sink.writer(),
+        &mut |no, e| eprintln!("refused: {name}:{no}: {e}"),
+    )
+    .map_err(|e| Failure::Usage(chain(&e)))?;
     sink.finish()?;
     eprintln!("{} bundled, {} refused", sum.done, sum.refused);
     Ok(u8::from(sum.refused > 0))

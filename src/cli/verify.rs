@@ -64,12 +64,21 @@ pub fn run(a: Args) -> Result<u8, Failure> {
 
 /// A JSON-lines file of artifacts (one per line, not a transcript): verified streaming on
 /// every core, one line per failed artifact; None when `f` is not such a file.
-fn verify_stream(f: &std::path::Path, keyring: &pith::keys::Keyring, a: &Args) -> Result<Option<u8>, Failure> {
+fn verify_stream(
+    f: &std::path::Path,
+    keyring: &pith::keys::Keyring,
+    a: &Args,
+) -> Result<Option<u8>, Failure> {
     use std::io::BufRead as _;
     if f == std::path::Path::new("-") {
         return Ok(None);
     }
-    let rerr = |source| Failure::from(pith::io::IoError::Read { path: f.into(), source });
+    let rerr = |source| {
+        Failure::from(pith::io::IoError::Read {
+            path: f.into(),
+            source,
+        })
+    };
     let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(f).map_err(rerr)?);
     let mut first = Vec::new();
     r.read_until(b'\n', &mut first).map_err(rerr)?;
@@ -82,7 +91,9 @@ fn verify_stream(f: &std::path::Path, keyring: &pith::keys::Keyring, a: &Args) -
     }
     let mut input = std::io::Read::chain(std::io::Cursor::new(first), r);
     let name = shown(f);
-    let threads = a.threads.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let threads = a
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let start = std::time::Instant::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut werr = None;
@@ -107,7 +118,12 @@ fn verify_stream(f: &std::path::Path, keyring: &pith::keys::Keyring, a: &Args) -
     }
     drop(out);
     let secs = start.elapsed().as_secs_f64();
-    eprintln!("{name}: {} verified, {} failed, {:.0}/s, {secs:.2}s elapsed", sum.done, sum.refused, sum.done as f64 / secs.max(1e-9));
+    eprintln!(
+        "{name}: {} verified, {} failed, {:.0}/s, {secs:.2}s elapsed",
+        sum.done,
+        sum.refused,
+        sum.done as f64 / secs.max(1e-9)
+    );
     Ok(Some(u8::from(sum.refused > 0)))
 }
 
