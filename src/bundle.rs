@@ -180,9 +180,7 @@ pub fn assemble_own(
     built_at: &Timestamp,
 ) -> Result<Value, BundleError> {
     let subject = merge::subject_of(events).ok_or(BundleError::NoRecord)?;
-    let merged = merge::merge(&subject, events, None, &|i| {
-        canon::join_index("$.events", i)
-    });
+    let merged = merge::merge_own(&subject, events);
     let problems: Vec<Finding> = merged.problems.into_values().flatten().collect();
     if !problems.is_empty() {
         return Err(BundleError::BadEvents(problems));
