@@ -5,7 +5,6 @@
 
 mod util;
 
-mod arxiv;
 mod bad_input;
 mod bulk;
 mod canon_vectors;

@@ -1,7 +1,7 @@
 //! Readers for arXiv metadata in every format operators feed in (spec §6, issue 4).
 //!
-//! INTERFACE (fixed; implementations live in the submodules): `detect`, `read`, and the
-//! types below. Everything else in this module tree is private to it.
+//! `detect` and `read` with the types below are the interface; the readers live in
+//! `formats.rs` (snapshot, `.abs`, Atom, OAI-PMH) and here (plain canonical records).
 
 use crate::canon::Value;
 use crate::time::Timestamp;
@@ -160,7 +160,7 @@ pub fn detect(bytes: &[u8]) -> Option<Format> {
     if looks_like_record(bytes) {
         return Some(Format::Record);
     }
-    lead::detect(bytes).or_else(|| imp::detect(bytes))
+    formats::detect(bytes)
 }
 
 /// Read every record of an input. `file` names it in errors.
@@ -172,12 +172,12 @@ pub fn read(
     if opts.format == Some(Format::Record) || (opts.format.is_none() && looks_like_record(bytes)) {
         return read_records(bytes, file);
     }
-    match opts.format.or_else(|| lead::detect(bytes)) {
-        Some(Format::Snapshot) => lead::read_snapshot(bytes, file, opts),
-        Some(Format::Abs) => lead::read_abs(bytes, file, opts),
-        Some(Format::Atom) => lead::read_atom(bytes, file, opts),
-        Some(Format::OaiArxiv | Format::OaiArxivRaw) => lead::read_oai(bytes, file, opts),
-        Some(_) => imp::read(bytes, file, opts),
+    match opts.format.or_else(|| formats::detect(bytes)) {
+        Some(Format::Snapshot) => formats::read_snapshot(bytes, file, opts),
+        Some(Format::Abs) => formats::read_abs(bytes, file, opts),
+        Some(Format::Atom) => formats::read_atom(bytes, file, opts),
+        Some(Format::OaiArxiv | Format::OaiArxivRaw) => formats::read_oai(bytes, file, opts),
+        Some(Format::Record) => read_records(bytes, file),
         None => Err(ReadError { file: file.to_owned(), message: "unknown format: expected Atom, OAI-PMH, snapshot JSON lines, .abs or a canonical record (or pass --format)".into() }),
     }
 }
@@ -258,5 +258,4 @@ fn read_records(bytes: &[u8], file: &str) -> Result<Vec<Result<Item, Rejected>>,
         .collect())
 }
 
-mod imp;
-mod lead;
+mod formats;

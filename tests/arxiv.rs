@@ -1,1 +1,0 @@
-//! arXiv readers (issue 4): filled in by the readers' author.
