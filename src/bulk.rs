@@ -2,8 +2,9 @@
 //!
 //! Input is read in chunks of lines; each chunk is parsed and signed on `threads` scoped
 //! threads and written in input order, so the output is byte-identical whatever the
-//! thread count. One time (`now`) serves the whole run: created_at, receipts and
-//! signatures all carry it, which makes a run reproducible (`--at`).
+//! thread count. Each chunk's records carry one time, read when its ledger transaction
+//! holds the write lock (so concurrent issuers stay ordered); `--at` fixes one time for
+//! the whole run, which makes a run reproducible.
 
 use std::io::{BufRead, Write};
 
@@ -34,8 +35,8 @@ pub struct IssueOptions {
     pub base_url: String,
     /// `signer.signer_id`.
     pub signer_id: String,
-    /// The run's time.
-    pub now: Timestamp,
+    /// The run's time (`--at`); None: the time each chunk's ledger transaction starts.
+    pub now: Option<Timestamp>,
 }
 
 /// Counts of a bulk run.
@@ -201,7 +202,7 @@ fn make(
     key_doc: &Value,
     opts: &IssueOptions,
 ) -> Result<(Value, Vec<u8>, Vec<(&'static str, String)>), String> {
-    let now = &opts.now;
+    let now = &plan.now;
     let created = Timestamp::parse(&now.fmt_seconds()).unwrap_or(*now);
     let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now);
     let rc = issue::sign_event(
@@ -361,7 +362,7 @@ impl Issuer<'_> {
         let good: Vec<&Item> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
         let records: Vec<&Value> = good.iter().map(|i| &i.record).collect();
         let mut made: Vec<Option<Result<Vec<u8>, String>>> = Vec::new();
-        let results = self.ledger.issue_batch(&records, &opts.now, |plans| {
+        let results = self.ledger.issue_batch(&records, opts.now.as_ref(), |plans| {
             let pairs: Vec<(&&Item, &Option<Plan>)> = good.iter().zip(plans).collect();
             let signed = par_map(&pairs, opts.threads, |(item, plan)| {
                 plan.as_ref().map(|p| make(item, p, key, key_doc, opts))

@@ -52,6 +52,19 @@ pub enum LedgerError {
         /// The hash refused.
         new: String,
     },
+    /// The ledger says a number was first computed after the time of this issue (a clock
+    /// set back, or `--at` in the past): refused rather than sign an impossible receipt.
+    #[error("registry ledger {}: {number} was first computed at {first}, after this issue's time {now}: refusing to reissue it (clock set back, or --at in the past?)", path.display())]
+    Clock {
+        /// The database file.
+        path: PathBuf,
+        /// The number.
+        number: String,
+        /// Its first_computed_at.
+        first: String,
+        /// This issue's time.
+        now: String,
+    },
     /// The database is not a pith ledger, or a newer one.
     #[error("registry ledger {}: {what}", path.display())]
     Schema {
@@ -381,7 +394,7 @@ impl Ledger {
     pub fn issue_batch<F>(
         &mut self,
         records: &[&Value],
-        now: &Timestamp,
+        at: Option<&Timestamp>,
         sign: F,
     ) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError>
     where
@@ -396,6 +409,10 @@ impl Ledger {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
+        // the issue time is read once the write lock is held, so concurrent issuers on one
+        // ledger never reissue "before" a first issue another one committed
+        let now_value = at.copied().unwrap_or_else(Timestamp::now);
+        let now = &now_value;
         let mut plans: Vec<Result<Plan, LedgerError>> = Vec::with_capacity(records.len());
         let mut in_batch: std::collections::HashMap<String, (String, Timestamp)> =
             std::collections::HashMap::new();
@@ -430,14 +447,14 @@ impl Ledger {
                         existing: h,
                         new: sha.hex(),
                     }),
-                    Some((_, first)) => Ok(Plan {
-                        sha,
-                        number,
-                        first: Timestamp::parse(&first).unwrap_or(*now),
-                        now: *now,
-                        new: false,
-                        replaces: None,
-                    }),
+                    Some((_, first)) => {
+                        let first = Timestamp::parse(&first).unwrap_or(*now);
+                        if first.micros() > now.micros() {
+                            Err(LedgerError::Clock { path: path.clone(), number: number.to_string(), first: first.fmt_micros(), now: now.fmt_micros() })
+                        } else {
+                            Ok(Plan { sha, number, first, now: *now, new: false, replaces: None })
+                        }
+                    }
                     None => {
                         let (kind, sid, ver) = source_of(rec);
                         let replaces: Option<String> = prev

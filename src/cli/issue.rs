@@ -243,14 +243,11 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         "PITH_PASSPHRASE",
         &format!("signing key {}", key_path.display()),
     )?;
-    let now = match &a.at {
-        Some(t) => pith::time::Timestamp::parse(t).ok_or_else(|| {
-            Failure::Usage(format!(
-                "--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
-            ))
-        })?,
-        None => pith::time::Timestamp::now(),
+    let at = match &a.at {
+        Some(t) => Some(pith::time::Timestamp::parse(t).ok_or_else(|| Failure::Usage(format!("--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z")))?),
+        None => None,
     };
+    let now = at.unwrap_or_else(pith::time::Timestamp::now);
     // the key's document: from the keyring (which must trust it now), else built
     let key_doc = match &a.keyring {
         Some(dir) => {
@@ -294,7 +291,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         bundles: a.bundle,
         base_url: a.base_url.clone(),
         signer_id: a.signer_id.clone(),
-        now,
+        now: at,
     };
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, a.json)?;
     let mut progress = super::bulkio::Progress::new(a.quiet);
