@@ -54,7 +54,7 @@ enum Cmd {
     /// The offline signer's audit log.
     #[command(subcommand)]
     Audit(offline::AuditCmd),
-    /// Key custody: generate, list, rotate, revoke.
+    /// Key custody: generate, import, list, rotate, revoke.
     #[command(subcommand)]
     Key(key::Cmd),
 }
