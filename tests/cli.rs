@@ -264,3 +264,9 @@ fn main_job_end_to_end_on_the_shipped_example() {
         );
     }
 }
+
+/// CLI behaviour pinned in data files: one `tests/cmd/*.toml` case per message.
+#[test]
+fn cli_cases() {
+    trycmd::TestCases::new().case("tests/cmd/*.toml");
+}

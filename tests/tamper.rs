@@ -59,7 +59,7 @@ pub fn sweep(original: &Value, k: &pith::keys::Keyring, unauthenticated: &[&str]
         warned: 0,
         missed: Vec::new(),
     };
-    let mut check = |copy: &Value, what: String, p: &str, sw: &mut Sweep| {
+    let check = |copy: &Value, what: String, p: &str, sw: &mut Sweep| {
         let r = pith::verify::verify_value(copy, k, None).unwrap();
         if unauthenticated.contains(&p) && what.starts_with("change") {
             assert!(r.failures.is_empty(), "{what}: {:?}", r.failures);
