@@ -285,6 +285,13 @@ fn bundle(ck: &mut Checker<'_>, v: &Value) -> Option<String> {
     if let Some(Value::Array(keys)) = m.get("public_keys") {
         for (i, doc) in keys.iter().enumerate() {
             let p = canon::join_index("$.public_keys", i);
+            // identical to a keyring document (checked when the keyring loaded): nothing to do
+            let fp = doc.get("fingerprint_sha256_hex").and_then(Value::as_str);
+            if let (Some(r), Some(fp)) = (ck.keyring, fp)
+                && r.get(fp).is_some_and(|k| &k.doc.raw == doc)
+            {
+                continue;
+            }
             match KeyDocument::from_value(doc, &p) {
                 Err(ps) => ps
                     .into_iter()
