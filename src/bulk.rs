@@ -12,7 +12,7 @@ use crate::arxiv::{self, Item, ReadOptions, Rejected};
 use crate::canon::{self, Value};
 use crate::issue::{self, EventDraft};
 use crate::keys::Keyring;
-use crate::ledger::{Ledger, LedgerError, Plan};
+use crate::ledger::{Ledger, LedgerError, Plan, Prepared, SignedRows};
 use crate::rules;
 use crate::secret::SigningKey;
 use crate::time::Timestamp;
@@ -91,7 +91,39 @@ pub fn par_map<T: Sync, R: Send>(
     })
 }
 
-/// Read up to `n` lines (without their line ends); empty lines are kept as positions.
+/// Map `f` over `items`, consumed, on up to `threads` scoped threads, keeping order.
+pub fn par_map_owned<T: Send, R: Send>(
+    items: Vec<T>,
+    threads: usize,
+    f: impl Fn(T) -> R + Sync,
+) -> Vec<R> {
+    let threads = threads.max(1).min(items.len().max(1));
+    if threads == 1 {
+        return items.into_iter().map(&f).collect();
+    }
+    let per = items.len().div_ceil(threads);
+    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
+    let mut it = items.into_iter();
+    loop {
+        let part: Vec<T> = it.by_ref().take(per).collect();
+        if part.is_empty() {
+            break;
+        }
+        parts.push(part);
+    }
+    let f = &f;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = parts
+            .into_iter()
+            .map(|c| s.spawn(move || c.into_iter().map(f).collect::<Vec<R>>()))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
+            .collect()
+    })
+}
+
 /// The longest line a bulk path accepts; a longer one is refused (and skipped) without
 /// being held in memory.
 pub const MAX_LINE: usize = 16 << 20;
@@ -201,7 +233,7 @@ fn make(
     key: &SigningKey,
     key_doc: &Value,
     opts: &IssueOptions,
-) -> Result<(Value, Vec<u8>, Vec<(&'static str, String)>), String> {
+) -> Result<(SignedRows, Vec<u8>), String> {
     let now = &plan.now;
     let created = Timestamp::parse(&now.fmt_seconds()).unwrap_or(*now);
     let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now);
@@ -222,7 +254,7 @@ fn make(
     if !opts.bundles {
         let mut line = canon::to_canonical(&rc);
         line.push(b'\n');
-        return Ok((rc, line, Vec::new()));
+        return Ok((SignedRows::of_event(&rc, &plan.sha, Vec::new()), line));
     }
     let paper = item.paper.as_ref().ok_or("a canonical record alone has no title or authors for the graph snapshot; give arXiv metadata")?;
     let payload =
@@ -241,23 +273,30 @@ fn make(
         key,
         now,
     );
-    let events = [rc.clone(), graph.clone()];
+    let graph_digest = graph
+        .get("content_sha256")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let mut rows = SignedRows::of_event(&rc, &plan.sha, Vec::new());
+    let events = [rc, graph];
     let unsigned = crate::bundle::assemble_own(&events, key_doc, &opts.base_url, &created)
         .map_err(|e| e.to_string())?;
+    drop(events);
     let (bundle_digest, mut line) = crate::bundle::sign_to_bytes(&unsigned, key, now);
-    let extra = vec![
-        (
-            rules::LABEL_EVENT,
-            graph
-                .get("content_sha256")
-                .and_then(Value::as_str)
-                .unwrap_or_default()
-                .to_owned(),
-        ),
+    let event_row = rows.signatures.get(1).cloned().unwrap_or_default();
+    for (label, digest) in [
+        (rules::LABEL_EVENT, graph_digest),
         (rules::LABEL_BUNDLE, bundle_digest.hex()),
-    ];
+    ] {
+        rows.signatures.push(crate::ledger::SignatureRow {
+            label,
+            digest,
+            ..event_row.clone()
+        });
+    }
     line.push(b'\n');
-    Ok((rc, line, extra))
+    Ok((rows, line))
 }
 
 /// Everything a bulk issue needs besides its input.
@@ -302,10 +341,28 @@ pub fn read_lines(
     Ok(lines_read)
 }
 
+/// A record read and made ready for the ledger (its canonical text, digest and number
+/// computed off the write lock), or why it was refused.
+pub type Ready = Result<(Item, Prepared), Rejected>;
+
+fn prepare(name: &str, r: Result<Item, Rejected>) -> Ready {
+    let item = r?;
+    match Prepared::new(&item.record) {
+        Some(p) => Ok((item, p)),
+        None => Err(Rejected {
+            file: name.to_owned(),
+            record: item.position.clone(),
+            field: "metadata.submitted_at".into(),
+            message: "no valid submitted_at: cannot derive a Pith number".into(),
+        }),
+    }
+}
+
 /// Issue every record of a JSON-lines input (snapshot or canonical records), streaming
-/// a chunk of lines at a time; see [`Issuer::chunk`].
+/// a chunk of lines at a time; see [`Issuer::chunk`]. With more than one thread, a reader
+/// thread parses the next chunk while this one signs and records the current one.
 pub fn issue_lines(
-    input: &mut dyn BufRead,
+    input: &mut (dyn BufRead + Send),
     name: &str,
     is: &mut Issuer<'_>,
     out: &mut dyn Write,
@@ -313,10 +370,40 @@ pub fn issue_lines(
 ) -> Result<Summary, BulkError> {
     let mut sum = Summary::default();
     let (threads, opts) = (is.opts.threads, is.opts.read.clone());
-    let lines = read_lines(input, name, threads, &opts, &mut |parsed| {
-        is.chunk(parsed, name, out, &mut sum, each)
-    })?;
-    sum.lines = lines;
+    if threads <= 1 {
+        sum.lines = read_lines(input, name, 1, &opts, &mut |parsed| {
+            let ready = parsed.into_iter().map(|r| prepare(name, r)).collect();
+            is.chunk(ready, name, out, &mut sum, each)
+        })?;
+    } else {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Ready>>(1);
+        let opts = &opts;
+        let read = std::thread::scope(|s| {
+            let reader = s.spawn(move || {
+                read_lines(input, name, threads, opts, &mut |parsed| {
+                    let ready = par_map_owned(parsed, threads, |r| prepare(name, r));
+                    // the receiver is gone only when issuing failed; stop reading
+                    tx.send(ready).map_err(|_| BulkError::Io {
+                        what: "issuing stopped".into(),
+                        source: std::io::Error::other("receiver gone"),
+                    })
+                })
+            });
+            let mut res = Ok(());
+            for ready in rx.iter() {
+                res = is.chunk(ready, name, out, &mut sum, each);
+                if res.is_err() {
+                    break;
+                }
+            }
+            drop(rx);
+            let lines = reader
+                .join()
+                .unwrap_or_else(|p| std::panic::resume_unwind(p));
+            res.and(lines)
+        });
+        sum.lines = read?;
+    }
     out.flush().map_err(|source| BulkError::Io {
         what: "cannot write the output".into(),
         source,
@@ -336,10 +423,12 @@ pub fn issue_items(
         lines: items.len() as u64,
         ..Summary::default()
     };
+    let threads = is.opts.threads;
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let chunk: Vec<_> = items.by_ref().take(CHUNK).collect();
-        is.chunk(chunk, name, out, &mut sum, each)?;
+        let ready = par_map_owned(chunk, threads, |r| prepare(name, r));
+        is.chunk(ready, name, out, &mut sum, each)?;
     }
     out.flush().map_err(|source| BulkError::Io {
         what: "cannot write the output".into(),
@@ -352,46 +441,49 @@ impl Issuer<'_> {
     /// One chunk: plan against the ledger, sign on every thread, commit, write in order.
     pub fn chunk(
         &mut self,
-        parsed: Vec<Result<Item, Rejected>>,
+        ready: Vec<Ready>,
         name: &str,
         out: &mut dyn Write,
         sum: &mut Summary,
         each: &mut dyn FnMut(&Outcome),
     ) -> Result<(), BulkError> {
         let (key, key_doc, opts) = (self.key, self.key_doc, self.opts);
-        let good: Vec<&Item> = parsed.iter().filter_map(|p| p.as_ref().ok()).collect();
-        let records: Vec<&Value> = good.iter().map(|i| &i.record).collect();
+        let good: Vec<&(Item, Prepared)> = ready.iter().filter_map(|p| p.as_ref().ok()).collect();
+        let records: Vec<&Prepared> = good.iter().map(|(_, p)| p).collect();
         let mut made: Vec<Option<Result<Vec<u8>, String>>> = Vec::new();
-        let results = self.ledger.issue_batch(&records, opts.now.as_ref(), |plans| {
-            let pairs: Vec<(&&Item, &Option<Plan>)> = good.iter().zip(plans).collect();
-            let signed = par_map(&pairs, opts.threads, |(item, plan)| {
-                plan.as_ref().map(|p| make(item, p, key, key_doc, opts))
-            });
-            let mut events = Vec::with_capacity(signed.len());
-            for s in signed {
-                match s {
-                    Some(Ok((rc, line, extra))) => {
-                        events.push(Some((rc, extra)));
-                        made.push(Some(Ok(line)));
-                    }
-                    Some(Err(e)) => {
-                        events.push(None);
-                        made.push(Some(Err(e)));
-                    }
-                    None => {
-                        events.push(None);
-                        made.push(None);
+        let results = self
+            .ledger
+            .issue_batch(&records, opts.now.as_ref(), |plans| {
+                let pairs: Vec<(&&(Item, Prepared), &Option<Plan>)> =
+                    good.iter().zip(plans).collect();
+                let signed = par_map(&pairs, opts.threads, |((item, _), plan)| {
+                    plan.as_ref().map(|p| make(item, p, key, key_doc, opts))
+                });
+                let mut rows = Vec::with_capacity(signed.len());
+                for s in signed {
+                    match s {
+                        Some(Ok((r, line))) => {
+                            rows.push(Some(r));
+                            made.push(Some(Ok(line)));
+                        }
+                        Some(Err(e)) => {
+                            rows.push(None);
+                            made.push(Some(Err(e)));
+                        }
+                        None => {
+                            rows.push(None);
+                            made.push(None);
+                        }
                     }
                 }
-            }
-            events
-        })?;
+                rows
+            })?;
         let mut results = results.into_iter();
         let mut made = made.into_iter();
-        for p in parsed {
+        for p in ready {
             let outcome = match p {
                 Err(r) => Outcome::Refused(r),
-                Ok(item) => {
+                Ok((item, _)) => {
                     let res = results.next();
                     let m = made.next().flatten();
                     let refuse = |message: String| {

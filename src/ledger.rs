@@ -126,6 +126,96 @@ fn source_of(record: &Value) -> (String, String, i64) {
     (kind, sid, ver)
 }
 
+/// A record made ready for the ledger before the write lock is taken (bulk paths, in
+/// parallel): its canonical text, digest, number and source, computed once.
+#[derive(Clone, Debug)]
+pub struct Prepared {
+    /// Canonical JSON of the record (spec §2).
+    pub text: String,
+    /// `canonical_sha256`: SHA-256 of `text`.
+    pub sha: Sha256Digest,
+    /// The Pith number.
+    pub number: PithNumber,
+    /// (kind, id, version) of its source.
+    pub source: (String, String, i64),
+}
+
+impl Prepared {
+    /// Prepare a checked canonical record; None when it has no valid `submitted_at`.
+    pub fn new(record: &Value) -> Option<Self> {
+        let text = String::from_utf8(canon::to_canonical(record)).ok()?;
+        let sha = crate::digest::sha256(text.as_bytes());
+        let submitted = record.get("metadata")?.get("submitted_at")?.as_str()?;
+        let t = Timestamp::parse(submitted)?;
+        let number = PithNumber::derive(rules::pith_year(&t), &sha);
+        Some(Prepared {
+            text,
+            sha,
+            number,
+            source: source_of(record),
+        })
+    }
+}
+
+/// The audit facts of one signature (the `signatures` table).
+#[derive(Clone, Debug, Default)]
+pub struct SignatureRow {
+    /// `signed_at`.
+    pub signed_at: String,
+    /// `key_id`.
+    pub key_id: String,
+    /// `public_key_fingerprint`.
+    pub fingerprint: String,
+    /// The signed-message label.
+    pub label: &'static str,
+    /// The signed digest (hex).
+    pub digest: String,
+}
+
+/// What a bulk signing pass hands the ledger for one record, made outside the write lock:
+/// the receipt's text, the event id, and one audit row per signature made.
+#[derive(Clone, Debug, Default)]
+pub struct SignedRows {
+    /// Canonical JSON of the receipt.
+    pub receipt: String,
+    /// The `record_created` event's `event_id`.
+    pub event_id: String,
+    /// Every signature made for the record: receipt, event, then any others.
+    pub signatures: Vec<SignatureRow>,
+}
+
+impl SignedRows {
+    /// The rows of a signed `record_created` event (its receipt and its own signature),
+    /// plus `extra` signatures (label, digest) made with the event's key and time.
+    pub fn of_event(ev: &Value, sha: &Sha256Digest, extra: Vec<(&'static str, String)>) -> Self {
+        let receipt = ev.get("payload").and_then(|p| p.get("receipt"));
+        let sig = ev.get("signature");
+        let sg = |o: Option<&Value>, k: &str| {
+            o.and_then(|x| x.get(k))
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned()
+        };
+        let row = |o: Option<&Value>, label: &'static str, digest: String| SignatureRow {
+            signed_at: sg(o, "signed_at"),
+            key_id: sg(o, "key_id"),
+            fingerprint: sg(o, "public_key_fingerprint"),
+            label,
+            digest,
+        };
+        let mut signatures = vec![
+            row(receipt, rules::LABEL_RECEIPT, sha.hex()),
+            row(sig, rules::LABEL_EVENT, sg(Some(ev), "content_sha256")),
+        ];
+        signatures.extend(extra.into_iter().map(|(l, d)| row(sig, l, d)));
+        SignedRows {
+            receipt: receipt.map_or_else(|| "null".into(), text),
+            event_id: sg(Some(ev), "event_id"),
+            signatures,
+        }
+    }
+}
+
 /// What issuing one record did.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Issued {
@@ -141,9 +231,6 @@ pub struct Issued {
     pub last_reissued_at: String,
     /// A previous number for the same source id and version (changed metadata).
     pub replaces: Option<String>,
-    /// The signed `record_created` event.
-    #[serde(skip)]
-    pub event: Value,
 }
 
 const SCHEMA: &str = "
@@ -256,13 +343,14 @@ impl Ledger {
     /// Issue (or reissue) the number of one canonical record: in one transaction, look it
     /// up, sign the receipt and the `record_created` event, and record both with audit rows.
     ///
-    /// `record` must already be checked ([`crate::check::record`]).
+    /// `record` must already be checked ([`crate::check::record`]). Returns what was done
+    /// and the signed `record_created` event.
     pub fn issue(
         &mut self,
         record: &Value,
         key: &SigningKey,
         signer_id: &str,
-    ) -> Result<Issued, LedgerError> {
+    ) -> Result<(Issued, Value), LedgerError> {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),
@@ -375,30 +463,31 @@ impl Ledger {
             audit(&tx, key, label, &digest, &number.to_string(), &signed_at).map_err(sql)?;
         }
         tx.commit().map_err(sql)?;
-        Ok(Issued {
+        let issued = Issued {
             pith_number: number.to_string(),
             canonical_sha256: sha.hex(),
             new,
             first_computed_at: first.fmt_micros(),
             last_reissued_at: now.fmt_micros(),
             replaces,
-            event,
-        })
+        };
+        Ok((issued, event))
     }
 
     /// Issue many records in one transaction (bulk paths): look every record up, let
     /// `sign` make the signed `record_created` events for all of them at once (in
-    /// parallel), then record everything and commit. A crash keeps earlier batches whole
+    /// parallel, each with its ledger rows already written out), then record everything
+    /// and commit; only SQL runs under the write lock. A crash keeps earlier batches whole
     /// and this one not at all. Returns one result per record, in order; a code collision
     /// refuses that record only.
     pub fn issue_batch<F>(
         &mut self,
-        records: &[&Value],
+        records: &[&Prepared],
         at: Option<&Timestamp>,
         sign: F,
     ) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError>
     where
-        F: FnOnce(&[Option<Plan>]) -> Vec<Option<(Value, Vec<(&'static str, String)>)>>,
+        F: FnOnce(&[Option<Plan>]) -> Vec<Option<SignedRows>>,
     {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
@@ -413,8 +502,9 @@ impl Ledger {
         // ledger never reissue "before" a first issue another one committed
         let now_value = at.copied().unwrap_or_else(Timestamp::now);
         let now = &now_value;
+        let now_text = now.fmt_micros();
         let mut plans: Vec<Result<Plan, LedgerError>> = Vec::with_capacity(records.len());
-        let mut in_batch: std::collections::HashMap<String, (String, Timestamp)> =
+        let mut in_batch: std::collections::HashMap<&str, (&Sha256Digest, Timestamp)> =
             std::collections::HashMap::new();
         {
             let mut find = tx
@@ -426,15 +516,9 @@ impl Ledger {
                 .prepare_cached("SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1")
                 .map_err(sql)?;
             for rec in records {
-                let Some((sha, number)) = issue::number_of(rec) else {
-                    plans.push(Err(LedgerError::Schema {
-                        path: path.clone(),
-                        what: "internal: a record without a number".into(),
-                    }));
-                    continue;
-                };
-                let existing: Option<(String, String)> = match in_batch.get(&number.code) {
-                    Some((h, f)) => Some((h.clone(), f.fmt_micros())),
+                let (sha, number) = (rec.sha, rec.number.clone());
+                let existing: Option<(String, String)> = match in_batch.get(number.code.as_str()) {
+                    Some((h, f)) => Some((h.hex(), f.fmt_micros())),
                     None => find
                         .query_row(params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()
@@ -450,13 +534,25 @@ impl Ledger {
                     Some((_, first)) => {
                         let first = Timestamp::parse(&first).unwrap_or(*now);
                         if first.micros() > now.micros() {
-                            Err(LedgerError::Clock { path: path.clone(), number: number.to_string(), first: first.fmt_micros(), now: now.fmt_micros() })
+                            Err(LedgerError::Clock {
+                                path: path.clone(),
+                                number: number.to_string(),
+                                first: first.fmt_micros(),
+                                now: now_text.clone(),
+                            })
                         } else {
-                            Ok(Plan { sha, number, first, now: *now, new: false, replaces: None })
+                            Ok(Plan {
+                                sha,
+                                number,
+                                first,
+                                now: *now,
+                                new: false,
+                                replaces: None,
+                            })
                         }
                     }
                     None => {
-                        let (kind, sid, ver) = source_of(rec);
+                        let (kind, sid, ver) = &rec.source;
                         let replaces: Option<String> = prev
                             .query_row(params![kind, sid, ver], |r| r.get(0))
                             .optional()
@@ -473,16 +569,16 @@ impl Ledger {
                 };
                 if let Ok(p) = &plan {
                     in_batch
-                        .entry(p.number.code.clone())
-                        .or_insert((p.sha.hex(), p.first));
+                        .entry(rec.number.code.as_str())
+                        .or_insert((&rec.sha, p.first));
                 }
                 plans.push(plan);
             }
         }
         let ok_plans: Vec<Option<Plan>> = plans.iter().map(|p| p.as_ref().ok().cloned()).collect();
-        let events = sign(&ok_plans);
+        let signed = sign(&ok_plans);
         let mut out = Vec::with_capacity(records.len());
-        let mut inserted: std::collections::HashSet<String> = std::collections::HashSet::new();
+        let mut inserted: std::collections::HashSet<&str> = std::collections::HashSet::new();
         {
             let mut ins = tx
                 .prepare_cached(
@@ -497,10 +593,10 @@ impl Ledger {
             let mut aud = tx
                 .prepare_cached("INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
                 .map_err(sql)?;
-            for ((rec, plan), ev) in records
+            for ((rec, plan), rows) in records
                 .iter()
                 .zip(plans)
-                .zip(events.into_iter().chain(std::iter::repeat(None)))
+                .zip(signed.into_iter().chain(std::iter::repeat_with(|| None)))
             {
                 let plan = match plan {
                     Ok(p) => p,
@@ -509,7 +605,7 @@ impl Ledger {
                         continue;
                     }
                 };
-                let Some((ev, extra)) = ev else {
+                let Some(rows) = rows else {
                     out.push(Err(LedgerError::Schema {
                         path: path.clone(),
                         what: format!("{}: not signed", plan.number),
@@ -517,71 +613,34 @@ impl Ledger {
                     continue;
                 };
                 let number = plan.number.to_string();
-                let first_insert = plan.new && inserted.insert(plan.number.code.clone());
+                let first_insert = plan.new && inserted.insert(rec.number.code.as_str());
                 if first_insert {
-                    let (kind, sid, ver) = source_of(rec);
+                    let (kind, sid, ver) = &rec.source;
                     ins.execute(params![
                         plan.number.code,
                         number,
                         plan.sha.hex(),
-                        text(rec),
+                        rec.text,
                         kind,
                         sid,
                         ver,
-                        now.fmt_micros(),
+                        now_text,
                         plan.replaces
                     ])
                     .map_err(sql)?;
                 } else {
-                    upd.execute(params![now.fmt_micros(), plan.number.code])
+                    upd.execute(params![now_text, plan.number.code])
                         .map_err(sql)?;
                 }
-                let receipt = ev
-                    .get("payload")
-                    .and_then(|p| p.get("receipt"))
-                    .cloned()
-                    .unwrap_or(Value::Null);
-                let event_id = ev
-                    .get("event_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                rct.execute(params![number, now.fmt_micros(), text(&receipt), event_id])
+                rct.execute(params![number, now_text, rows.receipt, rows.event_id])
                     .map_err(sql)?;
-                let sig = ev.get("signature");
-                let sg = |o: Option<&Value>, k: &str| {
-                    o.and_then(|x| x.get(k))
-                        .and_then(Value::as_str)
-                        .unwrap_or_default()
-                        .to_owned()
-                };
-                let content = ev
-                    .get("content_sha256")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default()
-                    .to_owned();
-                for (o, label, digest) in [
-                    (Some(&receipt), rules::LABEL_RECEIPT, plan.sha.hex()),
-                    (sig, rules::LABEL_EVENT, content),
-                ] {
+                for r in &rows.signatures {
                     aud.execute(params![
-                        sg(o, "signed_at"),
-                        sg(o, "key_id"),
-                        sg(o, "public_key_fingerprint"),
-                        label,
-                        digest,
-                        number
-                    ])
-                    .map_err(sql)?;
-                }
-                // the other signatures made for this record (graph snapshot, bundle)
-                for (label, digest) in extra {
-                    aud.execute(params![
-                        sg(sig, "signed_at"),
-                        sg(sig, "key_id"),
-                        sg(sig, "public_key_fingerprint"),
-                        label,
-                        digest,
+                        r.signed_at,
+                        r.key_id,
+                        r.fingerprint,
+                        r.label,
+                        r.digest,
                         number
                     ])
                     .map_err(sql)?;
@@ -591,9 +650,8 @@ impl Ledger {
                     canonical_sha256: plan.sha.hex(),
                     new: first_insert,
                     first_computed_at: plan.first.fmt_micros(),
-                    last_reissued_at: now.fmt_micros(),
+                    last_reissued_at: now_text.clone(),
                     replaces: plan.replaces,
-                    event: ev,
                 }));
             }
         }
@@ -779,7 +837,6 @@ impl Ledger {
             first_computed_at: first,
             last_reissued_at: last_r,
             replaces,
-            event: event.clone(),
         })
     }
 

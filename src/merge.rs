@@ -36,7 +36,13 @@ pub fn merge(
 /// [`merge`], without re-deriving each event's digests. Never use it on events read from
 /// outside.
 pub fn merge_own(subject: &PithNumber, events: &[Value]) -> Merged {
-    merge_with(subject, events, None, &|i| canon::join_index("$.events", i), true)
+    merge_with(
+        subject,
+        events,
+        None,
+        &|i| canon::join_index("$.events", i),
+        true,
+    )
 }
 
 fn own_facts(ev: &Value) -> Option<check::EventFacts> {
@@ -62,7 +68,11 @@ fn merge_with(
     let mut seen_invalid: HashSet<String> = HashSet::new();
     for (i, ev) in events.iter().enumerate() {
         let mut ck = Checker::new(keyring);
-        let facts = if own { own_facts(ev) } else { check::event(&mut ck, ev, &path_of(i), Some(subject)) };
+        let facts = if own {
+            own_facts(ev)
+        } else {
+            check::event(&mut ck, ev, &path_of(i), Some(subject))
+        };
         warnings.append(&mut ck.warnings);
         match facts {
             Some(f) => {

@@ -297,7 +297,9 @@ impl SigningKey {
 fn describe(e: &age::DecryptError) -> String {
     match e {
         age::DecryptError::ExcessiveWork { required, .. } => {
-            format!("the file demands an scrypt work factor of 2^{required}, more than the 2^{MAX_SCRYPT_LOG_N} pith accepts")
+            format!(
+                "the file demands an scrypt work factor of 2^{required}, more than the 2^{MAX_SCRYPT_LOG_N} pith accepts"
+            )
         }
         other => other.to_string(),
     }

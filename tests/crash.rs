@@ -171,17 +171,46 @@ fn trials(n: usize, seed: u64) {
         // issue into a ledger: consistent, no half entry, no duplicate
         let l = tmp.path().join(format!("ledger{t}.sqlite"));
         kill_after(
-            &["issue", "tests/data/arxiv/snapshot-head200.jsonl", "--default-license", "http://example.org/l", "--key", "keys.example/pith-example-2026-11.key.age", "--passphrase-file", "keys.example/example.passphrase", "--registry", l.to_str().unwrap(), "--out", "/dev/null", "--force", "--quiet"],
+            &[
+                "issue",
+                "tests/data/arxiv/snapshot-head200.jsonl",
+                "--default-license",
+                "http://example.org/l",
+                "--key",
+                "keys.example/pith-example-2026-11.key.age",
+                "--passphrase-file",
+                "keys.example/example.passphrase",
+                "--registry",
+                l.to_str().unwrap(),
+                "--out",
+                "/dev/null",
+                "--force",
+                "--quiet",
+            ],
             Duration::from_micros(rng.next(400_000)),
         );
         if l.exists() {
             let db = rusqlite::Connection::open(&l).unwrap();
             let q = |sql: &str| db.query_row(sql, [], |r| r.get::<_, i64>(0)).unwrap();
-            let ok: String = db.query_row("PRAGMA integrity_check", [], |r| r.get(0)).unwrap_or_else(|_| "ok".into());
+            let ok: String = db
+                .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+                .unwrap_or_else(|_| "ok".into());
             assert_eq!(ok, "ok");
-            if db.query_row("SELECT COUNT(*) FROM sqlite_master WHERE name = 'records'", [], |r| r.get::<_, i64>(0)).unwrap() == 1 {
+            if db
+                .query_row(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE name = 'records'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .unwrap()
+                == 1
+            {
                 let n = q("SELECT COUNT(*) FROM records");
-                assert_eq!(q("SELECT COUNT(*) FROM receipts"), n, "a record without its receipt, or a duplicate");
+                assert_eq!(
+                    q("SELECT COUNT(*) FROM receipts"),
+                    n,
+                    "a record without its receipt, or a duplicate"
+                );
                 assert_eq!(q("SELECT COUNT(DISTINCT pith_number) FROM receipts"), n);
                 assert_eq!(q("SELECT COUNT(*) FROM signatures"), 2 * n);
             }

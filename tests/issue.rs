@@ -308,10 +308,18 @@ fn two_processes_issuing_the_same_500_records_leave_500_rows() {
     // every receipt either process signed is possible: reissued at or after first computed
     let c = rusqlite::Connection::open(is.db()).unwrap();
     let mut st = c.prepare("SELECT receipt FROM receipts").unwrap();
-    let receipts: Vec<String> = st.query_map([], |r| r.get(0)).unwrap().map(Result::unwrap).collect();
+    let receipts: Vec<String> = st
+        .query_map([], |r| r.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
     for r in receipts {
         let v = canon::parse(r.as_bytes()).unwrap();
-        let g = |k: &str| pith::time::Timestamp::parse(v.get(k).and_then(Value::as_str).unwrap()).unwrap().micros();
+        let g = |k: &str| {
+            pith::time::Timestamp::parse(v.get(k).and_then(Value::as_str).unwrap())
+                .unwrap()
+                .micros()
+        };
         assert!(g("last_reissued_at") >= g("first_computed_at"), "{r}");
     }
     assert_eq!(

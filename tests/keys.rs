@@ -688,7 +688,8 @@ fn no_command_that_signs_ever_prints_the_seed() {
 #[test]
 fn regression_fuzz_key_decrypt_excessive_work_factor() {
     let sealed = std::fs::read(crate::util::data("fuzz/key_decrypt-excessive-work.age")).unwrap();
-    let e = SigningKey::decrypt(&sealed, &Unlock::Passphrase("fuzz".to_owned().into())).unwrap_err();
+    let e =
+        SigningKey::decrypt(&sealed, &Unlock::Passphrase("fuzz".to_owned().into())).unwrap_err();
     assert!(e.to_string().contains("work factor of 2^56"), "{e}");
     let dir = tempfile::tempdir().unwrap();
     let f = dir.path().join("k.key.age");
@@ -696,7 +697,15 @@ fn regression_fuzz_key_decrypt_excessive_work_factor() {
     let pass = dir.path().join("p");
     std::fs::write(&pass, "fuzz\n").unwrap();
     pith()
-        .args(["graph", "--record", "tests/data/arxiv/main-job.abs", "--key", f.to_str().unwrap(), "--passphrase-file", pass.to_str().unwrap()])
+        .args([
+            "graph",
+            "--record",
+            "tests/data/arxiv/main-job.abs",
+            "--key",
+            f.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+        ])
         .assert()
         .code(2)
         .stderr(predicates::str::contains("work factor of 2^56"));

@@ -104,16 +104,12 @@ fn reissue_never_changes_first_computed_at() {
     let mut l = pith::ledger::Ledger::open(&dir.path().join("l.sqlite")).unwrap();
     let key = pith::secret::SigningKey::from_seed("p", pith::time::Timestamp::now(), &[3u8; 32]);
     let rec = bundle().get("canonical_record").unwrap().clone();
-    let first = l.issue(&rec, &key, "pith.science").unwrap();
+    let (first, _) = l.issue(&rec, &key, "pith.science").unwrap();
     for _ in 0..20 {
-        let again = l.issue(&rec, &key, "pith.science").unwrap();
+        let (again, event) = l.issue(&rec, &key, "pith.science").unwrap();
         assert!(!again.new);
         assert_eq!(again.first_computed_at, first.first_computed_at);
-        let r = again
-            .event
-            .get("payload")
-            .and_then(|p| p.get("receipt"))
-            .unwrap();
+        let r = event.get("payload").and_then(|p| p.get("receipt")).unwrap();
         assert_eq!(
             r.get("first_computed_at").and_then(Value::as_str),
             Some(first.first_computed_at.as_str())

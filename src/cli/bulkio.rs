@@ -9,7 +9,7 @@ use super::{Failure, shown};
 
 /// Open `f` as a stream of JSON lines when its content is snapshot or canonical-record
 /// JSON lines with more than one line; None for everything else (read whole).
-pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead>>, Failure> {
+pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Send>>, Failure> {
     let forced = a.format.as_deref().and_then(pith::arxiv::Format::parse);
     if forced.is_some_and(|x| {
         !matches!(
@@ -25,8 +25,8 @@ pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead>>, F
             source,
         })
     };
-    let mut r: Box<dyn BufRead> = if f == Path::new("-") {
-        Box::new(std::io::stdin().lock())
+    let mut r: Box<dyn BufRead + Send> = if f == Path::new("-") {
+        Box::new(BufReader::with_capacity(1 << 20, std::io::stdin()))
     } else {
         Box::new(BufReader::with_capacity(
             1 << 20,

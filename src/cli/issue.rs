@@ -244,7 +244,11 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         &format!("signing key {}", key_path.display()),
     )?;
     let at = match &a.at {
-        Some(t) => Some(pith::time::Timestamp::parse(t).ok_or_else(|| Failure::Usage(format!("--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z")))?),
+        Some(t) => Some(pith::time::Timestamp::parse(t).ok_or_else(|| {
+            Failure::Usage(format!(
+                "--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
+            ))
+        })?),
         None => None,
     };
     let now = at.unwrap_or_else(pith::time::Timestamp::now);
