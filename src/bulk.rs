@@ -128,6 +128,10 @@ pub fn par_map_owned<T: Send, R: Send>(
 /// being held in memory.
 pub const MAX_LINE: usize = 16 << 20;
 
+/// A chunk ends early once its lines hold this many bytes, so a file of long lines is
+/// held a few chunks at a time, not `CHUNK` lines of [`MAX_LINE`] each.
+pub const CHUNK_BYTES: usize = 32 << 20;
+
 /// A line too long to read: its bytes are replaced by this marker (never valid JSON).
 const TOO_LONG: &[u8] = b"\x00line longer than 16 MiB";
 
@@ -139,7 +143,8 @@ fn read_chunk(
 ) -> std::io::Result<Vec<(u64, Vec<u8>)>> {
     let mut out = Vec::with_capacity(n);
     let mut no = first_line;
-    while out.len() < n {
+    let mut bytes = 0;
+    while out.len() < n && bytes < CHUNK_BYTES {
         let mut buf = Vec::new();
         let got =
             std::io::Read::take(&mut *input, MAX_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
@@ -171,6 +176,7 @@ fn read_chunk(
         while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
             buf.pop();
         }
+        bytes += buf.len();
         out.push((no, buf));
     }
     Ok(out)

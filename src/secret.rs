@@ -36,14 +36,29 @@ pub const MIN_SCRYPT_LOG_N: u8 = 10;
 pub const MAX_SCRYPT_LOG_N: u8 = 22;
 
 /// An Ed25519 signing key with its identity. Zeroized on drop; `Debug` shows no secret.
+///
+/// The secret (seed and its SHA-512 expansion, computed once) lives in a page of its own
+/// that is locked in RAM with `mlock` while the key is loaded, so it is never written to
+/// swap; where the system refuses the lock (`RLIMIT_MEMLOCK`), the key still works and
+/// [`SigningKey::is_locked`] says so.
 pub struct SigningKey {
     key_id: String,
     created_at: Timestamp,
-    inner: ed25519_dalek::SigningKey,
     public: PublicKey,
+    // dropped before `secret`: the page is unlocked while still allocated, then zeroized
+    lock: Option<region::LockGuard>,
+    secret: Box<SecretPage>,
 }
 
-// ed25519_dalek::SigningKey zeroizes its secret on drop (feature "zeroize").
+/// The secret halves of a key, alone in one page-aligned, page-sized allocation so that
+/// locking it locks nothing else and no other value shares (or unlocks) its page.
+#[repr(C, align(4096))]
+struct SecretPage {
+    seed: ed25519_dalek::SigningKey,
+    expanded: ed25519_dalek::hazmat::ExpandedSecretKey,
+}
+
+// ed25519_dalek's SigningKey and ExpandedSecretKey zeroize on drop (feature "zeroize").
 impl ZeroizeOnDrop for SigningKey {}
 
 impl std::fmt::Debug for SigningKey {
@@ -95,17 +110,26 @@ impl SigningKey {
         )
     }
 
-    fn wrap(key_id: &str, created_at: Timestamp, inner: ed25519_dalek::SigningKey) -> Self {
-        let raw = inner.verifying_key().to_bytes();
+    fn wrap(key_id: &str, created_at: Timestamp, seed: ed25519_dalek::SigningKey) -> Self {
+        let raw = seed.verifying_key().to_bytes();
         // a public key derived from a seed always decodes
-        let public = PublicKey::from_verifying_key(inner.verifying_key());
+        let public = PublicKey::from_verifying_key(seed.verifying_key());
         debug_assert_eq!(public.raw(), &raw);
+        let expanded = ed25519_dalek::hazmat::ExpandedSecretKey::from(seed.as_bytes());
+        let secret = Box::new(SecretPage { seed, expanded });
+        let lock = region::lock(&*secret as *const SecretPage, size_of::<SecretPage>()).ok();
         SigningKey {
             key_id: key_id.to_owned(),
             created_at,
-            inner,
             public,
+            lock,
+            secret,
         }
+    }
+
+    /// Whether the secret's page is locked in RAM (not swappable).
+    pub fn is_locked(&self) -> bool {
+        self.lock.is_some()
     }
 
     /// The key id.
@@ -123,15 +147,19 @@ impl SigningKey {
 
     /// Sign the 32 raw bytes of a digest (spec §4).
     pub fn sign_digest(&self, digest: &Sha256Digest) -> [u8; 64] {
-        use ed25519_dalek::Signer as _;
-        self.inner.sign(&digest.0).to_bytes()
+        self.sign_message(&digest.0)
     }
 
     /// Sign arbitrary bytes (tests and interop only; registry signatures go through
     /// [`Self::sign_digest`]).
     pub fn sign_message(&self, msg: &[u8]) -> [u8; 64] {
-        use ed25519_dalek::Signer as _;
-        self.inner.sign(msg).to_bytes()
+        // the RFC 8032 signature ed25519_dalek's `sign` makes, without re-expanding the seed
+        ed25519_dalek::hazmat::raw_sign::<sha2::Sha512>(
+            &self.secret.expanded,
+            msg,
+            self.public.verifying_key(),
+        )
+        .to_bytes()
     }
 
     /// A signature object (spec §4) over `digest` with the given `signed_message` label.
@@ -158,7 +186,7 @@ impl SigningKey {
     /// The plaintext of the secret key file (module docs).
     pub fn to_plaintext(&self) -> Zeroizing<Vec<u8>> {
         let mut seed_hex = Zeroizing::new(String::with_capacity(64));
-        for b in self.inner.as_bytes() {
+        for b in self.secret.seed.as_bytes() {
             seed_hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));
             seed_hex.push(char::from(b"0123456789abcdef"[usize::from(b & 15)]));
         }

@@ -95,26 +95,202 @@ fn a_key_id_with_path_separators_is_refused_so_publish_stays_in_its_tree() {
     assert!(!dir.path().join("escaped.json").exists());
 }
 
-#[test]
-#[ignore = "long: 10 million tiny records through bulk verify (bounded memory)"]
-fn ten_million_tiny_records() {
-    let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("tiny.jsonl");
-    let mut body = Vec::with_capacity(30_000_000);
-    for _ in 0..10_000_000 {
-        body.extend_from_slice(b"[]\n");
+/// What a streamed run printed (line counts and tails, not the whole text) and its peak
+/// resident memory, read from `/proc` while it ran.
+struct Fed {
+    code: Option<i32>,
+    stdout_lines: u64,
+    stdout_tail: String,
+    stderr_lines: u64,
+    stderr_tail: String,
+    peak_kib: u64,
+}
+
+/// Run `pith ARGS` with `feed` writing its stdin; stdout and stderr are drained (counted)
+/// concurrently so a run that prints a line per input never blocks.
+fn fed(args: &[&str], feed: impl FnOnce(&mut dyn std::io::Write) -> std::io::Result<()>) -> Fed {
+    use std::io::{BufRead as _, BufReader};
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(assert_cmd::cargo::cargo_bin("pith"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let drain = |r: Box<dyn std::io::Read + Send>| {
+        std::thread::spawn(move || {
+            let mut n = 0u64;
+            let mut tail = std::collections::VecDeque::new();
+            for line in BufReader::new(r).split(b'\n') {
+                n += 1;
+                tail.push_back(String::from_utf8_lossy(&line.unwrap()).into_owned());
+                if tail.len() > 3 {
+                    tail.pop_front();
+                }
+            }
+            (n, Vec::from(tail).join("\n"))
+        })
+    };
+    let out = drain(Box::new(child.stdout.take().unwrap()));
+    let err = drain(Box::new(child.stderr.take().unwrap()));
+    let status = format!("/proc/{}/status", child.id());
+    let peak = || -> u64 {
+        std::fs::read_to_string(&status)
+            .unwrap_or_default()
+            .lines()
+            .find(|l| l.starts_with("VmHWM:"))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(0)
+    };
+    let mut stdin = child.stdin.take().unwrap();
+    feed(&mut stdin).unwrap();
+    // the high-water mark once everything but the last pipe-full is read
+    let peak_kib = peak();
+    drop(stdin);
+    let code = child.wait().unwrap().code();
+    let (stdout_lines, stdout_tail) = out.join().unwrap();
+    let (stderr_lines, stderr_tail) = err.join().unwrap();
+    Fed {
+        code,
+        stdout_lines,
+        stdout_tail,
+        stderr_lines,
+        stderr_tail,
+        peak_kib,
     }
-    std::fs::write(&f, &body).unwrap();
-    pith()
-        .args([
-            "verify",
-            f.to_str().unwrap(),
-            "--keyring",
-            "keys.example",
-            "--quiet",
-        ])
-        .assert()
-        .code(2);
+}
+
+/// A license for snapshot records that state none.
+const LIC: &str = "http://arxiv.org/licenses/assumed-1991-2003/";
+
+/// The first record of the snapshot fixture: one valid JSON line.
+fn snapshot_line() -> String {
+    let text = std::fs::read_to_string(crate::util::data("arxiv/snapshot-head200.jsonl")).unwrap();
+    text.lines().next().unwrap().to_owned() + "\n"
+}
+
+/// Write `n` bytes of `b` (no line end).
+fn write_run(w: &mut dyn std::io::Write, b: u8, n: usize) -> std::io::Result<()> {
+    let block = vec![b; 1 << 20];
+    let mut left = n;
+    while left > 0 {
+        let k = left.min(block.len());
+        w.write_all(&block[..k])?;
+        left -= k;
+    }
+    Ok(())
+}
+
+#[test]
+fn a_one_gib_line_is_refused_unread_with_bounded_memory() {
+    // issue 8: a 1 GiB line in the middle of a stream, and as its first line
+    let rec = snapshot_line();
+    let mid = fed(&["record", "-", "--default-license", LIC], |w| {
+        w.write_all(rec.as_bytes())?;
+        write_run(w, b'x', 1 << 30)?;
+        w.write_all(b"\n")?;
+        w.write_all(rec.as_bytes())
+    });
+    assert_eq!(mid.code, Some(1), "{}", mid.stderr_tail);
+    assert_eq!(mid.stdout_lines, 2, "both good lines still made records");
+    assert!(
+        mid.stderr_tail.contains("line 2") && mid.stderr_tail.contains("longer than 16 MiB"),
+        "{}",
+        mid.stderr_tail
+    );
+    assert!(
+        mid.peak_kib > 0 && mid.peak_kib < 96 << 10,
+        "peak RSS {} KiB",
+        mid.peak_kib
+    );
+
+    let first = fed(&["record", "-", "--default-license", LIC], |w| {
+        write_run(w, b'{', 1 << 30)?;
+        w.write_all(b"\n")?;
+        w.write_all(rec.as_bytes())
+    });
+    assert_eq!(first.code, Some(1), "{}", first.stderr_tail);
+    assert_eq!(
+        first.stdout_lines, 1,
+        "the good line after it still made a record"
+    );
+    assert!(
+        first.stderr_tail.contains("line 1") && first.stderr_tail.contains("longer than 16 MiB"),
+        "{}",
+        first.stderr_tail
+    );
+    assert!(
+        first.peak_kib > 0 && first.peak_kib < 96 << 10,
+        "peak RSS {} KiB",
+        first.peak_kib
+    );
+}
+
+#[test]
+#[ignore = "long: 10 million tiny records through bulk verify and bulk record (bounded memory)"]
+fn ten_million_tiny_records() {
+    // issue 8: every tiny line is refused with its own line number; memory stays flat
+    const N: u64 = 10_000_000;
+    let tiny = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
+        let block = b"{}\n".repeat(1 << 16);
+        for _ in 0..N / (1 << 16) {
+            w.write_all(&block)?;
+        }
+        w.write_all(&b"{}\n".repeat((N % (1 << 16)) as usize))
+    };
+    let mut first = canon::to_canonical(&bundle());
+    first.push(b'\n');
+    let v = fed(
+        &["verify", "-", "--keyring", "keys.example", "--quiet"],
+        |w| {
+            w.write_all(&first)?;
+            tiny(w)
+        },
+    );
+    assert_eq!(v.code, Some(1), "{}", v.stderr_tail);
+    assert_eq!(v.stdout_lines, N, "one FAILED line per tiny record");
+    assert!(
+        v.stdout_tail
+            .contains(&format!("<stdin>:{}: FAILED not a pith artifact", N + 1)),
+        "{}",
+        v.stdout_tail
+    );
+    assert!(
+        v.stderr_tail.contains(&format!("1 verified, {N} failed")),
+        "{}",
+        v.stderr_tail
+    );
+    assert!(
+        v.peak_kib > 0 && v.peak_kib < 64 << 10,
+        "verify peak RSS {} KiB",
+        v.peak_kib
+    );
+
+    let rec = snapshot_line();
+    let r = fed(&["record", "-", "--default-license", LIC], |w| {
+        w.write_all(rec.as_bytes())?;
+        tiny(w)
+    });
+    assert_eq!(r.code, Some(1), "{}", r.stderr_tail);
+    assert_eq!(r.stdout_lines, 1);
+    assert!(
+        r.stderr_lines >= N,
+        "one refusal per tiny record: {}",
+        r.stderr_lines
+    );
+    assert!(
+        r.stderr_tail.contains(&format!("line {}", N + 1)),
+        "{}",
+        r.stderr_tail
+    );
+    assert!(
+        r.peak_kib > 0 && r.peak_kib < 64 << 10,
+        "record peak RSS {} KiB",
+        r.peak_kib
+    );
 }
 
 #[test]

@@ -586,6 +586,85 @@ fn pith_runs_with_core_dumps_disabled() {
     }
 }
 
+/// The locked-memory limit of this process in bytes (`None` = unlimited).
+#[cfg(target_os = "linux")]
+fn memlock_limit() -> Option<u64> {
+    let limits = std::fs::read_to_string("/proc/self/limits").unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max locked memory"))
+        .unwrap()
+        .to_owned();
+    line.split_whitespace().nth(3).unwrap().parse().ok()
+}
+
+#[test]
+fn a_loaded_signing_key_is_locked_in_ram() {
+    // issue 8: the secret's page is mlocked while a key is loaded (it cannot reach swap);
+    // observed from /proc while `pith issue -` holds its key and waits for records on stdin
+    #[cfg(target_os = "linux")]
+    {
+        let can_lock = memlock_limit().is_none_or(|n| n >= 4096);
+        let key = SigningKey::generate(
+            "pith-lock-test",
+            Timestamp::parse("2026-11-25T00:00:00Z").unwrap(),
+        );
+        assert_eq!(key.is_locked(), can_lock);
+        drop(key);
+        let dir = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("pith"))
+            .args([
+                "issue",
+                "-",
+                "--key",
+                "keys.example/pith-example-2026-11.key.age",
+            ])
+            .args(["--passphrase-file", "keys.example/example.passphrase"])
+            .args([
+                "--default-license",
+                "http://arxiv.org/licenses/assumed-1991-2003/",
+            ])
+            .args(["--keyring", "keys.example", "--quiet", "--out"])
+            .arg(dir.path().join("out.jsonl"))
+            .arg("--registry")
+            .arg(dir.path().join("r.sqlite"))
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        let status = format!("/proc/{}/status", child.id());
+        let mut locked_kb = 0;
+        for _ in 0..200 {
+            std::thread::sleep(std::time::Duration::from_millis(50));
+            let text = std::fs::read_to_string(&status).unwrap_or_default();
+            locked_kb = text
+                .lines()
+                .find(|l| l.starts_with("VmLck:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|n| n.parse::<u64>().ok())
+                .unwrap_or(0);
+            if locked_kb > 0 {
+                break;
+            }
+        }
+        // then one record, so the run ends as a normal issue
+        let line = std::fs::read_to_string("tests/data/arxiv/snapshot-head200.jsonl").unwrap();
+        let mut stdin = child.stdin.take().unwrap();
+        std::io::Write::write_all(&mut stdin, line.lines().next().unwrap().as_bytes()).unwrap();
+        drop(stdin);
+        let done = child.wait().unwrap();
+        assert!(done.success(), "{done}");
+        if can_lock {
+            assert!(
+                locked_kb >= 4,
+                "VmLck {locked_kb} kB while the key was loaded"
+            );
+        } else {
+            assert_eq!(locked_kb, 0);
+        }
+    }
+}
+
 #[test]
 fn no_command_that_signs_ever_prints_the_seed() {
     let seed = seed_of(

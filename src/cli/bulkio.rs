@@ -33,20 +33,29 @@ pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Se
             std::fs::File::open(f).map_err(rerr)?,
         ))
     };
+    // the first line decides; read at most one line's worth of it (a bulk line limit)
+    let max = pith::bulk::MAX_LINE as u64 + 1;
     let mut first = Vec::new();
-    r.read_until(b'\n', &mut first).map_err(rerr)?;
-    let more = !r.fill_buf().map_err(rerr)?.is_empty();
-    let lines = more
-        && first.ends_with(b"\n")
-        && matches!(
-            forced.or_else(|| pith::arxiv::detect(&first)),
-            Some(pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record)
-        );
-    if !lines && f == Path::new("-") {
-        // stdin cannot be reopened: hand back everything through a reader anyway
-        let mut rest = Vec::new();
-        r.read_to_end(&mut rest).map_err(rerr)?;
-        first.extend_from_slice(&rest);
+    std::io::Read::take(&mut r, max)
+        .read_until(b'\n', &mut first)
+        .map_err(rerr)?;
+    let stdin = f == Path::new("-");
+    let overlong = first.len() as u64 == max && !first.ends_with(b"\n");
+    let format = forced.or_else(|| pith::arxiv::detect(&first));
+    let line_format = matches!(
+        format,
+        Some(pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record)
+    );
+    let lines = if overlong {
+        // too long for any line: stream it, so that line alone is refused with its number
+        forced.is_none() || line_format
+    } else {
+        // one line on stdin is a one-line stream; a one-line file is read whole
+        let more = !r.fill_buf().map_err(rerr)?.is_empty();
+        line_format && (stdin || (more && first.ends_with(b"\n")))
+    };
+    if !lines && stdin {
+        // stdin cannot be reopened for a whole-input reader
         return Err(Failure::Usage(format!(
             "{}: stdin is read as JSON lines only; save other formats to a file",
             shown(f)
