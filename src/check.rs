@@ -201,9 +201,7 @@ impl<'k> Checker<'k> {
         protected: Option<(&Timestamp, &str)>,
         window: bool,
     ) -> Option<String> {
-        let Some(m) = self.obj(sig, path) else {
-            return None;
-        };
+        let m = self.obj(sig, path)?;
         self.eq_str(m, path, "algorithm", rules::ALGORITHM);
         self.eq_str(m, path, "signature_status", rules::SIGNATURE_STATUS);
         self.eq_str(m, path, "signed_message", label);
@@ -246,10 +244,8 @@ impl<'k> Checker<'k> {
                 q(&sa.to_string()),
             );
         }
-        let Some(ring) = self.keyring else {
-            return None;
-        };
-        let Some(fp) = fp else { return None };
+        let ring = self.keyring?;
+        let fp = fp?;
         let Some(key) = ring.get(fp) else {
             self.fail(
                 "unknown_key",

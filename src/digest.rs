@@ -199,8 +199,31 @@ pub fn collapse_ws(text: &str) -> String {
 
 /// The text rule for titles and abstracts: NFC, full lower-case, white space collapsed.
 pub fn text_canon(text: &str) -> String {
-    let nfc: String = text.nfc().collect();
-    collapse_ws(&nfc.to_lowercase())
+    if text.is_ascii() {
+        // NFC is the identity and lower-casing is per byte: one pass
+        let mut out = String::with_capacity(text.len());
+        for w in text
+            .split(|c: char| is_python_space(c))
+            .filter(|w| !w.is_empty())
+        {
+            if !out.is_empty() {
+                out.push(' ');
+            }
+            out.extend(w.bytes().map(|b| char::from(b.to_ascii_lowercase())));
+        }
+        return out;
+    }
+    collapse_ws(&nfc(text).to_lowercase())
+}
+
+/// `text` in Unicode Normalization Form C; borrowed when it already is (the usual case).
+pub fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
+    use unicode_normalization::{IsNormalized, is_nfc_quick};
+    if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
+        std::borrow::Cow::Borrowed(text)
+    } else {
+        std::borrow::Cow::Owned(text.nfc().collect())
+    }
 }
 
 /// hex(sha256(text_canon(text))): `title_canon_sha256` / `abstract_canon_sha256` (spec §6).
@@ -269,6 +292,17 @@ pub fn mirror_hint(base_url: &str, code: &str) -> Value {
     ])
 }
 
+/// Is `id` usable as a key id and a file name? (decided: 1-64 of `[A-Za-z0-9._-]`, not
+/// starting with `.`)
+pub fn valid_key_id(id: &str) -> bool {
+    !id.is_empty()
+        && id.len() <= 64
+        && !id.starts_with('.')
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -292,16 +326,16 @@ mod tests {
     fn white_space_rule() {
         assert_eq!(collapse_ws("  a\u{1c}b\u{a0}\u{3000}c\n"), "a b c");
         assert_eq!(text_canon("Straße  ÉTÉ"), "straße été");
+        // the ASCII fast path agrees with the general rule on every ASCII character
+        let all: String = (0u8..128).chain(0..128).map(char::from).collect();
+        let general = collapse_ws(&all.nfc().collect::<String>().to_lowercase());
+        assert_eq!(text_canon(&all), general);
+        assert_eq!(text_canon(" \u{1c}A\u{0b}B\u{0c}\u{1f}c\t"), "a b c");
+        // a string not in NFC is composed; one that is comes back borrowed
+        assert_eq!(nfc("e\u{301}"), "\u{e9}");
+        assert!(matches!(
+            nfc("\u{e9}t\u{e9}"),
+            std::borrow::Cow::Borrowed(_)
+        ));
     }
-}
-
-/// Is `id` usable as a key id and a file name? (decided: 1-64 of `[A-Za-z0-9._-]`, not
-/// starting with `.`)
-pub fn valid_key_id(id: &str) -> bool {
-    !id.is_empty()
-        && id.len() <= 64
-        && !id.starts_with('.')
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
 }

@@ -33,6 +33,18 @@ impl Timestamp {
                 return None;
             }
         }
+        let num =
+            |r: std::ops::Range<usize>| b[r].iter().fold(0u32, |n, d| n * 10 + u32::from(d - b'0'));
+        let (sec, micro) = (num(17..19), if whole { 0 } else { num(20..26) });
+        if sec < 60 {
+            // the common case, without chrono's format-string parser
+            let naive = chrono::NaiveDate::from_ymd_opt(num(0..4) as i32, num(5..7), num(8..10))?
+                .and_hms_micro_opt(num(11..13), num(14..16), sec, micro)?;
+            return Some(Timestamp {
+                dt: Utc.from_utc_datetime(&naive),
+                whole,
+            });
+        }
         let naive = NaiveDateTime::parse_from_str(
             &s[..s.len() - 1],
             if whole {
@@ -79,11 +91,43 @@ impl Timestamp {
     }
     /// Whole-second form `2026-05-20T00:05:59Z` (truncating).
     pub fn fmt_seconds(&self) -> String {
-        self.dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+        self.fmt(false)
     }
     /// Microsecond form `2026-05-20T00:05:59.052579Z`.
     pub fn fmt_micros(&self) -> String {
-        self.dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+        self.fmt(true)
+    }
+    fn fmt(&self, micros: bool) -> String {
+        let d = &self.dt;
+        let nano = d.nanosecond();
+        if !(0..=9999).contains(&d.year()) || nano >= 1_000_000_000 {
+            // five-digit years and leap seconds: chrono's own formatting
+            let f = if micros {
+                "%Y-%m-%dT%H:%M:%S%.6fZ"
+            } else {
+                "%Y-%m-%dT%H:%M:%SZ"
+            };
+            return d.format(f).to_string();
+        }
+        let mut out = String::with_capacity(27);
+        let mut put = |n: u32, width: u32, sep: char| {
+            for i in (0..width).rev() {
+                out.push(char::from(b'0' + (n / 10u32.pow(i) % 10) as u8));
+            }
+            out.push(sep);
+        };
+        put(d.year() as u32, 4, '-');
+        put(d.month(), 2, '-');
+        put(d.day(), 2, 'T');
+        put(d.hour(), 2, ':');
+        put(d.minute(), 2, ':');
+        if micros {
+            put(d.second(), 2, '.');
+            put(nano / 1000, 6, 'Z');
+        } else {
+            put(d.second(), 2, 'Z');
+        }
+        out
     }
 }
 
@@ -108,6 +152,26 @@ mod tests {
         assert_eq!(b.micros() - a.micros(), 52579);
         assert_eq!(b.fmt_micros(), "2026-05-20T00:05:59.052579Z");
         assert_eq!(b.fmt_seconds(), "2026-05-20T00:05:59Z");
+        // the hand-written forms agree with chrono's format strings
+        for t in [
+            "0001-01-01T00:00:00.000000Z",
+            "1999-12-31T23:59:59.999999Z",
+            "2026-05-20T00:05:59.052579Z",
+            "9999-12-31T23:59:59.000001Z",
+        ] {
+            let p = Timestamp::parse(t).unwrap();
+            assert_eq!(p.fmt_micros(), t);
+            assert_eq!(
+                p.fmt_micros(),
+                p.dt.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+            );
+            assert_eq!(
+                p.fmt_seconds(),
+                p.dt.format("%Y-%m-%dT%H:%M:%SZ").to_string()
+            );
+            let n = NaiveDateTime::parse_from_str(&t[..26], "%Y-%m-%dT%H:%M:%S%.6f").unwrap();
+            assert_eq!(p.dt, Utc.from_utc_datetime(&n));
+        }
         for bad in [
             "2026-05-20 00:05:59Z",
             "2026-13-20T00:05:59Z",

@@ -195,7 +195,7 @@ fn key_document(ck: &mut Checker<'_>, v: &Value, keyring: &Keyring) {
 }
 
 fn receipt(ck: &mut Checker<'_>, v: &Value, record: Option<&Value>) -> Option<String> {
-    let Some(m) = v.as_object() else { return None };
+    let m = v.as_object()?;
     let csha = ck.digest(m, "$", "canonical_sha256")?;
     let mut number = None;
     if let Some(rec) = record

@@ -12,6 +12,12 @@ pub struct Issuer {
     pub tmp: tempfile::TempDir,
 }
 
+impl Default for Issuer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Issuer {
     pub fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();

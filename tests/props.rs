@@ -68,9 +68,9 @@ proptest! {
         prop_assume!(raw[pos] != byte);
         let mut bad = raw.clone();
         bad[pos] = byte;
-        if let Ok(v) = canon::parse(&bad) {
-            if let Ok(r) = pith::verify::verify_value(&v, &keyring(), None) {
-                if r.ok() {
+        if let Ok(v) = canon::parse(&bad)
+            && let Ok(r) = pith::verify::verify_value(&v, &keyring(), None)
+                && r.ok() {
                     // accepted: then it is the same bundle, up to the unauthenticated field
                     let mut a = v.clone();
                     let mut b = canon::parse(&raw).unwrap();
@@ -79,8 +79,6 @@ proptest! {
                     }
                     prop_assert_eq!(canon::to_canonical(&a), canon::to_canonical(&b));
                 }
-            }
-        }
     }
 
     #[test]

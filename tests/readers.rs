@@ -33,7 +33,7 @@ fn md<'a>(i: &'a Item, k: &str) -> &'a Value {
     i.record.get("metadata").unwrap().get(k).unwrap()
 }
 
-fn s<'a>(v: &'a Value) -> &'a str {
+fn s(v: &Value) -> &str {
     v.as_str().unwrap()
 }
 

@@ -1,7 +1,7 @@
 //! Readers for the metadata snapshot (JSON lines), `.abs` files and the arXiv API Atom
 //! feed (spec §6).
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Datelike as _, NaiveDate, Timelike as _, Utc};
 
 use super::{Format, Item, Paper, ReadError, ReadOptions, Rejected, VersionInfo};
 use crate::canon::{self, Value};
@@ -119,18 +119,22 @@ fn parse_date(s: &str) -> Option<Timestamp> {
     } else {
         return None;
     };
+    if (0..=9999).contains(&dt.year()) && dt.nanosecond() < 1_000_000_000 {
+        return Some(Timestamp::from_datetime(dt, true));
+    }
     Timestamp::parse(&dt.format("%Y-%m-%dT%H:%M:%SZ").to_string())
 }
 
 /// Dates before arXiv or more than a day in the future are refused.
 fn sane(t: &Timestamp) -> bool {
-    let year = t.fmt_seconds()[..4].parse::<i32>().unwrap_or(0);
-    year >= 1986 && t.micros() <= Timestamp::now().micros() + 86_400_000_000
+    t.year() >= 1986 && t.micros() <= Timestamp::now().micros() + 86_400_000_000
 }
 
 /// Decode the TeX accents arXiv metadata uses in names (`Bal\'azs` → `Balázs`).
 pub(super) fn detex(s: &str) -> String {
-    use unicode_normalization::UnicodeNormalization as _;
+    if !s.contains(['\\', '{', '}']) {
+        return crate::digest::nfc(s).into_owned();
+    }
     let comb = |c: char| -> Option<char> {
         Some(match c {
             '\'' => '\u{301}',
@@ -219,7 +223,7 @@ pub(super) fn detex(s: &str) -> String {
         }
         i += 1;
     }
-    out.nfc().collect()
+    crate::digest::nfc(&out).into_owned()
 }
 
 /// Turn a source's fields into items, selecting versions (latest by default).

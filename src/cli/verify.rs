@@ -34,11 +34,13 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     let mut worst = 0u8;
     for f in &a.files {
         let name = shown(f);
-        if let Some(code) = verify_stream(f, &keyring, &a)? {
-            worst = worst.max(code);
-            continue;
-        }
-        let outcome = verify_file(f, &keyring, record.as_ref());
+        let outcome = match verify_stream(f, &keyring, &a)? {
+            Opened::Streamed(code) => {
+                worst = worst.max(code);
+                continue;
+            }
+            Opened::Whole(bytes) => verify_bytes(f, bytes, &keyring, record.as_ref()),
+        };
         match outcome {
             Ok(report) => {
                 worst = worst.max(u8::from(!report.ok()));
@@ -62,32 +64,62 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     Ok(worst)
 }
 
-/// A JSON-lines file of artifacts (one per line, not a transcript): verified streaming on
-/// every core, one line per failed artifact; None when `f` is not such a file.
+/// What [`verify_stream`] made of an input.
+enum Opened {
+    /// A JSON-lines input of artifacts, verified; the exit code.
+    Streamed(u8),
+    /// A single document (or a transcript): the bytes read so far for stdin, which cannot
+    /// be reopened; None for a file.
+    Whole(Option<Vec<u8>>),
+}
+
+/// A JSON-lines input of artifacts (one per line, not a transcript): verified streaming on
+/// every core, one line per failed artifact. The first line decides, and is read with the
+/// bulk line limit; an overlong first line streams too, so that it alone is refused.
 fn verify_stream(
     f: &std::path::Path,
     keyring: &pith::keys::Keyring,
     a: &Args,
-) -> Result<Option<u8>, Failure> {
-    use std::io::BufRead as _;
-    if f == std::path::Path::new("-") {
-        return Ok(None);
-    }
+) -> Result<Opened, Failure> {
+    use std::io::{BufRead as _, Read as _};
     let rerr = |source| {
         Failure::from(pith::io::IoError::Read {
             path: f.into(),
             source,
         })
     };
-    let mut r = std::io::BufReader::with_capacity(1 << 20, std::fs::File::open(f).map_err(rerr)?);
+    let stdin = f == std::path::Path::new("-");
+    let mut r: Box<dyn std::io::BufRead + Send> = if stdin {
+        Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()))
+    } else {
+        Box::new(std::io::BufReader::with_capacity(
+            1 << 20,
+            std::fs::File::open(f).map_err(rerr)?,
+        ))
+    };
+    let max = pith::bulk::MAX_LINE as u64 + 1;
     let mut first = Vec::new();
-    r.read_until(b'\n', &mut first).map_err(rerr)?;
-    if r.fill_buf().map_err(rerr)?.is_empty() {
-        return Ok(None);
-    }
-    match pith::canon::parse(first.trim_ascii_end()) {
-        Ok(v) if v.get("transcript_version").is_none() && pith::verify::detect(&v).is_ok() => {}
-        _ => return Ok(None),
+    (&mut r)
+        .take(max)
+        .read_until(b'\n', &mut first)
+        .map_err(rerr)?;
+    let overlong = first.len() as u64 == max && !first.ends_with(b"\n");
+    let more = overlong || !r.fill_buf().map_err(rerr)?.is_empty();
+    let artifact = || match pith::canon::parse(first.trim_ascii_end()) {
+        Ok(v) => v.get("transcript_version").is_none() && pith::verify::detect(&v).is_ok(),
+        Err(_) => false,
+    };
+    if !(more && (overlong || artifact())) {
+        if !stdin {
+            return Ok(Opened::Whole(None));
+        }
+        // the rest of stdin, under the same limit as any whole input
+        let limit = (pith::io::MAX_INPUT + 1).saturating_sub(first.len()) as u64;
+        r.take(limit).read_to_end(&mut first).map_err(rerr)?;
+        if first.len() > pith::io::MAX_INPUT {
+            return Err(pith::io::IoError::TooLarge { path: f.into() }.into());
+        }
+        return Ok(Opened::Whole(Some(first)));
     }
     let mut input = std::io::Read::chain(std::io::Cursor::new(first), r);
     let name = shown(f);
@@ -124,17 +156,22 @@ fn verify_stream(
         sum.refused,
         sum.done as f64 / secs.max(1e-9)
     );
-    Ok(Some(u8::from(sum.refused > 0)))
+    Ok(Opened::Streamed(u8::from(sum.refused > 0)))
 }
 
-/// One file: a single JSON artifact, or a transcript in JSON lines.
-fn verify_file(
+/// One input: a single JSON artifact, or a transcript in JSON lines (`bytes` when already
+/// read, else read from `f`).
+fn verify_bytes(
     f: &std::path::Path,
+    bytes: Option<Vec<u8>>,
     keyring: &pith::keys::Keyring,
     record: Option<&pith::canon::Value>,
 ) -> Result<Report, Failure> {
     let name = shown(f);
-    let bytes = pith::io::read_input(f)?;
+    let bytes = match bytes {
+        Some(b) => b,
+        None => pith::io::read_input(f)?,
+    };
     match pith::canon::parse(&bytes) {
         Ok(v) => pith::verify::verify_value(&v, keyring, record)
             .map_err(|e| Failure::Usage(format!("{name}: {}", chain(&e)))),
