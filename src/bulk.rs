@@ -211,7 +211,7 @@ fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<It
             format!("line longer than {} MiB: refused unread", MAX_LINE >> 20),
         ));
     }
-    let items = arxiv::read(line, name, opts).map_err(|e| rej("-", e.message))?;
+    let items = arxiv::read_line(line, name, opts).map_err(|e| rej("-", e.message))?;
     let mut it = items.into_iter();
     match (it.next(), it.next()) {
         (Some(Ok(mut i)), None) => {
@@ -243,8 +243,8 @@ fn make(
     let now = &plan.now;
     let created = Timestamp::parse(&now.fmt_seconds()).unwrap_or(*now);
     let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now);
-    let rc = issue::sign_event(
-        &EventDraft {
+    let rc = issue::sign_event_owned(
+        EventDraft {
             event_type: "record_created".into(),
             subject: plan.number.clone(),
             target: "record".into(),
@@ -265,8 +265,8 @@ fn make(
     let paper = item.paper.as_ref().ok_or("a canonical record alone has no title or authors for the graph snapshot; give arXiv metadata")?;
     let payload =
         crate::graph::payload(paper, &item.record, None, None).map_err(|e| e.to_string())?;
-    let graph = issue::sign_event(
-        &EventDraft {
+    let graph = issue::sign_event_owned(
+        EventDraft {
             event_type: "graph_snapshot".into(),
             subject: plan.number.clone(),
             target: "graph".into(),

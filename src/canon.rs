@@ -602,7 +602,7 @@ impl Parser<'_> {
 
 /// The canonical bytes of `v` (spec §2).
 pub fn to_canonical(v: &Value) -> Vec<u8> {
-    let mut out = Vec::with_capacity(256);
+    let mut out = Vec::with_capacity(4096);
     write_canonical(v, &mut out);
     out
 }
@@ -641,13 +641,37 @@ pub fn write_canonical(v: &Value, out: &mut Vec<u8>) {
     }
 }
 
+/// Does any byte of `bytes` need an escape (a control character, `"` or `\`)?
+///
+/// Eight bytes at a time (SWAR): a word has a byte below `n` (n ≤ 128) exactly when
+/// `(x - n·0x01…01) & !x & 0x80…80` is non-zero, and a byte equal to `c` when `x ^ c·0x01…01`
+/// has a zero byte.
+fn needs_escape(bytes: &[u8]) -> bool {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(LO * n) & !x & HI;
+    let mut words = bytes.chunks_exact(8);
+    for w in &mut words {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        if below(x, 0x20) | below(x ^ (LO * 0x22), 1) | below(x ^ (LO * 0x5c), 1) != 0 {
+            return true;
+        }
+    }
+    words
+        .remainder()
+        .iter()
+        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
+}
+
 /// Write a string the way Python's `json.dumps(..., ensure_ascii=False)` does.
-fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     let bytes = s.as_bytes();
     // the common case: nothing to escape
-    if !bytes.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+    if !needs_escape(bytes) {
         out.extend_from_slice(bytes);
         out.push(b'"');
         return;
@@ -734,6 +758,24 @@ pub fn python_float_repr(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn swar_escape_scan_agrees_with_the_byte_rule() {
+        // every byte value at every position of strings of 1 to 19 bytes, on a background
+        // of plain ASCII and of UTF-8 continuation bytes
+        for len in 1..20 {
+            for pos in 0..len {
+                for b in 0..=255u8 {
+                    for bg in [b'a', 0xa9] {
+                        let mut v = vec![bg; len];
+                        v[pos] = b;
+                        let naive = v.iter().any(|&c| c < 0x20 || c == b'"' || c == b'\\');
+                        assert_eq!(needs_escape(&v), naive, "{v:?}");
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn float_repr_matches_python() {

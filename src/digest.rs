@@ -66,7 +66,7 @@ pub fn canon_sha256_without(v: &Value, skip: &[&str]) -> Sha256Digest {
                     buf.push(b',');
                 }
                 first = false;
-                write_canonical(&Value::String(k.clone()), &mut buf);
+                crate::canon::write_string(k, &mut buf);
                 buf.push(b':');
                 write_canonical(x, &mut buf);
             }

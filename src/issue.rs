@@ -118,11 +118,16 @@ pub struct EventDraft {
 /// An event without `signature`, `content_sha256` and `event_id`: what an offline signer
 /// completes with [`finish_event`].
 pub fn unsigned_event(d: &EventDraft, key: &KeyRef) -> Value {
+    event_with(d, d.payload.clone(), key)
+}
+
+/// The unsigned event of `d` carrying `payload` (in place of `d.payload`).
+fn event_with(d: &EventDraft, payload: Value, key: &KeyRef) -> Value {
     canon::object([
         ("event_type", d.event_type.as_str().into()),
         ("subject_pith_number", d.subject.to_string().into()),
         ("target", d.target.as_str().into()),
-        ("payload", d.payload.clone()),
+        ("payload", payload),
         ("signer", signer_block(key, &d.signer_id)),
         ("created_at", d.created_at.fmt_seconds().into()),
         (
@@ -154,6 +159,14 @@ pub fn finish_event(ev: &mut Value, key: &SigningKey, signed_at: &Timestamp) -> 
         );
     }
     content
+}
+
+/// Sign an event, taking its draft (the payload is moved, not copied).
+pub fn sign_event_owned(mut d: EventDraft, key: &SigningKey, signed_at: &Timestamp) -> Value {
+    let payload = std::mem::replace(&mut d.payload, Value::Null);
+    let mut ev = event_with(&d, payload, &KeyRef::from(key));
+    finish_event(&mut ev, key, signed_at);
+    ev
 }
 
 /// Sign an event (see [`finish_event`]).

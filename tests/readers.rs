@@ -395,3 +395,59 @@ fn cli_record_reports_refusals_and_exit_1() {
             "\"pith_number\":\"pith:2023:FMOYH72BUJMG6MYP73K65CZAP2\"",
         ));
 }
+
+#[test]
+fn a_line_read_once_is_read_as_the_whole_reader_reads_it() {
+    // the bulk paths parse each JSON line once (`read_line`); every line of the snapshot
+    // fixture, canonical-record lines and bad lines give what `read` gives on the line alone
+    let text = std::fs::read_to_string(data("arxiv/snapshot-head200.jsonl")).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let record = pith::canon::to_canonical(
+        crate::util::bundle().get("canonical_record").unwrap(),
+    );
+    lines.push(String::from_utf8(record).unwrap());
+    for bad in [
+        "{}",
+        "[1]",
+        "{\"id\":1}",
+        "{\"id\":\"0704.0001\",\"versions\":[]}",
+        "{\"id\":\"0704.0001\",\"versions\":[{\"version\":\"v1\"}]}",
+        "{\"schema_version\":1,\"source\":{},\"metadata\":{}}",
+        "{\"id\": ",
+        "not json",
+        "  ",
+    ] {
+        lines.push(bad.to_owned());
+    }
+    let summary = |r: Result<Vec<Result<Item, Rejected>>, arxiv::ReadError>| match r {
+        Ok(items) => items
+            .into_iter()
+            .map(|i| match i {
+                Ok(i) => format!(
+                    "{} {}",
+                    i.position,
+                    String::from_utf8(pith::canon::to_canonical(&i.record)).unwrap()
+                ),
+                Err(r) => format!("{r:?}"),
+            })
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Err(e) => format!("error {e}"),
+    };
+    for format in [None, Some(Format::Snapshot), Some(Format::Record)] {
+        for license in [None, Some("http://arxiv.org/licenses/assumed-1991-2003/")] {
+            let opts = ReadOptions {
+                format,
+                default_license: license.map(str::to_owned),
+                ..ReadOptions::default()
+            };
+            for l in &lines {
+                assert_eq!(
+                    summary(arxiv::read_line(l.as_bytes(), "f", &opts)),
+                    summary(arxiv::read(l.trim().as_bytes(), "f", &opts)),
+                    "{format:?} {l}"
+                );
+            }
+        }
+    }
+}

@@ -383,9 +383,25 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
 }
 
 fn is_withdrawn(comments: &str, abstract_text: &str) -> bool {
-    let c = comments.to_lowercase();
-    let a = abstract_text.trim_start().to_lowercase();
-    c.contains("withdrawn")
+    // ASCII words: the full lower-casing is only needed where a text is not ASCII
+    fn lower(s: &str) -> std::borrow::Cow<'_, str> {
+        if s.bytes().any(|b| b.is_ascii_uppercase() || !b.is_ascii()) {
+            std::borrow::Cow::Owned(s.to_lowercase())
+        } else {
+            std::borrow::Cow::Borrowed(s)
+        }
+    }
+    let head: &str = {
+        let t = abstract_text.trim_start();
+        // the longest phrase tested is 31 bytes; lower-case only a prefix (on a char boundary)
+        let mut end = t.len().min(64);
+        while !t.is_char_boundary(end) {
+            end += 1;
+        }
+        &t[..end]
+    };
+    let a = lower(head);
+    lower(comments).contains("withdrawn")
         || a.starts_with("this paper has been withdrawn")
         || a.starts_with("this article has been withdrawn")
         || a.starts_with("withdrawn")
@@ -423,7 +439,7 @@ pub(super) fn read_snapshot(
     Ok(out)
 }
 
-fn snapshot_record(
+pub(super) fn snapshot_record(
     v: &Value,
     pos: &str,
     file: &str,

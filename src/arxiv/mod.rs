@@ -228,34 +228,69 @@ fn read_records(bytes: &[u8], file: &str) -> Result<Vec<Result<Item, Rejected>>,
     };
     Ok(values
         .into_iter()
-        .map(|(pos, v)| {
-            let rej = |field: String, message: String| Rejected {
-                file: file.to_owned(),
-                record: pos.clone(),
-                field,
-                message,
-            };
-            let v = v.map_err(|m| rej("-".into(), m))?;
-            let mut ck = crate::check::Checker::new(None);
-            match crate::check::record(&mut ck, Some(&v), "$") {
-                Some(_) if ck.ok() => Ok(Item {
-                    position: pos.clone(),
-                    record: v,
-                    paper: None,
-                }),
-                _ => {
-                    let f = ck.failures.first();
-                    Err(rej(
-                        f.map_or_else(|| "$".into(), |f| f.path.clone()),
-                        f.map_or_else(
-                            || "not a canonical record".into(),
-                            |f| format!("expected {}, found {}", f.expected, f.found),
-                        ),
-                    ))
-                }
-            }
-        })
+        .map(|(pos, v)| record_item(pos, v, file))
         .collect())
+}
+
+/// One parsed canonical record, checked like the record of a bundle.
+fn record_item(pos: String, v: Result<Value, String>, file: &str) -> Result<Item, Rejected> {
+    let rej = |field: String, message: String| Rejected {
+        file: file.to_owned(),
+        record: pos.clone(),
+        field,
+        message,
+    };
+    let v = v.map_err(|m| rej("-".into(), m))?;
+    let mut ck = crate::check::Checker::new(None);
+    match crate::check::record(&mut ck, Some(&v), "$") {
+        Some(_) if ck.ok() => Ok(Item {
+            position: pos.clone(),
+            record: v,
+            paper: None,
+        }),
+        _ => {
+            let f = ck.failures.first();
+            Err(rej(
+                f.map_or_else(|| "$".into(), |f| f.path.clone()),
+                f.map_or_else(
+                    || "not a canonical record".into(),
+                    |f| format!("expected {}, found {}", f.expected, f.found),
+                ),
+            ))
+        }
+    }
+}
+
+/// One line of a JSON-lines input (a snapshot record or a canonical record), parsed once:
+/// the same result as [`read`] on the line alone, without parsing it again to detect its
+/// format.
+pub fn read_line(
+    line: &[u8],
+    file: &str,
+    opts: &ReadOptions,
+) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
+    let line = line.trim_ascii();
+    if !matches!(opts.format, None | Some(Format::Snapshot | Format::Record)) {
+        return read(line, file, opts);
+    }
+    // a line that does not parse takes the general path, which words every such error
+    let Ok(v) = crate::canon::parse(line) else {
+        return read(line, file, opts);
+    };
+    let record = opts.format == Some(Format::Record)
+        || (opts.format.is_none()
+            && v.get("schema_version").is_some()
+            && v.get("source").is_some()
+            && v.get("metadata").is_some());
+    if record {
+        return Ok(vec![record_item("record".into(), Ok(v), file)]);
+    }
+    let snapshot = opts.format == Some(Format::Snapshot)
+        || (v.get("versions").is_some() && v.get("id").is_some());
+    if snapshot && line.first() == Some(&b'{') {
+        return Ok(formats::snapshot_record(&v, "line 1", file, opts));
+    }
+    read(line, file, opts)
 }
 
 mod formats;
