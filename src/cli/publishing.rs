@@ -16,7 +16,7 @@ pub const DEFAULT_BASE_URL: &str = "https://pith.science";
 /// Sign now, or write a signing request.
 pub enum Mode {
     /// Sign with this key.
-    Key(pith::secret::SigningKey),
+    Key(Box<pith::secret::SigningKey>),
     /// Write a request to this file for this key.
     Request(PathBuf, pith::issue::KeyRef),
 }
@@ -110,7 +110,8 @@ impl SignArgs {
                 self.unlock.passphrase_file.as_deref(),
                 "PITH_PASSPHRASE",
                 &format!("signing key {}", k.display()),
-            )?)),
+            )
+            .map(Box::new)?)),
             (None, Some(r)) => {
                 let (Some(id), Some(dir)) = (&self.signer, &self.keyring) else {
                     return Err(Failure::Usage(
