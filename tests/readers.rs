@@ -402,9 +402,7 @@ fn a_line_read_once_is_read_as_the_whole_reader_reads_it() {
     // fixture, canonical-record lines and bad lines give what `read` gives on the line alone
     let text = std::fs::read_to_string(data("arxiv/snapshot-head200.jsonl")).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let record = pith::canon::to_canonical(
-        crate::util::bundle().get("canonical_record").unwrap(),
-    );
+    let record = pith::canon::to_canonical(crate::util::bundle().get("canonical_record").unwrap());
     lines.push(String::from_utf8(record).unwrap());
     for bad in [
         "{}",
@@ -450,4 +448,54 @@ fn a_line_read_once_is_read_as_the_whole_reader_reads_it() {
             }
         }
     }
+}
+
+#[test]
+fn record_writes_out_atomically_and_refuses_to_overwrite() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("records.txt");
+    let abs = data("arxiv/main-job.abs");
+    let shown = pith()
+        .args(["record", abs.to_str().unwrap()])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    pith()
+        .args([
+            "record",
+            abs.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout("");
+    assert_eq!(std::fs::read(&out).unwrap(), shown);
+    pith()
+        .args([
+            "record",
+            abs.to_str().unwrap(),
+            "--json",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("refusing to overwrite"));
+    assert_eq!(std::fs::read(&out).unwrap(), shown, "left intact");
+    pith()
+        .args([
+            "record",
+            abs.to_str().unwrap(),
+            "--json",
+            "--force",
+            "--out",
+            out.to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    assert!(v.get("canonical_record").is_some(), "{v}");
 }

@@ -1,6 +1,5 @@
 //! `pith record` and `pith issue`: arXiv metadata to canonical records, numbers, receipts.
 
-use std::io::Write as _;
 use std::path::PathBuf;
 
 use pith::arxiv::{self, Format, Item, ReadOptions, Rejected};
@@ -91,10 +90,18 @@ pub struct RecordArgs {
     /// Machine-readable output: one JSON object per record.
     #[arg(long)]
     json: bool,
+    /// Write the records' lines here (atomically, at the end) instead of stdout.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
 }
 
 pub fn record(a: RecordArgs) -> Result<u8, Failure> {
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    // the lines are the output, with or without --json
+    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, false)?;
+    let out = sink.writer();
     let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
     let mut refused = false;
     let opts = a.input.options();
@@ -109,7 +116,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                             let line = record_line(&it, a.json);
                             out.write_all(line.as_bytes()).map_err(|source| {
                                 pith::bulk::BulkError::Io {
-                                    what: "cannot write stdout".into(),
+                                    what: "cannot write the output".into(),
                                     source,
                                 }
                             })?;
@@ -143,8 +150,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
             }
         }
     }
-    out.flush()
-        .map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+    sink.finish()?;
     rejects.finish()?;
     Ok(u8::from(refused))
 }

@@ -104,14 +104,16 @@ pub struct SignArgs {
 impl SignArgs {
     fn mode(&self) -> Result<Mode, Failure> {
         match (&self.key, &self.request) {
-            (Some(k), _) => Ok(Mode::Key(unlock(
-                k,
-                self.unlock.identity.as_deref(),
-                self.unlock.passphrase_file.as_deref(),
-                "PITH_PASSPHRASE",
-                &format!("signing key {}", k.display()),
-            )
-            .map(Box::new)?)),
+            (Some(k), _) => Ok(Mode::Key(
+                unlock(
+                    k,
+                    self.unlock.identity.as_deref(),
+                    self.unlock.passphrase_file.as_deref(),
+                    "PITH_PASSPHRASE",
+                    &format!("signing key {}", k.display()),
+                )
+                .map(Box::new)?,
+            )),
             (None, Some(r)) => {
                 let (Some(id), Some(dir)) = (&self.signer, &self.keyring) else {
                     return Err(Failure::Usage(
