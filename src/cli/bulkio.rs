@@ -7,18 +7,9 @@ use std::time::{Duration, Instant};
 use super::issue::InputArgs;
 use super::{Failure, shown};
 
-/// Open `f` as a stream of JSON lines when its content is snapshot or canonical-record
-/// JSON lines with more than one line; None for everything else (read whole).
-pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Send>>, Failure> {
-    let forced = a.format.as_deref().and_then(pith::arxiv::Format::parse);
-    if forced.is_some_and(|x| {
-        !matches!(
-            x,
-            pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record
-        )
-    }) {
-        return Ok(None);
-    }
+/// A buffered reader on `f` (a file, or stdin for `-`) and its first line, read with the
+/// bulk line limit: (reader after that line, the line, whether it was cut at the limit).
+pub fn open_first_line(f: &Path) -> Result<(Box<dyn BufRead + Send>, Vec<u8>, bool), Failure> {
     let rerr = |source| {
         Failure::from(pith::io::IoError::Read {
             path: f.into(),
@@ -33,14 +24,36 @@ pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Se
             std::fs::File::open(f).map_err(rerr)?,
         ))
     };
-    // the first line decides; read at most one line's worth of it (a bulk line limit)
     let max = pith::bulk::MAX_LINE as u64 + 1;
     let mut first = Vec::new();
-    std::io::Read::take(&mut r, max)
+    (&mut r)
+        .take(max)
         .read_until(b'\n', &mut first)
         .map_err(rerr)?;
-    let stdin = f == Path::new("-");
     let overlong = first.len() as u64 == max && !first.ends_with(b"\n");
+    Ok((r, first, overlong))
+}
+
+/// Open `f` as a stream of JSON lines when its content is snapshot or canonical-record
+/// JSON lines with more than one line; None for everything else (read whole).
+pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Send>>, Failure> {
+    let forced = a.format.as_deref().and_then(pith::arxiv::Format::parse);
+    if forced.is_some_and(|x| {
+        !matches!(
+            x,
+            pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record
+        )
+    }) {
+        return Ok(None);
+    }
+    let (mut r, first, overlong) = open_first_line(f)?;
+    let rerr = |source| {
+        Failure::from(pith::io::IoError::Read {
+            path: f.into(),
+            source,
+        })
+    };
+    let stdin = f == Path::new("-");
     let format = forced.or_else(|| pith::arxiv::detect(&first));
     let line_format = matches!(
         format,

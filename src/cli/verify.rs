@@ -89,21 +89,7 @@ fn verify_stream(
         })
     };
     let stdin = f == std::path::Path::new("-");
-    let mut r: Box<dyn std::io::BufRead + Send> = if stdin {
-        Box::new(std::io::BufReader::with_capacity(1 << 20, std::io::stdin()))
-    } else {
-        Box::new(std::io::BufReader::with_capacity(
-            1 << 20,
-            std::fs::File::open(f).map_err(rerr)?,
-        ))
-    };
-    let max = pith::bulk::MAX_LINE as u64 + 1;
-    let mut first = Vec::new();
-    (&mut r)
-        .take(max)
-        .read_until(b'\n', &mut first)
-        .map_err(rerr)?;
-    let overlong = first.len() as u64 == max && !first.ends_with(b"\n");
+    let (mut r, mut first, overlong) = super::bulkio::open_first_line(f)?;
     let more = overlong || !r.fill_buf().map_err(rerr)?.is_empty();
     let artifact = || match pith::canon::parse(first.trim_ascii_end()) {
         Ok(v) => v.get("transcript_version").is_none() && pith::verify::detect(&v).is_ok(),
