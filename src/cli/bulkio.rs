@@ -7,9 +7,18 @@ use std::time::{Duration, Instant};
 use super::issue::InputArgs;
 use super::{Failure, shown};
 
-/// A buffered reader on `f` (a file, or stdin for `-`) and its first line, read with the
-/// bulk line limit: (reader after that line, the line, whether it was cut at the limit).
-pub fn open_first_line(f: &Path) -> Result<(Box<dyn BufRead + Send>, Vec<u8>, bool), Failure> {
+/// A bulk input opened, with its first line read under the bulk line limit.
+pub struct FirstLine {
+    /// The input after that line.
+    pub rest: Box<dyn BufRead + Send>,
+    /// The line (with its line end), or its first `MAX_LINE + 1` bytes.
+    pub line: Vec<u8>,
+    /// Whether the line was cut at the limit.
+    pub overlong: bool,
+}
+
+/// Open `f` (a file, or stdin for `-`) buffered, and read its first line.
+pub fn open_first_line(f: &Path) -> Result<FirstLine, Failure> {
     let rerr = |source| {
         Failure::from(pith::io::IoError::Read {
             path: f.into(),
@@ -31,7 +40,11 @@ pub fn open_first_line(f: &Path) -> Result<(Box<dyn BufRead + Send>, Vec<u8>, bo
         .read_until(b'\n', &mut first)
         .map_err(rerr)?;
     let overlong = first.len() as u64 == max && !first.ends_with(b"\n");
-    Ok((r, first, overlong))
+    Ok(FirstLine {
+        rest: r,
+        line: first,
+        overlong,
+    })
 }
 
 /// Open `f` as a stream of JSON lines when its content is snapshot or canonical-record
@@ -46,7 +59,11 @@ pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Se
     }) {
         return Ok(None);
     }
-    let (mut r, first, overlong) = open_first_line(f)?;
+    let FirstLine {
+        rest: mut r,
+        line: first,
+        overlong,
+    } = open_first_line(f)?;
     let rerr = |source| {
         Failure::from(pith::io::IoError::Read {
             path: f.into(),

@@ -89,7 +89,11 @@ fn verify_stream(
         })
     };
     let stdin = f == std::path::Path::new("-");
-    let (mut r, mut first, overlong) = super::bulkio::open_first_line(f)?;
+    let super::bulkio::FirstLine {
+        rest: mut r,
+        line: mut first,
+        overlong,
+    } = super::bulkio::open_first_line(f)?;
     let more = overlong || !r.fill_buf().map_err(rerr)?.is_empty();
     let artifact = || match pith::canon::parse(first.trim_ascii_end()) {
         Ok(v) => v.get("transcript_version").is_none() && pith::verify::detect(&v).is_ok(),
