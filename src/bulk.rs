@@ -19,7 +19,7 @@ use crate::time::Timestamp;
 use crate::verify::Report;
 
 /// Lines per chunk: bounds memory (a chunk of bundles is a few MiB).
-pub const CHUNK: usize = 512;
+pub const CHUNK: usize = 256;
 
 /// How a bulk issue runs.
 #[derive(Clone, Debug)]
@@ -67,61 +67,52 @@ pub enum BulkError {
     Ledger(#[from] LedgerError),
 }
 
-/// Map `f` over `items` on up to `threads` scoped threads, keeping order.
+/// The worker pool for `threads` threads, made once per thread count and kept, so that
+/// threads (and their allocator caches) live for the whole run, not for one chunk. None
+/// when the system cannot start threads: the caller then works alone.
+fn pool(threads: usize) -> Option<std::sync::Arc<rayon::ThreadPool>> {
+    use std::collections::HashMap;
+    use std::sync::{Arc, Mutex, OnceLock};
+    static POOLS: OnceLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = OnceLock::new();
+    let mut pools = POOLS
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if let Some(p) = pools.get(&threads) {
+        return Some(p.clone());
+    }
+    let built = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("pith-worker-{i}"))
+        .build()
+        .ok()?;
+    Some(pools.entry(threads).or_insert(Arc::new(built)).clone())
+}
+
+/// Map `f` over `items` on up to `threads` worker threads, keeping order.
 pub fn par_map<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
-    f: impl Fn(&T) -> R + Sync,
+    f: impl Fn(&T) -> R + Sync + Send,
 ) -> Vec<R> {
-    let threads = threads.max(1).min(items.len().max(1));
-    if threads == 1 {
-        return items.iter().map(&f).collect();
+    use rayon::prelude::*;
+    if let Some(p) = (threads > 1 && items.len() > 1).then(|| pool(threads)).flatten() {
+        return p.install(|| items.par_iter().with_min_len(4).map(&f).collect());
     }
-    let per = items.len().div_ceil(threads);
-    std::thread::scope(|s| {
-        let handles: Vec<_> = items
-            .chunks(per)
-            .map(|c| s.spawn(|| c.iter().map(&f).collect::<Vec<R>>()))
-            .collect();
-        // a worker only panics on a bug; re-raise it rather than lose results
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    items.iter().map(&f).collect()
 }
 
-/// Map `f` over `items`, consumed, on up to `threads` scoped threads, keeping order.
+/// Map `f` over `items`, consumed, on up to `threads` worker threads, keeping order.
 pub fn par_map_owned<T: Send, R: Send>(
     items: Vec<T>,
     threads: usize,
-    f: impl Fn(T) -> R + Sync,
+    f: impl Fn(T) -> R + Sync + Send,
 ) -> Vec<R> {
-    let threads = threads.max(1).min(items.len().max(1));
-    if threads == 1 {
-        return items.into_iter().map(&f).collect();
+    use rayon::prelude::*;
+    if let Some(p) = (threads > 1 && items.len() > 1).then(|| pool(threads)).flatten() {
+        return p.install(|| items.into_par_iter().with_min_len(4).map(&f).collect());
     }
-    let per = items.len().div_ceil(threads);
-    let mut parts: Vec<Vec<T>> = Vec::with_capacity(threads);
-    let mut it = items.into_iter();
-    loop {
-        let part: Vec<T> = it.by_ref().take(per).collect();
-        if part.is_empty() {
-            break;
-        }
-        parts.push(part);
-    }
-    let f = &f;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = parts
-            .into_iter()
-            .map(|c| s.spawn(move || c.into_iter().map(f).collect::<Vec<R>>()))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_else(|p| std::panic::resume_unwind(p)))
-            .collect()
-    })
+    items.into_iter().map(&f).collect()
 }
 
 /// The longest line a bulk path accepts; a longer one is refused (and skipped) without

@@ -11,6 +11,11 @@ use std::process::ExitCode;
 
 use clap::Parser as _;
 
+/// The bulk paths build and drop many small JSON values per record; mimalloc's
+/// thread-local free lists cut the allocator's share of the run by about half.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     // before any secret can be in memory: no core dumps, no same-user ptrace
     if let Err(e) = pith::secret::harden_process() {
