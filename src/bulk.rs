@@ -96,7 +96,10 @@ pub fn par_map<T: Sync, R: Send>(
     f: impl Fn(&T) -> R + Sync + Send,
 ) -> Vec<R> {
     use rayon::prelude::*;
-    if let Some(p) = (threads > 1 && items.len() > 1).then(|| pool(threads)).flatten() {
+    if let Some(p) = (threads > 1 && items.len() > 1)
+        .then(|| pool(threads))
+        .flatten()
+    {
         return p.install(|| items.par_iter().with_min_len(4).map(&f).collect());
     }
     items.iter().map(&f).collect()
@@ -109,7 +112,10 @@ pub fn par_map_owned<T: Send, R: Send>(
     f: impl Fn(T) -> R + Sync + Send,
 ) -> Vec<R> {
     use rayon::prelude::*;
-    if let Some(p) = (threads > 1 && items.len() > 1).then(|| pool(threads)).flatten() {
+    if let Some(p) = (threads > 1 && items.len() > 1)
+        .then(|| pool(threads))
+        .flatten()
+    {
         return p.install(|| items.into_par_iter().with_min_len(4).map(&f).collect());
     }
     items.into_iter().map(&f).collect()

@@ -225,15 +225,19 @@ pub struct CanonError {
 pub fn parse(input: &[u8]) -> Result<Value, CanonError> {
     let mut p = Parser {
         s: input,
+        text: "",
         i: 0,
         path: Vec::new(),
     };
     if input.starts_with(b"\xEF\xBB\xBF") {
         return Err(p.err(CanonErrorKind::ByteOrderMark));
     }
-    if let Err(e) = std::str::from_utf8(input) {
-        p.i = e.valid_up_to();
-        return Err(p.err(CanonErrorKind::InvalidUtf8));
+    match std::str::from_utf8(input) {
+        Ok(text) => p.text = text,
+        Err(e) => {
+            p.i = e.valid_up_to();
+            return Err(p.err(CanonErrorKind::InvalidUtf8));
+        }
     }
     p.ws();
     if p.i >= input.len() {
@@ -259,6 +263,8 @@ enum Seg {
 
 struct Parser<'a> {
     s: &'a [u8],
+    /// `s` as text (validated once, on entry).
+    text: &'a str,
     i: usize,
     path: Vec<Seg>,
 }
@@ -313,7 +319,7 @@ pub fn join_index(path: &str, i: usize) -> String {
     format!("{path}[{i}]")
 }
 
-impl Parser<'_> {
+impl<'a> Parser<'a> {
     fn err(&self, kind: CanonErrorKind) -> CanonError {
         CanonError {
             kind,
@@ -330,6 +336,15 @@ impl Parser<'_> {
         self.err(CanonErrorKind::Syntax(format!(
             "expected {what}, found {found}"
         )))
+    }
+    /// The text from `start` to the current position: a run that starts and ends at
+    /// ASCII bytes (or the end of input) of text validated on entry.
+    fn run(&self, start: usize) -> Result<&'a str, CanonError> {
+        self.text.get(start..self.i).ok_or_else(|| CanonError {
+            kind: CanonErrorKind::InvalidUtf8,
+            offset: start,
+            path: fmt_path(&self.path),
+        })
     }
     fn ws(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.s.get(self.i) {
@@ -377,11 +392,17 @@ impl Parser<'_> {
     }
     fn object(&mut self, depth: usize) -> Result<Value, CanonError> {
         self.i += 1;
-        let mut m = Map::new();
+        // Keys in order (as canonical input has them) are collected in a vector and the
+        // map built once; the first key out of order switches to inserting into a map.
+        let mut sorted: Vec<(String, Value)> = Vec::new();
+        let mut map: Option<Map> = None;
+        let finish = |sorted: Vec<(String, Value)>, map: Option<Map>| {
+            Value::Object(map.unwrap_or_else(|| sorted.into_iter().collect()))
+        };
         self.ws();
         if self.s.get(self.i) == Some(&b'}') {
             self.i += 1;
-            return Ok(Value::Object(m));
+            return Ok(Value::Object(Map::new()));
         }
         loop {
             self.ws();
@@ -390,7 +411,19 @@ impl Parser<'_> {
             }
             let key_at = self.i;
             let key = self.string()?;
-            if m.contains_key(&key) {
+            let duplicate = match &mut map {
+                Some(m) => m.contains_key(&key),
+                None => match sorted.last() {
+                    Some((last, _)) if key.as_str() <= last.as_str() => {
+                        let m: Map = std::mem::take(&mut sorted).into_iter().collect();
+                        let d = m.contains_key(&key);
+                        map = Some(m);
+                        d
+                    }
+                    _ => false,
+                },
+            };
+            if duplicate {
                 self.i = key_at;
                 return Err(self.err(CanonErrorKind::DuplicateKey(key)));
             }
@@ -405,13 +438,18 @@ impl Parser<'_> {
             let Some(Seg::Key(key)) = self.path.pop() else {
                 unreachable!("path stack holds the key pushed above")
             };
-            m.insert(key, v);
+            match &mut map {
+                Some(m) => {
+                    m.insert(key, v);
+                }
+                None => sorted.push((key, v)),
+            }
             self.ws();
             match self.s.get(self.i) {
                 Some(b',') => self.i += 1,
                 Some(b'}') => {
                     self.i += 1;
-                    return Ok(Value::Object(m));
+                    return Ok(finish(sorted, map));
                 }
                 _ => return Err(self.syntax("',' or '}'")),
             }
@@ -456,25 +494,22 @@ impl Parser<'_> {
     }
     fn string(&mut self) -> Result<String, CanonError> {
         self.i += 1; // opening quote
+        // the common case: no escape, one exact allocation
+        let start = self.i;
+        self.i = special_at(self.s, self.i);
+        if self.s.get(self.i) == Some(&b'"') {
+            let run = self.run(start)?;
+            self.i += 1;
+            return Ok(run.to_owned());
+        }
+        self.i = start;
         let mut out = String::new();
         loop {
-            // copy a run of plain bytes (input is known-valid UTF-8)
+            // copy a run of plain bytes
             let start = self.i;
-            while let Some(&b) = self.s.get(self.i) {
-                if b == b'"' || b == b'\\' || b < 0x20 {
-                    break;
-                }
-                self.i += 1;
-            }
+            self.i = special_at(self.s, self.i);
             if self.i > start {
-                // the run starts and ends at ASCII bytes or input ends, so it is valid UTF-8
-                out.push_str(std::str::from_utf8(&self.s[start..self.i]).map_err(|_| {
-                    CanonError {
-                        kind: CanonErrorKind::InvalidUtf8,
-                        offset: start,
-                        path: fmt_path(&self.path),
-                    }
-                })?);
+                out.push_str(self.run(start)?);
             }
             match self.s.get(self.i) {
                 None => return Err(self.syntax("'\"' to close the string")),
@@ -665,6 +700,31 @@ fn needs_escape(bytes: &[u8]) -> bool {
         .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
 }
 
+/// The position of the first byte at or after `i` that ends a plain run inside a string
+/// (`"`, `\\` or a control character), or `s.len()`; eight bytes at a time, like
+/// [`needs_escape`].
+fn special_at(s: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let below = |x: u64, n: u64| x.wrapping_sub(LO * n) & !x & HI;
+    while let Some(w) = s.get(i..i + 8) {
+        let mut a = [0u8; 8];
+        a.copy_from_slice(w);
+        let x = u64::from_le_bytes(a);
+        if below(x, 0x20) | below(x ^ (LO * 0x22), 1) | below(x ^ (LO * 0x5c), 1) != 0 {
+            break;
+        }
+        i += 8;
+    }
+    while let Some(&b) = s.get(i) {
+        if b < 0x20 || b == b'"' || b == b'\\' {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
 /// Write a string the way Python's `json.dumps(..., ensure_ascii=False)` does.
 pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
@@ -758,6 +818,65 @@ pub fn python_float_repr(f: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn object_keys_in_any_order_duplicates_refused_where_they_stand() {
+        // in order, out of order from the start, and out of order after an ordered run
+        for (src, want) in [
+            (
+                r#"{"a":1,"b":{"c":2},"d":3}"#,
+                r#"{"a":1,"b":{"c":2},"d":3}"#,
+            ),
+            (
+                r#"{"d":3,"b":{"c":2},"a":1}"#,
+                r#"{"a":1,"b":{"c":2},"d":3}"#,
+            ),
+            (
+                r#"{"a":1,"c":2,"b":3,"e":4,"d":5}"#,
+                r#"{"a":1,"b":3,"c":2,"d":5,"e":4}"#,
+            ),
+            (r#"{"\u00e9":1,"z":2}"#, "{\"z\":2,\"\u{e9}\":1}"),
+        ] {
+            let v = parse(src.as_bytes()).unwrap();
+            assert_eq!(String::from_utf8(to_canonical(&v)).unwrap(), want, "{src}");
+        }
+        for (src, offset) in [
+            (r#"{"a":1,"a":2}"#, 7),
+            (r#"{"a":1,"b":2,"a":3}"#, 13),
+            (r#"{"b":1,"a":2,"b":3}"#, 13),
+            (r#"{"a":1,"c":2,"b":3,"c":4}"#, 19),
+            (r#"{"x":{"k":1,"k":1}}"#, 12),
+        ] {
+            let e = parse(src.as_bytes()).unwrap_err();
+            assert!(
+                matches!(e.kind, CanonErrorKind::DuplicateKey(_)),
+                "{src}: {e}"
+            );
+            assert_eq!(e.offset, offset, "{src}: {e}");
+        }
+    }
+
+    #[test]
+    fn string_runs_found_at_every_position() {
+        // a special byte at each offset of a long string: an escape, a raw control byte
+        for at in 0..40 {
+            let mut s = "x".repeat(40);
+            s.replace_range(at..at + 1, "\\n");
+            let src = format!("\"{s}é\"");
+            let v = parse(src.as_bytes()).unwrap();
+            let mut want = "x".repeat(40);
+            want.replace_range(at..at + 1, "\n");
+            want.push('é');
+            assert_eq!(v.as_str(), Some(want.as_str()), "escape at {at}");
+            let raw = format!("\"{}\u{1}\"", "x".repeat(at));
+            let e = parse(raw.as_bytes()).unwrap_err();
+            assert!(
+                matches!(e.kind, CanonErrorKind::ControlCharacter(1)),
+                "{at}: {e}"
+            );
+            assert_eq!(e.offset, at + 1);
+        }
+    }
 
     #[test]
     fn swar_escape_scan_agrees_with_the_byte_rule() {

@@ -109,9 +109,8 @@ impl PublicKey {
 /// The canonical encodings of the eight points of order dividing 8.
 fn small_order_encodings() -> &'static [[u8; 32]; 8] {
     static ENCODINGS: std::sync::OnceLock<[[u8; 32]; 8]> = std::sync::OnceLock::new();
-    ENCODINGS.get_or_init(|| {
-        curve25519_dalek::constants::EIGHT_TORSION.map(|p| p.compress().to_bytes())
-    })
+    ENCODINGS
+        .get_or_init(|| curve25519_dalek::constants::EIGHT_TORSION.map(|p| p.compress().to_bytes()))
 }
 
 /// Strict Ed25519 verification from raw bytes (a key that does not decode never verifies).

@@ -148,11 +148,17 @@ fn fast_strict_equals_verify_strict() {
         })
     };
     let mut cases: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::new();
-    for t in json("crypto/rfc8032_7.1_ed25519.json")["vectors"].as_array().unwrap() {
+    for t in json("crypto/rfc8032_7.1_ed25519.json")["vectors"]
+        .as_array()
+        .unwrap()
+    {
         let f = |k: &str| unhex(t[k].as_str().unwrap());
         cases.push((f("public_key"), f("message"), f("signature")));
     }
-    for g in json("crypto/ed25519_test.json")["testGroups"].as_array().unwrap() {
+    for g in json("crypto/ed25519_test.json")["testGroups"]
+        .as_array()
+        .unwrap()
+    {
         let pk = unhex(g["publicKey"]["pk"].as_str().unwrap());
         for t in g["tests"].as_array().unwrap() {
             let f = |k: &str| unhex(t[k].as_str().unwrap());
@@ -161,7 +167,11 @@ fn fast_strict_equals_verify_strict() {
     }
     for t in json("crypto/ed25519vectors.json").as_array().unwrap() {
         let msg = t["msg"].as_str().unwrap().as_bytes().to_vec();
-        cases.push((unhex(t["key"].as_str().unwrap()), msg, unhex(t["sig"].as_str().unwrap())));
+        cases.push((
+            unhex(t["key"].as_str().unwrap()),
+            msg,
+            unhex(t["sig"].as_str().unwrap()),
+        ));
     }
     let vectors = cases.len();
 
@@ -183,7 +193,10 @@ fn fast_strict_equals_verify_strict() {
         let enc = t.compress().to_bytes();
         let mut flipped = enc;
         flipped[31] ^= 0x80;
-        for r in [Some(enc), Some(flipped), p_plus(enc)].into_iter().flatten() {
+        for r in [Some(enc), Some(flipped), p_plus(enc)]
+            .into_iter()
+            .flatten()
+        {
             let mut sig = sig0.clone();
             sig[..32].copy_from_slice(&r);
             cases.push((pk0.clone(), msg0.clone(), sig));
@@ -197,13 +210,22 @@ fn fast_strict_equals_verify_strict() {
     let t8 = EIGHT_TORSION[1];
     let a_pub = (B * a + t8).compress().to_bytes();
     let k_of = |r: &[u8; 32], m: &[u8]| {
-        Scalar::from_hash(Sha512::new().chain_update(r).chain_update(a_pub).chain_update(m))
+        Scalar::from_hash(
+            Sha512::new()
+                .chain_update(r)
+                .chain_update(a_pub)
+                .chain_update(m),
+        )
     };
     let (mut small_r, mut mixed_r) = (0, 0);
     for i in 0u32..4000 {
         let msg = i.to_le_bytes().to_vec();
         let u = EIGHT_TORSION[(i % 8) as usize];
-        let r_scalar = if i % 2 == 0 { Scalar::ZERO } else { Scalar::from(u64::from(i) + 7) };
+        let r_scalar = if i % 2 == 0 {
+            Scalar::ZERO
+        } else {
+            Scalar::from(u64::from(i) + 7)
+        };
         let r_point: EdwardsPoint = B * r_scalar + u;
         let r = r_point.compress().to_bytes();
         let k = k_of(&r, &msg);
@@ -227,12 +249,19 @@ fn fast_strict_equals_verify_strict() {
             break;
         }
     }
-    assert!(small_r >= 4 && mixed_r >= 4, "crafted {small_r} small-order and {mixed_r} mixed-order R");
+    assert!(
+        small_r >= 4 && mixed_r >= 4,
+        "crafted {small_r} small-order and {mixed_r} mixed-order R"
+    );
 
     let mut accepted = 0;
     for (i, (pk, msg, sig)) in cases.iter().enumerate() {
         let want = dalek(pk, msg, sig);
-        assert_eq!(verify_strict_raw(pk, msg, sig), want, "case {i} (of {vectors} vectors first)");
+        assert_eq!(
+            verify_strict_raw(pk, msg, sig),
+            want,
+            "case {i} (of {vectors} vectors first)"
+        );
         accepted += usize::from(want);
     }
     assert!(accepted > 0 && accepted < cases.len());
