@@ -642,36 +642,75 @@ pub fn to_canonical(v: &Value) -> Vec<u8> {
     out
 }
 
+/// Where canonical bytes go: a buffer ([`Vec<u8>`]), or straight into a hash.
+pub trait Sink {
+    /// Append bytes.
+    fn put(&mut self, bytes: &[u8]);
+    /// Append one byte.
+    fn byte(&mut self, b: u8) {
+        self.put(&[b]);
+    }
+}
+
+impl Sink for Vec<u8> {
+    fn put(&mut self, bytes: &[u8]) {
+        self.extend_from_slice(bytes);
+    }
+    fn byte(&mut self, b: u8) {
+        self.push(b);
+    }
+}
+
+/// Write an integer in decimal without allocating.
+fn write_int<S: Sink + ?Sized>(i: i128, out: &mut S) {
+    let mut buf = [0u8; 40];
+    let mut at = buf.len();
+    let mut n = i.unsigned_abs();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    if i < 0 {
+        at -= 1;
+        buf[at] = b'-';
+    }
+    out.put(&buf[at..]);
+}
+
 /// Append the canonical bytes of `v` to `out`.
-pub fn write_canonical(v: &Value, out: &mut Vec<u8>) {
+pub fn write_canonical<S: Sink + ?Sized>(v: &Value, out: &mut S) {
     match v {
-        Value::Null => out.extend_from_slice(b"null"),
-        Value::Bool(true) => out.extend_from_slice(b"true"),
-        Value::Bool(false) => out.extend_from_slice(b"false"),
-        Value::Int(i) => out.extend_from_slice(i.to_string().as_bytes()),
-        Value::Float(f) => out.extend_from_slice(python_float_repr(*f).as_bytes()),
+        Value::Null => out.put(b"null"),
+        Value::Bool(true) => out.put(b"true"),
+        Value::Bool(false) => out.put(b"false"),
+        Value::Int(i) => write_int(*i, out),
+        Value::Float(f) => out.put(python_float_repr(*f).as_bytes()),
         Value::String(s) => write_string(s, out),
         Value::Array(a) => {
-            out.push(b'[');
+            out.byte(b'[');
             for (n, x) in a.iter().enumerate() {
                 if n > 0 {
-                    out.push(b',');
+                    out.byte(b',');
                 }
                 write_canonical(x, out);
             }
-            out.push(b']');
+            out.byte(b']');
         }
         Value::Object(m) => {
-            out.push(b'{');
+            out.byte(b'{');
             for (n, (k, x)) in m.iter().enumerate() {
                 if n > 0 {
-                    out.push(b',');
+                    out.byte(b',');
                 }
                 write_string(k, out);
-                out.push(b':');
+                out.byte(b':');
                 write_canonical(x, out);
             }
-            out.push(b'}');
+            out.byte(b'}');
         }
     }
 }
@@ -726,14 +765,14 @@ fn special_at(s: &[u8], mut i: usize) -> usize {
 }
 
 /// Write a string the way Python's `json.dumps(..., ensure_ascii=False)` does.
-pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
+pub(crate) fn write_string<S: Sink + ?Sized>(s: &str, out: &mut S) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(b'"');
+    out.byte(b'"');
     let bytes = s.as_bytes();
     // the common case: nothing to escape
     if !needs_escape(bytes) {
-        out.extend_from_slice(bytes);
-        out.push(b'"');
+        out.put(bytes);
+        out.byte(b'"');
         return;
     }
     let mut run = 0;
@@ -749,18 +788,18 @@ pub(crate) fn write_string(s: &str, out: &mut Vec<u8>) {
             0x00..=0x1f => &[],
             _ => continue,
         };
-        out.extend_from_slice(&bytes[run..i]);
+        out.put(&bytes[run..i]);
         if esc.is_empty() {
-            out.extend_from_slice(b"\\u00");
-            out.push(HEX[(b >> 4) as usize]);
-            out.push(HEX[(b & 15) as usize]);
+            out.put(b"\\u00");
+            out.byte(HEX[(b >> 4) as usize]);
+            out.byte(HEX[(b & 15) as usize]);
         } else {
-            out.extend_from_slice(esc);
+            out.put(esc);
         }
         run = i + 1;
     }
-    out.extend_from_slice(&bytes[run..]);
-    out.push(b'"');
+    out.put(&bytes[run..]);
+    out.byte(b'"');
 }
 
 /// Format a finite float exactly as Python's `repr(float)` does.

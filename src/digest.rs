@@ -5,7 +5,7 @@
 use sha2::{Digest as _, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::canon::{Value, write_canonical};
+use crate::canon::{Sink, Value, write_canonical};
 use crate::rules;
 
 /// A SHA-256 digest.
@@ -45,9 +45,9 @@ pub fn sha256(data: &[u8]) -> Sha256Digest {
 
 /// SHA-256 of the canonical form of a value: the one hashing path of the format.
 pub fn canon_sha256(v: &Value) -> Sha256Digest {
-    let mut buf = Vec::with_capacity(1024);
-    write_canonical(v, &mut buf);
-    sha256(&buf)
+    let mut h = HashSink::new();
+    write_canonical(v, &mut h);
+    h.finish()
 }
 
 /// SHA-256 of the canonical form of an object without some of its top-level keys.
@@ -58,22 +58,64 @@ pub fn canon_sha256_without(v: &Value, skip: &[&str]) -> Sha256Digest {
     match v {
         Value::Object(m) => {
             // write the object by hand, leaving out the skipped keys: no clone
-            let mut buf = Vec::with_capacity(4096);
-            buf.push(b'{');
+            let mut h = HashSink::new();
+            h.byte(b'{');
             let mut first = true;
             for (k, x) in m.iter().filter(|(k, _)| !skip.contains(&k.as_str())) {
                 if !first {
-                    buf.push(b',');
+                    h.byte(b',');
                 }
                 first = false;
-                crate::canon::write_string(k, &mut buf);
-                buf.push(b':');
-                write_canonical(x, &mut buf);
+                crate::canon::write_string(k, &mut h);
+                h.byte(b':');
+                write_canonical(x, &mut h);
             }
-            buf.push(b'}');
-            sha256(&buf)
+            h.byte(b'}');
+            h.finish()
         }
         other => canon_sha256(other),
+    }
+}
+
+/// Canonical bytes hashed as they are written, through a small buffer: the bytes of a
+/// large object are never held whole.
+struct HashSink {
+    buf: Vec<u8>,
+    h: Sha256,
+}
+
+impl HashSink {
+    const CAP: usize = 8192;
+    fn new() -> Self {
+        HashSink {
+            buf: Vec::with_capacity(Self::CAP),
+            h: Sha256::new(),
+        }
+    }
+    fn finish(mut self) -> Sha256Digest {
+        self.h.update(&self.buf);
+        Sha256Digest(self.h.finalize().into())
+    }
+}
+
+impl Sink for HashSink {
+    fn put(&mut self, bytes: &[u8]) {
+        if self.buf.len() + bytes.len() > Self::CAP {
+            self.h.update(&self.buf);
+            self.buf.clear();
+            if bytes.len() >= Self::CAP {
+                self.h.update(bytes);
+                return;
+            }
+        }
+        self.buf.extend_from_slice(bytes);
+    }
+    fn byte(&mut self, b: u8) {
+        if self.buf.len() == Self::CAP {
+            self.h.update(&self.buf);
+            self.buf.clear();
+        }
+        self.buf.push(b);
     }
 }
 
@@ -337,5 +379,35 @@ mod tests {
             nfc("\u{e9}t\u{e9}"),
             std::borrow::Cow::Borrowed(_)
         ));
+    }
+
+    #[test]
+    fn hashing_while_writing_equals_hashing_the_written_bytes() {
+        // strings and members of every length around the sink's buffer, and integers
+        // at the limits the parser accepts
+        let mut m = std::collections::BTreeMap::new();
+        for (n, len) in [0usize, 1, 63, 64, 8191, 8192, 8193, 20_000]
+            .into_iter()
+            .enumerate()
+        {
+            m.insert(
+                format!("k{n}"),
+                Value::String("\u{e9}\"x".repeat(len / 3 + 1)),
+            );
+            m.insert(format!("i{n}"), Value::Int(-(1i128 << 63) + n as i128));
+            let v = Value::Object(m.clone());
+            let bytes = crate::canon::to_canonical(&v);
+            assert_eq!(canon_sha256(&v), sha256(&bytes), "{n}");
+            let mut w = m.clone();
+            w.remove("k0");
+            let skipped = crate::canon::to_canonical(&Value::Object(w));
+            assert_eq!(canon_sha256_without(&v, &["k0"]), sha256(&skipped), "{n}");
+        }
+        for i in [0i128, -1, 9, 10, -10, i64::MIN as i128, u64::MAX as i128] {
+            assert_eq!(
+                crate::canon::to_canonical(&Value::Int(i)),
+                i.to_string().as_bytes()
+            );
+        }
     }
 }

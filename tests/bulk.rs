@@ -154,3 +154,54 @@ fn bundle_lines_of_event_arrays_equal_single_bundles() {
         );
     }
 }
+
+/// Output is written behind the workers: every byte arrives in order, and a failing
+/// output is reported with its own error, not as a stopped channel.
+#[test]
+fn write_behind_keeps_order_and_reports_the_writers_error() {
+    use std::io::Write;
+    let mut got = Vec::new();
+    let n = pith::bulk::write_behind(&mut got, |w| {
+        for i in 0..200_000u32 {
+            writeln!(w, "{i}").unwrap();
+        }
+        w.flush().unwrap();
+        Ok(7)
+    })
+    .unwrap();
+    assert_eq!(n, 7);
+    let want: String = (0..200_000u32).map(|i| format!("{i}\n")).collect();
+    assert_eq!(got, want.as_bytes());
+
+    /// Accepts `left` bytes, then fails like a full disk.
+    struct Full {
+        left: usize,
+    }
+    impl Write for Full {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            if self.left < b.len() {
+                return Err(std::io::Error::other("No space left on device"));
+            }
+            self.left -= b.len();
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut full = Full { left: 3 << 20 };
+    let err = pith::bulk::write_behind(&mut full, |w| {
+        let line = [b'x'; 1000];
+        for _ in 0..10_000 {
+            if let Err(e) = w.write_all(&line) {
+                return Err(pith::bulk::BulkError::Io {
+                    what: "writing".into(),
+                    source: e,
+                });
+            }
+        }
+        Ok(())
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("No space left on device"), "{err}");
+}
