@@ -361,99 +361,10 @@ fn prepare(name: &str, r: Result<Item, Rejected>) -> Ready {
     }
 }
 
-/// Bytes handed to the writer thread at a time.
-const BEHIND: usize = 1 << 20;
-
-/// Write-behind: `f` writes into a buffer that is handed, a megabyte at a time, to a
-/// thread writing it to `out`, so the output's copying and system calls overlap the next
-/// chunk's work instead of holding up the workers. At most two buffers wait. An error of
-/// the writer is reported as the cause, whatever `f` then returned.
-pub fn write_behind<R>(
-    out: &mut (dyn Write + Send),
-    f: impl FnOnce(&mut dyn Write) -> Result<R, BulkError>,
-) -> Result<R, BulkError> {
-    let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<u8>>(2);
-    std::thread::scope(|s| {
-        let writer = s.spawn(move || -> std::io::Result<()> {
-            for buf in rx {
-                out.write_all(&buf)?;
-            }
-            out.flush()
-        });
-        let mut w = Behind {
-            buf: Vec::with_capacity(BEHIND),
-            tx: Some(tx),
-        };
-        let r = f(&mut w);
-        let sent = w.send();
-        drop(w);
-        match writer
-            .join()
-            .unwrap_or_else(|p| std::panic::resume_unwind(p))
-        {
-            Err(source) => Err(BulkError::Io {
-                what: "cannot write the output".into(),
-                source,
-            }),
-            Ok(()) => sent
-                .map_err(|source| BulkError::Io {
-                    what: "cannot write the output".into(),
-                    source,
-                })
-                .and(r),
-        }
-    })
-}
-
-/// The writing end of [`write_behind`].
-struct Behind {
-    buf: Vec<u8>,
-    tx: Option<std::sync::mpsc::SyncSender<Vec<u8>>>,
-}
-
-impl Behind {
-    fn send(&mut self) -> std::io::Result<()> {
-        if self.buf.is_empty() {
-            return Ok(());
-        }
-        let full = std::mem::replace(&mut self.buf, Vec::with_capacity(BEHIND));
-        match &self.tx {
-            Some(tx) => tx
-                .send(full)
-                .map_err(|_| std::io::Error::other("the output writer stopped")),
-            None => Err(std::io::Error::other("the output is closed")),
-        }
-    }
-}
-
-impl Write for Behind {
-    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
-        self.buf.extend_from_slice(b);
-        if self.buf.len() >= BEHIND {
-            self.send()?;
-        }
-        Ok(b.len())
-    }
-    /// Hands over what is buffered (the writer thread flushes `out` when it ends).
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.send()
-    }
-}
-
 /// Issue every record of a JSON-lines input (snapshot or canonical records), streaming
 /// a chunk of lines at a time; see [`Issuer::chunk`]. With more than one thread, a reader
 /// thread parses the next chunk while this one signs and records the current one.
 pub fn issue_lines(
-    input: &mut (dyn BufRead + Send),
-    name: &str,
-    is: &mut Issuer<'_>,
-    out: &mut (dyn Write + Send),
-    each: &mut dyn FnMut(&Outcome),
-) -> Result<Summary, BulkError> {
-    write_behind(out, |out| issue_lines_to(input, name, is, out, each))
-}
-
-fn issue_lines_to(
     input: &mut (dyn BufRead + Send),
     name: &str,
     is: &mut Issuer<'_>,
@@ -505,16 +416,6 @@ fn issue_lines_to(
 
 /// Issue items already read (XML, .abs, single JSON inputs), a chunk at a time.
 pub fn issue_items(
-    items: Vec<Result<Item, Rejected>>,
-    name: &str,
-    is: &mut Issuer<'_>,
-    out: &mut (dyn Write + Send),
-    each: &mut dyn FnMut(&Outcome),
-) -> Result<Summary, BulkError> {
-    write_behind(out, |out| issue_items_to(items, name, is, out, each))
-}
-
-fn issue_items_to(
     items: Vec<Result<Item, Rejected>>,
     name: &str,
     is: &mut Issuer<'_>,
@@ -681,64 +582,62 @@ pub fn bundle_lines(
     built_at: &Timestamp,
     signed_at: &Timestamp,
     threads: usize,
-    out: &mut (dyn Write + Send),
+    out: &mut dyn Write,
     each: &mut dyn FnMut(u64, &str),
 ) -> Result<Summary, BulkError> {
-    write_behind(out, |out| {
-        let mut sum = Summary::default();
-        loop {
-            let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io {
-                what: format!("cannot read {name}"),
-                source,
-            })?;
-            if lines.is_empty() {
-                break;
+    let mut sum = Summary::default();
+    loop {
+        let lines = read_chunk(input, CHUNK, sum.lines).map_err(|source| BulkError::Io {
+            what: format!("cannot read {name}"),
+            source,
+        })?;
+        if lines.is_empty() {
+            break;
+        }
+        sum.lines += lines.len() as u64;
+        let lines: Vec<&(u64, Vec<u8>)> = lines
+            .iter()
+            .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
+            .collect();
+        let made = par_map(&lines, threads, |(_, l)| -> Result<Vec<u8>, String> {
+            if l.as_slice() == TOO_LONG {
+                return Err(format!(
+                    "line longer than {} MiB: refused unread",
+                    MAX_LINE >> 20
+                ));
             }
-            sum.lines += lines.len() as u64;
-            let lines: Vec<&(u64, Vec<u8>)> = lines
-                .iter()
-                .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
-                .collect();
-            let made = par_map(&lines, threads, |(_, l)| -> Result<Vec<u8>, String> {
-                if l.as_slice() == TOO_LONG {
-                    return Err(format!(
-                        "line longer than {} MiB: refused unread",
-                        MAX_LINE >> 20
-                    ));
+            let v = canon::parse(l).map_err(|e| format!("not valid JSON {e}"))?;
+            let events = v
+                .as_array()
+                .ok_or("expected a JSON array of one record's events")?;
+            let unsigned = crate::bundle::assemble(events, keyring, base_url, built_at, signer)
+                .map_err(|e| e.to_string())?;
+            let mut line = match key {
+                Some(k) => crate::bundle::sign_to_bytes(&unsigned, k, signed_at).1,
+                None => canon::to_canonical(&unsigned),
+            };
+            line.push(b'\n');
+            Ok(line)
+        });
+        for ((no, _), m) in lines.iter().zip(made) {
+            match m {
+                Ok(line) => {
+                    out.write_all(&line).map_err(|source| BulkError::Io {
+                        what: "cannot write the output".into(),
+                        source,
+                    })?;
+                    sum.done += 1;
                 }
-                let v = canon::parse(l).map_err(|e| format!("not valid JSON {e}"))?;
-                let events = v
-                    .as_array()
-                    .ok_or("expected a JSON array of one record's events")?;
-                let unsigned = crate::bundle::assemble(events, keyring, base_url, built_at, signer)
-                    .map_err(|e| e.to_string())?;
-                let mut line = match key {
-                    Some(k) => crate::bundle::sign_to_bytes(&unsigned, k, signed_at).1,
-                    None => canon::to_canonical(&unsigned),
-                };
-                line.push(b'\n');
-                Ok(line)
-            });
-            for ((no, _), m) in lines.iter().zip(made) {
-                match m {
-                    Ok(line) => {
-                        out.write_all(&line).map_err(|source| BulkError::Io {
-                            what: "cannot write the output".into(),
-                            source,
-                        })?;
-                        sum.done += 1;
-                    }
-                    Err(e) => {
-                        sum.refused += 1;
-                        each(*no, &e);
-                    }
+                Err(e) => {
+                    sum.refused += 1;
+                    each(*no, &e);
                 }
             }
         }
-        out.flush().map_err(|source| BulkError::Io {
-            what: "cannot write the output".into(),
-            source,
-        })?;
-        Ok(sum)
-    })
+    }
+    out.flush().map_err(|source| BulkError::Io {
+        what: "cannot write the output".into(),
+        source,
+    })?;
+    Ok(sum)
 }

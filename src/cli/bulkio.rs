@@ -99,7 +99,7 @@ pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Se
 
 /// Where artifacts go: a temp file beside `--out`, persisted at the end, or stdout.
 pub struct Sink {
-    w: Box<dyn Write + Send>,
+    w: Box<dyn Write>,
     tmp: Option<(tempfile::TempPath, std::path::PathBuf, bool)>,
 }
 
@@ -150,7 +150,7 @@ impl Sink {
         }
     }
     /// The writer.
-    pub fn writer(&mut self) -> &mut (dyn Write + Send) {
+    pub fn writer(&mut self) -> &mut dyn Write {
         &mut *self.w
     }
     /// Flush, fsync and move into place.
