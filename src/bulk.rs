@@ -1,10 +1,11 @@
 //! Bulk paths (issue 7): JSON lines in, JSON lines out, bounded memory, every core.
 //!
-//! Input is read in chunks of lines; each chunk is parsed and signed on `threads` scoped
+//! Input is read in chunks of lines; each chunk is parsed and signed on `threads` worker
 //! threads and written in input order, so the output is byte-identical whatever the
-//! thread count. Each chunk's records carry one time, read when its ledger transaction
-//! holds the write lock (so concurrent issuers stay ordered); `--at` fixes one time for
-//! the whole run, which makes a run reproducible.
+//! thread count. The ledger takes up to [`RECORDS_PER_TRANSACTION`] records per
+//! transaction; a transaction's records carry one time, read when it took the write lock
+//! (so concurrent issuers stay ordered); `--at` fixes one time for the whole run, which
+//! makes a run reproducible.
 
 use std::io::{BufRead, Write};
 
@@ -20,6 +21,10 @@ use crate::verify::Report;
 
 /// Lines per chunk: bounds memory (a chunk of bundles is a few MiB).
 pub const CHUNK: usize = 256;
+
+/// Records per ledger transaction in bulk issue (16 chunks): a large ledger's index pages
+/// are written once per transaction, not once per chunk.
+pub const RECORDS_PER_TRANSACTION: usize = 4096;
 
 /// How a bulk issue runs.
 #[derive(Clone, Debug)]
@@ -372,6 +377,7 @@ pub fn issue_lines(
     each: &mut dyn FnMut(&Outcome),
 ) -> Result<Summary, BulkError> {
     let mut sum = Summary::default();
+    is.ledger.hold_transactions(RECORDS_PER_TRANSACTION);
     let (threads, opts) = (is.opts.threads, is.opts.read.clone());
     if threads <= 1 {
         sum.lines = read_lines(input, name, 1, &opts, &mut |parsed| {
@@ -407,6 +413,7 @@ pub fn issue_lines(
         });
         sum.lines = read?;
     }
+    is.ledger.commit()?;
     out.flush().map_err(|source| BulkError::Io {
         what: "cannot write the output".into(),
         source,
@@ -427,12 +434,14 @@ pub fn issue_items(
         ..Summary::default()
     };
     let threads = is.opts.threads;
+    is.ledger.hold_transactions(RECORDS_PER_TRANSACTION);
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let chunk: Vec<_> = items.by_ref().take(CHUNK).collect();
         let ready = par_map_owned(chunk, threads, |r| prepare(name, r));
         is.chunk(ready, name, out, &mut sum, each)?;
     }
+    is.ledger.commit()?;
     out.flush().map_err(|source| BulkError::Io {
         what: "cannot write the output".into(),
         source,

@@ -86,6 +86,17 @@ pub fn default_path() -> PathBuf {
 pub struct Ledger {
     conn: Connection,
     path: PathBuf,
+    /// A bulk transaction held open across batches (see [`Ledger::hold_transactions`]).
+    held: Option<Held>,
+    /// Records a bulk transaction may gather before it commits (0: every batch commits).
+    hold_limit: usize,
+}
+
+/// An open bulk transaction: the time it took the write lock, and the records in it.
+#[derive(Clone, Copy, Debug)]
+struct Held {
+    now: Timestamp,
+    records: usize,
 }
 
 /// What issuing a record would do (see [`Ledger::plan`]).
@@ -285,6 +296,8 @@ impl Ledger {
         let mut l = Ledger {
             conn,
             path: path.into(),
+            held: None,
+            hold_limit: 0,
         };
         l.migrate()?;
         Ok(l)
@@ -474,16 +487,81 @@ impl Ledger {
         Ok((issued, event))
     }
 
+    /// Let bulk transactions gather up to `records` records over several
+    /// [`Self::issue_batch`] calls before committing (0, the default: each call commits).
+    ///
+    /// A large ledger's random-key indexes (code, number, digest, receipts) take a few
+    /// pages per record; a transaction writes each dirty page once, so fewer, larger
+    /// transactions write far less. [`Self::commit`] ends the held transaction; one not
+    /// committed is rolled back when the ledger is dropped, as after a crash.
+    pub fn hold_transactions(&mut self, records: usize) {
+        self.hold_limit = records;
+    }
+
+    /// Commit the bulk transaction held open, if any.
+    pub fn commit(&mut self) -> Result<(), LedgerError> {
+        if self.held.take().is_some() {
+            self.conn.execute_batch("COMMIT").map_err(self.sql())?;
+        }
+        Ok(())
+    }
+
     /// Issue many records in one transaction (bulk paths): look every record up, let
     /// `sign` make the signed `record_created` events for all of them at once (in
-    /// parallel, each with its ledger rows already written out), then record everything
-    /// and commit; only SQL runs under the write lock. A crash keeps earlier batches whole
-    /// and this one not at all. Returns one result per record, in order; a code collision
-    /// refuses that record only.
+    /// parallel, each with its ledger rows already written out), then record everything;
+    /// only SQL runs under the write lock. The transaction commits at the end of the call,
+    /// or, under [`Self::hold_transactions`], once it holds enough records. A crash keeps
+    /// committed transactions whole and the open one not at all; so does an error here,
+    /// which rolls the open transaction back. Returns one result per record, in order; a
+    /// code collision refuses that record only.
     pub fn issue_batch<F>(
         &mut self,
         records: &[&Prepared],
         at: Option<&Timestamp>,
+        sign: F,
+    ) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError>
+    where
+        F: FnOnce(&[Option<Plan>]) -> Vec<Option<SignedRows>>,
+    {
+        if self.held.is_none() {
+            self.conn
+                .execute_batch("BEGIN IMMEDIATE")
+                .map_err(self.sql())?;
+            // the issue time is read once the write lock is held, so concurrent issuers
+            // on one ledger never reissue "before" a first issue another one committed
+            self.held = Some(Held {
+                now: at.copied().unwrap_or_else(Timestamp::now),
+                records: 0,
+            });
+        }
+        let held = self.held.unwrap_or(Held {
+            now: Timestamp::now(),
+            records: 0,
+        });
+        let res = self.issue_in_open_transaction(records, &held.now, sign);
+        match res {
+            Ok(out) => {
+                let records = held.records + records.len();
+                self.held = Some(Held { records, ..held });
+                if records >= self.hold_limit {
+                    self.commit()?;
+                }
+                Ok(out)
+            }
+            Err(e) => {
+                self.held = None;
+                // the error is the one to report; a failed rollback ends with the connection
+                let _ = self.conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// The body of [`Self::issue_batch`], inside its transaction, at its time `now`.
+    fn issue_in_open_transaction<F>(
+        &mut self,
+        records: &[&Prepared],
+        now: &Timestamp,
         sign: F,
     ) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError>
     where
@@ -494,14 +572,7 @@ impl Ledger {
             path: path.clone(),
             source,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
-        // the issue time is read once the write lock is held, so concurrent issuers on one
-        // ledger never reissue "before" a first issue another one committed
-        let now_value = at.copied().unwrap_or_else(Timestamp::now);
-        let now = &now_value;
+        let tx = &self.conn;
         let now_text = now.fmt_micros();
         let mut plans: Vec<Result<Plan, LedgerError>> = Vec::with_capacity(records.len());
         let mut in_batch: std::collections::HashMap<&str, (&Sha256Digest, Timestamp)> =
@@ -655,7 +726,6 @@ impl Ledger {
                 }));
             }
         }
-        tx.commit().map_err(sql)?;
         Ok(out)
     }
 

@@ -397,3 +397,67 @@ fn a_process_killed_mid_batch_leaves_a_consistent_ledger() {
         .success();
     assert_eq!(rows(&is.db(), "SELECT COUNT(*) FROM records"), 3000);
 }
+
+/// Bulk issue holds one ledger transaction over several batches: nothing is visible to
+/// other readers until it commits, every record then is, and a transaction never committed
+/// (the issuer dropped, as in a crash) leaves no trace. All records of one transaction
+/// carry the time it took the write lock.
+#[test]
+fn held_bulk_transaction_commits_whole_or_not_at_all() {
+    use pith::ledger::{Ledger, Prepared, SignedRows};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let count = || -> i64 {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.query_row("SELECT count(*) FROM receipts", [], |r| r.get(0))
+            .unwrap()
+    };
+    let recs: Vec<Prepared> = (0..9)
+        .map(|n| Prepared::new(&record_with_id(500 + n)).unwrap())
+        .collect();
+    let batch = |l: &mut Ledger, rs: &[Prepared]| -> Vec<String> {
+        let refs: Vec<&Prepared> = rs.iter().collect();
+        l.issue_batch(&refs, None, |plans| {
+            plans
+                .iter()
+                .map(|p| {
+                    p.as_ref().map(|p| SignedRows {
+                        receipt: "{}".into(),
+                        event_id: format!("sha256:{}", p.sha.hex()),
+                        signatures: Vec::new(),
+                    })
+                })
+                .collect()
+        })
+        .unwrap()
+        .into_iter()
+        .map(|r| r.unwrap().last_reissued_at)
+        .collect()
+    };
+    let mut l = Ledger::open(&path).unwrap();
+    l.hold_transactions(100);
+    let mut times = batch(&mut l, &recs[0..3]);
+    std::thread::sleep(std::time::Duration::from_millis(5));
+    times.extend(batch(&mut l, &recs[3..6]));
+    assert_eq!(
+        count(),
+        0,
+        "a held transaction is not visible before it commits"
+    );
+    assert!(
+        times.iter().all(|t| *t == times[0]),
+        "one time per transaction: {times:?}"
+    );
+    l.commit().unwrap();
+    assert_eq!(count(), 6);
+    l.commit().unwrap(); // nothing held: nothing to do
+
+    batch(&mut l, &recs[6..9]);
+    drop(l);
+    assert_eq!(count(), 6, "an uncommitted transaction is rolled back");
+
+    // without holding, each batch commits at once
+    let mut l = Ledger::open(&path).unwrap();
+    batch(&mut l, &recs[6..9]);
+    assert_eq!(count(), 9);
+}
