@@ -448,11 +448,8 @@ fn every_refusal_names_its_reason_and_signs_nothing() {
         .and_then(Value::as_str)
         .unwrap()
         .to_owned();
-    let flipped = if b64.starts_with('A') {
-        format!("B{}", &b64[1..])
-    } else {
-        format!("A{}", &b64[1..])
-    };
+    let first = if b64.starts_with('A') { "B" } else { "A" };
+    let flipped = format!("{first}{}", &b64[1..]);
     sig.insert("signature_b64".into(), flipped.into());
     t.write("edited.json", &edited);
     apply(&t.s("req.json"), &t.s("edited.json")).code(1).stderr(

@@ -46,6 +46,7 @@ fn cats(i: &Item) -> Vec<&str> {
         .collect()
 }
 
+#[allow(clippy::too_many_arguments)] // one argument per field checked
 fn check(
     i: &Item,
     id: &str,
