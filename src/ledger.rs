@@ -6,6 +6,7 @@
 //! (WAL mode, busy timeout), so concurrent issuers on one ledger serialise per record and a
 //! crash keeps every committed record and leaves no half entry.
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -92,11 +93,13 @@ pub struct Ledger {
     hold_limit: usize,
 }
 
-/// An open bulk transaction: the time it took the write lock, and the records in it.
-#[derive(Clone, Copy, Debug)]
+/// An open bulk transaction: the time it took the write lock, the records recorded in it,
+/// and every code planned in it (digest, `first_computed_at`), recorded yet or not.
+#[derive(Clone, Debug)]
 struct Held {
     now: Timestamp,
     records: usize,
+    planned: HashMap<String, (Sha256Digest, Timestamp)>,
 }
 
 /// What issuing a record would do (see [`Ledger::plan`]).
@@ -487,8 +490,8 @@ impl Ledger {
         Ok((issued, event))
     }
 
-    /// Let bulk transactions gather up to `records` records over several
-    /// [`Self::issue_batch`] calls before committing (0, the default: each call commits).
+    /// Let bulk transactions gather up to `records` records over several batches before
+    /// committing (0, the default: each [`Self::issue_batch`] commits).
     ///
     /// A large ledger's random-key indexes (code, number, digest, receipts) take a few
     /// pages per record; a transaction writes each dirty page once, so fewer, larger
@@ -506,11 +509,19 @@ impl Ledger {
         Ok(())
     }
 
-    /// Issue many records in one transaction (bulk paths): look every record up, let
+    /// Commit the held transaction once it holds [`Self::hold_transactions`] records.
+    /// Call it only with no plan outstanding (every [`Self::plan_batch`] recorded).
+    pub fn commit_if_full(&mut self) -> Result<(), LedgerError> {
+        match &self.held {
+            Some(h) if h.records >= self.hold_limit => self.commit(),
+            _ => Ok(()),
+        }
+    }
+
+    /// Issue many records in one transaction (bulk paths): [`Self::plan_batch`], let
     /// `sign` make the signed `record_created` events for all of them at once (in
-    /// parallel, each with its ledger rows already written out), then record everything;
-    /// only SQL runs under the write lock. The transaction commits at the end of the call,
-    /// or, under [`Self::hold_transactions`], once it holds enough records. A crash keeps
+    /// parallel, each with its ledger rows already written out), [`Self::record_batch`],
+    /// then [`Self::commit_if_full`]; only SQL runs under the write lock. A crash keeps
     /// committed transactions whole and the open one not at all; so does an error here,
     /// which rolls the open transaction back. Returns one result per record, in order; a
     /// code collision refuses that record only.
@@ -523,6 +534,23 @@ impl Ledger {
     where
         F: FnOnce(&[Option<Plan>]) -> Vec<Option<SignedRows>>,
     {
+        let plans = self.plan_batch(records, at)?;
+        let ok_plans: Vec<Option<Plan>> = plans.iter().map(|p| p.as_ref().ok().cloned()).collect();
+        let signed = sign(&ok_plans);
+        let out = self.record_batch(records, plans, signed)?;
+        self.commit_if_full()?;
+        Ok(out)
+    }
+
+    /// The first half of issuing a batch: begin (or continue) the transaction, whose time
+    /// is read once it holds the write lock, and plan every record against the ledger and
+    /// the records planned earlier in the transaction. Each plan must then be given to
+    /// [`Self::record_batch`], in order, before the transaction commits.
+    pub fn plan_batch(
+        &mut self,
+        records: &[&Prepared],
+        at: Option<&Timestamp>,
+    ) -> Result<Vec<Result<Plan, LedgerError>>, LedgerError> {
         if self.held.is_none() {
             self.conn
                 .execute_batch("BEGIN IMMEDIATE")
@@ -532,51 +560,57 @@ impl Ledger {
             self.held = Some(Held {
                 now: at.copied().unwrap_or_else(Timestamp::now),
                 records: 0,
+                planned: HashMap::new(),
             });
         }
-        let held = self.held.unwrap_or(Held {
-            now: Timestamp::now(),
-            records: 0,
-        });
-        let res = self.issue_in_open_transaction(records, &held.now, sign);
-        match res {
-            Ok(out) => {
-                let records = held.records + records.len();
-                self.held = Some(Held { records, ..held });
-                if records >= self.hold_limit {
-                    self.commit()?;
-                }
-                Ok(out)
-            }
-            Err(e) => {
-                self.held = None;
-                // the error is the one to report; a failed rollback ends with the connection
-                let _ = self.conn.execute_batch("ROLLBACK");
-                Err(e)
-            }
-        }
+        let res = self.plan_in_transaction(records);
+        self.rollback_on_error(res)
     }
 
-    /// The body of [`Self::issue_batch`], inside its transaction, at its time `now`.
-    fn issue_in_open_transaction<F>(
+    /// The second half of issuing a batch: record the signed rows of the plans
+    /// [`Self::plan_batch`] made for `records` (`None`: not signed, refused).
+    pub fn record_batch(
         &mut self,
         records: &[&Prepared],
-        now: &Timestamp,
-        sign: F,
-    ) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError>
-    where
-        F: FnOnce(&[Option<Plan>]) -> Vec<Option<SignedRows>>,
-    {
+        plans: Vec<Result<Plan, LedgerError>>,
+        signed: Vec<Option<SignedRows>>,
+    ) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError> {
+        let res = self.record_in_transaction(records, plans, signed);
+        let out = self.rollback_on_error(res)?;
+        if let Some(h) = &mut self.held {
+            h.records += records.len();
+        }
+        Ok(out)
+    }
+
+    /// An error ends the held transaction: rolled back, its plans forgotten.
+    fn rollback_on_error<T>(&mut self, res: Result<T, LedgerError>) -> Result<T, LedgerError> {
+        if res.is_err() && self.held.take().is_some() {
+            // the error is the one to report; a failed rollback ends with the connection
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+        res
+    }
+
+    fn plan_in_transaction(
+        &mut self,
+        records: &[&Prepared],
+    ) -> Result<Vec<Result<Plan, LedgerError>>, LedgerError> {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),
             source,
         };
-        let tx = &self.conn;
+        let Some(held) = self.held.as_mut() else {
+            return Err(LedgerError::Schema {
+                path: path.clone(),
+                what: "internal: planning outside a transaction".into(),
+            });
+        };
+        let (now, planned) = (&held.now, &mut held.planned);
         let now_text = now.fmt_micros();
+        let tx = &self.conn;
         let mut plans: Vec<Result<Plan, LedgerError>> = Vec::with_capacity(records.len());
-        let mut in_batch: std::collections::HashMap<&str, (&Sha256Digest, Timestamp)> =
-            std::collections::HashMap::new();
         {
             let mut find = tx
                 .prepare_cached(
@@ -588,7 +622,7 @@ impl Ledger {
                 .map_err(sql)?;
             for rec in records {
                 let (sha, number) = (rec.sha, rec.number.clone());
-                let existing: Option<(String, String)> = match in_batch.get(number.code.as_str()) {
+                let existing: Option<(String, String)> = match planned.get(number.code.as_str()) {
                     Some((h, f)) => Some((h.hex(), f.fmt_micros())),
                     None => find
                         .query_row(params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
@@ -639,17 +673,36 @@ impl Ledger {
                     }
                 };
                 if let Ok(p) = &plan {
-                    in_batch
-                        .entry(rec.number.code.as_str())
-                        .or_insert((&rec.sha, p.first));
+                    planned
+                        .entry(rec.number.code.clone())
+                        .or_insert((rec.sha, p.first));
                 }
                 plans.push(plan);
             }
         }
-        let ok_plans: Vec<Option<Plan>> = plans.iter().map(|p| p.as_ref().ok().cloned()).collect();
-        let signed = sign(&ok_plans);
+        Ok(plans)
+    }
+
+    fn record_in_transaction(
+        &mut self,
+        records: &[&Prepared],
+        plans: Vec<Result<Plan, LedgerError>>,
+        signed: Vec<Option<SignedRows>>,
+    ) -> Result<Vec<Result<Issued, LedgerError>>, LedgerError> {
+        let path = self.path.clone();
+        let sql = |source| LedgerError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let Some(now) = self.held.as_ref().map(|h| h.now) else {
+            return Err(LedgerError::Schema {
+                path: path.clone(),
+                what: "internal: recording outside a transaction".into(),
+            });
+        };
+        let now_text = now.fmt_micros();
+        let tx = &self.conn;
         let mut out = Vec::with_capacity(records.len());
-        let mut inserted: std::collections::HashSet<&str> = std::collections::HashSet::new();
         {
             let mut ins = tx
                 .prepare_cached(
@@ -684,7 +737,8 @@ impl Ledger {
                     continue;
                 };
                 let number = plan.number.to_string();
-                let first_insert = plan.new && inserted.insert(rec.number.code.as_str());
+                // the first plan of a code in the transaction is the only new one
+                let first_insert = plan.new;
                 if first_insert {
                     let (kind, sid, ver) = &rec.source;
                     ins.execute(params![
