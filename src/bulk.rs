@@ -40,8 +40,10 @@ pub struct IssueOptions {
     pub base_url: String,
     /// `signer.signer_id`.
     pub signer_id: String,
-    /// The run's time (`--at`); None: the time each chunk's ledger transaction starts.
+    /// The run's time (`--at`); None: the time each ledger transaction starts.
     pub now: Option<Timestamp>,
+    /// Records per ledger transaction (default [`RECORDS_PER_TRANSACTION`]).
+    pub transaction_records: usize,
 }
 
 /// Counts of a bulk run.
@@ -377,12 +379,13 @@ pub fn issue_lines(
     each: &mut dyn FnMut(&Outcome),
 ) -> Result<Summary, BulkError> {
     let mut sum = Summary::default();
-    is.ledger.hold_transactions(RECORDS_PER_TRANSACTION);
+    is.ledger.hold_transactions(is.opts.transaction_records);
+    let mut pending = None;
     let (threads, opts) = (is.opts.threads, is.opts.read.clone());
     if threads <= 1 {
         sum.lines = read_lines(input, name, 1, &opts, &mut |parsed| {
             let ready = parsed.into_iter().map(|r| prepare(name, r)).collect();
-            is.chunk(ready, name, out, &mut sum, each)
+            is.chunk(ready, &mut pending, name, out, &mut sum, each)
         })?;
     } else {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<Ready>>(1);
@@ -400,7 +403,7 @@ pub fn issue_lines(
             });
             let mut res = Ok(());
             for ready in rx.iter() {
-                res = is.chunk(ready, name, out, &mut sum, each);
+                res = is.chunk(ready, &mut pending, name, out, &mut sum, each);
                 if res.is_err() {
                     break;
                 }
@@ -413,6 +416,7 @@ pub fn issue_lines(
         });
         sum.lines = read?;
     }
+    is.drain(&mut pending, name, out, &mut sum, each)?;
     is.ledger.commit()?;
     out.flush().map_err(|source| BulkError::Io {
         what: "cannot write the output".into(),
@@ -434,13 +438,15 @@ pub fn issue_items(
         ..Summary::default()
     };
     let threads = is.opts.threads;
-    is.ledger.hold_transactions(RECORDS_PER_TRANSACTION);
+    is.ledger.hold_transactions(is.opts.transaction_records);
+    let mut pending = None;
     let mut items = items.into_iter().peekable();
     while items.peek().is_some() {
         let chunk: Vec<_> = items.by_ref().take(CHUNK).collect();
         let ready = par_map_owned(chunk, threads, |r| prepare(name, r));
-        is.chunk(ready, name, out, &mut sum, each)?;
+        is.chunk(ready, &mut pending, name, out, &mut sum, each)?;
     }
+    is.drain(&mut pending, name, out, &mut sum, each)?;
     is.ledger.commit()?;
     out.flush().map_err(|source| BulkError::Io {
         what: "cannot write the output".into(),
@@ -449,55 +455,138 @@ pub fn issue_items(
     Ok(sum)
 }
 
+/// A chunk planned against the ledger and signed, waiting to be recorded and written.
+pub struct Signed {
+    ready: Vec<Ready>,
+    plans: Vec<Result<Plan, LedgerError>>,
+    /// For each record read well: its rows and output line, why it could not be made, or
+    /// nothing when its plan was refused.
+    made: Vec<Option<Result<(SignedRows, Vec<u8>), String>>>,
+}
+
 impl Issuer<'_> {
-    /// One chunk: plan against the ledger, sign on every thread, commit, write in order.
+    /// One chunk: plan it against the ledger, then sign it on the worker threads while
+    /// this thread records and writes the previous chunk (`pending`); the chunk becomes
+    /// the new `pending`. Nothing is planned while a transaction about to commit still has
+    /// a chunk to record: every plan is recorded in the transaction that made it.
     pub fn chunk(
         &mut self,
         ready: Vec<Ready>,
+        pending: &mut Option<Signed>,
         name: &str,
         out: &mut dyn Write,
         sum: &mut Summary,
         each: &mut dyn FnMut(&Outcome),
     ) -> Result<(), BulkError> {
+        let good = ready.iter().filter(|p| p.is_ok()).count();
+        let full = pending
+            .as_ref()
+            .is_some_and(|p| self.ledger.fills_transaction(p.ready.len()));
+        if full || self.opts.threads <= 1 {
+            self.drain(pending, name, out, sum, each)?;
+        }
+        let records: Vec<&Prepared> = ready
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .map(|(_, p)| p)
+            .collect();
+        let plans = match self.ledger.plan_batch(&records, self.opts.now.as_ref()) {
+            Ok(p) => p,
+            Err(e) => {
+                // the transaction is rolled back: what was planned in it is void
+                *pending = None;
+                return Err(e.into());
+            }
+        };
+        drop(records);
         let (key, key_doc, opts) = (self.key, self.key_doc, self.opts);
-        let good: Vec<&(Item, Prepared)> = ready.iter().filter_map(|p| p.as_ref().ok()).collect();
-        let records: Vec<&Prepared> = good.iter().map(|(_, p)| p).collect();
-        let mut made: Vec<Option<Result<Vec<u8>, String>>> = Vec::new();
-        let results = self
-            .ledger
-            .issue_batch(&records, opts.now.as_ref(), |plans| {
-                let pairs: Vec<(&&(Item, Prepared), &Option<Plan>)> =
-                    good.iter().zip(plans).collect();
-                let signed = par_map(&pairs, opts.threads, |((item, _), plan)| {
-                    plan.as_ref().map(|p| make(item, p, key, key_doc, opts))
+        let pairs: Vec<(&Item, Option<&Plan>)> = ready
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .zip(&plans)
+            .map(|((item, _), plan)| (item, plan.as_ref().ok()))
+            .collect();
+        debug_assert_eq!(pairs.len(), good);
+        let sign = || {
+            par_map(&pairs, opts.threads, |(item, plan)| {
+                plan.map(|p| make(item, p, key, key_doc, opts))
+            })
+        };
+        let made = match pending.is_some().then(|| pool(opts.threads)).flatten() {
+            Some(pool) => {
+                let slot = std::sync::Mutex::new(None);
+                let mut finished = Ok(());
+                pool.in_place_scope(|s| {
+                    s.spawn(|_| {
+                        let m = sign();
+                        *slot
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(m);
+                    });
+                    finished = self.drain(pending, name, out, sum, each);
                 });
-                let mut rows = Vec::with_capacity(signed.len());
-                for s in signed {
-                    match s {
-                        Some(Ok((r, line))) => {
-                            rows.push(Some(r));
-                            made.push(Some(Ok(line)));
-                        }
-                        Some(Err(e)) => {
-                            rows.push(None);
-                            made.push(Some(Err(e)));
-                        }
-                        None => {
-                            rows.push(None);
-                            made.push(None);
-                        }
-                    }
+                finished?;
+                slot.into_inner()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .unwrap_or_default()
+            }
+            _ => {
+                self.drain(pending, name, out, sum, each)?;
+                sign()
+            }
+        };
+        drop(pairs);
+        *pending = Some(Signed { ready, plans, made });
+        Ok(())
+    }
+
+    /// Record and write the chunk waiting in `pending`, if any, then commit the
+    /// transaction if it is full.
+    pub fn drain(
+        &mut self,
+        pending: &mut Option<Signed>,
+        name: &str,
+        out: &mut dyn Write,
+        sum: &mut Summary,
+        each: &mut dyn FnMut(&Outcome),
+    ) -> Result<(), BulkError> {
+        let Some(Signed { ready, plans, made }) = pending.take() else {
+            return Ok(());
+        };
+        let records: Vec<&Prepared> = ready
+            .iter()
+            .filter_map(|p| p.as_ref().ok())
+            .map(|(_, p)| p)
+            .collect();
+        let mut rows = Vec::with_capacity(made.len());
+        let mut lines = Vec::with_capacity(made.len());
+        for m in made {
+            match m {
+                Some(Ok((r, line))) => {
+                    rows.push(Some(r));
+                    lines.push(Some(Ok(line)));
                 }
-                rows
-            })?;
+                Some(Err(e)) => {
+                    rows.push(None);
+                    lines.push(Some(Err(e)));
+                }
+                None => {
+                    rows.push(None);
+                    lines.push(None);
+                }
+            }
+        }
+        let results = self.ledger.record_batch(&records, plans, rows)?;
+        drop(records);
+        self.ledger.commit_if_full()?;
         let mut results = results.into_iter();
-        let mut made = made.into_iter();
+        let mut lines = lines.into_iter();
         for p in ready {
             let outcome = match p {
                 Err(r) => Outcome::Refused(r),
                 Ok((item, _)) => {
                     let res = results.next();
-                    let m = made.next().flatten();
+                    let m = lines.next().flatten();
                     let refuse = |message: String| {
                         Outcome::Refused(Rejected {
                             file: name.into(),

@@ -509,6 +509,14 @@ impl Ledger {
         Ok(())
     }
 
+    /// Whether recording `more` records would fill the held transaction (so that it
+    /// commits after them, and nothing more should be planned in it first).
+    pub fn fills_transaction(&self, more: usize) -> bool {
+        self.held
+            .as_ref()
+            .is_some_and(|h| h.records + more >= self.hold_limit)
+    }
+
     /// Commit the held transaction once it holds [`Self::hold_transactions`] records.
     /// Call it only with no plan outstanding (every [`Self::plan_batch`] recorded).
     pub fn commit_if_full(&mut self) -> Result<(), LedgerError> {

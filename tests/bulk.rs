@@ -154,3 +154,61 @@ fn bundle_lines_of_event_arrays_equal_single_bundles() {
         );
     }
 }
+
+/// Several chunks and several ledger transactions: signing a chunk overlaps recording the
+/// previous one, and a transaction that fills up is committed before the next chunk is
+/// planned. The output is the same whatever the threads and the transaction size, and the
+/// ledger holds each record once, with its receipt and two signature rows.
+#[test]
+fn chunks_overlap_and_transactions_split_without_changing_the_output() {
+    let is = Issuer::new();
+    let n = 700u32; // three chunks of 256
+    let f = is.file("many.jsonl");
+    let mut body = Vec::new();
+    for i in 0..n {
+        body.extend_from_slice(&canon::to_canonical(&record_with_id(5000 + i)));
+        body.push(b'\n');
+    }
+    // the same record again, in a later chunk and a later transaction: a reissue
+    body.extend_from_slice(&canon::to_canonical(&record_with_id(5000)));
+    body.push(b'\n');
+    std::fs::write(&f, &body).unwrap();
+    let run = |threads: &str, per_tx: &str, db: &str| {
+        let out = is
+            .issue_db(&[&f], &is.file(db))
+            .args(["--threads", threads, "--at", AT, "--quiet"])
+            .args(["--transaction-records", per_tx])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let c = rusqlite::Connection::open(is.file(db)).unwrap();
+        let count = |t: &str| -> i64 {
+            c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+                .unwrap()
+        };
+        assert_eq!(
+            count("records"),
+            i64::from(n),
+            "{threads} threads, {per_tx} per transaction"
+        );
+        assert_eq!(count("receipts"), i64::from(n) + 1);
+        assert_eq!(count("signatures"), 2 * (i64::from(n) + 1));
+        out
+    };
+    let base = run("1", "4096", "a.sqlite");
+    assert_eq!(lines(&base).len(), n as usize + 1);
+    for (threads, per_tx, db) in [
+        ("2", "4096", "b.sqlite"),
+        ("2", "300", "c.sqlite"),
+        ("3", "1", "d.sqlite"),
+        ("1", "300", "e.sqlite"),
+    ] {
+        assert_eq!(
+            run(threads, per_tx, db),
+            base,
+            "{threads} threads, {per_tx} per transaction"
+        );
+    }
+}

@@ -226,6 +226,10 @@ pub struct IssueArgs {
     /// Worker threads (default: every core).
     #[arg(long)]
     threads: Option<usize>,
+    /// Records per ledger transaction in a bulk run (fewer, larger transactions write less).
+    #[arg(long, value_name = "N", default_value_t = pith::bulk::RECORDS_PER_TRANSACTION,
+          value_parser = clap::value_parser!(usize))]
+    transaction_records: usize,
     /// The run's time for every created_at, receipt and signature (default now): makes a
     /// run reproducible.
     #[arg(long, value_name = "TIME")]
@@ -302,6 +306,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         base_url: a.base_url.clone(),
         signer_id: a.signer_id.clone(),
         now: at,
+        transaction_records: a.transaction_records.max(1),
     };
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, a.json)?;
     let mut progress = super::bulkio::Progress::new(a.quiet);
