@@ -455,13 +455,16 @@ pub fn issue_items(
     Ok(sum)
 }
 
+/// What signing one record gave: its ledger rows and output line, or why it failed.
+type Made = Result<(SignedRows, Vec<u8>), String>;
+
 /// A chunk planned against the ledger and signed, waiting to be recorded and written.
 pub struct Signed {
     ready: Vec<Ready>,
     plans: Vec<Result<Plan, LedgerError>>,
     /// For each record read well: its rows and output line, why it could not be made, or
     /// nothing when its plan was refused.
-    made: Vec<Option<Result<(SignedRows, Vec<u8>), String>>>,
+    made: Vec<Option<Made>>,
 }
 
 impl Issuer<'_> {
