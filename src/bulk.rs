@@ -289,10 +289,8 @@ fn make(
         .unwrap_or_default()
         .to_owned();
     let mut rows = SignedRows::of_event(&rc, &plan.sha, Vec::new());
-    let events = [rc, graph];
-    let unsigned = crate::bundle::assemble_own(&events, key_doc, &opts.base_url, &created)
+    let unsigned = crate::bundle::assemble_own(vec![rc, graph], key_doc, &opts.base_url, &created)
         .map_err(|e| e.to_string())?;
-    drop(events);
     let (bundle_digest, mut line) = crate::bundle::sign_to_bytes(&unsigned, key, now);
     let event_row = rows.signatures.get(1).cloned().unwrap_or_default();
     for (label, digest) in [

@@ -172,15 +172,15 @@ fn build(
 
 /// Assemble a bundle from events this process has just made and signed with the key of
 /// `key_doc` (bulk issuing): the same object as [`assemble`], without re-verifying our own
-/// signatures; `public_keys` is `[key_doc]`.
+/// signatures; `public_keys` is `[key_doc]`. The events are moved into the bundle.
 pub fn assemble_own(
-    events: &[Value],
+    events: Vec<Value>,
     key_doc: &Value,
     base_url: &str,
     built_at: &Timestamp,
 ) -> Result<Value, BundleError> {
-    let subject = merge::subject_of(events).ok_or(BundleError::NoRecord)?;
-    let merged = merge::merge_own(&subject, events);
+    let subject = merge::subject_of(&events).ok_or(BundleError::NoRecord)?;
+    let merged = merge::merge_own(&subject, &events);
     let problems: Vec<Finding> = merged.problems.into_values().flatten().collect();
     if !problems.is_empty() {
         return Err(BundleError::BadEvents(problems));
@@ -201,20 +201,27 @@ pub fn assemble_own(
         .and_then(Value::as_str)
         .unwrap_or_default()
         .to_owned();
-    let by_id: BTreeMap<&str, &Value> = events
-        .iter()
-        .filter_map(|e| Some((e.get("event_id")?.as_str()?, e)))
-        .collect();
-    let ordered: Vec<Value> = merged
+    // the events in the merge's order, moved (each applied id is one event's)
+    let order: Vec<usize> = merged
         .state
         .get("applied_event_ids")
         .and_then(Value::as_array)
         .map(|ids| {
             ids.iter()
-                .filter_map(|i| i.as_str().and_then(|s| by_id.get(s)).map(|e| (*e).clone()))
+                .filter_map(|i| {
+                    let id = i.as_str()?;
+                    events
+                        .iter()
+                        .position(|e| e.get("event_id").and_then(Value::as_str) == Some(id))
+                })
                 .collect()
         })
         .unwrap_or_default();
+    let mut slots: Vec<Option<Value>> = events.into_iter().map(Some).collect();
+    let ordered: Vec<Value> = order
+        .into_iter()
+        .filter_map(|i| slots.get_mut(i).and_then(Option::take))
+        .collect();
     Ok(build(
         &record,
         &facts,
