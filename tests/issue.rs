@@ -354,6 +354,9 @@ fn a_process_killed_mid_batch_leaves_a_consistent_ledger() {
         "--out",
         "/dev/null",
         "--force",
+        // a transaction per chunk of 256 lines, so that several commit before the kill
+        "--transaction-records",
+        "256",
     ]);
     let mut child = c.stderr(std::process::Stdio::null()).spawn().unwrap();
     // wait until it has committed something, then kill it hard
@@ -378,6 +381,12 @@ fn a_process_killed_mid_batch_leaves_a_consistent_ledger() {
     assert_eq!(ok, "ok");
     let n = rows(&is.db(), "SELECT COUNT(*) FROM records");
     assert!(n > 50, "{n}");
+    eprintln!("killed after {n} committed records");
+    // committed transactions are whole: whole chunks, or the whole run
+    assert!(
+        n % 256 == 0 || n == 3000,
+        "{n} records: a transaction committed in part"
+    );
     // no half entries: every record has its receipt, every receipt its two audit rows
     assert_eq!(
         rows(
