@@ -228,13 +228,46 @@ pub fn is_python_space(c: char) -> bool {
 }
 
 /// Collapse every run of white space to one space and trim (spec §6).
+///
+/// One pass over the bytes: an ASCII byte is judged by table, and only a non-ASCII
+/// character is decoded and asked [`is_python_space`]; words are copied as slices.
 pub fn collapse_ws(text: &str) -> String {
+    // Python's str.split() white space among ASCII: \t \n \x0b \x0c \r \x1c-\x1f and ' '
+    const fn ascii_space(b: u8) -> bool {
+        matches!(b, b'\t'..=b'\r' | 0x1c..=0x1f | b' ')
+    }
+    let bytes = text.as_bytes();
     let mut out = String::with_capacity(text.len());
-    for w in text.split(is_python_space).filter(|w| !w.is_empty()) {
+    let mut word: Option<usize> = None; // start of the word being read
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        let (space, len) = if b < 0x80 {
+            (ascii_space(b), 1)
+        } else {
+            match text.get(i..).and_then(|t| t.chars().next()) {
+                Some(c) => (is_python_space(c), c.len_utf8()),
+                None => (false, 1), // unreachable: i is always at a character boundary
+            }
+        };
+        match (space, word) {
+            (true, Some(start)) => {
+                if !out.is_empty() {
+                    out.push(' ');
+                }
+                out.push_str(text.get(start..i).unwrap_or_default());
+                word = None;
+            }
+            (false, None) => word = Some(i),
+            _ => {}
+        }
+        i += len;
+    }
+    if let Some(start) = word {
         if !out.is_empty() {
             out.push(' ');
         }
-        out.push_str(w);
+        out.push_str(text.get(start..).unwrap_or_default());
     }
     out
 }
@@ -243,16 +276,8 @@ pub fn collapse_ws(text: &str) -> String {
 pub fn text_canon(text: &str) -> String {
     if text.is_ascii() {
         // NFC is the identity and lower-casing is per byte: one pass
-        let mut out = String::with_capacity(text.len());
-        for w in text
-            .split(|c: char| is_python_space(c))
-            .filter(|w| !w.is_empty())
-        {
-            if !out.is_empty() {
-                out.push(' ');
-            }
-            out.extend(w.bytes().map(|b| char::from(b.to_ascii_lowercase())));
-        }
+        let mut out = collapse_ws(text);
+        out.make_ascii_lowercase();
         return out;
     }
     collapse_ws(&nfc(text).to_lowercase())
@@ -361,6 +386,43 @@ mod tests {
             ("foobar", "MZXW6YTBOI"),
         ] {
             assert_eq!(base32(i.as_bytes()), o);
+        }
+    }
+
+    #[test]
+    fn collapse_ws_equals_splitting_on_python_white_space() {
+        let reference = |t: &str| -> String {
+            t.split(is_python_space)
+                .filter(|w| !w.is_empty())
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        // every character of the Basic Multilingual Plane below the surrogates, each between
+        // words and in runs, and a few beyond
+        let chars = (0u32..0xd800)
+            .chain(0xe000..0x1_0000)
+            .chain([0x1_f600, 0x10_ffff]);
+        let mut text = String::new();
+        for (n, c) in chars.filter_map(char::from_u32).enumerate() {
+            text.push(c);
+            if n % 7 == 0 {
+                text.push_str("é w\u{3000}\u{85}");
+            }
+            if n % 4096 == 4095 {
+                assert_eq!(collapse_ws(&text), reference(&text));
+                text.clear();
+            }
+        }
+        for t in [
+            "",
+            " ",
+            "  a",
+            "a  ",
+            "\u{a0}",
+            "x\u{2029}\u{2028}y",
+            "\u{1c}\u{1f}é",
+        ] {
+            assert_eq!(collapse_ws(t), reference(t), "{t:?}");
         }
     }
 
