@@ -721,6 +721,9 @@ impl Ledger {
             let mut upd = tx
                 .prepare_cached("UPDATE records SET last_reissued_at = ?1 WHERE code = ?2")
                 .map_err(sql)?;
+            let mut prev = tx
+                .prepare_cached("SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1")
+                .map_err(sql)?;
             let mut rct = tx.prepare_cached("INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)").map_err(sql)?;
             let mut aud = tx
                 .prepare_cached("INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
@@ -745,8 +748,24 @@ impl Ledger {
                     continue;
                 };
                 let number = plan.number.to_string();
-                // the first plan of a code in the transaction is the only new one
-                let first_insert = plan.new;
+                // The first plan of a code in the transaction is the new one; a later plan
+                // of it finds no row when that first one was refused (not signed): it is
+                // then the first issue, and is recorded as one.
+                let mut replaces = plan.replaces.clone();
+                let mut first_insert = plan.new;
+                if !first_insert {
+                    let updated = upd
+                        .execute(params![now_text, plan.number.code])
+                        .map_err(sql)?;
+                    if updated == 0 {
+                        let (kind, sid, ver) = &rec.source;
+                        replaces = prev
+                            .query_row(params![kind, sid, ver], |r| r.get(0))
+                            .optional()
+                            .map_err(sql)?;
+                        first_insert = true;
+                    }
+                }
                 if first_insert {
                     let (kind, sid, ver) = &rec.source;
                     ins.execute(params![
@@ -758,12 +777,9 @@ impl Ledger {
                         sid,
                         ver,
                         now_text,
-                        plan.replaces
+                        replaces
                     ])
                     .map_err(sql)?;
-                } else {
-                    upd.execute(params![now_text, plan.number.code])
-                        .map_err(sql)?;
                 }
                 rct.execute(params![number, now_text, rows.receipt, rows.event_id])
                     .map_err(sql)?;
@@ -784,7 +800,7 @@ impl Ledger {
                     new: first_insert,
                     first_computed_at: plan.first.fmt_micros(),
                     last_reissued_at: now_text.clone(),
-                    replaces: plan.replaces,
+                    replaces,
                 }));
             }
         }

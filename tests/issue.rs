@@ -470,3 +470,45 @@ fn held_bulk_transaction_commits_whole_or_not_at_all() {
     batch(&mut l, &recs[6..9]);
     assert_eq!(count(), 9);
 }
+
+/// A record refused at signing is not in the ledger, and the same record signed later in
+/// the same transaction (same batch or a later one) is then its first issue.
+#[test]
+fn a_record_refused_then_signed_in_one_transaction_is_issued_once() {
+    use pith::ledger::{Ledger, Prepared, SignedRows};
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("l.sqlite");
+    let rec = Prepared::new(&record_with_id(900)).unwrap();
+    let other = Prepared::new(&record_with_id(901)).unwrap();
+    let rows = |p: &pith::ledger::Plan| SignedRows {
+        receipt: "{}".into(),
+        event_id: format!("sha256:{}", p.sha.hex()),
+        signatures: Vec::new(),
+    };
+    let mut l = Ledger::open(&path).unwrap();
+    l.hold_transactions(100);
+    // same batch: refused, then signed
+    let out = l
+        .issue_batch(&[&rec, &rec], None, |plans| {
+            vec![None, plans[1].as_ref().map(rows)]
+        })
+        .unwrap();
+    assert!(out[0].is_err(), "the refused one is an error");
+    let second = out[1].as_ref().unwrap();
+    assert!(second.new, "the signed one is the first issue");
+    // a later batch of the same transaction: refused, then signed
+    let out = l.issue_batch(&[&other], None, |_| vec![None]).unwrap();
+    assert!(out[0].is_err());
+    let out = l
+        .issue_batch(&[&other], None, |plans| vec![plans[0].as_ref().map(rows)])
+        .unwrap();
+    assert!(out[0].as_ref().unwrap().new);
+    l.commit().unwrap();
+    let c = rusqlite::Connection::open(&path).unwrap();
+    let count = |t: &str| -> i64 {
+        c.query_row(&format!("SELECT count(*) FROM {t}"), [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_eq!(count("records"), 2);
+    assert_eq!(count("receipts"), 2);
+}
