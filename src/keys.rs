@@ -82,7 +82,8 @@ impl PublicKey {
     }
     /// Strict Ed25519 verification of a signature over a 32-byte digest (spec §4).
     ///
-    /// Uses `verify_strict`: rejects small-order keys and R, and non-canonical S.
+    /// Accepts exactly what ed25519-dalek's `verify_strict` accepts (see
+    /// [`Self::verify_message`]): rejects small-order keys and R, and non-canonical S.
     pub fn verify_digest(&self, digest: &[u8; 32], sig: &[u8; 64]) -> bool {
         self.verify_message(digest, sig)
     }
