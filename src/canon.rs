@@ -716,32 +716,16 @@ pub fn write_canonical<S: Sink + ?Sized>(v: &Value, out: &mut S) {
 }
 
 /// Does any byte of `bytes` need an escape (a control character, `"` or `\`)?
+fn needs_escape(bytes: &[u8]) -> bool {
+    special_at(bytes, 0) < bytes.len()
+}
+
+/// The position of the first byte at or after `i` that needs an escape (`"`, `\` or a
+/// control character: it ends a plain run inside a string), or `s.len()`.
 ///
 /// Eight bytes at a time (SWAR): a word has a byte below `n` (n ≤ 128) exactly when
 /// `(x - n·0x01…01) & !x & 0x80…80` is non-zero, and a byte equal to `c` when `x ^ c·0x01…01`
 /// has a zero byte.
-fn needs_escape(bytes: &[u8]) -> bool {
-    const LO: u64 = 0x0101_0101_0101_0101;
-    const HI: u64 = 0x8080_8080_8080_8080;
-    let below = |x: u64, n: u64| x.wrapping_sub(LO * n) & !x & HI;
-    let mut words = bytes.chunks_exact(8);
-    for w in &mut words {
-        let mut a = [0u8; 8];
-        a.copy_from_slice(w);
-        let x = u64::from_le_bytes(a);
-        if below(x, 0x20) | below(x ^ (LO * 0x22), 1) | below(x ^ (LO * 0x5c), 1) != 0 {
-            return true;
-        }
-    }
-    words
-        .remainder()
-        .iter()
-        .any(|&b| b < 0x20 || b == b'"' || b == b'\\')
-}
-
-/// The position of the first byte at or after `i` that ends a plain run inside a string
-/// (`"`, `\\` or a control character), or `s.len()`; eight bytes at a time, like
-/// [`needs_escape`].
 fn special_at(s: &[u8], mut i: usize) -> usize {
     const LO: u64 = 0x0101_0101_0101_0101;
     const HI: u64 = 0x8080_8080_8080_8080;

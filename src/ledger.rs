@@ -247,6 +247,9 @@ pub struct Issued {
     pub replaces: Option<String>,
 }
 
+/// The newest number issued for a source id and version (what changed metadata replaces).
+const SQL_PREVIOUS_NUMBER: &str = "SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1";
+
 const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS records (
@@ -419,11 +422,7 @@ impl Ledger {
             Some((_, first)) => (Timestamp::parse(&first).unwrap_or(now), false, None),
             None => {
                 let prev: Option<String> = tx
-                    .query_row(
-                        "SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1",
-                        params![kind, sid, ver],
-                        |r| r.get(0),
-                    )
+                    .query_row(SQL_PREVIOUS_NUMBER, params![kind, sid, ver], |r| r.get(0))
                     .optional()
                     .map_err(sql)?;
                 (now, true, prev)
@@ -625,9 +624,7 @@ impl Ledger {
                     "SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1",
                 )
                 .map_err(sql)?;
-            let mut prev = tx
-                .prepare_cached("SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1")
-                .map_err(sql)?;
+            let mut prev = tx.prepare_cached(SQL_PREVIOUS_NUMBER).map_err(sql)?;
             for rec in records {
                 let (sha, number) = (rec.sha, rec.number.clone());
                 let existing: Option<(String, String)> = match planned.get(number.code.as_str()) {
@@ -721,9 +718,7 @@ impl Ledger {
             let mut upd = tx
                 .prepare_cached("UPDATE records SET last_reissued_at = ?1 WHERE code = ?2")
                 .map_err(sql)?;
-            let mut prev = tx
-                .prepare_cached("SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1")
-                .map_err(sql)?;
+            let mut prev = tx.prepare_cached(SQL_PREVIOUS_NUMBER).map_err(sql)?;
             let mut rct = tx.prepare_cached("INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)").map_err(sql)?;
             let mut aud = tx
                 .prepare_cached("INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")
@@ -847,11 +842,7 @@ impl Ledger {
             None => {
                 let replaces: Option<String> = self
                     .conn
-                    .query_row(
-                        "SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1",
-                        params![kind, sid, ver],
-                        |r| r.get(0),
-                    )
+                    .query_row(SQL_PREVIOUS_NUMBER, params![kind, sid, ver], |r| r.get(0))
                     .optional()
                     .map_err(&sql)?;
                 Ok(Plan {
@@ -926,11 +917,7 @@ impl Ledger {
             }
             None => {
                 let prev: Option<String> = tx
-                    .query_row(
-                        "SELECT pith_number FROM records WHERE source_kind = ?1 AND source_id = ?2 AND source_version = ?3 ORDER BY first_computed_at DESC LIMIT 1",
-                        params![kind, sid, ver],
-                        |r| r.get(0),
-                    )
+                    .query_row(SQL_PREVIOUS_NUMBER, params![kind, sid, ver], |r| r.get(0))
                     .optional()
                     .map_err(sql)?;
                 tx.execute(
