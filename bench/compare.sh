@@ -2,7 +2,8 @@
 # pith against its Python peer (../shared/bench/pithref.py), same corpus, same machine,
 # one run: issue metadata -> signed bundles, then verify them. Prints bundles/s, the ratio
 # pith/pithref and peak RSS (/usr/bin/time -v), and the Ed25519 ceiling measured by
-# ../shared/bench/limits on this machine.
+# ../shared/bench/limits on this machine, and the floor under both rates that those primitives
+# set (bench/floor.py).
 #
 # Usage: bench/compare.sh [N_RECORDS]        (default 20000; WORK=/tmp/pithbench)
 set -euo pipefail
@@ -74,5 +75,8 @@ if sign_us and verify_us:
     cv = cores * 1e6 / (4 * verify_us)   # 4 verifications per bundle
     print(f"| signature-bound ceiling ({cores} cores) | issue {ci:,.0f}/s (pith at {100*rate(pi)/ci:.0f} %) | verify {cv:,.0f}/s (pith at {100*rate(pv)/cv:.0f} %) | | |")
 PY
+# the floor: limits' primitives times the bytes the spec makes every bundle hash and parse
+python3 bench/floor.py "$W/limits.out" "$W/pith.jsonl" "$W/corpus-$N.jsonl" "$CORES" \
+  "$(python3 -c "print($N / $(secs ref-issue))")" "$(python3 -c "print($N / $(secs ref-verify))")" || true
 echo "cross-check: pith on pithref's bundles: $(tail -1 "$W/pith-verify-ref.err" 2>/dev/null)"
 echo "cross-check: pithref on pith's bundles: $(tail -1 "$W/ref-verify-pith.out")"
