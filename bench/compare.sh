@@ -33,20 +33,36 @@ $PITH key import --key-id pith-v1-2026-06 --seed-file "$W/seed.hex" --out-dir "$
 
 t() {  # t LABEL CMD...: wall seconds and peak RSS (KiB) into $W/LABEL.time
   local label=$1; shift
+  sync  # no writeback of the previous step's output during this one
   /usr/bin/time -v "$@" > "$W/$label.out" 2> "$W/$label.time"
 }
 secs() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$W/$1.time"; }
 rss() { awk -F': ' '/Maximum resident/ {printf "%.1f", $2/1024}' "$W/$1.time"; }
 
-t ref-issue python3 "$REF" issue-bulk "$W/corpus-$N.jsonl" --secret-hex $SECRET --out "$W/ref.jsonl" --default-license $LIC
-t pith-issue $PITH issue "$W/corpus-$N.jsonl" --bundle --key "$K/pith-v1-2026-06.key.age" --passphrase-file "$W/pass" --keyring "$K" --registry "$W/ledger.sqlite" --default-license $LIC --out "$W/pith.jsonl" --force --quiet
-t pith-issue-1 $PITH issue "$W/corpus-$N.jsonl" --bundle --threads 1 --key "$K/pith-v1-2026-06.key.age" --passphrase-file "$W/pass" --keyring "$K" --registry "$W/ledger1.sqlite" --default-license $LIC --out "$W/pith1.jsonl" --force --quiet
+# RUNS rounds (default 3), each running pithref and pith back to back, so that both see the
+# same machine (a shared VM drifts); the table takes the median of each step over the rounds
+RUNS=${RUNS:-3}
+ISSUE="$PITH issue $W/corpus-$N.jsonl --bundle --key $K/pith-v1-2026-06.key.age --passphrase-file $W/pass --keyring $K --default-license $LIC --force --quiet"
+for r in $(seq 1 "$RUNS"); do
+  rm -f "$W/ledger.sqlite"* "$W/ledger1.sqlite"*
+  t ref-issue-$r python3 "$REF" issue-bulk "$W/corpus-$N.jsonl" --secret-hex $SECRET --out "$W/ref.jsonl" --default-license $LIC
+  t pith-issue-$r $ISSUE --registry "$W/ledger.sqlite" --out "$W/pith.jsonl"
+  t pith-issue-1-$r $ISSUE --threads 1 --registry "$W/ledger1.sqlite" --out "$W/pith1.jsonl"
+  t ref-verify-$r python3 "$REF" verify-bulk "$W/ref.jsonl" --pubkey-b64 "$PUB"
+  t pith-verify-$r $PITH verify "$W/pith.jsonl" --keyring "$K" --quiet
+done
 rm -f "$W/ledger1.sqlite"*
-t ref-verify python3 "$REF" verify-bulk "$W/ref.jsonl" --pubkey-b64 "$PUB"
-t pith-verify $PITH verify "$W/pith.jsonl" --keyring "$K" --quiet
 t pith-verify-ref $PITH verify "$W/ref.jsonl" --keyring "$K" --quiet || true
 grep -v -E "^\s" "$W/pith-verify-ref.time" | grep "verified" > "$W/pith-verify-ref.err" || true
 t ref-verify-pith python3 "$REF" verify-bulk "$W/pith.jsonl" --pubkey-b64 "$PUB" || true
+# over the rounds: the median wall seconds (med LABEL 1) and the highest peak RSS (med LABEL 2)
+med() {
+  if [ "$2" = 1 ]; then
+    for r in $(seq 1 "$RUNS"); do secs "$1-$r"; done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'
+  else
+    for r in $(seq 1 "$RUNS"); do rss "$1-$r"; echo; done | sort -n | tail -1
+  fi
+}
 
 # the Ed25519 ceiling on this machine (single thread), from the limits crate
 CARGO_TARGET_DIR="$W/limits-target" cargo build --release -q --manifest-path "$LIMITS/Cargo.toml"
@@ -57,15 +73,15 @@ SIGN_US=$(awk -F'|' '/ed25519 sign/ {gsub(/ /,"",$3); print $3; exit}' "$W/limit
 # encodings: see PublicKey::verify_message), so dalek's slower verify_strict would flatter pith.
 VERIFY_US=$(awk -F'|' '/ed25519 verify \(32-byte msg\)/ {gsub(/ /,"",$3); print $3; exit}' "$W/limits.out")
 
-python3 - "$N" "$CORES" "$(secs ref-issue)" "$(secs pith-issue)" "$(secs pith-issue-1)" "$(secs ref-verify)" "$(secs pith-verify)" \
-  "$(rss ref-issue)" "$(rss pith-issue)" "$(rss ref-verify)" "$(rss pith-verify)" "${SIGN_US:-0}" "${VERIFY_US:-0}" <<'PY'
+python3 - "$N" "$CORES" "$(med ref-issue 1)" "$(med pith-issue 1)" "$(med pith-issue-1 1)" "$(med ref-verify 1)" "$(med pith-verify 1)" \
+  "$(med ref-issue 2)" "$(med pith-issue 2)" "$(med ref-verify 2)" "$(med pith-verify 2)" "${SIGN_US:-0}" "${VERIFY_US:-0}" <<'PY'
 import sys
 n, cores = int(sys.argv[1]), int(sys.argv[2])
 ri, pi, pi1, rv, pv = map(float, sys.argv[3:8])
 rri, rpi, rrv, rpv = sys.argv[8:12]
 sign_us, verify_us = float(sys.argv[12]), float(sys.argv[13])
 def rate(s): return n / s if s > 0 else float("nan")
-print(f"corpus {n} records, {cores} cores")
+print(f"corpus {n} records, {cores} cores, median of {__import__('os').environ.get('RUNS', '3')} rounds")
 print(f"| step | pithref (1 process) | pith | pith / pithref | peak RSS pithref / pith (MiB) |")
 print(f"| --- | ---: | ---: | ---: | ---: |")
 print(f"| issue → signed bundle | {rate(ri):,.0f}/s | {rate(pi):,.0f}/s ({rate(pi1):,.0f}/s on 1 thread) | {rate(pi)/rate(ri):.1f}× | {rri} / {rpi} |")
@@ -77,6 +93,6 @@ if sign_us and verify_us:
 PY
 # the floor: limits' primitives times the bytes the spec makes every bundle hash and parse
 python3 bench/floor.py "$W/limits.out" "$W/pith.jsonl" "$W/corpus-$N.jsonl" "$CORES" \
-  "$(python3 -c "print($N / $(secs ref-issue))")" "$(python3 -c "print($N / $(secs ref-verify))")" || true
+  "$(python3 -c "print($N / $(med ref-issue 1))")" "$(python3 -c "print($N / $(med ref-verify 1))")" || true
 echo "cross-check: pith on pithref's bundles: $(tail -1 "$W/pith-verify-ref.err" 2>/dev/null)"
 echo "cross-check: pithref on pith's bundles: $(tail -1 "$W/ref-verify-pith.out")"
