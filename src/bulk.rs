@@ -246,13 +246,14 @@ fn make(
 ) -> Result<(SignedRows, Vec<u8>), String> {
     let now = &plan.now;
     let created = Timestamp::parse(&now.fmt_seconds()).unwrap_or(*now);
-    let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now);
+    let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now).memo();
     let rc = issue::sign_event_owned(
         EventDraft {
             event_type: "record_created".into(),
             subject: plan.number.clone(),
             target: "record".into(),
-            payload: issue::record_created_payload(&item.record, &plan.sha, receipt),
+            // written once here, copied into the event digest, the state and the bundle
+            payload: issue::record_created_payload(&item.record, &plan.sha, receipt).memo(),
             created_at: created,
             supersedes: Vec::new(),
             prev_event: None,
@@ -267,8 +268,9 @@ fn make(
         return Ok((SignedRows::of_event(&rc, &plan.sha, Vec::new()), line));
     }
     let paper = item.paper.as_ref().ok_or("a canonical record alone has no title or authors for the graph snapshot; give arXiv metadata")?;
-    let payload =
-        crate::graph::payload(paper, &item.record, None, None).map_err(|e| e.to_string())?;
+    let payload = crate::graph::payload(paper, &item.record, None, None)
+        .map_err(|e| e.to_string())?
+        .memo();
     let graph = issue::sign_event_owned(
         EventDraft {
             event_type: "graph_snapshot".into(),
@@ -354,7 +356,9 @@ pub fn read_lines(
 pub type Ready = Result<(Item, Prepared), Rejected>;
 
 fn prepare(name: &str, r: Result<Item, Rejected>) -> Ready {
-    let item = r?;
+    let mut item = r?;
+    // the record is written once: its ledger text, digest, payloads, state and bundle copy it
+    item.record = std::mem::replace(&mut item.record, Value::Null).memo();
     match Prepared::new(&item.record) {
         Some(p) => Ok((item, p)),
         None => Err(Rejected {

@@ -15,7 +15,7 @@ pub const MAX_DEPTH: usize = 128;
 ///
 /// Objects are kept in a `BTreeMap`, whose `String` order is UTF-8 byte order, which is
 /// Unicode code-point order: the order canonical JSON writes keys in.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug)]
 pub enum Value {
     /// `null`.
     Null,
@@ -31,6 +31,53 @@ pub enum Value {
     Array(Vec<Value>),
     /// An object, keys in code-point order.
     Object(BTreeMap<String, Value>),
+    /// A value whose canonical bytes are already written (see [`Memo`]). It reads as the
+    /// value it holds and equals it; only [`Value::memo`] makes one.
+    Memo(Memo),
+}
+
+/// A value with its canonical bytes, written once (issue 7: each object serialized once).
+///
+/// Bulk issuing puts the same payloads and record into an event's digest, the state, the
+/// state's digest and the bundle; a memo is serialized once and then copied, and cloned by
+/// reference. It is read through the [`Value`] accessors like the value it holds, and is
+/// frozen: the `_mut` accessors give `None` for it, so its bytes can never go stale.
+#[derive(Clone)]
+pub struct Memo(std::sync::Arc<(Value, Box<[u8]>)>);
+
+impl Memo {
+    /// The value.
+    pub fn value(&self) -> &Value {
+        &self.0.0
+    }
+    /// Its canonical bytes (spec §2).
+    pub fn bytes(&self) -> &[u8] {
+        &self.0.1
+    }
+}
+
+impl fmt::Debug for Memo {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("Memo").field(self.value()).finish()
+    }
+}
+
+impl PartialEq for Value {
+    /// JSON equality; a memo equals the value it holds.
+    fn eq(&self, other: &Self) -> bool {
+        match (self, other) {
+            (Value::Memo(a), b) => a.value() == b,
+            (a, Value::Memo(b)) => a == b.value(),
+            (Value::Null, Value::Null) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::Array(a), Value::Array(b)) => a == b,
+            (Value::Object(a), Value::Object(b)) => a == b,
+            _ => false,
+        }
+    }
 }
 
 /// An object map.
@@ -41,10 +88,11 @@ impl Value {
     pub fn as_object(&self) -> Option<&Map> {
         match self {
             Value::Object(m) => Some(m),
+            Value::Memo(m) => m.value().as_object(),
             _ => None,
         }
     }
-    /// The mutable object map, if this is an object.
+    /// The mutable object map, if this is an object (never for a [`Memo`]: it is frozen).
     pub fn as_object_mut(&mut self) -> Option<&mut Map> {
         match self {
             Value::Object(m) => Some(m),
@@ -66,6 +114,7 @@ impl Value {
     pub fn as_array(&self) -> Option<&Vec<Value>> {
         match self {
             Value::Array(a) => Some(a),
+            Value::Memo(m) => m.value().as_array(),
             _ => None,
         }
     }
@@ -73,6 +122,7 @@ impl Value {
     pub fn as_str(&self) -> Option<&str> {
         match self {
             Value::String(s) => Some(s),
+            Value::Memo(m) => m.value().as_str(),
             _ => None,
         }
     }
@@ -80,8 +130,18 @@ impl Value {
     pub fn as_int(&self) -> Option<i128> {
         match self {
             Value::Int(i) => Some(*i),
+            Value::Memo(m) => m.value().as_int(),
             _ => None,
         }
+    }
+    /// This value with its canonical bytes written once ([`Memo`]); a memo is returned as
+    /// it is.
+    pub fn memo(self) -> Value {
+        if let Value::Memo(_) = self {
+            return self;
+        }
+        let bytes = to_canonical(&self).into_boxed_slice();
+        Value::Memo(Memo(std::sync::Arc::new((self, bytes))))
     }
     /// Member `key` of an object (None for non-objects or a missing key).
     pub fn get(&self, key: &str) -> Option<&Value> {
@@ -97,6 +157,7 @@ impl Value {
             Value::String(_) => "a string",
             Value::Array(_) => "an array",
             Value::Object(_) => "an object",
+            Value::Memo(m) => m.value().type_name(),
         }
     }
     /// The canonical bytes of this value.
@@ -712,6 +773,7 @@ pub fn write_canonical<S: Sink + ?Sized>(v: &Value, out: &mut S) {
             }
             out.byte(b'}');
         }
+        Value::Memo(m) => out.put(m.bytes()),
     }
 }
 

@@ -96,10 +96,10 @@ impl<'k> Checker<'k> {
     }
     /// The object at `path`, or a failure.
     pub fn obj<'v>(&mut self, v: Option<&'v Value>, path: &str) -> Option<&'v Map> {
-        match v {
-            Some(Value::Object(m)) => Some(m),
-            other => {
-                self.fail("malformed", path, "an object", show(other));
+        match v.and_then(Value::as_object) {
+            Some(m) => Some(m),
+            None => {
+                self.fail("malformed", path, "an object", show(v));
                 None
             }
         }

@@ -56,14 +56,15 @@ fn err(path: &str, expected: &str) -> GraphError {
 
 /// **decided**: a section pith builds itself gets `snapshot_sha256` =
 /// hex(sha256(canon(section without `snapshot_sha256`))).
-fn seal(mut m: Map, given: Option<&Value>) -> Value {
-    let d = given.cloned().unwrap_or_else(|| {
-        canon_sha256_without(&Value::Object(m.clone()), &["snapshot_sha256"])
-            .hex()
-            .into()
-    });
-    m.insert("snapshot_sha256".into(), d);
-    Value::Object(m)
+fn seal(m: Map, given: Option<&Value>) -> Value {
+    let mut v = Value::Object(m);
+    let d = given
+        .cloned()
+        .unwrap_or_else(|| canon_sha256_without(&v, &["snapshot_sha256"]).hex().into());
+    if let Some(m) = v.as_object_mut() {
+        m.insert("snapshot_sha256".into(), d);
+    }
+    v
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {

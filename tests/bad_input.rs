@@ -40,6 +40,7 @@ fn wrong_type(v: &Value) -> Value {
         Value::Int(_) | Value::Float(_) => Value::String("7".into()),
         Value::Bool(_) => Value::String("true".into()),
         Value::Null => Value::Array(Vec::new()),
+        Value::Memo(m) => wrong_type(m.value()),
     }
 }
 

@@ -132,3 +132,73 @@ fn canonical_form_of_the_real_bundle_reproduces_its_bundle_sha256() {
     assert_eq!(sha256_hex(&canon::to_canonical(&b)), want);
     let _ = data("");
 }
+
+/// Every object and array of `v`, innermost first, replaced by its memo.
+fn memo_all(v: canon::Value) -> canon::Value {
+    use canon::Value;
+    match v {
+        Value::Object(m) => {
+            Value::Object(m.into_iter().map(|(k, x)| (k, memo_all(x))).collect()).memo()
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(memo_all).collect()).memo(),
+        other => other,
+    }
+}
+
+/// The member at `path` (keys, or indexes written as numbers).
+fn at<'v>(v: &'v canon::Value, path: &[&str]) -> &'v canon::Value {
+    path.iter().fold(v, |v, k| match k.parse::<usize>() {
+        Ok(i) => &v.as_array().unwrap()[i],
+        Err(_) => v.get(k).unwrap(),
+    })
+}
+
+#[test]
+fn memoized_values_write_hash_and_compare_as_the_values_they_hold() {
+    use pith::digest::canon_sha256_without;
+    // issue 7: bulk issuing writes a payload once (a memo) and copies it; the digests of
+    // the real bundle must not change when every object and array in it is a memo
+    let b = crate::util::bundle();
+    let real = |path: &[&str]| at(&b, path).as_str().unwrap().to_owned();
+    let bundle_sha = real(&["bundle_signature", "bundle_sha256"]);
+    let state_sha = real(&["state", "state_sha256"]);
+    let event_sha = real(&["events", "1", "content_sha256"]);
+    assert!(bundle_sha.starts_with("757b3a92"));
+    let m = memo_all(b.clone());
+    assert!(matches!(m, canon::Value::Memo(_)));
+    assert_eq!(canon::to_canonical(&m), canon::to_canonical(&b));
+    assert_eq!(m, b);
+    assert_eq!(b, m);
+    assert_eq!(m.type_name(), "an object");
+    // read through, at every depth
+    let payload = ["events", "1", "payload"];
+    assert!(matches!(at(&m, &payload), canon::Value::Memo(_)));
+    assert_eq!(at(&m, &payload), at(&b, &payload));
+    assert_eq!(
+        at(&m, &["state", "state_sha256"]).as_str(),
+        Some(state_sha.as_str())
+    );
+    assert_eq!(at(&m, &["events"]).as_array().map(Vec::len), Some(2));
+    // the spec's digests (section 3), computed through memos, are the real ones
+    assert_eq!(
+        canon_sha256_without(&m, &["bundle_signature"]).hex(),
+        bundle_sha
+    );
+    assert_eq!(
+        canon_sha256_without(at(&m, &["state"]), &["state_sha256"]).hex(),
+        state_sha
+    );
+    let event = at(&m, &["events", "1"]);
+    let unhashed = ["signature", "content_sha256", "event_id"];
+    assert_eq!(canon_sha256_without(event, &unhashed).hex(), event_sha);
+    // a memo is frozen, so its bytes never go stale; a changed copy is not equal to it
+    let mut frozen = m.clone();
+    assert!(frozen.as_object_mut().is_none() && frozen.get_mut("state").is_none());
+    let mut changed = b.clone();
+    changed
+        .as_object_mut()
+        .unwrap()
+        .insert("built_at".into(), "2000-01-01T00:00:00Z".into());
+    assert_ne!(m, changed);
+    assert_ne!(changed, m);
+}
