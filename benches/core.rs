@@ -4,8 +4,8 @@
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
-use pith::canon::{self, Value};
-use pith::digest::PithNumber;
+use pith::format::canon::{self, Value};
+use pith::format::digest::PithNumber;
 
 fn real() -> (Vec<u8>, Value) {
     let raw = std::fs::read(concat!(
@@ -19,7 +19,7 @@ fn real() -> (Vec<u8>, Value) {
 
 fn benches(c: &mut Criterion) {
     let (raw, bundle) = real();
-    let ring = pith::keys::Keyring::load(std::path::Path::new(concat!(
+    let ring = pith::verify::keyring::Keyring::load(std::path::Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/keys.example"
     )))
@@ -31,11 +31,14 @@ fn benches(c: &mut Criterion) {
         b.iter(|| canon::to_canonical(black_box(&bundle)))
     });
     c.bench_function("bundle_sha256", |b| {
-        b.iter(|| pith::bundle::bundle_sha256(black_box(&bundle)))
+        b.iter(|| pith::sign::bundle::bundle_sha256(black_box(&bundle)))
     });
-    let key =
-        pith::secret::SigningKey::from_seed("bench", pith::time::Timestamp::now(), &[9u8; 32]);
-    let d = pith::digest::sha256(b"bench");
+    let key = pith::trust::secret::SigningKey::from_seed(
+        "bench",
+        pith::format::time::Timestamp::now(),
+        &[9u8; 32],
+    );
+    let d = pith::format::digest::sha256(b"bench");
     c.bench_function("ed25519 sign digest", |b| {
         b.iter(|| key.sign_digest(black_box(&d)))
     });
@@ -54,7 +57,7 @@ fn benches(c: &mut Criterion) {
     let subject = PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX").expect("number");
     c.bench_function("merge real events (signatures checked)", |b| {
         b.iter(|| {
-            pith::merge::merge(&subject, black_box(&events), Some(&ring), &|i| {
+            pith::verify::merge::merge(&subject, black_box(&events), Some(&ring), &|i| {
                 format!("$[{i}]")
             })
         })

@@ -18,7 +18,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
     // before any secret can be in memory: no core dumps, no same-user ptrace
-    if let Err(e) = pith::secret::harden_process() {
+    if let Err(e) = pith::trust::secret::harden_process() {
         eprintln!("warning: cannot disable core dumps: {e}");
     }
     let args = match cli::Cli::try_parse() {

@@ -1,8 +1,8 @@
 //! Bad input: each a clear error naming the place and what was expected, never a panic.
 
-use pith::canon::{self, Value};
-use pith::digest::PithNumber;
-use pith::keys::{Keyring, KeyringError};
+use pith::format::canon::{self, Value};
+use pith::format::digest::PithNumber;
+use pith::verify::keyring::{Keyring, KeyringError};
 
 use crate::util::{at, bundle, bundle_path, keyring, keyring_dir, pith, show, walk};
 
@@ -78,7 +78,8 @@ fn event_about_another_record_is_rejected_as_wrong_subject() {
     let events = b.get("events").and_then(Value::as_array).unwrap();
     let other = PithNumber::parse("pith:2026:AAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
     let k = keyring();
-    let merged = pith::merge::merge(&other, events, Some(&k), &|i| format!("$.events[{i}]"));
+    let merged =
+        pith::verify::merge::merge(&other, events, Some(&k), &|i| format!("$.events[{i}]"));
     assert_eq!(merged.problems.len(), 2);
     for fs in merged.problems.values() {
         let f = fs

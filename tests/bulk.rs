@@ -1,7 +1,7 @@
 //! Bulk paths (issue 7): order and bytes independent of threads, bad lines reported by
 //! line number, streaming verify.
 
-use pith::canon::{self, Value};
+use pith::format::canon::{self, Value};
 
 use crate::issue::{Issuer, record_with_id};
 use crate::util::pith;
@@ -144,7 +144,7 @@ fn bundle_lines_of_event_arrays_equal_single_bundles() {
     for l in ls {
         let v = canon::parse(l).unwrap();
         assert_eq!(
-            pith::bundle::bundle_sha256(&v).hex(),
+            pith::sign::bundle::bundle_sha256(&v).hex(),
             b.get("bundle_signature")
                 .unwrap()
                 .get("bundle_sha256")
@@ -294,7 +294,7 @@ fn bulk_bundles_equal_one_at_a_time_bundles_for_1_and_n_threads() {
         assert_eq!(sig(&b, "bundle_sha256"), sig(&single, "bundle_sha256"));
         assert_eq!(sig(&b, "signature_b64"), sig(&single, "signature_b64"));
         assert_eq!(
-            pith::bundle::bundle_sha256(&b).hex(),
+            pith::sign::bundle::bundle_sha256(&b).hex(),
             sig(&b, "bundle_sha256").as_str().unwrap()
         );
     }

@@ -1,7 +1,7 @@
 //! Canonical JSON (spec §2) against every vector in canonical-json.json.
 
 use base64::Engine as _;
-use pith::canon;
+use pith::format::canon;
 
 use crate::util::{data, json, pith, sha256_hex};
 
@@ -155,7 +155,7 @@ fn at<'v>(v: &'v canon::Value, path: &[&str]) -> &'v canon::Value {
 
 #[test]
 fn memoized_values_write_hash_and_compare_as_the_values_they_hold() {
-    use pith::digest::canon_sha256_without;
+    use pith::format::digest::canon_sha256_without;
     // issue 7: bulk issuing writes a payload once (a memo) and copies it; the digests of
     // the real bundle must not change when every object and array in it is a memo
     let b = crate::util::bundle();

@@ -1,6 +1,6 @@
 //! CLI behaviour: exit codes, output forms.
 
-use pith::canon::{self, Value};
+use pith::format::canon::{self, Value};
 
 use crate::util::{bundle, pith};
 

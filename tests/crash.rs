@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use pith::canon;
+use pith::format::canon;
 
 use crate::util::root;
 
@@ -107,9 +107,9 @@ fn trials(n: usize, seed: u64) {
         every_file_whole(&d);
         if d.join("k.key.age").exists() {
             let sealed = std::fs::read(d.join("k.key.age")).unwrap();
-            let k = pith::secret::SigningKey::decrypt(
+            let k = pith::trust::secret::SigningKey::decrypt(
                 &sealed,
-                &pith::secret::Unlock::Passphrase("crash test".to_owned().into()),
+                &pith::trust::secret::Unlock::Passphrase("crash test".to_owned().into()),
             )
             .expect("a key file that exists decrypts");
             if d.join("k.pub.json").exists() {
@@ -167,7 +167,8 @@ fn trials(n: usize, seed: u64) {
             "old key changed"
         );
         every_file_whole(&r);
-        pith::keys::Keyring::load(&r).expect("the keyring loads after a killed rotation");
+        pith::verify::keyring::Keyring::load(&r)
+            .expect("the keyring loads after a killed rotation");
         // issue into a ledger: consistent, no half entry, no duplicate
         let l = tmp.path().join(format!("ledger{t}.sqlite"));
         kill_after(

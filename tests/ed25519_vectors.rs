@@ -4,7 +4,7 @@
 //! pith verifies strictly (ed25519-dalek `verify_strict`): it rejects small-order public
 //! keys and R, and non-canonical S. Accepted edge cases are listed in `cctv_criteria`.
 
-use pith::keys::verify_strict_raw;
+use pith::trust::keys::verify_strict_raw;
 
 use crate::util::{json, unhex};
 

@@ -1,6 +1,6 @@
 //! Hostile input (issue 8): clear errors, bounded reads, nothing written outside the output.
 
-use pith::canon;
+use pith::format::canon;
 
 use crate::util::{bundle, keyring_dir, pith};
 

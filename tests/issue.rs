@@ -3,7 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pith::canon::{self, Value};
+use pith::format::canon::{self, Value};
 
 use crate::util::{bundle, pith};
 
@@ -322,7 +322,7 @@ fn two_processes_issuing_the_same_500_records_leave_500_rows() {
     for r in receipts {
         let v = canon::parse(r.as_bytes()).unwrap();
         let g = |k: &str| {
-            pith::time::Timestamp::parse(v.get(k).and_then(Value::as_str).unwrap())
+            pith::format::time::Timestamp::parse(v.get(k).and_then(Value::as_str).unwrap())
                 .unwrap()
                 .micros()
         };
@@ -413,7 +413,7 @@ fn a_process_killed_mid_batch_leaves_a_consistent_ledger() {
 /// carry the time it took the write lock.
 #[test]
 fn held_bulk_transaction_commits_whole_or_not_at_all() {
-    use pith::ledger::{Ledger, Prepared, SignedRows};
+    use pith::registry::ledger::{Ledger, Prepared, SignedRows};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite");
     let count = || -> i64 {
@@ -475,12 +475,12 @@ fn held_bulk_transaction_commits_whole_or_not_at_all() {
 /// the same transaction (same batch or a later one) is then its first issue.
 #[test]
 fn a_record_refused_then_signed_in_one_transaction_is_issued_once() {
-    use pith::ledger::{Ledger, Prepared, SignedRows};
+    use pith::registry::ledger::{Ledger, Prepared, SignedRows};
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("l.sqlite");
     let rec = Prepared::new(&record_with_id(900)).unwrap();
     let other = Prepared::new(&record_with_id(901)).unwrap();
-    let rows = |p: &pith::ledger::Plan| SignedRows {
+    let rows = |p: &pith::registry::ledger::Plan| SignedRows {
         receipt: "{}".into(),
         event_id: format!("sha256:{}", p.sha.hex()),
         signatures: Vec::new(),

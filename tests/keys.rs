@@ -4,12 +4,12 @@
 use std::path::{Path, PathBuf};
 
 use base64::Engine as _;
-use pith::canon::{self, Value};
-use pith::check::Checker;
-use pith::digest::sha256;
-use pith::keys::Keyring;
-use pith::secret::{SigningKey, Unlock};
-use pith::time::Timestamp;
+use pith::format::canon::{self, Value};
+use pith::format::digest::sha256;
+use pith::format::time::Timestamp;
+use pith::trust::secret::{SigningKey, Unlock};
+use pith::verify::check::Checker;
+use pith::verify::keyring::Keyring;
 
 use crate::util::{keyring_dir, pith};
 
@@ -325,16 +325,16 @@ fn age_interop_recipient_key_decrypts_with_stock_age_and_signs() {
         .success();
 }
 
-fn sig_at(key: &SigningKey, ring: &Keyring, t: &str) -> Vec<pith::check::Finding> {
+fn sig_at(key: &SigningKey, ring: &Keyring, t: &str) -> Vec<pith::verify::check::Finding> {
     let digest = sha256(t.as_bytes());
     let ts = Timestamp::parse(t).unwrap();
-    let sig = key.signature_object(&digest, pith::rules::LABEL_EVENT, &ts);
+    let sig = key.signature_object(&digest, pith::format::rules::LABEL_EVENT, &ts);
     let mut ck = Checker::new(Some(ring));
     ck.signature(
         Some(&sig),
         "$.signature",
         &digest,
-        pith::rules::LABEL_EVENT,
+        pith::format::rules::LABEL_EVENT,
         Some((&ts, "$.created_at")),
     );
     ck.failures

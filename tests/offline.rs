@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use pith::canon::{self, Value};
+use pith::format::canon::{self, Value};
 
 use crate::util::{bundle, pith, sha256_hex};
 
@@ -176,7 +176,7 @@ fn bundle_round_trip_is_byte_identical_to_online_but_the_signature() {
     lines.push(b'\n');
     lines.extend_from_slice(&ev);
     std::fs::write(&evs, lines).unwrap();
-    let built = pith::time::Timestamp::now().fmt_seconds();
+    let built = pith::format::time::Timestamp::now().fmt_seconds();
     let args = [
         "bundle",
         evs.to_str().unwrap(),

@@ -4,7 +4,7 @@
 
 use proptest::prelude::*;
 
-use pith::canon::{self, Value};
+use pith::format::canon::{self, Value};
 
 use crate::util::{bundle, keyring};
 
@@ -42,8 +42,8 @@ proptest! {
 
     #[test]
     fn sign_then_verify_and_any_other_message_fails(seed in any::<[u8; 32]>(), msg in any::<[u8; 32]>(), flip in 0usize..256) {
-        let k = pith::secret::SigningKey::from_seed("p", pith::time::Timestamp::now(), &seed);
-        let d = pith::digest::Sha256Digest(msg);
+        let k = pith::trust::secret::SigningKey::from_seed("p", pith::format::time::Timestamp::now(), &seed);
+        let d = pith::format::digest::Sha256Digest(msg);
         let sig = k.sign_digest(&d);
         prop_assert!(k.public().verify_digest(&msg, &sig));
         let mut m2 = msg;
@@ -88,8 +88,8 @@ proptest! {
         // the two real events, each twice: order and duplicates must not matter
         let all = [evs[0].clone(), evs[1].clone(), evs[0].clone(), evs[1].clone()];
         let shuffled: Vec<Value> = perm.iter().map(|i| all[*i].clone()).collect();
-        let subject = pith::digest::PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX").unwrap();
-        let st = pith::merge::merge(&subject, &shuffled, Some(&keyring()), &|i| format!("$[{i}]")).state;
+        let subject = pith::format::digest::PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX").unwrap();
+        let st = pith::verify::merge::merge(&subject, &shuffled, Some(&keyring()), &|i| format!("$[{i}]")).state;
         let want = b.get("state").unwrap();
         // duplicates are counted once, so the state is the bundle's own
         prop_assert_eq!(canon::to_canonical(&st), canon::to_canonical(want));
@@ -99,8 +99,12 @@ proptest! {
 #[test]
 fn reissue_never_changes_first_computed_at() {
     let dir = tempfile::tempdir().unwrap();
-    let mut l = pith::ledger::Ledger::open(&dir.path().join("l.sqlite")).unwrap();
-    let key = pith::secret::SigningKey::from_seed("p", pith::time::Timestamp::now(), &[3u8; 32]);
+    let mut l = pith::registry::ledger::Ledger::open(&dir.path().join("l.sqlite")).unwrap();
+    let key = pith::trust::secret::SigningKey::from_seed(
+        "p",
+        pith::format::time::Timestamp::now(),
+        &[3u8; 32],
+    );
     let rec = bundle().get("canonical_record").unwrap().clone();
     let (first, _) = l.issue(&rec, &key, "pith.science").unwrap();
     for _ in 0..20 {

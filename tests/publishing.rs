@@ -3,12 +3,13 @@
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use pith::canon::{self, Value};
-use pith::digest::PithNumber;
-use pith::issue::EventDraft;
-use pith::keys::{KeyDocument, Keyring};
-use pith::secret::SigningKey;
-use pith::time::Timestamp;
+use pith::format::canon::{self, Value};
+use pith::format::digest::PithNumber;
+use pith::format::time::Timestamp;
+use pith::sign::issue::EventDraft;
+use pith::trust::keys::KeyDocument;
+use pith::trust::secret::SigningKey;
+use pith::verify::keyring::Keyring;
 
 use crate::util::{bundle, pith};
 
@@ -59,19 +60,19 @@ fn number() -> PithNumber {
 
 fn record_created(k: &SigningKey, at: &str) -> Value {
     let rec = record();
-    let (sha, n) = pith::issue::number_of(&rec).unwrap();
-    let receipt = pith::issue::receipt(k, &sha, &t(at), &t(at), &t(at));
+    let (sha, n) = pith::sign::issue::number_of(&rec).unwrap();
+    let receipt = pith::sign::issue::receipt(k, &sha, &t(at), &t(at), &t(at));
     let d = EventDraft {
         event_type: "record_created".into(),
         subject: n,
         target: "record".into(),
-        payload: pith::issue::record_created_payload(&rec, &sha, receipt),
+        payload: pith::sign::issue::record_created_payload(&rec, &sha, receipt),
         created_at: t(at),
         supersedes: vec![],
         prev_event: None,
         signer_id: "pith.science".into(),
     };
-    pith::issue::sign_event(&d, k, &t(at))
+    pith::sign::issue::sign_event(&d, k, &t(at))
 }
 
 fn event(
@@ -99,11 +100,11 @@ fn event(
         prev_event: prev.map(id),
         signer_id: "pith.science".into(),
     };
-    pith::issue::sign_event(&d, k, &t(at))
+    pith::sign::issue::sign_event(&d, k, &t(at))
 }
 
 fn merged(ring: &Keyring, evs: &[Value]) -> Value {
-    pith::merge::merge(&number(), evs, Some(ring), &|i| format!("$[{i}]")).state
+    pith::verify::merge::merge(&number(), evs, Some(ring), &|i| format!("$[{i}]")).state
 }
 
 #[test]
@@ -200,7 +201,7 @@ fn bad_signature_goes_to_invalid_events_and_same_prev_is_an_equivocation() {
     let other = f.key.sign_message(b"something else");
     sig.insert(
         "signature_b64".into(),
-        pith::keys::b64_encode(&other).into(),
+        pith::trust::keys::b64_encode(&other).into(),
     );
     let st = merged(&ring, &[rc.clone(), bad.clone()]);
     let inv = st.get("invalid_events").and_then(Value::as_array).unwrap();
@@ -261,7 +262,7 @@ fn cli_event_sign_resign_bundle_verify_and_pithref_agrees() {
     std::fs::write(&pass, "fixture pass\n").unwrap();
     let sealed = f
         .key
-        .encrypt(&pith::secret::Protection::Passphrase {
+        .encrypt(&pith::trust::secret::Protection::Passphrase {
             passphrase: "fixture pass".to_owned().into(),
             log_n: Some(10),
         })
@@ -527,7 +528,7 @@ fn spliced_bundle_bytes_equal_the_canonical_form_of_the_signed_bundle() {
     let b = bundle();
     let events = b.get("events").and_then(Value::as_array).unwrap();
     let built = t("2026-05-24T06:12:38Z");
-    let unsigned = pith::bundle::assemble(
+    let unsigned = pith::sign::bundle::assemble(
         events,
         &crate::util::keyring(),
         "https://pith.science",
@@ -536,16 +537,17 @@ fn spliced_bundle_bytes_equal_the_canonical_form_of_the_signed_bundle() {
     )
     .unwrap();
     let k = SigningKey::from_seed("pith-v1-2026-05", built, &[5u8; 32]);
-    let (d, bytes) = pith::bundle::sign_to_bytes(&unsigned, &k, &t("2026-05-24T06:12:38.500000Z"));
+    let (d, bytes) =
+        pith::sign::bundle::sign_to_bytes(&unsigned, &k, &t("2026-05-24T06:12:38.500000Z"));
     assert_eq!(
         bytes,
-        canon::to_canonical(&pith::bundle::sign(
+        canon::to_canonical(&pith::sign::bundle::sign(
             unsigned.clone(),
             &k,
             &t("2026-05-24T06:12:38.500000Z")
         ))
     );
-    assert_eq!(d, pith::bundle::bundle_sha256(&unsigned));
+    assert_eq!(d, pith::sign::bundle::bundle_sha256(&unsigned));
 }
 
 #[test]
@@ -572,7 +574,7 @@ fn tamper_sweep_of_a_fresh_bundle_with_four_event_kinds() {
         "graph_snapshot",
         "graph",
         at,
-        pith::graph::payload(&paper, &record(), None, None).unwrap(),
+        pith::sign::graph::payload(&paper, &record(), None, None).unwrap(),
         None,
         &[],
     );
@@ -605,7 +607,7 @@ fn tamper_sweep_of_a_fresh_bundle_with_four_event_kinds() {
     );
     let ring = f.ring();
     let built = t("2026-03-05T00:00:00Z");
-    let unsigned = pith::bundle::assemble(
+    let unsigned = pith::sign::bundle::assemble(
         &[rc, graph, a, anchor, store],
         &ring,
         "https://pith.example",
@@ -613,7 +615,7 @@ fn tamper_sweep_of_a_fresh_bundle_with_four_event_kinds() {
         Some("pith-test-2026-01"),
     )
     .unwrap();
-    let b = pith::bundle::sign(unsigned, &f.key, &t("2026-03-05T00:00:00.250000Z"));
+    let b = pith::sign::bundle::sign(unsigned, &f.key, &t("2026-03-05T00:00:00.250000Z"));
     assert!(pith::verify::verify_value(&b, &ring, None).unwrap().ok());
     let sw = crate::tamper::sweep(&b, &ring, &["$.bundle_signature.signed_at"]);
     println!(

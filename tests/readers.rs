@@ -3,7 +3,7 @@
 //! (tests/data/arxiv, see PROVENANCE.md).
 
 use pith::arxiv::{self, Format, Item, ReadOptions, Rejected};
-use pith::canon::Value;
+use pith::format::canon::Value;
 
 use crate::util::{data, pith};
 
@@ -69,15 +69,15 @@ fn check(
     assert_eq!(cats(i), cross, "{id}");
     assert_eq!(s(md(i, "license")), license, "{id}");
     let p = i.paper.as_ref().unwrap();
-    assert_eq!(pith::digest::collapse_ws(&p.title), title, "{id}");
+    assert_eq!(pith::format::digest::collapse_ws(&p.title), title, "{id}");
     assert_eq!(
         s(md(i, "title_canon_sha256")),
-        pith::digest::text_canon_sha256(&p.title)
+        pith::format::digest::text_canon_sha256(&p.title)
     );
     // every record is well formed
-    let mut ck = pith::check::Checker::new(None);
+    let mut ck = pith::verify::check::Checker::new(None);
     assert!(
-        pith::check::record(&mut ck, Some(&i.record), "$").is_some() && ck.ok(),
+        pith::verify::check::record(&mut ck, Some(&i.record), "$").is_some() && ck.ok(),
         "{id}: {:?}",
         ck.failures
     );
@@ -119,7 +119,7 @@ fn abs_files() {
     let i = &ok("withdrawn.abs")[0];
     assert!(i.paper.as_ref().unwrap().withdrawn);
     assert!(
-        pith::digest::collapse_ws(&i.paper.as_ref().unwrap().title)
+        pith::format::digest::collapse_ws(&i.paper.as_ref().unwrap().title)
             .starts_with("Weak quasi-Hopf algebras, C*-tensor categories and conformal field")
     );
     assert_eq!(s(md(i, "primary_cat")), "math.QA");
@@ -192,7 +192,7 @@ fn atom_2026_and_2016_and_api_errors() {
         "cs.SE",
         &["cs.CR", "cs.LG"],
         DEF,
-        &pith::digest::collapse_ws(&items[2].paper.as_ref().unwrap().title),
+        &pith::format::digest::collapse_ws(&items[2].paper.as_ref().unwrap().title),
     );
     let i = &ok("atom-2016-id_list.xml")[0];
     check(
@@ -203,7 +203,7 @@ fn atom_2026_and_2016_and_api_errors() {
         "cond-mat.str-el",
         &["cond-mat.stat-mech"],
         DEF,
-        &pith::digest::collapse_ws(&i.paper.as_ref().unwrap().title),
+        &pith::format::digest::collapse_ws(&i.paper.as_ref().unwrap().title),
     );
     let e = read_with("atom-error-entry.xml", &ReadOptions::default()).unwrap_err();
     assert!(
@@ -260,7 +260,7 @@ fn oai_arxiv_and_arxivraw() {
         "math-ph",
         &["math.MP"],
         NONEX,
-        &pith::digest::collapse_ws(&list[1].paper.as_ref().unwrap().title),
+        &pith::format::digest::collapse_ws(&list[1].paper.as_ref().unwrap().title),
     );
     let e = read_with("oai-error.xml", &ReadOptions::default()).unwrap_err();
     assert!(e.message.starts_with("OAI-PMH error idDoesNotExist"), "{e}");
@@ -312,7 +312,8 @@ fn detection_and_malformed_input() {
     assert_eq!(det("atom-2026-query.xml"), Some(Format::Atom));
     assert_eq!(det("oai-arxiv-record.xml"), Some(Format::OaiArxiv));
     assert_eq!(det("oai-arxivraw-get.xml"), Some(Format::OaiArxivRaw));
-    let rec = pith::canon::to_canonical(crate::util::bundle().get("canonical_record").unwrap());
+    let rec =
+        pith::format::canon::to_canonical(crate::util::bundle().get("canonical_record").unwrap());
     assert_eq!(arxiv::detect(&rec), Some(Format::Record));
     // malformed XML names its position
     let mut xml = std::fs::read(data("arxiv/oai-arxivraw-get.xml")).unwrap();
@@ -365,7 +366,7 @@ fn snapshot_records_equal_pithref() {
         .collect();
     let ours: Vec<String> = ok("snapshot-head200.jsonl")
         .iter()
-        .map(|i| pith::digest::canon_sha256(&i.record).hex())
+        .map(|i| pith::format::digest::canon_sha256(&i.record).hex())
         .collect();
     assert_eq!(ours.len(), 200);
     assert_eq!(ours, theirs);
@@ -403,7 +404,8 @@ fn a_line_read_once_is_read_as_the_whole_reader_reads_it() {
     // fixture, canonical-record lines and bad lines give what `read` gives on the line alone
     let text = std::fs::read_to_string(data("arxiv/snapshot-head200.jsonl")).unwrap();
     let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-    let record = pith::canon::to_canonical(crate::util::bundle().get("canonical_record").unwrap());
+    let record =
+        pith::format::canon::to_canonical(crate::util::bundle().get("canonical_record").unwrap());
     lines.push(String::from_utf8(record).unwrap());
     for bad in [
         "{}",
@@ -425,7 +427,7 @@ fn a_line_read_once_is_read_as_the_whole_reader_reads_it() {
                 Ok(i) => format!(
                     "{} {}",
                     i.position,
-                    String::from_utf8(pith::canon::to_canonical(&i.record)).unwrap()
+                    String::from_utf8(pith::format::canon::to_canonical(&i.record)).unwrap()
                 ),
                 Err(r) => format!("{r:?}"),
             })

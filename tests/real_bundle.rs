@@ -1,7 +1,7 @@
 //! The live registry's bundle: it verifies, and merge rebuilds its state byte for byte.
 
-use pith::canon::{self, Value};
-use pith::digest::PithNumber;
+use pith::format::canon::{self, Value};
+use pith::format::digest::PithNumber;
 
 use crate::util::{bundle, bundle_path, keyring, pith, sha256_hex};
 
@@ -31,7 +31,8 @@ fn merge_of_the_real_events_is_the_real_state_byte_for_byte() {
     let want = b.get("state").unwrap();
     let subject = PithNumber::parse(b.get("pith_number").and_then(Value::as_str).unwrap()).unwrap();
     let k = keyring();
-    let merged = pith::merge::merge(&subject, events, Some(&k), &|i| format!("$.events[{i}]"));
+    let merged =
+        pith::verify::merge::merge(&subject, events, Some(&k), &|i| format!("$.events[{i}]"));
     assert!(merged.problems.is_empty(), "{:#?}", merged.problems);
     assert_eq!(
         String::from_utf8(canon::to_canonical(&merged.state)).unwrap(),
@@ -151,8 +152,8 @@ fn assembling_the_real_events_reproduces_the_real_bundle_sha256() {
     // built_at 2026-05-24T06:12:38Z, pith computes the bundle's bundle_sha256 (757b3a92…)
     let b = bundle();
     let events = b.get("events").and_then(Value::as_array).unwrap();
-    let built = pith::time::Timestamp::parse("2026-05-24T06:12:38Z").unwrap();
-    let unsigned = pith::bundle::assemble(
+    let built = pith::format::time::Timestamp::parse("2026-05-24T06:12:38Z").unwrap();
+    let unsigned = pith::sign::bundle::assemble(
         events,
         &keyring(),
         "https://pith.science",
@@ -168,7 +169,7 @@ fn assembling_the_real_events_reproduces_the_real_bundle_sha256() {
         .as_str()
         .unwrap();
     assert!(want.starts_with("757b3a92"));
-    assert_eq!(pith::bundle::bundle_sha256(&unsigned).hex(), want);
+    assert_eq!(pith::sign::bundle::bundle_sha256(&unsigned).hex(), want);
     // and it is the real bundle without its signature, byte for byte
     let Value::Object(mut real) = b.clone() else {
         panic!()
@@ -194,7 +195,7 @@ fn graph_snapshot_payload_is_rebuilt_byte_for_byte_from_its_inputs() {
         id: "2605.18404".into(),
         version: 1,
         versions: vec![],
-        submitted_at: pith::time::Timestamp::parse(&st(p, "submitted_at")).unwrap(),
+        submitted_at: pith::format::time::Timestamp::parse(&st(p, "submitted_at")).unwrap(),
         title: st(p, "title"),
         abstract_text: st(p, "abstract_excerpt"),
         // given in another order: pith sorts them
@@ -237,7 +238,7 @@ fn graph_snapshot_payload_is_rebuilt_byte_for_byte_from_its_inputs() {
             )]),
         ),
     ]);
-    let built = pith::graph::payload(
+    let built = pith::sign::graph::payload(
         &paper,
         b.get("canonical_record").unwrap(),
         Some(&Value::Object(verdict)),

@@ -4,7 +4,7 @@
 //! Event `signature.signed_at` values are unauthenticated by their event signature but are
 //! inside `bundle_sha256`, so in a bundle they are protected.
 
-use pith::canon::Value;
+use pith::format::canon::Value;
 
 use crate::util::{Step, at, bundle, keyring, show, walk};
 
@@ -49,7 +49,11 @@ pub struct Sweep {
 /// Change every leaf, rename every key, remove every array element of `original`; every
 /// copy must fail verification against `k`, except changes of the `unauthenticated`
 /// leaves, which must verify with a warning.
-pub fn sweep(original: &Value, k: &pith::keys::Keyring, unauthenticated: &[&str]) -> Sweep {
+pub fn sweep(
+    original: &Value,
+    k: &pith::verify::keyring::Keyring,
+    unauthenticated: &[&str],
+) -> Sweep {
     let mut nodes = Vec::new();
     walk(original, Vec::new(), &mut nodes);
     let mut sw = Sweep {

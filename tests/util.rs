@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use pith::canon::{self, Value};
-use pith::keys::Keyring;
+use pith::format::canon::{self, Value};
+use pith::verify::keyring::Keyring;
 
 /// The project root.
 pub fn root() -> PathBuf {

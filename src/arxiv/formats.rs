@@ -4,8 +4,8 @@
 use chrono::{DateTime, Datelike as _, NaiveDate, Timelike as _, Utc};
 
 use super::{Format, Item, Paper, ReadError, ReadOptions, Rejected, VersionInfo};
-use crate::canon::{self, Value};
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::time::Timestamp;
 
 /// Recognise snapshot lines, `.abs` files and Atom feeds.
 pub(super) fn detect(bytes: &[u8]) -> Option<Format> {
@@ -133,7 +133,7 @@ fn sane(t: &Timestamp) -> bool {
 /// Decode the TeX accents arXiv metadata uses in names (`Bal\'azs` → `Balázs`).
 pub(super) fn detex(s: &str) -> String {
     if !s.contains(['\\', '{', '}']) {
-        return crate::digest::nfc(s).into_owned();
+        return crate::format::digest::nfc(s).into_owned();
     }
     let comb = |c: char| -> Option<char> {
         Some(match c {
@@ -223,7 +223,7 @@ pub(super) fn detex(s: &str) -> String {
         }
         i += 1;
     }
-    crate::digest::nfc(&out).into_owned()
+    crate::format::digest::nfc(&out).into_owned()
 }
 
 /// Turn a source's fields into items, selecting versions (latest by default).
@@ -350,15 +350,18 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
                         ),
                         (
                             "title_canon_sha256",
-                            crate::digest::text_canon_sha256(&raw.title).into(),
+                            crate::format::digest::text_canon_sha256(&raw.title).into(),
                         ),
                         (
                             "abstract_canon_sha256",
-                            crate::digest::text_canon_sha256(&raw.abstract_text).into(),
+                            crate::format::digest::text_canon_sha256(&raw.abstract_text).into(),
                         ),
                     ]),
                 ),
-                ("schema_version", crate::rules::SCHEMA_VERSION.into()),
+                (
+                    "schema_version",
+                    crate::format::rules::SCHEMA_VERSION.into(),
+                ),
             ]);
             let paper = Paper {
                 id: raw.id.clone(),

@@ -3,8 +3,8 @@
 //! `detect` and `read` with the types below are the interface; the readers live in
 //! `formats.rs` (snapshot, `.abs`, Atom, OAI-PMH) and here (plain canonical records).
 
-use crate::canon::Value;
-use crate::time::Timestamp;
+use crate::format::canon::Value;
+use crate::format::time::Timestamp;
 
 /// An input format.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -189,7 +189,9 @@ fn looks_like_record(bytes: &[u8]) -> bool {
         .split(|b| *b == b'\n')
         .find(|l| !l.trim_ascii().is_empty())
         .unwrap_or(bytes);
-    match crate::canon::parse(first.trim_ascii()).or_else(|_| crate::canon::parse(bytes)) {
+    match crate::format::canon::parse(first.trim_ascii())
+        .or_else(|_| crate::format::canon::parse(bytes))
+    {
         Ok(v) => {
             v.get("schema_version").is_some()
                 && v.get("source").is_some()
@@ -202,7 +204,7 @@ fn looks_like_record(bytes: &[u8]) -> bool {
 /// Plain canonical records (spec §6): one JSON object, or JSON lines of them; each is
 /// checked like the record of a bundle.
 fn read_records(bytes: &[u8], file: &str) -> Result<Vec<Result<Item, Rejected>>, ReadError> {
-    let values: Vec<(String, Result<Value, String>)> = match crate::canon::parse(bytes) {
+    let values: Vec<(String, Result<Value, String>)> = match crate::format::canon::parse(bytes) {
         Ok(v) => vec![("record".to_owned(), Ok(v))],
         Err(whole) => {
             let lines: Vec<&[u8]> = bytes.split(|b| *b == b'\n').collect();
@@ -219,7 +221,7 @@ fn read_records(bytes: &[u8], file: &str) -> Result<Vec<Result<Item, Rejected>>,
                 .map(|(n, l)| {
                     (
                         format!("line {}", n + 1),
-                        crate::canon::parse(l.trim_ascii())
+                        crate::format::canon::parse(l.trim_ascii())
                             .map_err(|e| format!("not valid JSON {e}")),
                     )
                 })
@@ -241,8 +243,8 @@ fn record_item(pos: String, v: Result<Value, String>, file: &str) -> Result<Item
         message,
     };
     let v = v.map_err(|m| rej("-".into(), m))?;
-    let mut ck = crate::check::Checker::new(None);
-    match crate::check::record(&mut ck, Some(&v), "$") {
+    let mut ck = crate::verify::check::Checker::new(None);
+    match crate::verify::check::record(&mut ck, Some(&v), "$") {
         Some(_) if ck.ok() => Ok(Item {
             position: pos.clone(),
             record: v,
@@ -274,7 +276,7 @@ pub fn read_line(
         return read(line, file, opts);
     }
     // a line that does not parse takes the general path, which words every such error
-    let Ok(v) = crate::canon::parse(line) else {
+    let Ok(v) = crate::format::canon::parse(line) else {
         return read(line, file, opts);
     };
     let record = opts.format == Some(Format::Record)

@@ -33,7 +33,7 @@ pub fn open_first_line(f: &Path) -> Result<FirstLine, Failure> {
             std::fs::File::open(f).map_err(rerr)?,
         ))
     };
-    let max = pith::bulk::MAX_LINE as u64 + 1;
+    let max = pith::registry::bulk::MAX_LINE as u64 + 1;
     let mut first = Vec::new();
     (&mut r)
         .take(max)
@@ -221,10 +221,10 @@ impl Progress {
         }
     }
     /// Count one outcome.
-    pub fn tick(&mut self, o: &pith::bulk::Outcome) {
+    pub fn tick(&mut self, o: &pith::registry::bulk::Outcome) {
         match o {
-            pith::bulk::Outcome::Done(..) => self.done += 1,
-            pith::bulk::Outcome::Refused(_) => self.refused += 1,
+            pith::registry::bulk::Outcome::Done(..) => self.done += 1,
+            pith::registry::bulk::Outcome::Refused(_) => self.refused += 1,
         }
         if let Some(b) = &self.bar {
             b.set_position(self.done);
@@ -250,7 +250,7 @@ impl Progress {
         self.done as f64 / self.start.elapsed().as_secs_f64().max(1e-9)
     }
     /// The final summary line.
-    pub fn finish(self, total: &pith::bulk::Summary) {
+    pub fn finish(self, total: &pith::registry::bulk::Summary) {
         if let Some(b) = &self.bar {
             b.finish_and_clear();
         }

@@ -25,8 +25,8 @@ pub struct Args {
 
 pub fn run(a: Args) -> Result<u8, Failure> {
     let v = read_json(&a.file)?;
-    let bytes = pith::canon::to_canonical(&v);
-    let digest = pith::digest::sha256(&bytes).hex();
+    let bytes = pith::format::canon::to_canonical(&v);
+    let digest = pith::format::digest::sha256(&bytes).hex();
     let out = if a.json {
         let text = String::from_utf8_lossy(&bytes).into_owned();
         json_line(&serde_json::json!({ "canonical": text, "sha256": digest })).into_bytes()

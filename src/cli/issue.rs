@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 
 use pith::arxiv::{self, Format, Item, ReadOptions, Rejected};
-use pith::canon::{self, Value};
+use pith::format::canon::{self, Value};
 
 use super::unlock::{UnlockArgs, unlock};
 use super::{Failure, chain, json_line, shown};
@@ -109,13 +109,13 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     for f in &a.input.inputs {
         let name = shown(f);
         let mut emit_items =
-            |items: Vec<Result<Item, Rejected>>| -> Result<(), pith::bulk::BulkError> {
+            |items: Vec<Result<Item, Rejected>>| -> Result<(), pith::registry::bulk::BulkError> {
                 for it in items {
                     match it {
                         Ok(it) => {
                             let line = record_line(&it, a.json);
                             out.write_all(line.as_bytes()).map_err(|source| {
-                                pith::bulk::BulkError::Io {
+                                pith::registry::bulk::BulkError::Io {
                                     what: "cannot write the output".into(),
                                     source,
                                 }
@@ -132,8 +132,14 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
             };
         match super::bulkio::open_lines(f, &a.input)? {
             Some(mut reader) => {
-                pith::bulk::read_lines(&mut reader, &name, threads, &opts, &mut emit_items)
-                    .map_err(|e| Failure::Usage(chain(&e)))?;
+                pith::registry::bulk::read_lines(
+                    &mut reader,
+                    &name,
+                    threads,
+                    &opts,
+                    &mut emit_items,
+                )
+                .map_err(|e| Failure::Usage(chain(&e)))?;
             }
             None => {
                 let bytes = pith::io::read_input(f)?;
@@ -157,7 +163,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
 
 /// One record's output line.
 fn record_line(it: &Item, json: bool) -> String {
-    let Some((sha, number)) = pith::issue::number_of(&it.record) else {
+    let Some((sha, number)) = pith::sign::issue::number_of(&it.record) else {
         return format!("{}: internal: record without a number\n", it.position);
     };
     let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
@@ -204,7 +210,7 @@ pub struct IssueArgs {
     #[arg(long, value_name = "PATH")]
     registry: Option<PathBuf>,
     /// `signer.signer_id` of the events.
-    #[arg(long, default_value = pith::rules::SIGNER_ID)]
+    #[arg(long, default_value = pith::format::rules::SIGNER_ID)]
     signer_id: String,
     /// Write the events here (JSON for one, JSON lines for many) instead of stdout.
     #[arg(long, value_name = "FILE")]
@@ -227,7 +233,7 @@ pub struct IssueArgs {
     #[arg(long)]
     threads: Option<usize>,
     /// Records per ledger transaction in a bulk run (fewer, larger transactions write less).
-    #[arg(long, value_name = "N", default_value_t = pith::bulk::RECORDS_PER_TRANSACTION,
+    #[arg(long, value_name = "N", default_value_t = pith::registry::bulk::RECORDS_PER_TRANSACTION,
           value_parser = clap::value_parser!(usize))]
     transaction_records: usize,
     /// The run's time for every created_at, receipt and signature (default now): makes a
@@ -254,18 +260,18 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         &format!("signing key {}", key_path.display()),
     )?;
     let at = match &a.at {
-        Some(t) => Some(pith::time::Timestamp::parse(t).ok_or_else(|| {
+        Some(t) => Some(pith::format::time::Timestamp::parse(t).ok_or_else(|| {
             Failure::Usage(format!(
                 "--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
             ))
         })?),
         None => None,
     };
-    let now = at.unwrap_or_else(pith::time::Timestamp::now);
+    let now = at.unwrap_or_else(pith::format::time::Timestamp::now);
     // the key's document: from the keyring (which must trust it now), else built
     let key_doc = match &a.keyring {
         Some(dir) => {
-            let ring = pith::keys::Keyring::load(dir)?;
+            let ring = pith::verify::keyring::Keyring::load(dir)?;
             let Some(k) = ring.get(key.public().fingerprint()) else {
                 return Err(Failure::Refused(format!(
                     "key {} ({}) is not in the keyring {}",
@@ -275,7 +281,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                 )));
             };
             let window = k.window_at(&now);
-            if window != pith::keys::KeyWindow::Valid {
+            if window != pith::trust::keys::KeyWindow::Valid {
                 return Err(Failure::Refused(format!(
                     "key {} cannot sign at {now}: {window:?}",
                     key.key_id()
@@ -289,15 +295,16 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                     "--bundle needs --keyring DIR (the bundles' public_keys come from it)".into(),
                 ));
             }
-            pith::keys::KeyDocument::build(key.key_id(), key.public(), None, None, None)
+            pith::trust::keys::KeyDocument::build(key.key_id(), key.public(), None, None, None)
         }
     };
     let path = a
         .registry
         .clone()
-        .unwrap_or_else(pith::ledger::default_path);
-    let mut ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
-    let opts = pith::bulk::IssueOptions {
+        .unwrap_or_else(pith::registry::ledger::default_path);
+    let mut ledger =
+        pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+    let opts = pith::registry::bulk::IssueOptions {
         threads: a
             .threads
             .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)),
@@ -311,9 +318,9 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, a.json)?;
     let mut progress = super::bulkio::Progress::new(a.quiet);
     let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
-    let mut total = pith::bulk::Summary::default();
+    let mut total = pith::registry::bulk::Summary::default();
     let json = a.json;
-    let mut is = pith::bulk::Issuer {
+    let mut is = pith::registry::bulk::Issuer {
         key: &key,
         key_doc: &key_doc,
         ledger: &mut ledger,
@@ -323,9 +330,9 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         let name = shown(f);
         let lines = super::bulkio::open_lines(f, &a.input)?;
         let streaming = lines.is_some();
-        let mut each = |o: &pith::bulk::Outcome| {
+        let mut each = |o: &pith::registry::bulk::Outcome| {
             match o {
-                pith::bulk::Outcome::Done(done, _, title, withdrawn) => {
+                pith::registry::bulk::Outcome::Done(done, _, title, withdrawn) => {
                     if json {
                         println!(
                             "{}",
@@ -349,7 +356,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                         );
                     }
                 }
-                pith::bulk::Outcome::Refused(r) => {
+                pith::registry::bulk::Outcome::Refused(r) => {
                     progress.suspend(|| eprintln!("refused: {r}"));
                     rejects.push(r);
                 }
@@ -357,9 +364,13 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
             progress.tick(o);
         };
         let res = match lines {
-            Some(mut reader) => {
-                pith::bulk::issue_lines(&mut reader, &name, &mut is, sink.writer(), &mut each)
-            }
+            Some(mut reader) => pith::registry::bulk::issue_lines(
+                &mut reader,
+                &name,
+                &mut is,
+                sink.writer(),
+                &mut each,
+            ),
             None => {
                 let bytes = pith::io::read_input(f)?;
                 let items = match pith::arxiv::read(&bytes, &name, &opts.read) {
@@ -371,7 +382,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                         message: e.message,
                     })],
                 };
-                pith::bulk::issue_items(items, &name, &mut is, sink.writer(), &mut each)
+                pith::registry::bulk::issue_items(items, &name, &mut is, sink.writer(), &mut each)
             }
         };
         let sum = res.map_err(|e| Failure::Usage(chain(&e)))?;
@@ -398,37 +409,39 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
     let path = a
         .registry
         .clone()
-        .unwrap_or_else(pith::ledger::default_path);
-    let ledger = pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+        .unwrap_or_else(pith::registry::ledger::default_path);
+    let ledger =
+        pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
     let mut out = Vec::new();
     for it in &items {
         let plan = match ledger.plan(&it.record) {
             Ok(p) => p,
-            Err(e @ pith::ledger::LedgerError::Collision { .. }) => {
+            Err(e @ pith::registry::ledger::LedgerError::Collision { .. }) => {
                 eprintln!("refused: {}: {}", it.position, chain(&e));
                 refused = true;
                 continue;
             }
             Err(e) => return Err(Failure::Usage(chain(&e))),
         };
-        let receipt = pith::issue::unsigned_receipt(&kr, &plan.sha, &plan.first, &plan.now);
-        let created = pith::time::Timestamp::parse(&plan.now.fmt_seconds()).unwrap_or(plan.now);
-        let draft = pith::issue::EventDraft {
+        let receipt = pith::sign::issue::unsigned_receipt(&kr, &plan.sha, &plan.first, &plan.now);
+        let created =
+            pith::format::time::Timestamp::parse(&plan.now.fmt_seconds()).unwrap_or(plan.now);
+        let draft = pith::sign::issue::EventDraft {
             event_type: "record_created".into(),
             subject: plan.number.clone(),
             target: "record".into(),
-            payload: pith::issue::record_created_payload(&it.record, &plan.sha, receipt),
+            payload: pith::sign::issue::record_created_payload(&it.record, &plan.sha, receipt),
             created_at: created,
             supersedes: Vec::new(),
             prev_event: None,
             signer_id: a.signer_id.clone(),
         };
-        out.push(pith::offline::Item {
+        out.push(pith::sign::offline::Item {
             kind: "record_created",
             subject: plan.number.to_string(),
             title: it.paper.as_ref().map(|p| p.title.clone()),
             digest: plan.sha,
-            artifact: pith::issue::unsigned_event(&draft, &kr),
+            artifact: pith::sign::issue::unsigned_event(&draft, &kr),
         });
     }
     if out.is_empty() {

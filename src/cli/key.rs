@@ -3,11 +3,11 @@
 
 use std::path::PathBuf;
 
-use pith::ceremony::Reason;
-use pith::custody::{self, CustodyError, NewKey};
-use pith::keys::Keyring;
-use pith::secret::{Protection, SigningKey};
-use pith::time::Timestamp;
+use pith::format::time::Timestamp;
+use pith::sign::custody::{self, CustodyError, NewKey};
+use pith::trust::secret::{Protection, SigningKey};
+use pith::trust::statements::Reason;
+use pith::verify::keyring::Keyring;
 
 use super::unlock::{UnlockArgs, passphrase, unlock};
 use super::{Failure, chain, json_line};
@@ -41,7 +41,7 @@ pub struct ProtectArgs {
     new_passphrase_file: Option<PathBuf>,
     /// scrypt work factor (log2 N) for the passphrase; default: calibrated to about one
     /// second on this machine. Lower values are for tests only.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(i64::from(pith::secret::MIN_SCRYPT_LOG_N)..=i64::from(pith::secret::MAX_SCRYPT_LOG_N)))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(i64::from(pith::trust::secret::MIN_SCRYPT_LOG_N)..=i64::from(pith::trust::secret::MAX_SCRYPT_LOG_N)))]
     scrypt_log_n: Option<u8>,
 }
 
@@ -185,13 +185,15 @@ fn parse_time(s: &str, flag: &str) -> Result<Timestamp, Failure> {
 fn protection(a: &ProtectArgs, what: &str, env: &str) -> Result<Protection, Failure> {
     let mut rs = Vec::new();
     for r in &a.recipients {
-        rs.push(pith::secret::parse_recipient(r).map_err(|e| Failure::Usage(e.to_string()))?);
+        rs.push(
+            pith::trust::secret::parse_recipient(r).map_err(|e| Failure::Usage(e.to_string()))?,
+        );
     }
     if let Some(f) = &a.recipients_file {
         let bytes = pith::io::read_input(f)?;
         let text = String::from_utf8_lossy(&bytes);
         rs.extend(
-            pith::secret::parse_recipients_file(&text)
+            pith::trust::secret::parse_recipients_file(&text)
                 .map_err(|e| Failure::Usage(format!("{}: {e}", f.display())))?,
         );
     }
@@ -219,7 +221,7 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
         .key_id
         .clone()
         .unwrap_or_else(|| custody::default_key_id(&now));
-    if !pith::digest::valid_key_id(&id) {
+    if !pith::format::digest::valid_key_id(&id) {
         return Err(Failure::Usage(format!(
             "--key-id {id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'"
         )));
@@ -372,7 +374,7 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
         }
         NewKey::Existing(k)
     } else {
-        if !pith::digest::valid_key_id(&a.to) {
+        if !pith::format::digest::valid_key_id(&a.to) {
             return Err(Failure::Usage(format!(
                 "--to {:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'",
                 a.to
@@ -397,7 +399,7 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
             json_line(&serde_json::json!({
                 "from": a.from, "to": r.new_id, "rotates_at": at.to_string(),
                 "statement_file": r.statement_path.display().to_string(),
-                "statement_sha256": r.statement.get("statement_sha256").and_then(pith::canon::Value::as_str),
+                "statement_sha256": r.statement.get("statement_sha256").and_then(pith::format::canon::Value::as_str),
             }))
         );
     } else {
@@ -408,7 +410,7 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
         );
         println!(
             "  transcript: {}",
-            dir.join(pith::ceremony::TRANSCRIPT_FILE).display()
+            dir.join(pith::trust::statements::TRANSCRIPT_FILE).display()
         );
     }
     Ok(0)
@@ -501,7 +503,7 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
     if a.passphrase_file.is_some() {
         a.protect.new_passphrase_file = a.passphrase_file.take();
     }
-    if !pith::digest::valid_key_id(&a.key_id) {
+    if !pith::format::digest::valid_key_id(&a.key_id) {
         return Err(Failure::Usage(format!(
             "--key-id {:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'",
             a.key_id
@@ -517,7 +519,7 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         })?
         .trim();
     let mut seed = zeroize::Zeroizing::new([0u8; 32]);
-    let bytes = zeroize::Zeroizing::new(pith::digest::unhex(text).unwrap_or_default());
+    let bytes = zeroize::Zeroizing::new(pith::format::digest::unhex(text).unwrap_or_default());
     if bytes.len() != 32 {
         return Err(Failure::Usage(format!(
             "{}: expected 64 hex characters (a 32-byte Ed25519 seed)",

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use pith::digest::PithNumber;
+use pith::format::digest::PithNumber;
 
 use super::{Failure, emit, json_line, shown};
 
@@ -33,13 +33,13 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     let keyring = a
         .keyring
         .as_deref()
-        .map(pith::keys::Keyring::load)
+        .map(pith::verify::keyring::Keyring::load)
         .transpose()?;
     let mut events = Vec::new();
     let mut names = Vec::new();
     for f in &a.events {
         let bytes = pith::io::read_input(f)?;
-        let evs = pith::merge::read_events(&bytes)
+        let evs = pith::verify::merge::read_events(&bytes)
             .map_err(|e| Failure::Usage(format!("{}: not valid events JSON {e}", shown(f))))?;
         let n = evs.len();
         for (i, ev) in evs.into_iter().enumerate() {
@@ -56,11 +56,12 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     let subject = match &a.subject {
         Some(s) => PithNumber::parse(s).ok_or_else(|| Failure::Usage(format!("--subject {s:?} is not a Pith number (pith:YYYY:<26 base32 chars>)")))?,
-        None => pith::merge::subject_of(&events).ok_or_else(|| {
+        None => pith::verify::merge::subject_of(&events).ok_or_else(|| {
             Failure::Usage("cannot tell which record the events are about: no well-formed record_created event and no subject_pith_number; pass --subject".into())
         })?,
     };
-    let merged = pith::merge::merge(&subject, &events, keyring.as_ref(), &|i| names[i].clone());
+    let merged =
+        pith::verify::merge::merge(&subject, &events, keyring.as_ref(), &|i| names[i].clone());
     let mut rejected = Vec::new();
     for (i, fs) in &merged.problems {
         for f in fs {
@@ -80,7 +81,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     let out = if a.json {
         let state: serde_json::Value =
-            serde_json::from_slice(&pith::canon::to_canonical(&merged.state))
+            serde_json::from_slice(&pith::format::canon::to_canonical(&merged.state))
                 .map_err(|e| Failure::Usage(format!("internal: state is not JSON: {e}")))?;
         json_line(&serde_json::json!({
             "state": state,
@@ -90,7 +91,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         }))
         .into_bytes()
     } else {
-        let mut b = pith::canon::to_canonical(&merged.state);
+        let mut b = pith::format::canon::to_canonical(&merged.state);
         b.push(b'\n');
         b
     };

@@ -130,8 +130,8 @@ impl From<pith::io::IoError> for Failure {
     }
 }
 
-impl From<pith::keys::KeyringError> for Failure {
-    fn from(e: pith::keys::KeyringError) -> Self {
+impl From<pith::verify::keyring::KeyringError> for Failure {
+    fn from(e: pith::verify::keyring::KeyringError) -> Self {
         Failure::Usage(chain(&e))
     }
 }
@@ -146,9 +146,9 @@ pub fn shown(p: &Path) -> String {
 }
 
 /// Read and strictly parse one JSON input.
-pub fn read_json(p: &Path) -> Result<pith::canon::Value, Failure> {
+pub fn read_json(p: &Path) -> Result<pith::format::canon::Value, Failure> {
     let bytes = pith::io::read_input(p)?;
-    pith::canon::parse(&bytes)
+    pith::format::canon::parse(&bytes)
         .map_err(|e| Failure::Usage(format!("{}: not valid JSON {e}", shown(p))))
 }
 

@@ -3,8 +3,8 @@
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};
 
-use pith::canon::{self, Value};
-use pith::issue::KeyRef;
+use pith::format::canon::{self, Value};
+use pith::sign::issue::KeyRef;
 
 use super::unlock::{UnlockArgs, unlock};
 use super::{Failure, chain, emit, read_json, shown};
@@ -48,13 +48,13 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
         "PITH_PASSPHRASE",
         &format!("signing key {}", a.key.display()),
     )?;
-    let review = pith::offline::review(&req, &KeyRef::from(&key))
+    let review = pith::sign::offline::review(&req, &KeyRef::from(&key))
         .map_err(|e| refused(format!("{}: {e}", shown(&a.request))))?;
     let log = a
         .log
         .clone()
         .unwrap_or_else(|| a.key.parent().unwrap_or(Path::new(".")).join(DEFAULT_LOG));
-    let entries = pith::custody::read_log(&log).map_err(|e| Failure::Usage(chain(&e)))?;
+    let entries = pith::sign::custody::read_log(&log).map_err(|e| Failure::Usage(chain(&e)))?;
     if let Some(e) = entries.iter().find(|e| {
         e.get("details")
             .and_then(|d| d.get("request_id"))
@@ -105,8 +105,8 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
             return Err(refused("not confirmed: nothing signed"));
         }
     }
-    let now = pith::time::Timestamp::now();
-    let (response, made) = pith::offline::sign(&req, &key, &now).map_err(refused)?;
+    let now = pith::format::time::Timestamp::now();
+    let (response, made) = pith::sign::offline::sign(&req, &key, &now).map_err(refused)?;
     for m in &made {
         let details = canon::object([
             ("request_id", review.request_id.as_str().into()),
@@ -115,7 +115,7 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
             ("digest", m.digest.hex().into()),
             ("subject", m.subject.as_str().into()),
         ]);
-        pith::custody::append_log(&log, "sign", details, &key, &now)
+        pith::sign::custody::append_log(&log, "sign", details, &key, &now)
             .map_err(|e| Failure::Usage(chain(&e)))?;
     }
     let mut b = canon::to_canonical(&response);
@@ -157,8 +157,8 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
     let req = read_json(&a.request)?;
     let resp = read_json(&a.response)
         .map_err(|e| refused(format!("{e}: refusing a truncated or damaged response")))?;
-    let keyring = pith::keys::Keyring::load(&a.keyring)?;
-    let artifacts = pith::offline::apply(&req, &resp, &keyring)
+    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
+    let artifacts = pith::sign::offline::apply(&req, &resp, &keyring)
         .map_err(|e| refused(format!("{}: {e}; nothing written", shown(&a.response))))?;
     let created: Vec<&Value> = artifacts
         .iter()
@@ -168,9 +168,9 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
         let path = a
             .registry
             .clone()
-            .unwrap_or_else(pith::ledger::default_path);
+            .unwrap_or_else(pith::registry::ledger::default_path);
         let mut ledger =
-            pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+            pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
         for ev in created {
             let done = ledger.record_event(ev).map_err(|e| refused(chain(&e)))?;
             eprintln!(
@@ -208,7 +208,7 @@ pub struct AuditArgs {
 
 pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
     let AuditCmd::Export(a) = cmd;
-    let entries = pith::custody::read_log(&a.log).map_err(|e| Failure::Usage(chain(&e)))?;
+    let entries = pith::sign::custody::read_log(&a.log).map_err(|e| Failure::Usage(chain(&e)))?;
     let mut out = std::io::stdout().lock();
     for e in &entries {
         let line = if a.json {

@@ -2,10 +2,10 @@
 
 use std::path::PathBuf;
 
-use pith::canon::{self, Value};
-use pith::digest::PithNumber;
-use pith::issue::EventDraft;
-use pith::time::Timestamp;
+use pith::format::canon::{self, Value};
+use pith::format::digest::PithNumber;
+use pith::format::time::Timestamp;
+use pith::sign::issue::EventDraft;
 
 use super::unlock::{UnlockArgs, unlock};
 use super::{Failure, chain, emit, read_json, shown};
@@ -16,18 +16,18 @@ pub const DEFAULT_BASE_URL: &str = "https://pith.science";
 /// Sign now, or write a signing request.
 pub enum Mode {
     /// Sign with this key.
-    Key(Box<pith::secret::SigningKey>),
+    Key(Box<pith::trust::secret::SigningKey>),
     /// Write a request to this file for this key.
-    Request(PathBuf, pith::issue::KeyRef),
+    Request(PathBuf, pith::sign::issue::KeyRef),
 }
 
 /// The named key of a keyring, for a request.
-pub fn key_ref(dir: &std::path::Path, id: &str) -> Result<pith::issue::KeyRef, Failure> {
-    let ring = pith::keys::Keyring::load(dir)?;
+pub fn key_ref(dir: &std::path::Path, id: &str) -> Result<pith::sign::issue::KeyRef, Failure> {
+    let ring = pith::verify::keyring::Keyring::load(dir)?;
     let k = ring.by_id(id).ok_or_else(|| {
         Failure::Usage(format!("--signer {id:?}: no such key in {}", dir.display()))
     })?;
-    Ok(pith::issue::KeyRef {
+    Ok(pith::sign::issue::KeyRef {
         key_id: k.doc.key_id.clone(),
         fingerprint: k.doc.key.fingerprint().to_owned(),
     })
@@ -36,10 +36,10 @@ pub fn key_ref(dir: &std::path::Path, id: &str) -> Result<pith::issue::KeyRef, F
 /// Write a signing request (atomic; never over an existing file).
 pub fn write_request(
     path: &std::path::Path,
-    key: &pith::issue::KeyRef,
-    items: &[pith::offline::Item],
+    key: &pith::sign::issue::KeyRef,
+    items: &[pith::sign::offline::Item],
 ) -> Result<u8, Failure> {
-    let req = pith::offline::request(key, items, &Timestamp::now());
+    let req = pith::sign::offline::request(key, items, &Timestamp::now());
     let mut b = canon::to_canonical(&req);
     b.push(b'\n');
     pith::io::write_output(Some(path), &b, false)?;
@@ -54,7 +54,7 @@ pub fn write_request(
         key.key_id,
         id
     );
-    eprintln!("  read-out: {}", pith::offline::words(id));
+    eprintln!("  read-out: {}", pith::sign::offline::words(id));
     Ok(0)
 }
 
@@ -88,7 +88,7 @@ pub struct SignArgs {
     #[command(flatten)]
     unlock: UnlockArgs,
     /// `signer.signer_id` of new events.
-    #[arg(long, default_value = pith::rules::SIGNER_ID)]
+    #[arg(long, default_value = pith::format::rules::SIGNER_ID)]
     signer_id: String,
     /// Write here instead of stdout.
     #[arg(long, value_name = "FILE")]
@@ -183,18 +183,19 @@ pub fn graph(a: GraphArgs) -> Result<u8, Failure> {
     };
     let verdict = a.verdict.as_deref().map(read_json).transpose()?;
     let sections = a.sections.as_deref().map(read_json).transpose()?;
-    let payload = pith::graph::payload(paper, &item.record, verdict.as_ref(), sections.as_ref())
-        .map_err(|e| {
-            Failure::Usage(format!(
-                "{}: {e}",
-                a.verdict
-                    .as_deref()
-                    .or(a.sections.as_deref())
-                    .map(shown)
-                    .unwrap_or_default()
-            ))
-        })?;
-    let (_, number) = pith::issue::number_of(&item.record)
+    let payload =
+        pith::sign::graph::payload(paper, &item.record, verdict.as_ref(), sections.as_ref())
+            .map_err(|e| {
+                Failure::Usage(format!(
+                    "{}: {e}",
+                    a.verdict
+                        .as_deref()
+                        .or(a.sections.as_deref())
+                        .map(shown)
+                        .unwrap_or_default()
+                ))
+            })?;
+    let (_, number) = pith::sign::issue::number_of(&item.record)
         .ok_or_else(|| Failure::Usage("internal: record without a number".into()))?;
     let draft = EventDraft {
         event_type: "graph_snapshot".into(),
@@ -251,9 +252,9 @@ fn event_id_ok(s: &str) -> bool {
 pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
     match cmd {
         EventCmd::Sign(a) => {
-            let target = match pith::rules::event_kind(&a.event_type) {
+            let target = match pith::format::rules::event_kind(&a.event_type) {
                 Some((_, None)) | None => {
-                    let others: Vec<&str> = pith::rules::EVENT_KINDS
+                    let others: Vec<&str> = pith::format::rules::EVENT_KINDS
                         .iter()
                         .filter(|k| k.2.is_some() && k.0 != "graph_snapshot")
                         .map(|k| k.0)
@@ -305,8 +306,8 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
         }
         EventCmd::Resign(a) => {
             let ev = read_json(&a.event)?;
-            let mut ck = pith::check::Checker::new(None);
-            pith::check::event(&mut ck, &ev, "$", None);
+            let mut ck = pith::verify::check::Checker::new(None);
+            pith::verify::check::event(&mut ck, &ev, "$", None);
             let bad: Vec<String> = ck
                 .failures
                 .iter()
@@ -325,8 +326,8 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                     "pith event resign signs now: give --key".into(),
                 ));
             };
-            let resigned =
-                pith::issue::resign_event(&ev, &key, &Timestamp::now()).ok_or_else(|| {
+            let resigned = pith::sign::issue::resign_event(&ev, &key, &Timestamp::now())
+                .ok_or_else(|| {
                     Failure::Usage(format!("{}: not an event object", shown(&a.event)))
                 })?;
             let signer_fp = ev
@@ -354,14 +355,17 @@ fn sign_or_request(
 ) -> Result<u8, Failure> {
     match sign.mode()? {
         Mode::Key(key) => out_value(
-            &pith::issue::sign_event(draft, &key, &Timestamp::now()),
+            &pith::sign::issue::sign_event(draft, &key, &Timestamp::now()),
             sign.out.as_ref(),
             sign.force,
         ),
         Mode::Request(path, kr) => {
-            let ev = pith::issue::unsigned_event(draft, &kr);
-            let digest = pith::digest::canon_sha256_without(&ev, &pith::rules::EVENT_UNHASHED);
-            let item = pith::offline::Item {
+            let ev = pith::sign::issue::unsigned_event(draft, &kr);
+            let digest = pith::format::digest::canon_sha256_without(
+                &ev,
+                &pith::format::rules::EVENT_UNHASHED,
+            );
+            let item = pith::sign::offline::Item {
                 kind: "event",
                 subject: draft.subject.to_string(),
                 title,
@@ -421,7 +425,7 @@ pub struct BundleArgs {
 }
 
 pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
-    let keyring = pith::keys::Keyring::load(&a.keyring)?;
+    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     if a.events.len() == 1 && a.request.is_none() && is_lines_of_arrays(&a.events[0]) {
         return bundle_bulk(&a, &keyring);
     }
@@ -429,7 +433,7 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
     for f in &a.events {
         let bytes = pith::io::read_input(f)?;
         events.extend(
-            pith::merge::read_events(&bytes)
+            pith::verify::merge::read_events(&bytes)
                 .map_err(|e| Failure::Usage(format!("{}: not valid events JSON {e}", shown(f))))?,
         );
     }
@@ -470,7 +474,7 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
                     a.keyring.display()
                 )));
             }
-            Some(t) if t.window_at(&built) != pith::keys::KeyWindow::Valid => {
+            Some(t) if t.window_at(&built) != pith::trust::keys::KeyWindow::Valid => {
                 return Err(Failure::Refused(format!(
                     "the signing key {} is not valid at built_at {built}: {:?}",
                     k.key_id(),
@@ -481,7 +485,7 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
         }
     }
     let unsigned =
-        pith::bundle::assemble(&events, &keyring, &a.base_url, &built, signer.as_deref())
+        pith::sign::bundle::assemble(&events, &keyring, &a.base_url, &built, signer.as_deref())
             .map_err(|e| Failure::Refused(chain(&e)))?;
     if let Some(path) = &a.request {
         let kr = key_ref(&a.keyring, signer.as_deref().unwrap_or_default())?;
@@ -490,11 +494,11 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
             .and_then(Value::as_str)
             .unwrap_or_default()
             .to_owned();
-        let item = pith::offline::Item {
+        let item = pith::sign::offline::Item {
             kind: "bundle",
             subject,
             title: None,
-            digest: pith::bundle::bundle_sha256(&unsigned),
+            digest: pith::sign::bundle::bundle_sha256(&unsigned),
             artifact: unsigned,
         };
         return write_request(path, &kr, &[item]);
@@ -508,7 +512,7 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
             } else {
                 built
             };
-            pith::bundle::sign(unsigned, k, &signed_at)
+            pith::sign::bundle::sign(unsigned, k, &signed_at)
         }
         None => unsigned,
     };
@@ -535,7 +539,7 @@ pub struct PublishArgs {
 }
 
 pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
-    let keyring = pith::keys::Keyring::load(&a.keyring)?;
+    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     let mut bundles = Vec::new();
     for f in &a.bundles {
         let v = read_json(f)?;
@@ -554,7 +558,7 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
         }
         bundles.push(v);
     }
-    let done = pith::publish::publish(&bundles, &keyring, &a.base_url, &a.out)?;
+    let done = pith::registry::publish::publish(&bundles, &keyring, &a.base_url, &a.out)?;
     if a.json {
         println!(
             "{}",
@@ -585,11 +589,11 @@ fn is_lines_of_arrays(f: &std::path::Path) -> bool {
         return false;
     }
     first.trim_ascii_start().starts_with(b"[")
-        && pith::canon::parse(first.trim_ascii()).is_ok_and(|v| v.as_array().is_some())
+        && pith::format::canon::parse(first.trim_ascii()).is_ok_and(|v| v.as_array().is_some())
 }
 
 /// `pith bundle EVENTS.jsonl`: one bundle per line of event arrays, streamed on every core.
-fn bundle_bulk(a: &BundleArgs, keyring: &pith::keys::Keyring) -> Result<u8, Failure> {
+fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Result<u8, Failure> {
     let built = match &a.built_at {
         Some(s) => Timestamp::parse(s)
             .filter(Timestamp::whole_seconds)
@@ -611,7 +615,7 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::keys::Keyring) -> Result<u8, Fail
     if let Some(k) = &key
         && keyring
             .get(k.public().fingerprint())
-            .is_none_or(|t| t.window_at(&built) != pith::keys::KeyWindow::Valid)
+            .is_none_or(|t| t.window_at(&built) != pith::trust::keys::KeyWindow::Valid)
     {
         return Err(Failure::Refused(format!(
             "the signing key {} is not in the keyring or not valid at built_at {built}",
@@ -634,7 +638,7 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::keys::Keyring) -> Result<u8, Fail
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, false)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let signed_at = built;
-    let sum = pith::bulk::bundle_lines(
+    let sum = pith::registry::bulk::bundle_lines(
         &mut input,
         &name,
         keyring,

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use pith::canon;
+use pith::format::canon;
 
 use super::{Failure, chain, emit};
 
@@ -42,15 +42,17 @@ pub struct ExportArgs {
     json: bool,
 }
 
-fn open(p: Option<&PathBuf>) -> Result<pith::ledger::Ledger, Failure> {
-    let path = p.cloned().unwrap_or_else(pith::ledger::default_path);
+fn open(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> {
+    let path = p
+        .cloned()
+        .unwrap_or_else(pith::registry::ledger::default_path);
     if !path.exists() {
         return Err(Failure::Usage(format!(
             "no registry ledger at {}",
             path.display()
         )));
     }
-    pith::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))
+    pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))
 }
 
 pub fn run(cmd: Cmd) -> Result<u8, Failure> {

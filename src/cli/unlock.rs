@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use age::secrecy::SecretString;
-use pith::secret::{SigningKey, Unlock};
+use pith::trust::secret::{SigningKey, Unlock};
 use zeroize::Zeroizing;
 
 use super::Failure;
@@ -78,7 +78,7 @@ pub fn unlock(
         Some(i) => {
             let bytes = Zeroizing::new(pith::io::read_input(i)?);
             Unlock::Identities(
-                pith::secret::parse_identity_file(&bytes)
+                pith::trust::secret::parse_identity_file(&bytes)
                     .map_err(|e| Failure::Usage(format!("{}: {e}", i.display())))?,
             )
         }

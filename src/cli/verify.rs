@@ -29,7 +29,7 @@ pub struct Args {
 }
 
 pub fn run(a: Args) -> Result<u8, Failure> {
-    let keyring = pith::keys::Keyring::load(&a.keyring)?;
+    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     let record = a.record.as_deref().map(read_json).transpose()?;
     let mut worst = 0u8;
     for f in &a.files {
@@ -78,7 +78,7 @@ enum Opened {
 /// bulk line limit; an overlong first line streams too, so that it alone is refused.
 fn verify_stream(
     f: &std::path::Path,
-    keyring: &pith::keys::Keyring,
+    keyring: &pith::verify::keyring::Keyring,
     a: &Args,
 ) -> Result<Opened, Failure> {
     use std::io::{BufRead as _, Read as _};
@@ -95,7 +95,7 @@ fn verify_stream(
         overlong,
     } = super::bulkio::open_first_line(f)?;
     let more = overlong || !r.fill_buf().map_err(rerr)?.is_empty();
-    let artifact = || match pith::canon::parse(first.trim_ascii_end()) {
+    let artifact = || match pith::format::canon::parse(first.trim_ascii_end()) {
         Ok(v) => v.get("transcript_version").is_none() && pith::verify::detect(&v).is_ok(),
         Err(_) => false,
     };
@@ -119,7 +119,7 @@ fn verify_stream(
     let start = std::time::Instant::now();
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     let mut werr = None;
-    let sum = pith::bulk::verify_lines(&mut input, &name, keyring, threads, &mut |no, r| {
+    let sum = pith::registry::bulk::verify_lines(&mut input, &name, keyring, threads, &mut |no, r| {
         use std::io::Write as _;
         let line = match (&r, a.json) {
             (Ok(rep), true) => Some(json_line(&serde_json::json!({"file": name, "line": no, "ok": rep.ok(), "kind": rep.kind, "pith_number": rep.pith_number, "failures": rep.failures, "warnings": rep.warnings}))),
@@ -154,18 +154,18 @@ fn verify_stream(
 fn verify_bytes(
     f: &std::path::Path,
     bytes: Option<Vec<u8>>,
-    keyring: &pith::keys::Keyring,
-    record: Option<&pith::canon::Value>,
+    keyring: &pith::verify::keyring::Keyring,
+    record: Option<&pith::format::canon::Value>,
 ) -> Result<Report, Failure> {
     let name = shown(f);
     let bytes = match bytes {
         Some(b) => b,
         None => pith::io::read_input(f)?,
     };
-    match pith::canon::parse(&bytes) {
+    match pith::format::canon::parse(&bytes) {
         Ok(v) => pith::verify::verify_value(&v, keyring, record)
             .map_err(|e| Failure::Usage(format!("{name}: {}", chain(&e)))),
-        Err(e) => match pith::merge::read_events(&bytes) {
+        Err(e) => match pith::verify::merge::read_events(&bytes) {
             Ok(lines)
                 if lines.len() > 1
                     && lines.iter().all(|l| l.get("transcript_version").is_some()) =>

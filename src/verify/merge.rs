@@ -2,11 +2,11 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use crate::canon::{self, Map, Value};
-use crate::check::{self, Checker, Finding};
-use crate::digest::{PithNumber, canon_sha256_without, source_aliases};
-use crate::keys::Keyring;
-use crate::rules;
+use crate::format::canon::{self, Map, Value};
+use crate::format::digest::{PithNumber, canon_sha256_without, source_aliases};
+use crate::format::rules;
+use crate::verify::check::{self, Checker, Finding};
+use crate::verify::keyring::Keyring;
 
 /// The result of a merge: the state and what was wrong with each rejected event.
 #[derive(Debug)]
@@ -49,7 +49,7 @@ fn own_facts(ev: &Value) -> Option<check::EventFacts> {
     Some(check::EventFacts {
         event_id: ev.get("event_id")?.as_str()?.to_owned(),
         event_type: ev.get("event_type")?.as_str()?.to_owned(),
-        created_at: crate::time::Timestamp::parse(ev.get("created_at")?.as_str()?)?,
+        created_at: crate::format::time::Timestamp::parse(ev.get("created_at")?.as_str()?)?,
     })
 }
 
@@ -203,7 +203,7 @@ fn merge_with(
                 .and_then(|s| s.get("version"))
                 .and_then(Value::as_int)
                 .unwrap_or_default();
-            let code = crate::digest::code26(&crate::digest::canon_sha256(&rec));
+            let code = crate::format::digest::code26(&crate::format::digest::canon_sha256(&rec));
             let aliases = source_aliases(sid, ver, &code, created);
             (rec, aliases)
         }
@@ -271,7 +271,7 @@ pub fn subject_of(events: &[Value]) -> Option<PithNumber> {
 }
 
 /// Read events from bytes: one event object, a JSON array of events, or JSON lines.
-pub fn read_events(bytes: &[u8]) -> Result<Vec<Value>, crate::canon::CanonError> {
+pub fn read_events(bytes: &[u8]) -> Result<Vec<Value>, crate::format::canon::CanonError> {
     match canon::parse(bytes) {
         Ok(Value::Array(a)) => Ok(a),
         Ok(v) => Ok(vec![v]),

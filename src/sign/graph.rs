@@ -2,9 +2,9 @@
 //! verdict and the operator's opaque sections.
 
 use crate::arxiv::Paper;
-use crate::canon::{self, Map, Value};
-use crate::digest::{canon_sha256_without, collapse_ws};
-use crate::rules;
+use crate::format::canon::{self, Map, Value};
+use crate::format::digest::{canon_sha256_without, collapse_ws};
+use crate::format::rules;
 
 /// Code points of the abstract kept in `paper.abstract_excerpt` (spec §9).
 pub const EXCERPT_CHARS: usize = 600;

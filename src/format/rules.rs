@@ -90,21 +90,24 @@ pub fn event_kind(event_type: &str) -> Option<(&'static str, Option<&'static str
 }
 
 /// **decided** (spec §3): YEAR of a Pith number is the UTC year of `metadata.submitted_at`.
-pub fn pith_year(submitted_at: &crate::time::Timestamp) -> i32 {
+pub fn pith_year(submitted_at: &crate::format::time::Timestamp) -> i32 {
     submitted_at.year()
 }
 
 /// **decided** (spec §10): events apply in order of (`created_at` as an instant,
 /// then `event_id`).
-pub fn event_order_key(created_at: &crate::time::Timestamp, event_id: &str) -> (i64, String) {
+pub fn event_order_key(
+    created_at: &crate::format::time::Timestamp,
+    event_id: &str,
+) -> (i64, String) {
     (created_at.micros(), event_id.to_owned())
 }
 
 /// **decided** (spec §12): how far an unprotected `signed_at` may lie after its protected
 /// time before a warning: the protected field's precision (1 s for whole seconds).
 pub fn signed_at_agrees(
-    protected: &crate::time::Timestamp,
-    signed_at: &crate::time::Timestamp,
+    protected: &crate::format::time::Timestamp,
+    signed_at: &crate::format::time::Timestamp,
 ) -> bool {
     let d = signed_at.micros() - protected.micros();
     let precision = if protected.whole_seconds() {

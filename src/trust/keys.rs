@@ -4,16 +4,15 @@
 //! documents (`*.pub.json`). Keys a bundle carries in `public_keys` are compared against
 //! the keyring, never trusted on their own.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 
-use crate::canon::{self, Value};
-use crate::digest::{hex, key_fingerprints, unhex};
-use crate::rules;
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::digest::{hex, key_fingerprints, unhex};
+use crate::format::rules;
+use crate::format::time::Timestamp;
 
 /// An Ed25519 public key with its derived fingerprints (spec §3).
 #[derive(Clone, PartialEq, Eq)]
@@ -183,7 +182,10 @@ impl KeyDocument {
         let found = |k: &str| m.get(k).map_or("nothing".to_owned(), Value::brief);
         let key_id = s("key_id").map(str::to_owned);
         // decided: key ids name files (keyring, resolver tree), so no separators or dots first
-        if !key_id.as_deref().is_some_and(crate::digest::valid_key_id) {
+        if !key_id
+            .as_deref()
+            .is_some_and(crate::format::digest::valid_key_id)
+        {
             p(
                 "key_id",
                 "1-64 characters of [A-Za-z0-9._-], not starting with '.'",
@@ -351,289 +353,5 @@ impl TrustedKey {
             return KeyWindow::NotYetValid(*f);
         }
         KeyWindow::Valid
-    }
-}
-
-/// Failure to load a keyring: names the file and what is wrong.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum KeyringError {
-    /// The directory cannot be read.
-    #[error("cannot read keyring directory {}: {source}", path.display())]
-    Dir {
-        /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A key file cannot be read.
-    #[error("cannot read key document {}: {source}", path.display())]
-    Read {
-        /// The file.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A key file is not canonical-JSON input.
-    #[error("key document {}: {source}", path.display())]
-    Parse {
-        /// The file.
-        path: PathBuf,
-        /// The parse error.
-        source: canon::CanonError,
-    },
-    /// A key file is not a valid key document.
-    #[error("key document {}: {}", path.display(), problems.iter().map(|p| format!("{}: expected {}, found {}", p.path, p.expected, p.found)).collect::<Vec<_>>().join("; "))]
-    Invalid {
-        /// The file.
-        path: PathBuf,
-        /// What is wrong.
-        problems: Vec<KeyDocProblem>,
-    },
-    /// Two files hold the same key id for different keys, or the same key twice.
-    #[error("keyring {}: {what}", path.display())]
-    Conflict {
-        /// The file that conflicts.
-        path: PathBuf,
-        /// What conflicts.
-        what: String,
-    },
-    /// The directory holds no key document.
-    #[error("keyring {} holds no key document (*.pub.json)", path.display())]
-    Empty {
-        /// The directory.
-        path: PathBuf,
-    },
-    /// A statement in the keyring does not verify.
-    #[error("keyring statement {}: {what}", path.display())]
-    Statement {
-        /// The statement file.
-        path: PathBuf,
-        /// What is wrong.
-        what: String,
-    },
-}
-
-/// The operator's keyring: trusted keys by fingerprint.
-#[derive(Clone, Debug, Default)]
-pub struct Keyring {
-    keys: BTreeMap<String, TrustedKey>,
-    /// Verified key transitions: (old fingerprint, new fingerprint).
-    transitions: Vec<(String, String)>,
-}
-
-impl Keyring {
-    /// An empty keyring.
-    pub fn new() -> Self {
-        Self::default()
-    }
-    /// Add a trusted key document.
-    pub fn insert(&mut self, doc: KeyDocument, file: PathBuf) -> Result<(), KeyringError> {
-        if let Some(other) = self
-            .keys
-            .values()
-            .find(|k| k.doc.key_id == doc.key_id && k.doc.key.raw() != doc.key.raw())
-        {
-            return Err(KeyringError::Conflict {
-                path: file,
-                what: format!(
-                    "key id {:?} is already used by another key in {}",
-                    doc.key_id,
-                    other.file.display()
-                ),
-            });
-        }
-        if let Some(other) = self.keys.get(doc.key.fingerprint()) {
-            return Err(KeyringError::Conflict {
-                path: file,
-                what: format!("the same key is already in {}", other.file.display()),
-            });
-        }
-        self.keys.insert(
-            doc.key.fingerprint().to_owned(),
-            TrustedKey {
-                doc,
-                revoked: None,
-                file,
-            },
-        );
-        Ok(())
-    }
-    /// Load every `*.pub.json` in a directory; any unreadable or malformed file is an error.
-    pub fn load(dir: &Path) -> Result<Self, KeyringError> {
-        let mut ring = Keyring::new();
-        let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
-            .map_err(|source| KeyringError::Dir {
-                path: dir.into(),
-                source,
-            })?
-            .map(|e| {
-                e.map(|e| e.path()).map_err(|source| KeyringError::Dir {
-                    path: dir.into(),
-                    source,
-                })
-            })
-            .collect::<Result<_, _>>()?;
-        files.sort();
-        for path in files
-            .iter()
-            .filter(|p| p.to_string_lossy().ends_with(".pub.json"))
-        {
-            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
-                path: path.clone(),
-                source,
-            })?;
-            let doc =
-                KeyDocument::from_value(&v, "$").map_err(|problems| KeyringError::Invalid {
-                    path: path.clone(),
-                    problems,
-                })?;
-            ring.insert(doc, path.clone())?;
-        }
-        if ring.keys.is_empty() {
-            return Err(KeyringError::Empty { path: dir.into() });
-        }
-        ring.apply_statements(&files)?;
-        Ok(ring)
-    }
-    /// Verify and apply the key statements among `files` (`*.transition.json`,
-    /// `*.revocation.json`): each must verify against the key documents, and no signer may
-    /// have been revoked before it signed. Any statement that does not verify is an error.
-    fn apply_statements(&mut self, files: &[PathBuf]) -> Result<(), KeyringError> {
-        let is_statement = |p: &PathBuf| {
-            let n = p.to_string_lossy();
-            n.ends_with(".transition.json") || n.ends_with(".revocation.json")
-        };
-        let base = self.clone();
-        let mut checked = Vec::new();
-        for path in files.iter().filter(|p| is_statement(p)) {
-            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read {
-                path: path.clone(),
-                source,
-            })?;
-            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
-                path: path.clone(),
-                source,
-            })?;
-            let mut ck = crate::check::Checker::new(Some(&base));
-            match crate::ceremony::check_statement(&mut ck, &v, &base) {
-                Some(st) if ck.ok() => checked.push((path.clone(), v, st)),
-                _ => {
-                    let what = ck
-                        .failures
-                        .iter()
-                        .map(ToString::to_string)
-                        .collect::<Vec<_>>()
-                        .join("; ");
-                    return Err(KeyringError::Statement {
-                        path: path.clone(),
-                        what,
-                    });
-                }
-            }
-        }
-        for (path, _, st) in &checked {
-            match st {
-                crate::ceremony::Statement::Transition {
-                    from,
-                    to,
-                    rotates_at,
-                } => {
-                    if let Some(k) = self.keys.get_mut(from) {
-                        // the statement binds: the earlier of the document's and its time
-                        if k.doc
-                            .rotates_at
-                            .is_none_or(|r| rotates_at.micros() < r.micros())
-                        {
-                            k.doc.rotates_at = Some(*rotates_at);
-                        }
-                    }
-                    if let Some(k) = self.keys.get_mut(to)
-                        && k.doc
-                            .valid_from
-                            .is_none_or(|f| f.micros() < rotates_at.micros())
-                    {
-                        k.doc.valid_from = Some(*rotates_at);
-                    }
-                }
-                crate::ceremony::Statement::Revocation {
-                    key,
-                    revoked_at,
-                    reason,
-                } => {
-                    let Some(k) = self.keys.get_mut(key) else {
-                        continue;
-                    };
-                    if k.revoked
-                        .as_ref()
-                        .is_none_or(|(t, _)| revoked_at.micros() < t.micros())
-                    {
-                        k.revoked = Some((*revoked_at, reason.clone()));
-                    }
-                }
-            }
-            let _ = path;
-        }
-        // now with revocations known: no statement may be signed by a key already revoked
-        let after = self.clone();
-        for (path, v, _) in &checked {
-            let mut ck = crate::check::Checker::new(Some(&after));
-            crate::ceremony::check_statement(&mut ck, v, &after);
-            if let Some(f) = ck.failures.iter().find(|f| f.code == "key_revoked") {
-                return Err(KeyringError::Statement {
-                    path: path.clone(),
-                    what: f.to_string(),
-                });
-            }
-        }
-        Ok(())
-    }
-
-    /// Is `new` the key `old` was rotated to, directly or through a chain of verified
-    /// key-transition statements? (A re-signed event may carry a successor's signature.)
-    pub fn succeeds(&self, old: &str, new: &str) -> bool {
-        let mut frontier = vec![old.to_owned()];
-        let mut seen = Vec::new();
-        while let Some(k) = frontier.pop() {
-            for (a, b) in &self.transitions {
-                if *a == k && !seen.contains(b) {
-                    if b == new {
-                        return true;
-                    }
-                    seen.push(b.clone());
-                    frontier.push(b.clone());
-                }
-            }
-        }
-        false
-    }
-
-    /// The trusted key with this fingerprint.
-    pub fn get(&self, fingerprint: &str) -> Option<&TrustedKey> {
-        self.keys.get(fingerprint)
-    }
-    /// The trusted key with this key id.
-    pub fn by_id(&self, key_id: &str) -> Option<&TrustedKey> {
-        self.keys.values().find(|k| k.doc.key_id == key_id)
-    }
-    /// Mutable access by key id (for statements).
-    pub fn by_id_mut(&mut self, key_id: &str) -> Option<&mut TrustedKey> {
-        self.keys.values_mut().find(|k| k.doc.key_id == key_id)
-    }
-    /// All keys, by fingerprint.
-    pub fn iter(&self) -> impl Iterator<Item = &TrustedKey> {
-        self.keys.values()
-    }
-    /// Number of keys.
-    pub fn len(&self) -> usize {
-        self.keys.len()
-    }
-    /// No keys?
-    pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
     }
 }

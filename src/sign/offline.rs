@@ -10,14 +10,14 @@
 
 use std::collections::BTreeMap;
 
-use crate::canon::{self, Value};
-use crate::check::{self, Checker};
-use crate::digest::{Sha256Digest, base32, canon_sha256_without, text_canon_sha256};
-use crate::issue::{self, KeyRef};
-use crate::keys::Keyring;
-use crate::rules;
-use crate::secret::SigningKey;
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::digest::{Sha256Digest, base32, canon_sha256_without, text_canon_sha256};
+use crate::format::rules;
+use crate::format::time::Timestamp;
+use crate::sign::issue::{self, KeyRef};
+use crate::trust::secret::SigningKey;
+use crate::verify::check::{self, Checker};
+use crate::verify::keyring::Keyring;
 
 /// `request_type` of a signing request.
 pub const REQUEST_TYPE: &str = "pith_signing_request";
@@ -156,7 +156,7 @@ fn request_id_of(req: &Value) -> String {
 /// The request id as base32 groups to read aloud (first 100 bits: 20 characters).
 pub fn words(request_id: &str) -> String {
     let hex = request_id.strip_prefix("sha256:").unwrap_or(request_id);
-    let bytes: Vec<u8> = crate::digest::unhex(hex).unwrap_or_default();
+    let bytes: Vec<u8> = crate::format::digest::unhex(hex).unwrap_or_default();
     let b32 = base32(&bytes);
     b32.chars()
         .take(20)
@@ -348,7 +348,7 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
                 )
             }
             "bundle" => {
-                let d = crate::bundle::bundle_sha256(art);
+                let d = crate::sign::bundle::bundle_sha256(art);
                 let title = art
                     .get("events")
                     .and_then(Value::as_array)

@@ -2,14 +2,16 @@
 
 use std::collections::BTreeMap;
 
-use crate::canon::{self, Value};
-use crate::check::{self, Checker, Finding};
-use crate::digest::{canon_sha256, canon_sha256_without, links, mirror_hint, source_aliases};
-use crate::keys::Keyring;
-use crate::merge;
-use crate::rules;
-use crate::secret::SigningKey;
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::digest::{
+    canon_sha256, canon_sha256_without, links, mirror_hint, source_aliases,
+};
+use crate::format::rules;
+use crate::format::time::Timestamp;
+use crate::trust::secret::SigningKey;
+use crate::verify::check::{self, Checker, Finding};
+use crate::verify::keyring::Keyring;
+use crate::verify::merge;
 
 /// Why a bundle cannot be assembled.
 #[derive(Debug, thiserror::Error)]
@@ -235,7 +237,7 @@ pub fn assemble_own(
 }
 
 /// `bundle_sha256`: the digest of the bundle without `bundle_signature` (spec §3).
-pub fn bundle_sha256(bundle: &Value) -> crate::digest::Sha256Digest {
+pub fn bundle_sha256(bundle: &Value) -> crate::format::digest::Sha256Digest {
     canon_sha256_without(bundle, &["bundle_signature"])
 }
 
@@ -270,9 +272,9 @@ pub fn sign_to_bytes(
     unsigned: &Value,
     key: &SigningKey,
     signed_at: &Timestamp,
-) -> (crate::digest::Sha256Digest, Vec<u8>) {
+) -> (crate::format::digest::Sha256Digest, Vec<u8>) {
     let bytes = canon::to_canonical(unsigned);
-    let digest = crate::digest::sha256(&bytes);
+    let digest = crate::format::digest::sha256(&bytes);
     let mut sig = key.signature_object(&digest, rules::LABEL_BUNDLE, signed_at);
     if let Some(m) = sig.as_object_mut() {
         m.insert("bundle_sha256".into(), digest.hex().into());

@@ -1,15 +1,20 @@
 //! Verifying artifacts with the operator's keyring (spec §12).
 //!
 //! [`verify_value`] recognises a bundle, a state, an event, a standalone receipt, or a key
-//! document, and runs every check of spec §12 through [`crate::check`].
+//! document, and runs every check of spec §12 through [`crate::verify::check`].
 
-use crate::canon::{self, Value};
-use crate::check::{self, Checker, Finding, RecordFacts, q, show};
-use crate::digest::{canon_sha256_without, code26, links, mirror_hint, source_aliases};
-use crate::keys::{KeyDocument, Keyring};
-use crate::merge;
-use crate::rules;
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::digest::{canon_sha256_without, code26, links, mirror_hint, source_aliases};
+use crate::format::rules;
+use crate::format::time::Timestamp;
+use crate::trust::keys::KeyDocument;
+use crate::verify::check::{Checker, Finding, RecordFacts, q, show};
+use crate::verify::keyring::Keyring;
+
+pub mod check;
+pub mod keyring;
+pub mod merge;
+pub mod statements;
 
 /// What kind of artifact a file holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
@@ -96,9 +101,9 @@ pub fn detect(v: &Value) -> Result<Kind, UnknownArtifact> {
             Kind::Event
         } else if s("kind") == Some(rules::RECEIPT_KIND) || has(&["receipt_version"]) {
             Kind::Receipt
-        } else if s("statement_type") == Some(crate::ceremony::TRANSITION_TYPE) {
+        } else if s("statement_type") == Some(crate::trust::statements::TRANSITION_TYPE) {
             Kind::KeyTransition
-        } else if s("statement_type") == Some(crate::ceremony::REVOCATION_TYPE) {
+        } else if s("statement_type") == Some(crate::trust::statements::REVOCATION_TYPE) {
             Kind::KeyRevocation
         } else if has(&["transcript_version", "entry_sha256"]) {
             Kind::Transcript
@@ -135,11 +140,11 @@ pub fn verify_value(
             None
         }
         Kind::KeyTransition | Kind::KeyRevocation => {
-            crate::ceremony::check_statement(&mut ck, v, keyring);
+            crate::verify::statements::check_statement(&mut ck, v, keyring);
             None
         }
         Kind::Transcript => {
-            crate::ceremony::check_transcript(&mut ck, std::slice::from_ref(v), &|_| {
+            crate::verify::statements::check_transcript(&mut ck, std::slice::from_ref(v), &|_| {
                 "$".to_owned()
             });
             None
@@ -156,7 +161,7 @@ pub fn verify_value(
 /// Verify a ceremony transcript given as its lines (JSON lines file).
 pub fn verify_transcript(entries: &[Value], keyring: &Keyring) -> Report {
     let mut ck = Checker::new(Some(keyring));
-    crate::ceremony::check_transcript(&mut ck, entries, &|i| format!("line {}", i + 1));
+    crate::verify::statements::check_transcript(&mut ck, entries, &|i| format!("line {}", i + 1));
     Report {
         kind: Kind::Transcript,
         pith_number: None,

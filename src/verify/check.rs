@@ -3,13 +3,14 @@
 //! Every command that checks something (verify, merge, apply, bundle) goes through these
 //! functions, so there is one copy of each rule of spec §12.
 
-use crate::canon::{self, Map, Value};
-use crate::digest::{
+use crate::format::canon::{self, Map, Value};
+use crate::format::digest::{
     PithNumber, Sha256Digest, canon_sha256, canon_sha256_without, text_canon_sha256,
 };
-use crate::keys::{KeyWindow, Keyring, b64_decode};
-use crate::rules;
-use crate::time::Timestamp;
+use crate::format::rules;
+use crate::format::time::Timestamp;
+use crate::trust::keys::{KeyWindow, b64_decode};
+use crate::verify::keyring::Keyring;
 
 /// One failed check or warning: where, what was expected, what was found.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]

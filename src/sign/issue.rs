@@ -1,13 +1,13 @@
 //! Building signed objects: receipts (spec §8) and events (spec §9).
 //!
 //! One signing path: every signature pith makes goes through [`SigningKey::signature_object`]
-//! over a digest computed by [`crate::digest`]; the verifier checks exactly these forms.
+//! over a digest computed by [`crate::format::digest`]; the verifier checks exactly these forms.
 
-use crate::canon::{self, Value};
-use crate::digest::{PithNumber, Sha256Digest, canon_sha256, canon_sha256_without};
-use crate::rules;
-use crate::secret::SigningKey;
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::digest::{PithNumber, Sha256Digest, canon_sha256, canon_sha256_without};
+use crate::format::rules;
+use crate::format::time::Timestamp;
+use crate::trust::secret::SigningKey;
 
 /// The key a signature will be made with, named before signing (offline requests).
 #[derive(Clone, Debug, PartialEq, Eq)]

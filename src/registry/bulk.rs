@@ -10,14 +10,14 @@
 use std::io::{BufRead, Write};
 
 use crate::arxiv::{self, Item, ReadOptions, Rejected};
-use crate::canon::{self, Value};
-use crate::issue::{self, EventDraft};
-use crate::keys::Keyring;
-use crate::ledger::{Ledger, LedgerError, Plan, Prepared, SignedRows};
-use crate::rules;
-use crate::secret::SigningKey;
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::rules;
+use crate::format::time::Timestamp;
+use crate::registry::ledger::{Ledger, LedgerError, Plan, Prepared, SignedRows};
+use crate::sign::issue::{self, EventDraft};
+use crate::trust::secret::SigningKey;
 use crate::verify::Report;
+use crate::verify::keyring::Keyring;
 
 /// Lines per chunk: bounds memory (a chunk of bundles is a few MiB).
 pub const CHUNK: usize = 256;
@@ -189,7 +189,12 @@ fn read_chunk(
 /// What one input line became.
 pub enum Outcome {
     /// Written to the output (a bundle or an event); what the ledger did, and the paper.
-    Done(Box<crate::ledger::Issued>, Vec<u8>, Option<String>, bool),
+    Done(
+        Box<crate::registry::ledger::Issued>,
+        Vec<u8>,
+        Option<String>,
+        bool,
+    ),
     /// Refused, with the reason (line number in `record`).
     Refused(Rejected),
 }
@@ -268,7 +273,7 @@ fn make(
         return Ok((SignedRows::of_event(&rc, &plan.sha, Vec::new()), line));
     }
     let paper = item.paper.as_ref().ok_or("a canonical record alone has no title or authors for the graph snapshot; give arXiv metadata")?;
-    let payload = crate::graph::payload(paper, &item.record, None, None)
+    let payload = crate::sign::graph::payload(paper, &item.record, None, None)
         .map_err(|e| e.to_string())?
         .memo();
     let graph = issue::sign_event_owned(
@@ -291,15 +296,16 @@ fn make(
         .unwrap_or_default()
         .to_owned();
     let mut rows = SignedRows::of_event(&rc, &plan.sha, Vec::new());
-    let unsigned = crate::bundle::assemble_own(vec![rc, graph], key_doc, &opts.base_url, &created)
-        .map_err(|e| e.to_string())?;
-    let (bundle_digest, mut line) = crate::bundle::sign_to_bytes(&unsigned, key, now);
+    let unsigned =
+        crate::sign::bundle::assemble_own(vec![rc, graph], key_doc, &opts.base_url, &created)
+            .map_err(|e| e.to_string())?;
+    let (bundle_digest, mut line) = crate::sign::bundle::sign_to_bytes(&unsigned, key, now);
     let event_row = rows.signatures.get(1).cloned().unwrap_or_default();
     for (label, digest) in [
         (rules::LABEL_EVENT, graph_digest),
         (rules::LABEL_BUNDLE, bundle_digest.hex()),
     ] {
-        rows.signatures.push(crate::ledger::SignatureRow {
+        rows.signatures.push(crate::registry::ledger::SignatureRow {
             label,
             digest,
             ..event_row.clone()
@@ -713,10 +719,11 @@ pub fn bundle_lines(
             let events = v
                 .as_array()
                 .ok_or("expected a JSON array of one record's events")?;
-            let unsigned = crate::bundle::assemble(events, keyring, base_url, built_at, signer)
-                .map_err(|e| e.to_string())?;
+            let unsigned =
+                crate::sign::bundle::assemble(events, keyring, base_url, built_at, signer)
+                    .map_err(|e| e.to_string())?;
             let mut line = match key {
-                Some(k) => crate::bundle::sign_to_bytes(&unsigned, k, signed_at).1,
+                Some(k) => crate::sign::bundle::sign_to_bytes(&unsigned, k, signed_at).1,
                 None => canon::to_canonical(&unsigned),
             };
             line.push(b'\n');

@@ -5,8 +5,8 @@
 use sha2::{Digest as _, Sha256};
 use unicode_normalization::UnicodeNormalization;
 
-use crate::canon::{Sink, Value, write_canonical};
-use crate::rules;
+use crate::format::canon::{Sink, Value, write_canonical};
+use crate::format::rules;
 
 /// A SHA-256 digest.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,7 +66,7 @@ pub fn canon_sha256_without(v: &Value, skip: &[&str]) -> Sha256Digest {
                     h.byte(b',');
                 }
                 first = false;
-                crate::canon::write_string(k, &mut h);
+                crate::format::canon::write_string(k, &mut h);
                 h.byte(b':');
                 write_canonical(x, &mut h);
             }
@@ -315,7 +315,7 @@ pub fn source_aliases(source_id: &str, version: i128, code: &str, created_at: &s
     Value::Array(
         v.into_iter()
             .map(|(k, val)| {
-                crate::canon::object([
+                crate::format::canon::object([
                     ("alias_kind", k.into()),
                     ("alias_value", val.into()),
                     ("created_at", created_at.into()),
@@ -328,7 +328,7 @@ pub fn source_aliases(source_id: &str, version: i128, code: &str, created_at: &s
 /// The four links of a record at a registry base URL (spec §11).
 pub fn links(base_url: &str, code: &str) -> Value {
     let base = base_url.trim_end_matches('/');
-    crate::canon::object([
+    crate::format::canon::object([
         ("resolver", format!("{base}/pith/{code}").into()),
         ("bundle", format!("{base}/pith/{code}/bundle.json").into()),
         ("state", format!("{base}/pith/{code}/state.json").into()),
@@ -342,7 +342,7 @@ pub fn links(base_url: &str, code: &str) -> Value {
 /// The registry's mirror hint for a record (spec §11).
 pub fn mirror_hint(base_url: &str, code: &str) -> Value {
     let base = base_url.trim_end_matches('/');
-    crate::canon::object([
+    crate::format::canon::object([
         ("mirror_type", "https".into()),
         ("name", rules::MIRROR_NAME.into()),
         ("base_url", base.into()),
@@ -458,16 +458,16 @@ mod tests {
             );
             m.insert(format!("i{n}"), Value::Int(-(1i128 << 63) + n as i128));
             let v = Value::Object(m.clone());
-            let bytes = crate::canon::to_canonical(&v);
+            let bytes = crate::format::canon::to_canonical(&v);
             assert_eq!(canon_sha256(&v), sha256(&bytes), "{n}");
             let mut w = m.clone();
             w.remove("k0");
-            let skipped = crate::canon::to_canonical(&Value::Object(w));
+            let skipped = crate::format::canon::to_canonical(&Value::Object(w));
             assert_eq!(canon_sha256_without(&v, &["k0"]), sha256(&skipped), "{n}");
         }
         for i in [0i128, -1, 9, 10, -10, i64::MIN as i128, u64::MAX as i128] {
             assert_eq!(
-                crate::canon::to_canonical(&Value::Int(i)),
+                crate::format::canon::to_canonical(&Value::Int(i)),
                 i.to_string().as_bytes()
             );
         }

@@ -9,12 +9,13 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::canon::{self, Value};
-use crate::ceremony::{self, Reason};
+use crate::format::canon::{self, Value};
+use crate::format::time::Timestamp;
 use crate::io::{IoError, write_atomic};
-use crate::keys::{KeyDocument, KeyWindow, Keyring, KeyringError, TrustedKey};
-use crate::secret::{Protection, SecretKeyError, SigningKey};
-use crate::time::Timestamp;
+use crate::trust::keys::{KeyDocument, KeyWindow, TrustedKey};
+use crate::trust::secret::{Protection, SecretKeyError, SigningKey};
+use crate::trust::statements::{self, Reason};
+use crate::verify::keyring::{Keyring, KeyringError};
 
 /// Why a custody operation stopped. Carries no secret.
 #[derive(Debug, thiserror::Error)]
@@ -67,7 +68,7 @@ pub struct Generated {
 }
 
 fn check_id(id: &str) -> Result<(), CustodyError> {
-    if crate::digest::valid_key_id(id) {
+    if crate::format::digest::valid_key_id(id) {
         Ok(())
     } else {
         Err(CustodyError::Refused(format!(
@@ -124,7 +125,7 @@ pub fn write_new_key(
         dir,
         "generate",
         canon::object([
-            ("key", ceremony::key_ref(key.key_id(), key.public())),
+            ("key", statements::key_ref(key.key_id(), key.public())),
             ("protection", protection.into()),
             ("valid_from", valid_from.to_string().into()),
         ]),
@@ -148,7 +149,7 @@ pub fn append_transcript(
     now: &Timestamp,
 ) -> Result<(), CustodyError> {
     append_log(
-        &dir.join(ceremony::TRANSCRIPT_FILE),
+        &dir.join(statements::TRANSCRIPT_FILE),
         op,
         details,
         actor,
@@ -216,7 +217,7 @@ pub fn append_log(
     if !text.is_empty() && !text.ends_with(b"\n") {
         text.push(b'\n');
     }
-    let entry = ceremony::transcript_entry(last.as_ref(), op, details, actor, now);
+    let entry = statements::transcript_entry(last.as_ref(), op, details, actor, now);
     text.extend_from_slice(&canon::to_canonical(&entry));
     text.push(b'\n');
     write_atomic(&path, &text, true, Some(0o644))?;
@@ -335,7 +336,7 @@ pub fn rotate(
     if new_key.public().raw() == old.public().raw() {
         return Err(CustodyError::Refused("the new key is the old key".into()));
     }
-    let statement = ceremony::transition(old, &new_key, at, now);
+    let statement = statements::transition(old, &new_key, at, now);
     let statement_path = dir.join(format!(
         "{}--{}.transition.json",
         old.key_id(),
@@ -368,10 +369,10 @@ pub fn rotate(
         dir,
         "rotate",
         canon::object([
-            ("from_key", ceremony::key_ref(old.key_id(), old.public())),
+            ("from_key", statements::key_ref(old.key_id(), old.public())),
             (
                 "to_key",
-                ceremony::key_ref(new_key.key_id(), new_key.public()),
+                statements::key_ref(new_key.key_id(), new_key.public()),
             ),
             ("rotates_at", at.to_string().into()),
             ("statement_sha256", digest),
@@ -445,7 +446,7 @@ pub fn revoke(
     } else {
         active_at(&ring, signer.key_id(), now)?;
     }
-    let statement = ceremony::revocation(target, &t.doc.key, at, reason, signer, now);
+    let statement = statements::revocation(target, &t.doc.key, at, reason, signer, now);
     let statement_path = dir.join(format!("{target}.revocation.json"));
     write_atomic(&statement_path, &doc_bytes(&statement), false, Some(0o644))?;
     // the keyring must load with the statement; otherwise take it back (it was create-new)
@@ -457,7 +458,7 @@ pub fn revoke(
         dir,
         "revoke",
         canon::object([
-            ("key", ceremony::key_ref(target, &t.doc.key)),
+            ("key", statements::key_ref(target, &t.doc.key)),
             ("reason", reason.as_str().into()),
             ("revoked_at", at.to_string().into()),
             (

@@ -9,11 +9,12 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::canon::{self, Value};
+use crate::format::canon::{self, Value};
+use crate::format::rules;
+use crate::format::time::Timestamp;
 use crate::io::{IoError, write_atomic};
-use crate::keys::{KeyWindow, Keyring};
-use crate::rules;
-use crate::time::Timestamp;
+use crate::trust::keys::KeyWindow;
+use crate::verify::keyring::Keyring;
 
 /// What publishing did.
 #[derive(Clone, Debug, Default, serde::Serialize)]

@@ -1,152 +1,15 @@
-//! Key ceremonies: key-transition statements, revocations and the transcript (issue 3).
-//!
-//! All three are pith's own formats (**decided**, see `rules.rs`), built like the
-//! registry's objects: a digest over the canonical form without the digest and signature
-//! members, signed as 32 raw bytes (spec §4).
-//!
-//! - A **key-transition statement** names the old and the new key and `rotates_at`, and is
-//!   signed by both keys. From `rotates_at` on, only the new key signs.
-//! - A **revocation** names a key, `revoked_at` and a reason, signed by another key of the
-//!   keyring (or by the key itself, which verifiers accept with a warning).
-//! - The **ceremony transcript** (`ceremony.jsonl`) logs every key operation, one JSON
-//!   object per line; each entry carries the SHA-256 of the previous line's canonical bytes
-//!   and is signed by the acting key, so a changed, dropped or reordered line is detected.
+//! Checking key statements and the ceremony transcript (pith's own formats, `rules.rs`).
 
-use crate::canon::{self, Value};
-use crate::check::{Checker, q, show};
-use crate::digest::{Sha256Digest, canon_sha256_without, sha256};
-use crate::keys::{KeyWindow, Keyring, PublicKey};
-use crate::rules;
-use crate::secret::SigningKey;
-use crate::time::Timestamp;
-
-/// `statement_type` of a key-transition statement.
-pub const TRANSITION_TYPE: &str = "pith_key_transition";
-/// `statement_type` of a key revocation.
-pub const REVOCATION_TYPE: &str = "pith_key_revocation";
-/// `statement_version` of both statements.
-pub const STATEMENT_VERSION: &str = "1";
-/// `transcript_version` of transcript entries.
-pub const TRANSCRIPT_VERSION: &str = "1";
-/// The transcript's file name inside a keyring directory.
-pub const TRANSCRIPT_FILE: &str = "ceremony.jsonl";
-/// Members left out of a statement's digest.
-const STATEMENT_UNHASHED: &[&str] = &["statement_sha256", "signatures"];
-/// Members left out of a transcript entry's digest.
-const ENTRY_UNHASHED: &[&str] = &["entry_sha256", "signature"];
-
-/// Why a key was revoked.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Reason {
-    /// The secret key is (or may be) known to someone else.
-    Compromised,
-    /// The key was replaced and should no longer be used.
-    Superseded,
-}
-
-impl Reason {
-    /// The wire string.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Reason::Compromised => "compromised",
-            Reason::Superseded => "superseded",
-        }
-    }
-    /// From the wire string.
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "compromised" => Some(Reason::Compromised),
-            "superseded" => Some(Reason::Superseded),
-            _ => None,
-        }
-    }
-}
-
-/// How a statement names a key: id, fingerprint and the key itself.
-pub fn key_ref(key_id: &str, key: &PublicKey) -> Value {
-    canon::object([
-        ("key_id", key_id.into()),
-        ("public_key_b64", key.b64().into()),
-        ("public_key_fingerprint", key.fingerprint().into()),
-    ])
-}
-
-fn seal(mut body: canon::Map, signers: &[&SigningKey], now: &Timestamp) -> Value {
-    let digest = canon_sha256_without(&Value::Object(body.clone()), STATEMENT_UNHASHED);
-    body.insert("statement_sha256".into(), digest.hex().into());
-    let sigs = signers
-        .iter()
-        .map(|k| k.signature_object(&digest, rules::LABEL_STATEMENT, now))
-        .collect::<Vec<_>>();
-    body.insert("signatures".into(), Value::Array(sigs));
-    Value::Object(body)
-}
-
-/// A key-transition statement from `old` to `new` at `rotates_at`, signed by both.
-pub fn transition(
-    old: &SigningKey,
-    new: &SigningKey,
-    rotates_at: &Timestamp,
-    now: &Timestamp,
-) -> Value {
-    let Value::Object(body) = canon::object([
-        ("statement_type", TRANSITION_TYPE.into()),
-        ("statement_version", STATEMENT_VERSION.into()),
-        ("from_key", key_ref(old.key_id(), old.public())),
-        ("to_key", key_ref(new.key_id(), new.public())),
-        ("rotates_at", rotates_at.to_string().into()),
-        ("created_at", now.fmt_seconds().into()),
-    ]) else {
-        unreachable!("object() builds an object")
-    };
-    seal(body, &[old, new], now)
-}
-
-/// A revocation of `key` at `revoked_at`, signed by `signer`.
-pub fn revocation(
-    key_id: &str,
-    key: &PublicKey,
-    revoked_at: &Timestamp,
-    reason: Reason,
-    signer: &SigningKey,
-    now: &Timestamp,
-) -> Value {
-    let Value::Object(body) = canon::object([
-        ("statement_type", REVOCATION_TYPE.into()),
-        ("statement_version", STATEMENT_VERSION.into()),
-        ("key", key_ref(key_id, key)),
-        ("revoked_at", revoked_at.to_string().into()),
-        ("reason", reason.as_str().into()),
-        ("created_at", now.fmt_seconds().into()),
-    ]) else {
-        unreachable!("object() builds an object")
-    };
-    seal(body, &[signer], now)
-}
-
-/// What a verified statement says.
-#[derive(Clone, Debug, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum Statement {
-    /// `from` stops signing at `rotates_at`; `to` signs from then on.
-    Transition {
-        /// Fingerprint of the old key.
-        from: String,
-        /// Fingerprint of the new key.
-        to: String,
-        /// The rotation time.
-        rotates_at: Timestamp,
-    },
-    /// `key` signs nothing at or after `revoked_at`.
-    Revocation {
-        /// Fingerprint of the revoked key.
-        key: String,
-        /// The revocation time.
-        revoked_at: Timestamp,
-        /// Why.
-        reason: String,
-    },
-}
+use crate::format::canon::{self, Value};
+use crate::format::digest::{canon_sha256_without, sha256};
+use crate::format::rules;
+use crate::trust::keys::KeyWindow;
+use crate::trust::statements::{
+    ENTRY_UNHASHED, REVOCATION_TYPE, Reason, STATEMENT_UNHASHED, STATEMENT_VERSION, Statement,
+    TRANSCRIPT_VERSION, TRANSITION_TYPE,
+};
+use crate::verify::check::{Checker, q, show};
+use crate::verify::keyring::Keyring;
 
 /// Check a key reference against the keyring; the fingerprint of the key it names.
 fn check_ref(ck: &mut Checker<'_>, m: &canon::Map, path: &str, member: &str) -> Option<String> {
@@ -338,41 +201,6 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
         }
     }
     if ck.ok() { facts } else { None }
-}
-
-/// One transcript entry before sealing: the operation, its time and details.
-pub fn transcript_entry(
-    prev: Option<&Value>,
-    op: &str,
-    details: Value,
-    actor: &SigningKey,
-    now: &Timestamp,
-) -> Value {
-    let seq = prev
-        .and_then(|p| p.get("seq"))
-        .and_then(Value::as_int)
-        .map_or(0, |s| s + 1) as i64;
-    let prev_sha = prev.map_or(Value::Null, |p| {
-        sha256(&canon::to_canonical(p)).hex().into()
-    });
-    let Value::Object(mut body) = canon::object([
-        ("transcript_version", TRANSCRIPT_VERSION.into()),
-        ("seq", seq.into()),
-        ("op", op.into()),
-        ("at", now.fmt_seconds().into()),
-        ("key_id", actor.key_id().into()),
-        ("details", details),
-        ("prev_sha256", prev_sha),
-    ]) else {
-        unreachable!("object() builds an object")
-    };
-    let digest: Sha256Digest = canon_sha256_without(&Value::Object(body.clone()), ENTRY_UNHASHED);
-    body.insert("entry_sha256".into(), digest.hex().into());
-    body.insert(
-        "signature".into(),
-        actor.signature_object(&digest, rules::LABEL_TRANSCRIPT, now),
-    );
-    Value::Object(body)
 }
 
 /// Check a whole transcript: hash chain, sequence, digests, signatures by keyring keys.

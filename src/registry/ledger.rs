@@ -12,12 +12,12 @@ use std::time::Duration;
 
 use rusqlite::{Connection, OptionalExtension as _, TransactionBehavior, params};
 
-use crate::canon::{self, Value};
-use crate::digest::{PithNumber, Sha256Digest};
-use crate::issue::{self, EventDraft};
-use crate::rules;
-use crate::secret::SigningKey;
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::digest::{PithNumber, Sha256Digest};
+use crate::format::rules;
+use crate::format::time::Timestamp;
+use crate::sign::issue::{self, EventDraft};
+use crate::trust::secret::SigningKey;
 
 /// The ledger's schema version (table `meta`).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -158,7 +158,7 @@ impl Prepared {
     /// Prepare a checked canonical record; None when it has no valid `submitted_at`.
     pub fn new(record: &Value) -> Option<Self> {
         let text = String::from_utf8(canon::to_canonical(record)).ok()?;
-        let sha = crate::digest::sha256(text.as_bytes());
+        let sha = crate::format::digest::sha256(text.as_bytes());
         let submitted = record.get("metadata")?.get("submitted_at")?.as_str()?;
         let t = Timestamp::parse(submitted)?;
         let number = PithNumber::derive(rules::pith_year(&t), &sha);
@@ -362,7 +362,7 @@ impl Ledger {
     /// Issue (or reissue) the number of one canonical record: in one transaction, look it
     /// up, sign the receipt and the `record_created` event, and record both with audit rows.
     ///
-    /// `record` must already be checked ([`crate::check::record`]). Returns what was done
+    /// `record` must already be checked ([`crate::verify::check::record`]). Returns what was done
     /// and the signed `record_created` event.
     pub fn issue(
         &mut self,

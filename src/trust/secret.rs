@@ -21,11 +21,11 @@ use std::str::FromStr as _;
 use age::secrecy::SecretString;
 use zeroize::{Zeroize as _, ZeroizeOnDrop, Zeroizing};
 
-use crate::canon::{self, Value};
-use crate::digest::Sha256Digest;
-use crate::keys::PublicKey;
-use crate::rules;
-use crate::time::Timestamp;
+use crate::format::canon::{self, Value};
+use crate::format::digest::Sha256Digest;
+use crate::format::rules;
+use crate::format::time::Timestamp;
+use crate::trust::keys::PublicKey;
 
 /// First line of the plaintext of a secret key file.
 pub const SECRET_FORMAT: &str = "pith-secret-key-v1";
@@ -175,7 +175,7 @@ impl SigningKey {
             ("public_key_fingerprint", self.public.fingerprint().into()),
             (
                 "signature_b64",
-                crate::keys::b64_encode(&self.sign_digest(digest)).into(),
+                crate::trust::keys::b64_encode(&self.sign_digest(digest)).into(),
             ),
             ("signature_status", rules::SIGNATURE_STATUS.into()),
             ("signed_at", signed_at.fmt_micros().into()),
@@ -245,7 +245,7 @@ impl SigningKey {
         if lines.any(|l| !l.is_empty()) {
             return Err(bad("unexpected text after line 5"));
         }
-        if !crate::digest::valid_key_id(&key_id) {
+        if !crate::format::digest::valid_key_id(&key_id) {
             return Err(bad("line 2: key id has characters outside [A-Za-z0-9._-]"));
         }
         Ok(Self::from_seed(&key_id, created_at, &seed))

@@ -1,0 +1,6 @@
+//! The wire format: canonical JSON, digests and identifiers, timestamps, decided rules.
+
+pub mod canon;
+pub mod digest;
+pub mod rules;
+pub mod time;

@@ -1,0 +1,5 @@
+//! The registry: the ledger, bulk runs, the published resolver tree.
+
+pub mod bulk;
+pub mod ledger;
+pub mod publish;

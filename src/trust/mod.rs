@@ -1,0 +1,6 @@
+//! What signs and what is trusted: public keys and their documents, secret keys, key
+//! statements.
+
+pub mod keys;
+pub mod secret;
+pub mod statements;
