@@ -40,9 +40,12 @@ fn benches(c: &mut Criterion) {
     );
     let d = pith::format::digest::sha256(b"bench");
     c.bench_function("ed25519 sign digest", |b| {
-        b.iter(|| key.sign_digest(black_box(&d)))
+        let m = pith::trust::signer::Domain::Event.message(&d);
+        b.iter(|| pith::trust::signer::Signer::sign(&key, black_box(&m)).unwrap())
     });
-    let sig = key.sign_digest(&d);
+    let sig =
+        pith::trust::signer::Signer::sign(&key, &pith::trust::signer::Domain::Event.message(&d))
+            .unwrap();
     c.bench_function("ed25519 verify_strict digest", |b| {
         b.iter(|| key.public().verify_digest(black_box(&d.0), black_box(&sig)))
     });

@@ -328,13 +328,26 @@ fn age_interop_recipient_key_decrypts_with_stock_age_and_signs() {
 fn sig_at(key: &SigningKey, ring: &Keyring, t: &str) -> Vec<pith::verify::check::Finding> {
     let digest = sha256(t.as_bytes());
     let ts = Timestamp::parse(t).unwrap();
-    let sig = key.signature_object(&digest, pith::format::rules::LABEL_EVENT, &ts);
+    let raw = pith::trust::signer::Signer::sign(
+        key,
+        &pith::trust::signer::Domain::Event.message(&digest),
+    )
+    .unwrap();
+    let sig = pith::format::canon::object([
+        ("algorithm", "ed25519".into()),
+        ("key_id", key.key_id().into()),
+        ("public_key_fingerprint", key.public().fingerprint().into()),
+        ("signature_b64", pith::trust::keys::b64_encode(&raw).into()),
+        ("signature_status", "signed_v1".into()),
+        ("signed_at", ts.fmt_micros().into()),
+        ("signed_message", "open_graph_event_sha256_bytes".into()),
+    ]);
     let mut ck = Checker::new(Some(ring));
     ck.signature(
         Some(&sig),
         "$.signature",
         &digest,
-        pith::format::rules::LABEL_EVENT,
+        pith::trust::signer::Domain::Event,
         Some((&ts, "$.created_at")),
     );
     ck.failures
@@ -784,6 +797,8 @@ fn regression_fuzz_key_decrypt_excessive_work_factor() {
             f.to_str().unwrap(),
             "--passphrase-file",
             pass.to_str().unwrap(),
+            "--keyring",
+            "keys.example",
         ])
         .assert()
         .code(2)

@@ -8,6 +8,7 @@ use pith::format::digest::PithNumber;
 use pith::format::time::Timestamp;
 use pith::sign::issue::EventDraft;
 use pith::trust::keys::KeyDocument;
+use pith::trust::policy::Authorized;
 use pith::trust::secret::SigningKey;
 use pith::verify::keyring::Keyring;
 
@@ -20,7 +21,8 @@ fn t(s: &str) -> Timestamp {
 /// A signing key from a fixed seed, and a keyring directory holding its document.
 struct Fixture {
     tmp: tempfile::TempDir,
-    key: SigningKey,
+    key: Authorized,
+    raw: SigningKey,
 }
 
 impl Fixture {
@@ -35,7 +37,12 @@ impl Fixture {
             canon::to_canonical(&doc),
         )
         .unwrap();
-        Fixture { tmp, key }
+        let raw = SigningKey::from_seed("pith-test-2026-01", t("2026-01-01T00:00:00Z"), &[7u8; 32]);
+        Fixture {
+            tmp,
+            key: crate::util::authorized(key),
+            raw,
+        }
     }
     fn keys(&self) -> PathBuf {
         self.tmp.path().join("keys")
@@ -58,10 +65,10 @@ fn number() -> PithNumber {
     PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX").unwrap()
 }
 
-fn record_created(k: &SigningKey, at: &str) -> Value {
+fn record_created(k: &Authorized, at: &str) -> Value {
     let rec = record();
     let (sha, n) = pith::sign::issue::number_of(&rec).unwrap();
-    let receipt = pith::sign::issue::receipt(k, &sha, &t(at), &t(at), &t(at));
+    let receipt = pith::sign::issue::receipt(k, &sha, &t(at), &t(at), &t(at)).unwrap();
     let d = EventDraft {
         event_type: "record_created".into(),
         subject: n,
@@ -72,11 +79,11 @@ fn record_created(k: &SigningKey, at: &str) -> Value {
         prev_event: None,
         signer_id: "pith.science".into(),
     };
-    pith::sign::issue::sign_event(&d, k, &t(at))
+    pith::sign::issue::sign_event(&d, k, &t(at)).unwrap()
 }
 
 fn event(
-    k: &SigningKey,
+    k: &Authorized,
     kind: &str,
     target: &str,
     at: &str,
@@ -100,7 +107,7 @@ fn event(
         prev_event: prev.map(id),
         signer_id: "pith.science".into(),
     };
-    pith::sign::issue::sign_event(&d, k, &t(at))
+    pith::sign::issue::sign_event(&d, k, &t(at)).unwrap()
 }
 
 fn merged(ring: &Keyring, evs: &[Value]) -> Value {
@@ -198,7 +205,12 @@ fn bad_signature_goes_to_invalid_events_and_same_prev_is_an_equivocation() {
         .unwrap()
         .as_object_mut()
         .unwrap();
-    let other = f.key.sign_message(b"something else");
+    let other = pith::trust::signer::Signer::sign(
+        &f.raw,
+        &pith::trust::signer::Domain::Event
+            .message(&pith::format::digest::sha256(b"something else")),
+    )
+    .unwrap();
     sig.insert(
         "signature_b64".into(),
         pith::trust::keys::b64_encode(&other).into(),
@@ -261,7 +273,7 @@ fn cli_event_sign_resign_bundle_verify_and_pithref_agrees() {
     let pass = f.tmp.path().join("pass");
     std::fs::write(&pass, "fixture pass\n").unwrap();
     let sealed = f
-        .key
+        .raw
         .encrypt(&pith::trust::secret::Protection::Passphrase {
             passphrase: "fixture pass".to_owned().into(),
             log_n: Some(10),
@@ -283,6 +295,8 @@ fn cli_event_sign_resign_bundle_verify_and_pithref_agrees() {
             keyfile.to_str().unwrap(),
             "--passphrase-file",
             pass.to_str().unwrap(),
+            "--keyring",
+            f.keys().to_str().unwrap(),
         ]);
         canon::parse(&c.assert().success().get_output().stdout).unwrap()
     };
@@ -332,13 +346,7 @@ fn cli_event_sign_resign_bundle_verify_and_pithref_agrees() {
         ])
         .assert()
         .code(2);
-    let b = sign(&[
-        "bundle",
-        rcf.to_str().unwrap(),
-        af.to_str().unwrap(),
-        "--keyring",
-        k.to_str().unwrap(),
-    ]);
+    let b = sign(&["bundle", rcf.to_str().unwrap(), af.to_str().unwrap()]);
     let bf = f.file("bundle.json", &b);
     pith()
         .args([
@@ -536,16 +544,16 @@ fn spliced_bundle_bytes_equal_the_canonical_form_of_the_signed_bundle() {
         Some("pith-v1-2026-05"),
     )
     .unwrap();
-    let k = SigningKey::from_seed("pith-v1-2026-05", built, &[5u8; 32]);
+    let k = crate::util::authorized(SigningKey::from_seed("pith-v1-2026-05", built, &[5u8; 32]));
     let (d, bytes) =
-        pith::sign::bundle::sign_to_bytes(&unsigned, &k, &t("2026-05-24T06:12:38.500000Z"));
+        pith::sign::bundle::sign_to_bytes(&unsigned, &k, &t("2026-05-24T06:12:38.500000Z"))
+            .unwrap();
     assert_eq!(
         bytes,
-        canon::to_canonical(&pith::sign::bundle::sign(
-            unsigned.clone(),
-            &k,
-            &t("2026-05-24T06:12:38.500000Z")
-        ))
+        canon::to_canonical(
+            &pith::sign::bundle::sign(unsigned.clone(), &k, &t("2026-05-24T06:12:38.500000Z"))
+                .unwrap()
+        )
     );
     assert_eq!(d, pith::sign::bundle::bundle_sha256(&unsigned));
 }
@@ -615,7 +623,7 @@ fn tamper_sweep_of_a_fresh_bundle_with_four_event_kinds() {
         Some("pith-test-2026-01"),
     )
     .unwrap();
-    let b = pith::sign::bundle::sign(unsigned, &f.key, &t("2026-03-05T00:00:00.250000Z"));
+    let b = pith::sign::bundle::sign(unsigned, &f.key, &t("2026-03-05T00:00:00.250000Z")).unwrap();
     assert!(pith::verify::verify_value(&b, &ring, None).unwrap().ok());
     let sw = crate::tamper::sweep(&b, &ring, &["$.bundle_signature.signed_at"]);
     println!(

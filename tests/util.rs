@@ -120,3 +120,17 @@ pub fn at<'a>(v: &'a mut Value, path: &[Step]) -> &'a mut Value {
     }
     cur
 }
+
+/// Admit a key under a document with no window limits (for library tests that sign with
+/// a key no keyring holds).
+pub fn authorized(key: pith::trust::secret::SigningKey) -> pith::trust::policy::Authorized {
+    let doc = pith::trust::keys::KeyDocument::build(key.key_id(), key.public(), None, None, None);
+    let doc = pith::trust::keys::KeyDocument::from_value(&doc, "$").unwrap();
+    let trusted = pith::trust::keys::TrustedKey {
+        doc,
+        revoked: None,
+        file: PathBuf::from("test"),
+    };
+    let now = pith::format::time::Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
+    pith::trust::policy::Authorized::new(Box::new(key), trusted, &now).unwrap()
+}

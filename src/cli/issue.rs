@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use pith::arxiv::{self, Format, Item, ReadOptions, Rejected};
 use pith::format::canon::{self, Value};
 
-use super::unlock::{UnlockArgs, unlock};
+use super::unlock::UnlockArgs;
 use super::{Failure, chain, json_line, shown};
 
 /// How inputs are read (shared by `record` and `issue`).
@@ -252,13 +252,6 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     let Some(key_path) = a.key.as_ref() else {
         return Err(Failure::Usage("give --key FILE or --request FILE".into()));
     };
-    let key = unlock(
-        key_path,
-        a.unlock.identity.as_deref(),
-        a.unlock.passphrase_file.as_deref(),
-        "PITH_PASSPHRASE",
-        &format!("signing key {}", key_path.display()),
-    )?;
     let at = match &a.at {
         Some(t) => Some(pith::format::time::Timestamp::parse(t).ok_or_else(|| {
             Failure::Usage(format!(
@@ -268,36 +261,8 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         None => None,
     };
     let now = at.unwrap_or_else(pith::format::time::Timestamp::now);
-    // the key's document: from the keyring (which must trust it now), else built
-    let key_doc = match &a.keyring {
-        Some(dir) => {
-            let ring = pith::verify::keyring::Keyring::load(dir)?;
-            let Some(k) = ring.get(key.public().fingerprint()) else {
-                return Err(Failure::Refused(format!(
-                    "key {} ({}) is not in the keyring {}",
-                    key.key_id(),
-                    key.public().fingerprint(),
-                    dir.display()
-                )));
-            };
-            let window = k.window_at(&now);
-            if window != pith::trust::keys::KeyWindow::Valid {
-                return Err(Failure::Refused(format!(
-                    "key {} cannot sign at {now}: {window:?}",
-                    key.key_id()
-                )));
-            }
-            k.doc.raw.clone()
-        }
-        None => {
-            if a.bundle {
-                return Err(Failure::Usage(
-                    "--bundle needs --keyring DIR (the bundles' public_keys come from it)".into(),
-                ));
-            }
-            pith::trust::keys::KeyDocument::build(key.key_id(), key.public(), None, None, None)
-        }
-    };
+    let (key, _ring) = super::unlock::signing_key(key_path, &a.unlock, a.keyring.as_deref(), &now)?;
+    let key_doc = key.document().clone();
     let path = a
         .registry
         .clone()

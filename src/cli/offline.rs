@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use pith::format::canon::{self, Value};
 use pith::sign::issue::KeyRef;
 
-use super::unlock::{UnlockArgs, unlock};
+use super::unlock::UnlockArgs;
 use super::{Failure, chain, emit, read_json, shown};
 
 /// The signer's audit log next to its key, unless --log says otherwise.
@@ -30,6 +30,9 @@ pub struct SignArgs {
     /// The signer's hash-chained audit log (default: signer-audit.jsonl beside the key).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
+    /// The keyring that says whether the key may sign (default: the key file's directory).
+    #[arg(long, value_name = "DIR")]
+    keyring: Option<PathBuf>,
     /// Print the review as JSON on stderr.
     #[arg(long)]
     json: bool,
@@ -41,33 +44,15 @@ fn refused(e: impl std::fmt::Display) -> Failure {
 
 pub fn sign(a: SignArgs) -> Result<u8, Failure> {
     let req = read_json(&a.request)?;
-    let key = unlock(
-        &a.key,
-        a.unlock.identity.as_deref(),
-        a.unlock.passphrase_file.as_deref(),
-        "PITH_PASSPHRASE",
-        &format!("signing key {}", a.key.display()),
-    )?;
+    let now = pith::format::time::Timestamp::now();
+    let (key, _ring) = super::unlock::signing_key(&a.key, &a.unlock, a.keyring.as_deref(), &now)?;
     let review = pith::sign::offline::review(&req, &KeyRef::from(&key))
         .map_err(|e| refused(format!("{}: {e}", shown(&a.request))))?;
     let log = a
         .log
         .clone()
         .unwrap_or_else(|| a.key.parent().unwrap_or(Path::new(".")).join(DEFAULT_LOG));
-    let entries = pith::sign::custody::read_log(&log).map_err(|e| Failure::Usage(chain(&e)))?;
-    if let Some(e) = entries.iter().find(|e| {
-        e.get("details")
-            .and_then(|d| d.get("request_id"))
-            .and_then(Value::as_str)
-            == Some(review.request_id.as_str())
-    }) {
-        let at = e.get("at").and_then(Value::as_str).unwrap_or("?");
-        return Err(refused(format!(
-            "request {} was already signed at {at} (audit log {}): refusing to sign it again",
-            review.request_id,
-            log.display()
-        )));
-    }
+    pith::sign::offline::check_replay(&log, &review.request_id).map_err(refused)?;
     if a.json {
         eprintln!(
             "{}",
@@ -105,19 +90,8 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
             return Err(refused("not confirmed: nothing signed"));
         }
     }
-    let now = pith::format::time::Timestamp::now();
-    let (response, made) = pith::sign::offline::sign(&req, &key, &now).map_err(refused)?;
-    for m in &made {
-        let details = canon::object([
-            ("request_id", review.request_id.as_str().into()),
-            ("item", (m.item as u64).into()),
-            ("signed_message", m.label.into()),
-            ("digest", m.digest.hex().into()),
-            ("subject", m.subject.as_str().into()),
-        ]);
-        pith::sign::custody::append_log(&log, "sign", details, &key, &now)
-            .map_err(|e| Failure::Usage(chain(&e)))?;
-    }
+    let (response, made) =
+        pith::sign::offline::sign_logged(&req, &key, &log, &now).map_err(refused)?;
     let mut b = canon::to_canonical(&response);
     b.push(b'\n');
     emit(a.out.as_ref(), false, &b)?;

@@ -7,7 +7,7 @@ use pith::format::digest::PithNumber;
 use pith::format::time::Timestamp;
 use pith::sign::issue::EventDraft;
 
-use super::unlock::{UnlockArgs, unlock};
+use super::unlock::UnlockArgs;
 use super::{Failure, chain, emit, read_json, shown};
 
 /// The default registry base URL for links and mirror hints.
@@ -16,7 +16,7 @@ pub const DEFAULT_BASE_URL: &str = "https://pith.science";
 /// Sign now, or write a signing request.
 pub enum Mode {
     /// Sign with this key.
-    Key(Box<pith::trust::secret::SigningKey>),
+    Key(Box<pith::trust::policy::Authorized>),
     /// Write a request to this file for this key.
     Request(PathBuf, pith::sign::issue::KeyRef),
 }
@@ -82,7 +82,9 @@ pub struct SignArgs {
     /// With --request: the id of the key that will sign.
     #[arg(long, value_name = "KEY_ID")]
     signer: Option<String>,
-    /// With --request: the keyring holding the signer's key document.
+    /// The keyring holding the signing key's document and statements, which decide
+    /// whether it may sign (default: the key file's directory); with --request, the
+    /// keyring holding the signer's key document.
     #[arg(long, value_name = "DIR")]
     keyring: Option<PathBuf>,
     #[command(flatten)]
@@ -104,16 +106,15 @@ pub struct SignArgs {
 impl SignArgs {
     fn mode(&self) -> Result<Mode, Failure> {
         match (&self.key, &self.request) {
-            (Some(k), _) => Ok(Mode::Key(
-                unlock(
+            (Some(k), _) => Ok(Mode::Key(Box::new(
+                super::unlock::signing_key(
                     k,
-                    self.unlock.identity.as_deref(),
-                    self.unlock.passphrase_file.as_deref(),
-                    "PITH_PASSPHRASE",
-                    &format!("signing key {}", k.display()),
-                )
-                .map(Box::new)?,
-            )),
+                    &self.unlock,
+                    self.keyring.as_deref(),
+                    &Timestamp::now(),
+                )?
+                .0,
+            ))),
             (None, Some(r)) => {
                 let (Some(id), Some(dir)) = (&self.signer, &self.keyring) else {
                     return Err(Failure::Usage(
@@ -327,9 +328,7 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                 ));
             };
             let resigned = pith::sign::issue::resign_event(&ev, &key, &Timestamp::now())
-                .ok_or_else(|| {
-                    Failure::Usage(format!("{}: not an event object", shown(&a.event)))
-                })?;
+                .map_err(|e| Failure::Refused(format!("{}: {e}", shown(&a.event))))?;
             let signer_fp = ev
                 .get("signer")
                 .and_then(|s| s.get("public_key_fingerprint"))
@@ -355,7 +354,8 @@ fn sign_or_request(
 ) -> Result<u8, Failure> {
     match sign.mode()? {
         Mode::Key(key) => out_value(
-            &pith::sign::issue::sign_event(draft, &key, &Timestamp::now()),
+            &pith::sign::issue::sign_event(draft, &key, &Timestamp::now())
+                .map_err(|e| Failure::Refused(e.to_string()))?,
             sign.out.as_ref(),
             sign.force,
         ),
@@ -451,39 +451,21 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
         }
         None => now_s(),
     };
+    // the key must be valid now and at built_at, the bundle's protected time
     let key = match (&a.key, a.unsigned) {
-        (Some(k), false) => Some(unlock(
-            k,
-            a.unlock.identity.as_deref(),
-            a.unlock.passphrase_file.as_deref(),
-            "PITH_PASSPHRASE",
-            &format!("signing key {}", k.display()),
-        )?),
+        (Some(k), false) => {
+            let (k, _) =
+                super::unlock::signing_key(k, &a.unlock, Some(&a.keyring), &Timestamp::now())?;
+            pith::trust::policy::may_sign(k.trusted(), &built)
+                .map_err(|e| Failure::Refused(e.to_string()))?;
+            Some(k)
+        }
         _ => None,
     };
     let signer = key
         .as_ref()
         .map(|k| k.key_id().to_owned())
         .or(a.signer_key_id.clone());
-    if let Some(k) = &key {
-        match keyring.get(k.public().fingerprint()) {
-            None => {
-                return Err(Failure::Refused(format!(
-                    "the signing key {} is not in the keyring {}",
-                    k.key_id(),
-                    a.keyring.display()
-                )));
-            }
-            Some(t) if t.window_at(&built) != pith::trust::keys::KeyWindow::Valid => {
-                return Err(Failure::Refused(format!(
-                    "the signing key {} is not valid at built_at {built}: {:?}",
-                    k.key_id(),
-                    t.window_at(&built)
-                )));
-            }
-            Some(_) => {}
-        }
-    }
     let unsigned =
         pith::sign::bundle::assemble(&events, &keyring, &a.base_url, &built, signer.as_deref())
             .map_err(|e| Failure::Refused(chain(&e)))?;
@@ -513,6 +495,7 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
                 built
             };
             pith::sign::bundle::sign(unsigned, k, &signed_at)
+                .map_err(|e| Failure::Refused(e.to_string()))?
         }
         None => unsigned,
     };
@@ -603,25 +586,15 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Resu
         None => now_s(),
     };
     let key = match (&a.key, a.unsigned) {
-        (Some(k), false) => Some(unlock(
-            k,
-            a.unlock.identity.as_deref(),
-            a.unlock.passphrase_file.as_deref(),
-            "PITH_PASSPHRASE",
-            &format!("signing key {}", k.display()),
-        )?),
+        (Some(k), false) => {
+            let (k, _) =
+                super::unlock::signing_key(k, &a.unlock, Some(&a.keyring), &Timestamp::now())?;
+            pith::trust::policy::may_sign(k.trusted(), &built)
+                .map_err(|e| Failure::Refused(e.to_string()))?;
+            Some(k)
+        }
         _ => None,
     };
-    if let Some(k) = &key
-        && keyring
-            .get(k.public().fingerprint())
-            .is_none_or(|t| t.window_at(&built) != pith::trust::keys::KeyWindow::Valid)
-    {
-        return Err(Failure::Refused(format!(
-            "the signing key {} is not in the keyring or not valid at built_at {built}",
-            k.key_id()
-        )));
-    }
     let signer = key
         .as_ref()
         .map(|k| k.key_id().to_owned())

@@ -87,3 +87,40 @@ pub fn unlock(
     SigningKey::decrypt(&sealed, &how)
         .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
 }
+
+/// Open a secret key file and admit it under the library's key-validity policy at `now`:
+/// with `--keyring DIR` when given, else the keyring beside the key file. A revoked,
+/// rotated-out or not-yet-valid key, or a secret that disagrees with its public document,
+/// is refused (exit 1) before anything is signed.
+pub fn signing_key(
+    path: &Path,
+    args: &UnlockArgs,
+    keyring: Option<&Path>,
+    now: &pith::format::time::Timestamp,
+) -> Result<
+    (
+        pith::trust::policy::Authorized,
+        pith::verify::keyring::Keyring,
+    ),
+    Failure,
+> {
+    let ring = pith::verify::keyring::Keyring::for_signing(path, keyring).map_err(|e| {
+        let hint = if keyring.is_none() {
+            " (the key's public document and statements are looked for beside the key file; name another keyring with --keyring DIR)"
+        } else {
+            ""
+        };
+        Failure::Usage(format!("{}{hint}", super::chain(&e)))
+    })?;
+    let key = unlock(
+        path,
+        args.identity.as_deref(),
+        args.passphrase_file.as_deref(),
+        "PITH_PASSPHRASE",
+        &format!("signing key {}", path.display()),
+    )?;
+    let auth = ring
+        .authorize(Box::new(key), now)
+        .map_err(|e| Failure::Refused(format!("{}: {e}", path.display())))?;
+    Ok((auth, ring))
+}

@@ -24,10 +24,16 @@ pub const LABEL_RECEIPT: &str = "canonical_sha256_bytes";
 pub const LABEL_EVENT: &str = "open_graph_event_sha256_bytes";
 /// `signed_message` label of bundle signatures (spec §4).
 pub const LABEL_BUNDLE: &str = "bundle_sha256_bytes";
-/// **decided** (issue 3): `signed_message` of key-transition and revocation statements.
+/// **decided**: `signed_message` of key-transition and revocation statements.
 pub const LABEL_STATEMENT: &str = "key_statement_sha256_bytes";
-/// **decided** (issue 3): `signed_message` of ceremony transcript entries.
+/// **decided**: `signed_message` of ceremony transcript entries.
 pub const LABEL_TRANSCRIPT: &str = "ceremony_entry_sha256_bytes";
+/// **decided**: `signed_message` of the offline signer's audit log entries.
+pub const LABEL_AUDIT: &str = "signer_audit_entry_sha256_bytes";
+/// **decided**: pith's own formats sign `DOMAIN_PREFIX` ‖ label ‖ 0x00 ‖ the 32 digest
+/// bytes, never the bare digest the registry's kinds sign, so no signature carries
+/// between a registry kind and one of pith's, or between two of pith's.
+pub const DOMAIN_PREFIX: &str = "pith-domain-v1:";
 /// `signer_id` of the registry (spec §7).
 pub const SIGNER_ID: &str = "pith.science";
 /// `signer_type` of the registry (spec §7).

@@ -15,7 +15,7 @@ use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::registry::ledger::{Ledger, LedgerError, Plan, Prepared, SignedRows};
 use crate::sign::issue::{self, EventDraft};
-use crate::trust::secret::SigningKey;
+use crate::trust::policy::Authorized;
 use crate::verify::Report;
 use crate::verify::keyring::Keyring;
 
@@ -245,13 +245,15 @@ fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<It
 fn make(
     item: &Item,
     plan: &Plan,
-    key: &SigningKey,
+    key: &Authorized,
     key_doc: &Value,
     opts: &IssueOptions,
 ) -> Result<(SignedRows, Vec<u8>), String> {
     let now = &plan.now;
     let created = Timestamp::parse(&now.fmt_seconds()).unwrap_or(*now);
-    let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now).memo();
+    let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now)
+        .map_err(|e| e.to_string())?
+        .memo();
     let rc = issue::sign_event_owned(
         EventDraft {
             event_type: "record_created".into(),
@@ -266,7 +268,8 @@ fn make(
         },
         key,
         now,
-    );
+    )
+    .map_err(|e| e.to_string())?;
     if !opts.bundles {
         let mut line = canon::to_canonical(&rc);
         line.push(b'\n');
@@ -289,7 +292,8 @@ fn make(
         },
         key,
         now,
-    );
+    )
+    .map_err(|e| e.to_string())?;
     let graph_digest = graph
         .get("content_sha256")
         .and_then(Value::as_str)
@@ -299,7 +303,8 @@ fn make(
     let unsigned =
         crate::sign::bundle::assemble_own(vec![rc, graph], key_doc, &opts.base_url, &created)
             .map_err(|e| e.to_string())?;
-    let (bundle_digest, mut line) = crate::sign::bundle::sign_to_bytes(&unsigned, key, now);
+    let (bundle_digest, mut line) =
+        crate::sign::bundle::sign_to_bytes(&unsigned, key, now).map_err(|e| e.to_string())?;
     let event_row = rows.signatures.get(1).cloned().unwrap_or_default();
     for (label, digest) in [
         (rules::LABEL_EVENT, graph_digest),
@@ -318,7 +323,7 @@ fn make(
 /// Everything a bulk issue needs besides its input.
 pub struct Issuer<'a> {
     /// The signing key.
-    pub key: &'a SigningKey,
+    pub key: &'a Authorized,
     /// Its key document (the bundles' `public_keys`).
     pub key_doc: &'a Value,
     /// The ledger.
@@ -685,7 +690,7 @@ pub fn bundle_lines(
     input: &mut dyn BufRead,
     name: &str,
     keyring: &Keyring,
-    key: Option<&SigningKey>,
+    key: Option<&Authorized>,
     signer: Option<&str>,
     base_url: &str,
     built_at: &Timestamp,
@@ -723,7 +728,11 @@ pub fn bundle_lines(
                 crate::sign::bundle::assemble(events, keyring, base_url, built_at, signer)
                     .map_err(|e| e.to_string())?;
             let mut line = match key {
-                Some(k) => crate::sign::bundle::sign_to_bytes(&unsigned, k, signed_at).1,
+                Some(k) => {
+                    crate::sign::bundle::sign_to_bytes(&unsigned, k, signed_at)
+                        .map_err(|e| e.to_string())?
+                        .1
+                }
                 None => canon::to_canonical(&unsigned),
             };
             line.push(b'\n');

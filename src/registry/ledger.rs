@@ -16,8 +16,8 @@ use crate::format::canon::{self, Value};
 use crate::format::digest::{PithNumber, Sha256Digest};
 use crate::format::rules;
 use crate::format::time::Timestamp;
-use crate::sign::issue::{self, EventDraft};
-use crate::trust::secret::SigningKey;
+use crate::sign::issue;
+use crate::trust::policy::Authorized;
 
 /// The ledger's schema version (table `meta`).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -359,136 +359,6 @@ impl Ledger {
         &self.path
     }
 
-    /// Issue (or reissue) the number of one canonical record: in one transaction, look it
-    /// up, sign the receipt and the `record_created` event, and record both with audit rows.
-    ///
-    /// `record` must already be checked ([`crate::verify::check::record`]). Returns what was done
-    /// and the signed `record_created` event.
-    pub fn issue(
-        &mut self,
-        record: &Value,
-        key: &SigningKey,
-        signer_id: &str,
-    ) -> Result<(Issued, Value), LedgerError> {
-        let path = self.path.clone();
-        let sql = |source| LedgerError::Sql {
-            path: path.clone(),
-            source,
-        };
-        let Some((sha, number)) = issue::number_of(record) else {
-            return Err(LedgerError::Schema {
-                path,
-                what: "internal: issuing a record that was not checked".into(),
-            });
-        };
-        let source = record.get("source");
-        let kind = source
-            .and_then(|s| s.get("kind"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let sid = source
-            .and_then(|s| s.get("id"))
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let ver = source
-            .and_then(|s| s.get("version"))
-            .and_then(Value::as_int)
-            .and_then(|v| i64::try_from(v).ok())
-            .unwrap_or(0);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql)?;
-        let now = Timestamp::now();
-        let existing: Option<(String, String)> = tx
-            .query_row(
-                "SELECT canonical_sha256, first_computed_at FROM records WHERE code = ?1",
-                params![number.code],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(sql)?;
-        let (first, new, replaces) = match existing {
-            Some((h, _)) if h != sha.hex() => {
-                return Err(LedgerError::Collision {
-                    path: path.clone(),
-                    number: number.to_string(),
-                    existing: h,
-                    new: sha.hex(),
-                });
-            }
-            Some((_, first)) => (Timestamp::parse(&first).unwrap_or(now), false, None),
-            None => {
-                let prev: Option<String> = tx
-                    .query_row(SQL_PREVIOUS_NUMBER, params![kind, sid, ver], |r| r.get(0))
-                    .optional()
-                    .map_err(sql)?;
-                (now, true, prev)
-            }
-        };
-        let signed_at = Timestamp::now();
-        let receipt = issue::receipt(key, &sha, &first, &now, &signed_at);
-        let created_at = Timestamp::parse(&now.fmt_seconds()).unwrap_or(now);
-        let draft = EventDraft {
-            event_type: "record_created".into(),
-            subject: number.clone(),
-            target: "record".into(),
-            payload: issue::record_created_payload(record, &sha, receipt.clone()),
-            created_at,
-            supersedes: Vec::new(),
-            prev_event: None,
-            signer_id: signer_id.to_owned(),
-        };
-        let event = issue::sign_event(&draft, key, &signed_at);
-        let event_id = event
-            .get("event_id")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        let content = event
-            .get("content_sha256")
-            .and_then(Value::as_str)
-            .unwrap_or("")
-            .to_owned();
-        if new {
-            tx.execute(
-                "INSERT INTO records (code, pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9)",
-                params![number.code, number.to_string(), sha.hex(), text(record), kind, sid, ver, now.fmt_micros(), replaces],
-            )
-            .map_err(sql)?;
-        } else {
-            tx.execute(
-                "UPDATE records SET last_reissued_at = ?1 WHERE code = ?2",
-                params![now.fmt_micros(), number.code],
-            )
-            .map_err(sql)?;
-        }
-        tx.execute(
-            "INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)",
-            params![number.to_string(), now.fmt_micros(), text(&receipt), event_id],
-        )
-        .map_err(sql)?;
-        for (label, digest) in [
-            (rules::LABEL_RECEIPT, sha.hex()),
-            (rules::LABEL_EVENT, content),
-        ] {
-            audit(&tx, key, label, &digest, &number.to_string(), &signed_at).map_err(sql)?;
-        }
-        tx.commit().map_err(sql)?;
-        let issued = Issued {
-            pith_number: number.to_string(),
-            canonical_sha256: sha.hex(),
-            new,
-            first_computed_at: first.fmt_micros(),
-            last_reissued_at: now.fmt_micros(),
-            replaces,
-        };
-        Ok((issued, event))
-    }
-
     /// Let bulk transactions gather up to `records` records over several batches before
     /// committing (0, the default: each [`Self::issue_batch`] commits).
     ///
@@ -615,7 +485,6 @@ impl Ledger {
             });
         };
         let (now, planned) = (&held.now, &mut held.planned);
-        let now_text = now.fmt_micros();
         let tx = &self.conn;
         let mut plans: Vec<Result<Plan, LedgerError>> = Vec::with_capacity(records.len());
         {
@@ -634,48 +503,17 @@ impl Ledger {
                         .optional()
                         .map_err(sql)?,
                 };
-                let plan = match existing {
-                    Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision {
-                        path: path.clone(),
-                        number: number.to_string(),
-                        existing: h,
-                        new: sha.hex(),
-                    }),
-                    Some((_, first)) => {
-                        let first = Timestamp::parse(&first).unwrap_or(*now);
-                        if first.micros() > now.micros() {
-                            Err(LedgerError::Clock {
-                                path: path.clone(),
-                                number: number.to_string(),
-                                first: first.fmt_micros(),
-                                now: now_text.clone(),
-                            })
-                        } else {
-                            Ok(Plan {
-                                sha,
-                                number,
-                                first,
-                                now: *now,
-                                new: false,
-                                replaces: None,
-                            })
-                        }
-                    }
-                    None => {
+                let plan = match plan_issue(&path, &sha, number, now, existing) {
+                    Ok(Planned::Ready(p)) => Ok(p),
+                    Ok(Planned::First(mut p)) => {
                         let (kind, sid, ver) = &rec.source;
-                        let replaces: Option<String> = prev
+                        p.replaces = prev
                             .query_row(params![kind, sid, ver], |r| r.get(0))
                             .optional()
                             .map_err(sql)?;
-                        Ok(Plan {
-                            sha,
-                            number,
-                            first: *now,
-                            now: *now,
-                            new: true,
-                            replaces,
-                        })
+                        Ok(p)
                     }
+                    Err(e) => Err(e),
                 };
                 if let Ok(p) = &plan {
                     planned
@@ -824,35 +662,15 @@ impl Ledger {
             )
             .optional()
             .map_err(&sql)?;
-        match existing {
-            Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision {
-                path: self.path.clone(),
-                number: number.to_string(),
-                existing: h,
-                new: sha.hex(),
-            }),
-            Some((_, first)) => Ok(Plan {
-                sha,
-                number,
-                first: Timestamp::parse(&first).unwrap_or(now),
-                now,
-                new: false,
-                replaces: None,
-            }),
-            None => {
-                let replaces: Option<String> = self
+        match plan_issue(&self.path, &sha, number, &now, existing)? {
+            Planned::Ready(p) => Ok(p),
+            Planned::First(mut p) => {
+                p.replaces = self
                     .conn
                     .query_row(SQL_PREVIOUS_NUMBER, params![kind, sid, ver], |r| r.get(0))
                     .optional()
                     .map_err(&sql)?;
-                Ok(Plan {
-                    sha,
-                    number,
-                    first: now,
-                    now,
-                    new: true,
-                    replaces,
-                })
+                Ok(p)
             }
         }
     }
@@ -978,7 +796,7 @@ impl Ledger {
     /// Append an audit row for a signature made outside [`Self::issue`] (events, bundles).
     pub fn audit_signature(
         &mut self,
-        key: &SigningKey,
+        key: &Authorized,
         label: &str,
         digest: &Sha256Digest,
         subject: &str,
@@ -1105,9 +923,72 @@ impl Ledger {
     }
 }
 
+/// What [`plan_issue`] decided: a reissue, or a first issue whose `replaces` link the
+/// caller looks up.
+enum Planned {
+    Ready(Plan),
+    First(Plan),
+}
+
+/// The one issuance rule (spec §8), for every path that issues (single, bulk, offline):
+/// a number already issued for another record is a collision; a reissue keeps the
+/// stored `first_computed_at`, which must be a valid time not after `now` (a clock set
+/// back is refused, a corrupt stored time is an error, never replaced); a new number is
+/// first computed now.
+fn plan_issue(
+    path: &Path,
+    sha: &Sha256Digest,
+    number: PithNumber,
+    now: &Timestamp,
+    existing: Option<(String, String)>,
+) -> Result<Planned, LedgerError> {
+    match existing {
+        Some((h, _)) if h != sha.hex() => Err(LedgerError::Collision {
+            path: path.into(),
+            number: number.to_string(),
+            existing: h,
+            new: sha.hex(),
+        }),
+        Some((_, first_text)) => {
+            let Some(first) = Timestamp::parse(&first_text) else {
+                return Err(LedgerError::Schema {
+                    path: path.into(),
+                    what: format!(
+                        "{number}: stored first_computed_at {first_text:?} is not a valid time; the ledger is damaged"
+                    ),
+                });
+            };
+            if first.micros() > now.micros() {
+                return Err(LedgerError::Clock {
+                    path: path.into(),
+                    number: number.to_string(),
+                    first: first.fmt_micros(),
+                    now: now.fmt_micros(),
+                });
+            }
+            Ok(Planned::Ready(Plan {
+                sha: *sha,
+                number,
+                first,
+                now: *now,
+                new: false,
+                replaces: None,
+            }))
+        }
+        None => Ok(Planned::First(Plan {
+            sha: *sha,
+            number,
+            first: *now,
+            now: *now,
+            new: true,
+            replaces: None,
+        })),
+    }
+}
+
 fn audit(
     conn: &Connection,
-    key: &SigningKey,
+    key: &Authorized,
     label: &str,
     digest: &str,
     subject: &str,

@@ -8,7 +8,8 @@ use crate::format::digest::{
 };
 use crate::format::rules;
 use crate::format::time::Timestamp;
-use crate::trust::secret::SigningKey;
+use crate::trust::policy::Authorized;
+use crate::trust::signer::{Domain, SignError};
 use crate::verify::check::{self, Checker, Finding};
 use crate::verify::keyring::Keyring;
 use crate::verify::merge;
@@ -243,16 +244,29 @@ pub fn bundle_sha256(bundle: &Value) -> crate::format::digest::Sha256Digest {
 
 /// Sign an assembled bundle: `bundle_signature` over `bundle_sha256`, `signed_at` given
 /// (its whole seconds must be `built_at`).
-pub fn sign(mut bundle: Value, key: &SigningKey, signed_at: &Timestamp) -> Value {
+pub fn sign(
+    mut bundle: Value,
+    key: &Authorized,
+    signed_at: &Timestamp,
+) -> Result<Value, SignError> {
     let digest = bundle_sha256(&bundle);
-    let mut sig = key.signature_object(&digest, rules::LABEL_BUNDLE, signed_at);
+    let mut sig = key.signature_object(Domain::Bundle, &digest, &built_at(&bundle)?, signed_at)?;
     if let Some(m) = sig.as_object_mut() {
         m.insert("bundle_sha256".into(), digest.hex().into());
     }
     if let Some(m) = bundle.as_object_mut() {
         m.insert("bundle_signature".into(), sig);
     }
+    Ok(bundle)
+}
+
+/// The protected time of an unsigned bundle: its `built_at` (spec §12).
+fn built_at(bundle: &Value) -> Result<Timestamp, SignError> {
     bundle
+        .get("built_at")
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse)
+        .ok_or_else(|| SignError::NotValid("the bundle has no valid built_at".into()))
 }
 
 /// The state of a bundle as its own file (`state.json`), and its digest for tests.
@@ -270,12 +284,12 @@ pub fn digest_of(v: &Value) -> String {
 /// into the unsigned bytes (bulk issuing). Same bytes as `to_canonical(sign(..))`.
 pub fn sign_to_bytes(
     unsigned: &Value,
-    key: &SigningKey,
+    key: &Authorized,
     signed_at: &Timestamp,
-) -> (crate::format::digest::Sha256Digest, Vec<u8>) {
+) -> Result<(crate::format::digest::Sha256Digest, Vec<u8>), SignError> {
     let bytes = canon::to_canonical(unsigned);
     let digest = crate::format::digest::sha256(&bytes);
-    let mut sig = key.signature_object(&digest, rules::LABEL_BUNDLE, signed_at);
+    let mut sig = key.signature_object(Domain::Bundle, &digest, &built_at(unsigned)?, signed_at)?;
     if let Some(m) = sig.as_object_mut() {
         m.insert("bundle_sha256".into(), digest.hex().into());
     }
@@ -292,11 +306,11 @@ pub fn sign_to_bytes(
         canon::write_canonical(&sig, &mut out);
         out.push(b',');
         out.extend_from_slice(&bytes[cut..]);
-        return (digest, out);
+        return Ok((digest, out));
     }
     let mut v = unsigned.clone();
     if let Some(m) = v.as_object_mut() {
         m.insert("bundle_signature".into(), sig);
     }
-    (digest, canon::to_canonical(&v))
+    Ok((digest, canon::to_canonical(&v)))
 }

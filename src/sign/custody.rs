@@ -14,6 +14,7 @@ use crate::format::time::Timestamp;
 use crate::io::{IoError, write_atomic};
 use crate::trust::keys::{KeyDocument, KeyWindow, TrustedKey};
 use crate::trust::secret::{Protection, SecretKeyError, SigningKey};
+use crate::trust::signer::{Domain, SignError, Signer};
 use crate::trust::statements::{self, Reason};
 use crate::verify::keyring::{Keyring, KeyringError};
 
@@ -38,6 +39,9 @@ pub enum CustodyError {
     /// The operation is refused (exists, wrong state, mismatch).
     #[error("{0}")]
     Refused(String),
+    /// A signature could not be made.
+    #[error(transparent)]
+    Sign(#[from] SignError),
 }
 
 /// `ID.pub.json` in `dir`.
@@ -145,11 +149,12 @@ pub fn append_transcript(
     dir: &Path,
     op: &str,
     details: Value,
-    actor: &SigningKey,
+    actor: &dyn Signer,
     now: &Timestamp,
 ) -> Result<(), CustodyError> {
     append_log(
         &dir.join(statements::TRANSCRIPT_FILE),
+        Domain::Transcript,
         op,
         details,
         actor,
@@ -187,12 +192,14 @@ pub fn read_log(path: &Path) -> Result<Vec<Value>, CustodyError> {
     Ok(out)
 }
 
-/// Append one entry, signed by `actor`, to the hash-chained log at `path`.
-pub fn append_log(
+/// Append one entry, signed by `actor` as `domain` (which log it is), to the hash-chained
+/// log at `path`.
+pub(crate) fn append_log(
     path: &Path,
+    domain: Domain,
     op: &str,
     details: Value,
-    actor: &SigningKey,
+    actor: &dyn Signer,
     now: &Timestamp,
 ) -> Result<(), CustodyError> {
     let path = path.to_path_buf();
@@ -217,7 +224,7 @@ pub fn append_log(
     if !text.is_empty() && !text.ends_with(b"\n") {
         text.push(b'\n');
     }
-    let entry = statements::transcript_entry(last.as_ref(), op, details, actor, now);
+    let entry = statements::transcript_entry(last.as_ref(), op, details, actor, domain, now)?;
     text.extend_from_slice(&canon::to_canonical(&entry));
     text.push(b'\n');
     write_atomic(&path, &text, true, Some(0o644))?;
@@ -246,7 +253,7 @@ fn active_at<'a>(
     }
 }
 
-fn matches_ring(key: &SigningKey, ring: &Keyring, path: &Path) -> Result<(), CustodyError> {
+fn matches_ring(key: &dyn Signer, ring: &Keyring, path: &Path) -> Result<(), CustodyError> {
     match ring.by_id(key.key_id()) {
         Some(k) if k.doc.key.raw() == key.public().raw() => Ok(()),
         Some(_) => Err(CustodyError::Refused(format!(
@@ -297,7 +304,7 @@ pub struct Rotated {
 /// must verify.
 pub fn rotate(
     dir: &Path,
-    old: &SigningKey,
+    old: &dyn Signer,
     old_path: &Path,
     new: NewKey<'_>,
     at: &Timestamp,
@@ -336,7 +343,7 @@ pub fn rotate(
     if new_key.public().raw() == old.public().raw() {
         return Err(CustodyError::Refused("the new key is the old key".into()));
     }
-    let statement = statements::transition(old, &new_key, at, now);
+    let statement = statements::transition(old, &new_key, at, now)?;
     let statement_path = dir.join(format!(
         "{}--{}.transition.json",
         old.key_id(),
@@ -420,7 +427,7 @@ pub fn revoke(
     target: &str,
     at: &Timestamp,
     reason: Reason,
-    signer: &SigningKey,
+    signer: &dyn Signer,
     signer_path: &Path,
     now: &Timestamp,
 ) -> Result<Revoked, CustodyError> {
@@ -446,7 +453,7 @@ pub fn revoke(
     } else {
         active_at(&ring, signer.key_id(), now)?;
     }
-    let statement = statements::revocation(target, &t.doc.key, at, reason, signer, now);
+    let statement = statements::revocation(target, &t.doc.key, at, reason, signer, now)?;
     let statement_path = dir.join(format!("{target}.revocation.json"));
     write_atomic(&statement_path, &doc_bytes(&statement), false, Some(0o644))?;
     // the keyring must load with the statement; otherwise take it back (it was create-new)

@@ -1,13 +1,15 @@
 //! Building signed objects: receipts (spec §8) and events (spec §9).
 //!
-//! One signing path: every signature pith makes goes through [`SigningKey::signature_object`]
-//! over a digest computed by [`crate::format::digest`]; the verifier checks exactly these forms.
+//! Every signature here is made through an [`Authorized`] key (the key-validity policy,
+//! `trust::policy`) over a digest computed by [`crate::format::digest`]; the verifier checks
+//! exactly these forms.
 
 use crate::format::canon::{self, Value};
 use crate::format::digest::{PithNumber, Sha256Digest, canon_sha256, canon_sha256_without};
 use crate::format::rules;
 use crate::format::time::Timestamp;
-use crate::trust::secret::SigningKey;
+use crate::trust::policy::Authorized;
+use crate::trust::signer::{Domain, SignError};
 
 /// The key a signature will be made with, named before signing (offline requests).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,8 +20,8 @@ pub struct KeyRef {
     pub fingerprint: String,
 }
 
-impl From<&SigningKey> for KeyRef {
-    fn from(k: &SigningKey) -> Self {
+impl From<&Authorized> for KeyRef {
+    fn from(k: &Authorized) -> Self {
         KeyRef {
             key_id: k.key_id().to_owned(),
             fingerprint: k.public().fingerprint().to_owned(),
@@ -49,14 +51,16 @@ pub fn unsigned_receipt(
     ])
 }
 
-/// Sign a receipt in place: `signature_b64` over `digest`, and `signed_at`.
+/// Sign a receipt in place: `signature_b64` over `digest`, and `signed_at`. `protected`
+/// is the time its key must be valid at: the `created_at` of its `record_created` event.
 pub fn sign_receipt(
     receipt: &mut Value,
-    key: &SigningKey,
+    key: &Authorized,
     digest: &Sha256Digest,
+    protected: &Timestamp,
     signed_at: &Timestamp,
-) {
-    let sig = key.signature_object(digest, rules::LABEL_RECEIPT, signed_at);
+) -> Result<(), SignError> {
+    let sig = key.signature_object(Domain::Receipt, digest, protected, signed_at)?;
     if let (Some(m), Some(s)) = (receipt.as_object_mut(), sig.as_object()) {
         for k in ["signature_b64", "signed_at"] {
             if let Some(v) = s.get(k) {
@@ -64,24 +68,25 @@ pub fn sign_receipt(
             }
         }
     }
+    Ok(())
 }
 
 /// A signed receipt over a record's `canonical_sha256` (spec §8).
 pub fn receipt(
-    key: &SigningKey,
+    key: &Authorized,
     canonical_sha256: &Sha256Digest,
     first_computed_at: &Timestamp,
     last_reissued_at: &Timestamp,
     signed_at: &Timestamp,
-) -> Value {
+) -> Result<Value, SignError> {
     let mut r = unsigned_receipt(
         &KeyRef::from(key),
         canonical_sha256,
         first_computed_at,
         last_reissued_at,
     );
-    sign_receipt(&mut r, key, canonical_sha256, signed_at);
-    r
+    sign_receipt(&mut r, key, canonical_sha256, signed_at, signed_at)?;
+    Ok(r)
 }
 
 /// The `signer` block of an event (spec §7).
@@ -142,38 +147,66 @@ fn event_with(d: &EventDraft, payload: Value, key: &KeyRef) -> Value {
     ])
 }
 
-/// Complete an event: `content_sha256` over the event without `signature`,
-/// `content_sha256` and `event_id` (spec §3), `event_id` = `sha256:` + it, and the
-/// signature over its 32 bytes. Re-signing an event is the same operation.
-pub fn finish_event(ev: &mut Value, key: &SigningKey, signed_at: &Timestamp) -> Sha256Digest {
-    let content = canon_sha256_without(ev, &rules::EVENT_UNHASHED);
+/// The `content_sha256` of an event (spec §3): the digest of the event without
+/// `signature`, `content_sha256` and `event_id`.
+pub fn content_sha256(ev: &Value) -> Sha256Digest {
+    canon_sha256_without(ev, &rules::EVENT_UNHASHED)
+}
+
+/// Complete an event with its digests and a signature object `sig` over them.
+fn seal_event(ev: &mut Value, content: &Sha256Digest, sig: Value) {
     if let Some(m) = ev.as_object_mut() {
         m.insert("content_sha256".into(), content.hex().into());
         m.insert(
             "event_id".into(),
             format!("sha256:{}", content.hex()).into(),
         );
-        m.insert(
-            "signature".into(),
-            key.signature_object(&content, rules::LABEL_EVENT, signed_at),
-        );
+        m.insert("signature".into(), sig);
     }
-    content
+}
+
+/// The protected time of an unsigned event: its `created_at` (spec §12).
+fn created_at(ev: &Value) -> Result<Timestamp, SignError> {
+    ev.get("created_at")
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse)
+        .ok_or_else(|| SignError::NotValid("the event has no valid created_at".into()))
+}
+
+/// Complete an event: `content_sha256` (spec §3), `event_id` = `sha256:` + it, and the
+/// signature over its 32 bytes by a key valid at the event's `created_at`.
+pub fn finish_event(
+    ev: &mut Value,
+    key: &Authorized,
+    signed_at: &Timestamp,
+) -> Result<Sha256Digest, SignError> {
+    let content = content_sha256(ev);
+    let sig = key.signature_object(Domain::Event, &content, &created_at(ev)?, signed_at)?;
+    seal_event(ev, &content, sig);
+    Ok(content)
 }
 
 /// Sign an event, taking its draft (the payload is moved, not copied).
-pub fn sign_event_owned(mut d: EventDraft, key: &SigningKey, signed_at: &Timestamp) -> Value {
+pub fn sign_event_owned(
+    mut d: EventDraft,
+    key: &Authorized,
+    signed_at: &Timestamp,
+) -> Result<Value, SignError> {
     let payload = std::mem::replace(&mut d.payload, Value::Null);
     let mut ev = event_with(&d, payload, &KeyRef::from(key));
-    finish_event(&mut ev, key, signed_at);
-    ev
+    finish_event(&mut ev, key, signed_at)?;
+    Ok(ev)
 }
 
 /// Sign an event (see [`finish_event`]).
-pub fn sign_event(d: &EventDraft, key: &SigningKey, signed_at: &Timestamp) -> Value {
+pub fn sign_event(
+    d: &EventDraft,
+    key: &Authorized,
+    signed_at: &Timestamp,
+) -> Result<Value, SignError> {
     let mut ev = unsigned_event(d, &KeyRef::from(key));
-    finish_event(&mut ev, key, signed_at);
-    ev
+    finish_event(&mut ev, key, signed_at)?;
+    Ok(ev)
 }
 
 /// The payload of a `record_created` event (spec §9).
@@ -221,10 +254,19 @@ pub fn number_of(record: &Value) -> Option<(Sha256Digest, PithNumber)> {
 }
 
 /// Re-sign an event: a new signature over its (unchanged) content digest, so its
-/// `event_id` stays the same (spec §3). None when `event` is not an object.
-pub fn resign_event(event: &Value, key: &SigningKey, signed_at: &Timestamp) -> Option<Value> {
+/// `event_id` stays the same (spec §3). The key must be valid now, when it signs; the
+/// event keeps its first signer, of whose key this one must be a successor to verify.
+pub fn resign_event(
+    event: &Value,
+    key: &Authorized,
+    signed_at: &Timestamp,
+) -> Result<Value, SignError> {
     let mut ev = event.clone();
-    ev.as_object_mut()?;
-    finish_event(&mut ev, key, signed_at);
-    Some(ev)
+    if ev.as_object_mut().is_none() {
+        return Err(SignError::NotValid("an event must be a JSON object".into()));
+    }
+    let content = content_sha256(&ev);
+    let sig = key.resignature_object(Domain::Event, &content, signed_at)?;
+    seal_event(&mut ev, &content, sig);
+    Ok(ev)
 }

@@ -15,7 +15,8 @@ use crate::format::digest::{Sha256Digest, base32, canon_sha256_without, text_can
 use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::sign::issue::{self, KeyRef};
-use crate::trust::secret::SigningKey;
+use crate::trust::policy::Authorized;
+use crate::trust::signer::{Domain, SignError};
 use crate::verify::check::{self, Checker};
 use crate::verify::keyring::Keyring;
 
@@ -80,6 +81,24 @@ pub enum OfflineError {
         /// Request id of the request.
         request: String,
     },
+    /// The request was signed before (the signer's audit log says when).
+    #[error(
+        "request {request_id} was already signed at {at} (audit log {log}): refusing to sign it again"
+    )]
+    Replay {
+        /// The request id.
+        request_id: String,
+        /// When it was signed.
+        at: String,
+        /// The audit log.
+        log: String,
+    },
+    /// The audit log cannot be read or written.
+    #[error(transparent)]
+    Log(#[from] crate::sign::custody::CustodyError),
+    /// The key may not sign (revoked, rotated out, not yet valid at the artifact's time).
+    #[error(transparent)]
+    Sign(#[from] SignError),
     /// An artifact does not verify once signed.
     #[error("item {item}: the signed artifact does not verify: {first}")]
     DoesNotVerify {
@@ -186,10 +205,51 @@ pub struct Review {
 
 /// A checked request item: the digest recomputed from the artifact.
 struct Checked {
-    kind: String,
+    kind: ItemKind,
     digest: Sha256Digest,
+    /// The artifact's protected time the key must be valid at (spec §12).
+    protected: Timestamp,
     subject: String,
     title: String,
+}
+
+/// What a request item asks to have signed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ItemKind {
+    /// A `record_created` event: its receipt and its event signature.
+    RecordCreated,
+    /// An event of another kind: its signature.
+    Event,
+    /// A bundle: its `bundle_signature`.
+    Bundle,
+}
+
+impl ItemKind {
+    /// The wire name in a request.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ItemKind::RecordCreated => "record_created",
+            ItemKind::Event => "event",
+            ItemKind::Bundle => "bundle",
+        }
+    }
+    /// From the wire name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "record_created" => Some(ItemKind::RecordCreated),
+            "event" => Some(ItemKind::Event),
+            "bundle" => Some(ItemKind::Bundle),
+            _ => None,
+        }
+    }
+}
+
+/// The protected time of an unsigned artifact: `created_at` of an event, `built_at` of
+/// a bundle.
+fn protected_time(art: &Value, member: &str, p: &str) -> Result<Timestamp, OfflineError> {
+    s(art, member)
+        .and_then(Timestamp::parse)
+        .ok_or_else(|| malformed(format!("{p}.artifact.{member}"), "a UTC time"))
 }
 
 fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
@@ -217,7 +277,7 @@ pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
     let checked = check_request(req)?;
     let mut counts = BTreeMap::new();
     for c in &checked {
-        *counts.entry(c.kind.clone()).or_insert(0) += 1;
+        *counts.entry(c.kind.as_str().to_owned()).or_insert(0) += 1;
     }
     let id = s(req, "request_id").unwrap_or_default().to_owned();
     Ok(Review {
@@ -228,7 +288,7 @@ pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
         counts,
         items: checked
             .into_iter()
-            .map(|c| (c.kind, c.subject, c.title))
+            .map(|c| (c.kind.as_str().to_owned(), c.subject, c.title))
             .collect(),
     })
 }
@@ -264,7 +324,11 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
     let mut out = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let p = format!("$.items[{i}]");
-        let kind = s(it, "kind").ok_or_else(|| malformed(format!("{p}.kind"), "a kind"))?;
+        let kind_text = s(it, "kind").ok_or_else(|| malformed(format!("{p}.kind"), "a kind"))?;
+        let kind = ItemKind::parse(kind_text).ok_or_else(|| OfflineError::UnknownKind {
+            path: format!("{p}.kind"),
+            kind: kind_text.into(),
+        })?;
         let art = it
             .get("artifact")
             .filter(|a| a.as_object().is_some())
@@ -272,7 +336,7 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
         let stated = s(it, "digest").ok_or_else(|| malformed(format!("{p}.digest"), "a digest"))?;
         let subject = s(it, "subject").unwrap_or_default().to_owned();
         let (digest, real_subject, title) = match kind {
-            "record_created" => {
+            ItemKind::RecordCreated => {
                 let pl = art.get("payload").ok_or_else(|| {
                     malformed(
                         format!("{p}.artifact.payload"),
@@ -325,7 +389,7 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
                 }
                 (facts.sha256, facts.number.to_string(), title)
             }
-            "event" => {
+            ItemKind::Event => {
                 let et = s(art, "event_type").unwrap_or_default();
                 if rules::event_kind(et).is_none() || et == "record_created" {
                     return Err(OfflineError::UnknownKind {
@@ -347,7 +411,7 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
                     title,
                 )
             }
-            "bundle" => {
+            ItemKind::Bundle => {
                 let d = crate::sign::bundle::bundle_sha256(art);
                 let title = art
                     .get("events")
@@ -369,12 +433,6 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
                     title,
                 )
             }
-            other => {
-                return Err(OfflineError::UnknownKind {
-                    path: format!("{p}.kind"),
-                    kind: other.into(),
-                });
-            }
         };
         if stated != digest.hex() {
             return Err(OfflineError::DigestMismatch {
@@ -392,8 +450,8 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
         }
         // the artifact must name the request's key where it names one
         let named = match kind {
-            "bundle" => None,
-            _ => art
+            ItemKind::Bundle => None,
+            ItemKind::RecordCreated | ItemKind::Event => art
                 .get("signer")
                 .and_then(|x| s(x, "public_key_fingerprint")),
         };
@@ -405,9 +463,14 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
                 &format!("the request's key {key_fp}"),
             ));
         }
+        let protected = match kind {
+            ItemKind::Bundle => protected_time(art, "built_at", &p)?,
+            ItemKind::RecordCreated | ItemKind::Event => protected_time(art, "created_at", &p)?,
+        };
         out.push(Checked {
-            kind: kind.into(),
+            kind,
             digest,
+            protected,
             subject: real_subject,
             title,
         });
@@ -428,11 +491,55 @@ pub struct Made {
     pub subject: String,
 }
 
-/// Sign a reviewed request: the response (signatures and request id only) and the list
-/// of signatures made.
-pub fn sign(
+/// Refuse a request the signer's audit log says was already signed (a replayed request
+/// would make a second set of signatures for the same artifacts).
+pub fn check_replay(log: &std::path::Path, request_id: &str) -> Result<(), OfflineError> {
+    let entries = crate::sign::custody::read_log(log)?;
+    if let Some(e) = entries.iter().find(|e| {
+        e.get("details")
+            .and_then(|d| d.get("request_id"))
+            .and_then(Value::as_str)
+            == Some(request_id)
+    }) {
+        return Err(OfflineError::Replay {
+            request_id: request_id.into(),
+            at: s(e, "at").unwrap_or("?").into(),
+            log: log.display().to_string(),
+        });
+    }
+    Ok(())
+}
+
+/// Sign a reviewed request on the offline machine: refuse a replay, make the
+/// signatures, and append one signed entry per signature to the signer's audit log
+/// before the response is returned (nothing signed goes unrecorded).
+pub fn sign_logged(
     req: &Value,
-    key: &SigningKey,
+    key: &Authorized,
+    log: &std::path::Path,
+    now: &Timestamp,
+) -> Result<(Value, Vec<Made>), OfflineError> {
+    let request_id = s(req, "request_id").unwrap_or_default().to_owned();
+    check_replay(log, &request_id)?;
+    let (response, made) = sign(req, key, now)?;
+    for m in &made {
+        let details = canon::object([
+            ("request_id", request_id.as_str().into()),
+            ("item", (m.item as u64).into()),
+            ("signed_message", m.label.into()),
+            ("digest", m.digest.hex().into()),
+            ("subject", m.subject.as_str().into()),
+        ]);
+        crate::sign::custody::append_log(log, Domain::Audit, "sign", details, key.signer(), now)?;
+    }
+    Ok((response, made))
+}
+
+/// Sign a reviewed request: the response (signatures and request id only) and the list
+/// of signatures made. Not logged: [`sign_logged`] is the signer's path.
+fn sign(
+    req: &Value,
+    key: &Authorized,
     now: &Timestamp,
 ) -> Result<(Value, Vec<Made>), OfflineError> {
     review(req, &KeyRef::from(key))?;
@@ -445,15 +552,15 @@ pub fn sign(
     let mut made = Vec::new();
     for (i, (it, c)) in items.iter().zip(&checked).enumerate() {
         let art = it.get("artifact").cloned().unwrap_or(Value::Null);
-        let entry = match c.kind.as_str() {
-            "record_created" => {
+        let entry = match c.kind {
+            ItemKind::RecordCreated => {
                 let mut ev = art;
                 let mut receipt = ev
                     .get("payload")
                     .and_then(|p| p.get("receipt"))
                     .cloned()
                     .unwrap_or(Value::Null);
-                issue::sign_receipt(&mut receipt, key, &c.digest, now);
+                issue::sign_receipt(&mut receipt, key, &c.digest, &c.protected, now)?;
                 if let Some(pl) = ev
                     .as_object_mut()
                     .and_then(|m| m.get_mut("payload"))
@@ -461,7 +568,7 @@ pub fn sign(
                 {
                     pl.insert("receipt".into(), receipt.clone());
                 }
-                let content = issue::finish_event(&mut ev, key, now);
+                let content = issue::finish_event(&mut ev, key, now)?;
                 made.push(Made {
                     item: i,
                     label: rules::LABEL_RECEIPT,
@@ -489,7 +596,7 @@ pub fn sign(
                     ),
                 ])
             }
-            "event" => {
+            ItemKind::Event => {
                 made.push(Made {
                     item: i,
                     label: rules::LABEL_EVENT,
@@ -498,11 +605,11 @@ pub fn sign(
                 });
                 canon::object([(
                     "signature",
-                    key.signature_object(&c.digest, rules::LABEL_EVENT, now),
+                    key.signature_object(Domain::Event, &c.digest, &c.protected, now)?,
                 )])
             }
-            _ => {
-                let mut sig = key.signature_object(&c.digest, rules::LABEL_BUNDLE, now);
+            ItemKind::Bundle => {
+                let mut sig = key.signature_object(Domain::Bundle, &c.digest, &c.protected, now)?;
                 if let Some(m) = sig.as_object_mut() {
                     m.insert("bundle_sha256".into(), c.digest.hex().into());
                 }

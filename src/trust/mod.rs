@@ -2,5 +2,7 @@
 //! statements.
 
 pub mod keys;
+pub mod policy;
 pub mod secret;
+pub mod signer;
 pub mod statements;

@@ -21,8 +21,6 @@ use std::str::FromStr as _;
 use age::secrecy::SecretString;
 use zeroize::{Zeroize as _, ZeroizeOnDrop, Zeroizing};
 
-use crate::format::canon::{self, Value};
-use crate::format::digest::Sha256Digest;
 use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::trust::keys::PublicKey;
@@ -67,6 +65,27 @@ impl std::fmt::Debug for SigningKey {
             .field("key_id", &self.key_id)
             .field("fingerprint", &self.public.fingerprint())
             .finish_non_exhaustive()
+    }
+}
+
+impl crate::trust::signer::Signer for SigningKey {
+    fn key_id(&self) -> &str {
+        &self.key_id
+    }
+    fn public(&self) -> &PublicKey {
+        &self.public
+    }
+    fn sign(
+        &self,
+        message: &crate::trust::signer::Message,
+    ) -> Result<[u8; 64], crate::trust::signer::SignError> {
+        // the RFC 8032 signature ed25519_dalek's `sign` makes, without re-expanding the seed
+        Ok(ed25519_dalek::hazmat::raw_sign::<sha2::Sha512>(
+            &self.secret.expanded,
+            message.as_bytes(),
+            self.public.verifying_key(),
+        )
+        .to_bytes())
     }
 }
 
@@ -143,44 +162,6 @@ impl SigningKey {
     /// The public half.
     pub fn public(&self) -> &PublicKey {
         &self.public
-    }
-
-    /// Sign the 32 raw bytes of a digest (spec §4).
-    pub fn sign_digest(&self, digest: &Sha256Digest) -> [u8; 64] {
-        self.sign_message(&digest.0)
-    }
-
-    /// Sign arbitrary bytes (tests and interop only; registry signatures go through
-    /// [`Self::sign_digest`]).
-    pub fn sign_message(&self, msg: &[u8]) -> [u8; 64] {
-        // the RFC 8032 signature ed25519_dalek's `sign` makes, without re-expanding the seed
-        ed25519_dalek::hazmat::raw_sign::<sha2::Sha512>(
-            &self.secret.expanded,
-            msg,
-            self.public.verifying_key(),
-        )
-        .to_bytes()
-    }
-
-    /// A signature object (spec §4) over `digest` with the given `signed_message` label.
-    pub fn signature_object(
-        &self,
-        digest: &Sha256Digest,
-        label: &str,
-        signed_at: &Timestamp,
-    ) -> Value {
-        canon::object([
-            ("algorithm", rules::ALGORITHM.into()),
-            ("key_id", self.key_id.as_str().into()),
-            ("public_key_fingerprint", self.public.fingerprint().into()),
-            (
-                "signature_b64",
-                crate::trust::keys::b64_encode(&self.sign_digest(digest)).into(),
-            ),
-            ("signature_status", rules::SIGNATURE_STATUS.into()),
-            ("signed_at", signed_at.fmt_micros().into()),
-            ("signed_message", label.into()),
-        ])
     }
 
     /// The plaintext of the secret key file (module docs).

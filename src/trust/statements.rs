@@ -14,10 +14,9 @@
 
 use crate::format::canon::{self, Value};
 use crate::format::digest::{Sha256Digest, canon_sha256_without, sha256};
-use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::trust::keys::PublicKey;
-use crate::trust::secret::SigningKey;
+use crate::trust::signer::{self, Domain, SignError, Signer};
 
 /// `statement_type` of a key-transition statement.
 pub const TRANSITION_TYPE: &str = "pith_key_transition";
@@ -70,24 +69,28 @@ pub fn key_ref(key_id: &str, key: &PublicKey) -> Value {
     ])
 }
 
-fn seal(mut body: canon::Map, signers: &[&SigningKey], now: &Timestamp) -> Value {
+fn seal(
+    mut body: canon::Map,
+    signers: &[&dyn Signer],
+    now: &Timestamp,
+) -> Result<Value, SignError> {
     let digest = canon_sha256_without(&Value::Object(body.clone()), STATEMENT_UNHASHED);
     body.insert("statement_sha256".into(), digest.hex().into());
     let sigs = signers
         .iter()
-        .map(|k| k.signature_object(&digest, rules::LABEL_STATEMENT, now))
-        .collect::<Vec<_>>();
+        .map(|k| signer::signature_object(*k, Domain::KeyStatement, &digest, now))
+        .collect::<Result<Vec<_>, _>>()?;
     body.insert("signatures".into(), Value::Array(sigs));
-    Value::Object(body)
+    Ok(Value::Object(body))
 }
 
 /// A key-transition statement from `old` to `new` at `rotates_at`, signed by both.
 pub fn transition(
-    old: &SigningKey,
-    new: &SigningKey,
+    old: &dyn Signer,
+    new: &dyn Signer,
     rotates_at: &Timestamp,
     now: &Timestamp,
-) -> Value {
+) -> Result<Value, SignError> {
     let Value::Object(body) = canon::object([
         ("statement_type", TRANSITION_TYPE.into()),
         ("statement_version", STATEMENT_VERSION.into()),
@@ -107,9 +110,9 @@ pub fn revocation(
     key: &PublicKey,
     revoked_at: &Timestamp,
     reason: Reason,
-    signer: &SigningKey,
+    signer: &dyn Signer,
     now: &Timestamp,
-) -> Value {
+) -> Result<Value, SignError> {
     let Value::Object(body) = canon::object([
         ("statement_type", REVOCATION_TYPE.into()),
         ("statement_version", STATEMENT_VERSION.into()),
@@ -152,9 +155,10 @@ pub fn transcript_entry(
     prev: Option<&Value>,
     op: &str,
     details: Value,
-    actor: &SigningKey,
+    actor: &dyn Signer,
+    domain: Domain,
     now: &Timestamp,
-) -> Value {
+) -> Result<Value, SignError> {
     let seq = prev
         .and_then(|p| p.get("seq"))
         .and_then(Value::as_int)
@@ -177,7 +181,7 @@ pub fn transcript_entry(
     body.insert("entry_sha256".into(), digest.hex().into());
     body.insert(
         "signature".into(),
-        actor.signature_object(&digest, rules::LABEL_TRANSCRIPT, now),
+        signer::signature_object(actor, domain, &digest, now)?,
     );
-    Value::Object(body)
+    Ok(Value::Object(body))
 }

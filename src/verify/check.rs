@@ -10,6 +10,7 @@ use crate::format::digest::{
 use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::trust::keys::{KeyWindow, b64_decode};
+use crate::trust::signer::{self, Domain};
 use crate::verify::keyring::Keyring;
 
 /// One failed check or warning: where, what was expected, what was found.
@@ -184,10 +185,10 @@ impl<'k> Checker<'k> {
         sig: Option<&Value>,
         path: &str,
         digest: &Sha256Digest,
-        label: &str,
+        domain: Domain,
         protected: Option<(&Timestamp, &str)>,
     ) {
-        self.signature_by(sig, path, digest, label, protected, true);
+        self.signature_by(sig, path, digest, domain, protected, true);
     }
 
     /// [`Self::signature`], returning the fingerprint of the keyring key whose signature
@@ -198,10 +199,11 @@ impl<'k> Checker<'k> {
         sig: Option<&Value>,
         path: &str,
         digest: &Sha256Digest,
-        label: &str,
+        domain: Domain,
         protected: Option<(&Timestamp, &str)>,
         window: bool,
     ) -> Option<String> {
+        let label = domain.label();
         let m = self.obj(sig, path)?;
         self.eq_str(m, path, "algorithm", rules::ALGORITHM);
         self.eq_str(m, path, "signature_status", rules::SIGNATURE_STATUS);
@@ -266,7 +268,8 @@ impl<'k> Checker<'k> {
                 q(id),
             );
         }
-        let verified = sig_bytes.is_some_and(|sb| key.doc.key.verify_digest(&digest.0, &sb));
+        let verified =
+            sig_bytes.is_some_and(|sb| signer::verify_digest(&key.doc.key, domain, digest, &sb));
         if sig_bytes.is_some() && !verified {
             self.fail(
                 "bad_signature",
@@ -649,7 +652,7 @@ pub fn event(
         m.get("signature"),
         &canon::join_key(path, "signature"),
         &content,
-        rules::LABEL_EVENT,
+        Domain::Event,
         created_at.as_ref().map(|t| (t, cpath.as_str())),
     );
     if ck.failures.len() != before {
@@ -694,7 +697,7 @@ pub fn receipt(
         v,
         path,
         csha,
-        rules::LABEL_RECEIPT,
+        Domain::Receipt,
         prot.as_ref().map(|(t, p)| (t, p.as_str())),
     );
 }

@@ -8,7 +8,10 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::format::canon;
+use crate::format::time::Timestamp;
 use crate::trust::keys::{KeyDocProblem, KeyDocument, TrustedKey};
+use crate::trust::policy::Authorized;
+use crate::trust::signer::{SignError, Signer};
 
 /// Failure to load a keyring: names the file and what is wrong.
 #[derive(Debug, thiserror::Error)]
@@ -208,6 +211,9 @@ impl Keyring {
                             k.doc.rotates_at = Some(*rotates_at);
                         }
                     }
+                    if !self.transitions.contains(&(from.clone(), to.clone())) {
+                        self.transitions.push((from.clone(), to.clone()));
+                    }
                     if let Some(k) = self.keys.get_mut(to)
                         && k.doc
                             .valid_from
@@ -268,6 +274,39 @@ impl Keyring {
         false
     }
 
+    /// The keyring that decides whether a key file may sign: `explicit` when given, else
+    /// the directory that holds the key file (its public document and the statements
+    /// beside it), so the policy applies whether or not a keyring is named.
+    pub fn for_signing(key_file: &Path, explicit: Option<&Path>) -> Result<Self, KeyringError> {
+        match explicit {
+            Some(dir) => Self::load(dir),
+            None => {
+                let dir = match key_file.parent() {
+                    Some(p) if !p.as_os_str().is_empty() => p,
+                    _ => Path::new("."),
+                };
+                Self::load(dir)
+            }
+        }
+    }
+
+    /// Admit `signer` to sign at `now` under the key-validity policy, with the document
+    /// this keyring holds for its key (`trust::policy`).
+    pub fn authorize(
+        &self,
+        signer: Box<dyn Signer>,
+        now: &Timestamp,
+    ) -> Result<Authorized, SignError> {
+        let Some(k) = self.get(signer.public().fingerprint()) else {
+            return Err(SignError::NotValid(format!(
+                "key {} ({}) is not in the keyring",
+                signer.key_id(),
+                signer.public().fingerprint()
+            )));
+        };
+        Authorized::new(signer, k.clone(), now)
+    }
+
     /// The trusted key with this fingerprint.
     pub fn get(&self, fingerprint: &str) -> Option<&TrustedKey> {
         self.keys.get(fingerprint)
@@ -275,10 +314,6 @@ impl Keyring {
     /// The trusted key with this key id.
     pub fn by_id(&self, key_id: &str) -> Option<&TrustedKey> {
         self.keys.values().find(|k| k.doc.key_id == key_id)
-    }
-    /// Mutable access by key id (for statements).
-    pub fn by_id_mut(&mut self, key_id: &str) -> Option<&mut TrustedKey> {
-        self.keys.values_mut().find(|k| k.doc.key_id == key_id)
     }
     /// All keys, by fingerprint.
     pub fn iter(&self) -> impl Iterator<Item = &TrustedKey> {

@@ -144,7 +144,8 @@ pub fn verify_value(
             None
         }
         Kind::Transcript => {
-            crate::verify::statements::check_transcript(&mut ck, std::slice::from_ref(v), &|_| {
+            let one = std::slice::from_ref(v);
+            crate::verify::statements::check_transcript(&mut ck, one, log_domain(one), &|_| {
                 "$".to_owned()
             });
             None
@@ -158,10 +159,29 @@ pub fn verify_value(
     })
 }
 
-/// Verify a ceremony transcript given as its lines (JSON lines file).
+/// Which log `entries` claim to be: the offline signer's audit log when the first entry's
+/// signature says so, else a ceremony transcript. Every entry's signature must then be of
+/// that kind, and the kind is in the signed bytes, so the claim cannot be switched.
+fn log_domain(entries: &[Value]) -> crate::trust::signer::Domain {
+    use crate::trust::signer::Domain;
+    let label = entries
+        .first()
+        .and_then(|e| e.get("signature"))
+        .and_then(|s| s.get("signed_message"))
+        .and_then(Value::as_str);
+    if label == Some(Domain::Audit.label()) {
+        Domain::Audit
+    } else {
+        Domain::Transcript
+    }
+}
+
+/// Verify a ceremony transcript or signer audit log given as its lines (JSON lines file).
 pub fn verify_transcript(entries: &[Value], keyring: &Keyring) -> Report {
     let mut ck = Checker::new(Some(keyring));
-    crate::verify::statements::check_transcript(&mut ck, entries, &|i| format!("line {}", i + 1));
+    crate::verify::statements::check_transcript(&mut ck, entries, log_domain(entries), &|i| {
+        format!("line {}", i + 1)
+    });
     Report {
         kind: Kind::Transcript,
         pith_number: None,
@@ -491,7 +511,7 @@ fn bundle(ck: &mut Checker<'_>, v: &Value) -> Option<String> {
         m.get("bundle_signature"),
         "$.bundle_signature",
         &bsha,
-        rules::LABEL_BUNDLE,
+        crate::trust::signer::Domain::Bundle,
         built_at.as_ref().map(|t| (t, "$.built_at")),
     );
     let _ = before;

@@ -2,8 +2,8 @@
 
 use crate::format::canon::{self, Value};
 use crate::format::digest::{canon_sha256_without, sha256};
-use crate::format::rules;
 use crate::trust::keys::KeyWindow;
+use crate::trust::signer::Domain;
 use crate::trust::statements::{
     ENTRY_UNHASHED, REVOCATION_TYPE, Reason, STATEMENT_UNHASHED, STATEMENT_VERSION, Statement,
     TRANSCRIPT_VERSION, TRANSITION_TYPE,
@@ -144,8 +144,7 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
     let mut signers: Vec<String> = Vec::new();
     for (i, s) in sigs.iter().enumerate() {
         let p = canon::join_index("$.signatures", i);
-        if let Some(fp) = ck.signature_by(Some(s), &p, &digest, rules::LABEL_STATEMENT, None, false)
-        {
+        if let Some(fp) = ck.signature_by(Some(s), &p, &digest, Domain::KeyStatement, None, false) {
             if signers.contains(&fp) {
                 ck.fail(
                     "duplicate_signer",
@@ -203,8 +202,14 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
     if ck.ok() { facts } else { None }
 }
 
-/// Check a whole transcript: hash chain, sequence, digests, signatures by keyring keys.
-pub fn check_transcript(ck: &mut Checker<'_>, entries: &[Value], name: &dyn Fn(usize) -> String) {
+/// Check a whole hash-chained log — the ceremony transcript or the offline signer's audit
+/// log, `domain` saying which — : chain, sequence, digests, signatures by keyring keys.
+pub fn check_transcript(
+    ck: &mut Checker<'_>,
+    entries: &[Value],
+    domain: Domain,
+    name: &dyn Fn(usize) -> String,
+) {
     let mut prev: Option<&Value> = None;
     for (i, e) in entries.iter().enumerate() {
         let path = name(i);
@@ -246,14 +251,8 @@ pub fn check_transcript(ck: &mut Checker<'_>, entries: &[Value], name: &dyn Fn(u
             );
         }
         let sp = canon::join_key(&path, "signature");
-        if let Some(fp) = ck.signature_by(
-            m.get("signature"),
-            &sp,
-            &digest,
-            rules::LABEL_TRANSCRIPT,
-            None,
-            false,
-        ) && let (Some(ring), Some(t)) = (ck.keyring, at)
+        if let Some(fp) = ck.signature_by(m.get("signature"), &sp, &digest, domain, None, false)
+            && let (Some(ring), Some(t)) = (ck.keyring, at)
             && let Some(k) = ring.get(&fp)
             && let KeyWindow::Revoked(r, _) = k.window_at(&t)
         {
