@@ -16,6 +16,7 @@
 pub mod arxiv;
 pub mod format;
 pub mod io;
+pub mod model;
 pub mod registry;
 pub mod sign;
 pub mod trust;

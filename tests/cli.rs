@@ -131,8 +131,8 @@ fn standalone_receipt_event_and_state_verify() {
         .stdout(predicates::str::contains("verified state"));
     // a receipt checked against another record fails on the record's hash
     let mut other = b.get("canonical_record").unwrap().clone();
-    if let Value::Object(m) = &mut other {
-        m.insert("extra".into(), Value::Null);
+    if let Some(Value::Object(m)) = other.as_object_mut().and_then(|m| m.get_mut("metadata")) {
+        m.insert("primary_cat".into(), "cs.CR".into());
     }
     let other = write(dir.path(), "other.json", &other);
     pith()

@@ -260,8 +260,16 @@ pub fn sign(
     Ok(bundle)
 }
 
-/// The protected time of an unsigned bundle: its `built_at` (spec §12).
+/// The protected time of an unsigned bundle: its `built_at` (spec §12); and the check
+/// that it has no field a bundle does not define, made before it is signed.
 fn built_at(bundle: &Value) -> Result<Timestamp, SignError> {
+    if let Some(m) = bundle.as_object() {
+        let mut ck = Checker::new(None);
+        ck.closed(m, "$", &crate::model::BUNDLE);
+        if let Some(f) = ck.failures.first() {
+            return Err(SignError::NotValid(format!("not signing: {f}")));
+        }
+    }
     bundle
         .get("built_at")
         .and_then(Value::as_str)

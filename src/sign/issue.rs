@@ -180,6 +180,8 @@ pub fn finish_event(
     key: &Authorized,
     signed_at: &Timestamp,
 ) -> Result<Sha256Digest, SignError> {
+    crate::verify::check::event_fields(ev)
+        .map_err(|f| SignError::NotValid(format!("not signing: {f}")))?;
     let content = content_sha256(ev);
     let sig = key.signature_object(Domain::Event, &content, &created_at(ev)?, signed_at)?;
     seal_event(ev, &content, sig);
@@ -265,6 +267,8 @@ pub fn resign_event(
     if ev.as_object_mut().is_none() {
         return Err(SignError::NotValid("an event must be a JSON object".into()));
     }
+    crate::verify::check::event_fields(&ev)
+        .map_err(|f| SignError::NotValid(format!("not re-signing: {f}")))?;
     let content = content_sha256(&ev);
     let sig = key.resignature_object(Domain::Event, &content, signed_at)?;
     seal_event(&mut ev, &content, sig);

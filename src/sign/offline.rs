@@ -252,6 +252,24 @@ fn protected_time(art: &Value, member: &str, p: &str) -> Result<Timestamp, Offli
         .ok_or_else(|| malformed(format!("{p}.artifact.{member}"), "a UTC time"))
 }
 
+/// Refuse an object with a field its kind does not define (closed schemas,
+/// `crate::model`), naming the first such field's path.
+fn closed(v: &Value, path: &str, schema: &crate::model::Schema) -> Result<(), OfflineError> {
+    if let Some(m) = v.as_object()
+        && let Some(k) = m.keys().find(|k| !schema.allows(k))
+    {
+        return Err(malformed(
+            canon::join_key(path, k),
+            &format!(
+                "no such field: {} has only {}",
+                schema.kind,
+                schema.fields.join(", ")
+            ),
+        ));
+    }
+    Ok(())
+}
+
 fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
     v.get(k).and_then(Value::as_str)
 }
@@ -300,6 +318,7 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
             "a pith signing request, version 1",
         ));
     }
+    closed(req, "$", &crate::model::REQUEST)?;
     let stated = s(req, "request_id").ok_or_else(|| malformed("$.request_id", "the request id"))?;
     let actual = request_id_of(req);
     if stated != actual {
@@ -324,6 +343,7 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
     let mut out = Vec::new();
     for (i, it) in items.iter().enumerate() {
         let p = format!("$.items[{i}]");
+        closed(it, &p, &crate::model::REQUEST_ITEM)?;
         let kind_text = s(it, "kind").ok_or_else(|| malformed(format!("{p}.kind"), "a kind"))?;
         let kind = ItemKind::parse(kind_text).ok_or_else(|| OfflineError::UnknownKind {
             path: format!("{p}.kind"),
@@ -333,6 +353,29 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
             .get("artifact")
             .filter(|a| a.as_object().is_some())
             .ok_or_else(|| malformed(format!("{p}.artifact"), "an object"))?;
+        // the artifact must be of its kind and nothing else, before anything is signed
+        let ap = format!("{p}.artifact");
+        match kind {
+            ItemKind::Bundle => closed(art, &ap, &crate::model::BUNDLE)?,
+            ItemKind::RecordCreated | ItemKind::Event => {
+                closed(art, &ap, &crate::model::EVENT)?;
+                if let Some(sg) = art.get("signer") {
+                    closed(sg, &format!("{ap}.signer"), &crate::model::SIGNER)?;
+                }
+            }
+        }
+        if kind == ItemKind::RecordCreated
+            && let Some(pl) = art.get("payload")
+        {
+            closed(
+                pl,
+                &format!("{ap}.payload"),
+                &crate::model::RECORD_CREATED_PAYLOAD,
+            )?;
+            if let Some(r) = pl.get("receipt") {
+                closed(r, &format!("{ap}.payload.receipt"), &crate::model::RECEIPT)?;
+            }
+        }
         let stated = s(it, "digest").ok_or_else(|| malformed(format!("{p}.digest"), "a digest"))?;
         let subject = s(it, "subject").unwrap_or_default().to_owned();
         let (digest, real_subject, title) = match kind {
@@ -647,6 +690,7 @@ fn sign(
 /// `keyring`, and return the signed artifacts. Nothing is returned unless all verify.
 pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Value>, OfflineError> {
     let checked = check_request(req)?;
+    closed(resp, "$", &crate::model::RESPONSE)?;
     if s(resp, "response_type") != Some(RESPONSE_TYPE)
         || s(resp, "response_version") != Some(VERSION)
     {

@@ -156,7 +156,7 @@ pub struct KeyDocument {
     pub rotates_at: Option<Timestamp>,
     /// `valid_from` (pith extension, issue 3): when the key starts signing.
     pub valid_from: Option<Timestamp>,
-    /// The document as read (unknown fields kept).
+    /// The document as read.
     pub raw: Value,
 }
 
@@ -178,6 +178,17 @@ impl KeyDocument {
                 found: v.type_name().into(),
             }]);
         };
+        let schema = crate::model::KEY_DOCUMENT;
+        for k in m.keys().filter(|k| !schema.allows(k)) {
+            p(
+                k,
+                &format!(
+                    "only the fields of a key document ({})",
+                    schema.fields.join(", ")
+                ),
+                format!("the field {k:?}"),
+            );
+        }
         let s = |k: &str| m.get(k).and_then(Value::as_str);
         let found = |k: &str| m.get(k).map_or("nothing".to_owned(), Value::brief);
         let key_id = s("key_id").map(str::to_owned);

@@ -9,6 +9,7 @@ use crate::format::digest::{
 };
 use crate::format::rules;
 use crate::format::time::Timestamp;
+use crate::model::{self as schema, Schema};
 use crate::trust::keys::{KeyWindow, b64_decode};
 use crate::trust::signer::{self, Domain};
 use crate::verify::keyring::Keyring;
@@ -104,6 +105,30 @@ impl<'k> Checker<'k> {
                 self.fail("malformed", path, "an object", show(v));
                 None
             }
+        }
+    }
+    /// Refuse every member of `m` that `schema` does not define (closed schemas,
+    /// `crate::model`): one failure per unknown field, naming its path.
+    pub fn closed(&mut self, m: &Map, path: &str, schema: &Schema) {
+        for k in m.keys() {
+            if !schema.allows(k) {
+                self.fail(
+                    "unknown_field",
+                    canon::join_key(path, k),
+                    format!(
+                        "only the fields of {} ({})",
+                        schema.kind,
+                        schema.fields.join(", ")
+                    ),
+                    format!("the field {}", q(k)),
+                );
+            }
+        }
+    }
+    /// [`Self::closed`] for the object at `path`, when it is one.
+    pub fn closed_at(&mut self, v: Option<&Value>, path: &str, schema: &Schema) {
+        if let Some(Value::Object(m)) = v {
+            self.closed(m, path, schema);
         }
     }
     /// The string member `key` of `m`, or a failure.
@@ -205,6 +230,15 @@ impl<'k> Checker<'k> {
     ) -> Option<String> {
         let label = domain.label();
         let m = self.obj(sig, path)?;
+        self.closed(
+            m,
+            path,
+            match domain {
+                Domain::Receipt => &schema::RECEIPT,
+                Domain::Bundle => &schema::BUNDLE_SIGNATURE,
+                _ => &schema::SIGNATURE,
+            },
+        );
         self.eq_str(m, path, "algorithm", rules::ALGORITHM);
         self.eq_str(m, path, "signature_status", rules::SIGNATURE_STATUS);
         self.eq_str(m, path, "signed_message", label);
@@ -350,12 +384,15 @@ fn is_hex64(s: &str) -> bool {
 pub fn record(ck: &mut Checker<'_>, v: Option<&Value>, path: &str) -> Option<RecordFacts> {
     let before = ck.failures.len();
     let m = ck.obj(v, path)?;
+    ck.closed(m, path, &schema::RECORD);
     ck.eq_str(m, path, "schema_version", rules::SCHEMA_VERSION);
     let sp = canon::join_key(path, "source");
     let src = ck.obj(m.get("source"), &sp);
     let mp = canon::join_key(path, "metadata");
     let md = ck.obj(m.get("metadata"), &mp);
     let (src, md) = (src?, md?);
+    ck.closed(src, &sp, &schema::RECORD_SOURCE);
+    ck.closed(md, &mp, &schema::RECORD_METADATA);
     ck.eq_str(src, &sp, "kind", "arxiv");
     let id = ck.str(src, &sp, "id");
     let version = match src.get("version") {
@@ -489,6 +526,7 @@ pub fn event(
             );
         }
     }
+    ck.closed(m, path, &schema::EVENT);
     let et = ck.str(m, path, "event_type");
     let kind = et.and_then(rules::event_kind);
     if let (Some(et), None) = (et, kind) {
@@ -544,6 +582,7 @@ pub fn event(
     if let Some(pl) = ck.obj(m.get("payload"), &pp) {
         match et {
             Some("record_created") => {
+                ck.closed(pl, &pp, &schema::RECORD_CREATED_PAYLOAD);
                 let rp = canon::join_key(&pp, "canonical_record");
                 if let Some(facts) = record(ck, pl.get("canonical_record"), &rp) {
                     ck.eq_str(pl, &pp, "canonical_sha256", &facts.sha256.hex());
@@ -579,8 +618,11 @@ pub fn event(
                 }
             }
             Some("graph_snapshot") => {
+                ck.closed(pl, &pp, &schema::GRAPH_PAYLOAD);
                 let gp = canon::join_key(&pp, "graph_snapshot");
-                ck.obj(pl.get("graph_snapshot"), &gp);
+                if let Some(g) = ck.obj(pl.get("graph_snapshot"), &gp) {
+                    graph_snapshot_closed(ck, g, &gp);
+                }
                 if !pl.contains_key("verdict_id") {
                     ck.fail(
                         "malformed",
@@ -594,7 +636,9 @@ pub fn event(
         }
     }
     let signer_p = canon::join_key(path, "signer");
+    let mut successor_of: Option<String> = None;
     if let Some(signer) = ck.obj(m.get("signer"), &signer_p) {
+        ck.closed(signer, &signer_p, &schema::SIGNER);
         for f in [
             "signer_id",
             "signer_type",
@@ -614,6 +658,9 @@ pub fn event(
                 (Some(r), Some(a), Some(b)) => a != b && r.succeeds(&a, &b),
                 _ => false,
             };
+            if successor {
+                successor_of = fp(signer);
+            }
             for f in ["key_id", "public_key_fingerprint"] {
                 if !successor && signer.get(f) != sig.get(f) {
                     ck.fail(
@@ -648,13 +695,24 @@ pub fn event(
         );
     }
     let cpath = canon::join_key(path, "created_at");
-    ck.signature(
-        m.get("signature"),
-        &canon::join_key(path, "signature"),
-        &content,
-        Domain::Event,
-        created_at.as_ref().map(|t| (t, cpath.as_str())),
-    );
+    let spath = canon::join_key(path, "signature");
+    match &successor_of {
+        None => ck.signature(
+            m.get("signature"),
+            &spath,
+            &content,
+            Domain::Event,
+            created_at.as_ref().map(|t| (t, cpath.as_str())),
+        ),
+        Some(original) => successor_signature(
+            ck,
+            m.get("signature"),
+            &spath,
+            &content,
+            original,
+            created_at.as_ref().map(|t| (t, cpath.as_str())),
+        ),
+    }
     if ck.failures.len() != before {
         return None;
     }
@@ -700,6 +758,135 @@ pub fn receipt(
         Domain::Receipt,
         prot.as_ref().map(|(t, p)| (t, p.as_str())),
     );
+}
+
+/// A re-signature by a successor of the event's signer key (spec §3, decided): the
+/// signature must verify under the successor, the signer's own key must have been valid
+/// at the event's protected time (the signer still vouches for the content then), and
+/// the successor must have begun signing by its unauthenticated `signed_at` and never
+/// have been revoked (its re-signature has no protected time of its own, so any
+/// revocation of the successor ends all of them).
+fn successor_signature(
+    ck: &mut Checker<'_>,
+    sig: Option<&Value>,
+    path: &str,
+    digest: &Sha256Digest,
+    original: &str,
+    protected: Option<(&Timestamp, &str)>,
+) {
+    let Some(fp) = ck.signature_by(sig, path, digest, Domain::Event, protected, false) else {
+        return;
+    };
+    let Some(ring) = ck.keyring else {
+        return;
+    };
+    if let (Some(k), Some((t, tpath))) = (ring.get(original), protected) {
+        match k.window_at(t) {
+            KeyWindow::Valid => {}
+            w => {
+                let why = crate::trust::policy::refusal(&k.doc.key_id, &w, t).unwrap_or_default();
+                ck.fail(
+                    "signer_not_valid",
+                    tpath,
+                    "a time the signer's own key was valid (a successor re-signs only what the signer could sign)",
+                    why,
+                );
+            }
+        }
+    }
+    if let Some(k) = ring.get(&fp) {
+        if let Some((r, why)) = &k.revoked {
+            ck.fail(
+                "key_revoked",
+                canon::join_key(path, "public_key_fingerprint"),
+                "a successor key never revoked (its re-signatures carry no protected time)",
+                format!("{} revoked at {r} ({why})", k.doc.key_id),
+            );
+        }
+        let signed_at = sig
+            .and_then(|s| s.get("signed_at"))
+            .and_then(Value::as_str)
+            .and_then(Timestamp::parse);
+        if let (Some(f), Some(sa)) = (&k.doc.valid_from, signed_at)
+            && sa.micros() < f.micros()
+        {
+            ck.fail(
+                "key_not_yet_valid",
+                canon::join_key(path, "signed_at"),
+                format!(
+                    "a time at or after {f}, when key {} became valid",
+                    k.doc.key_id
+                ),
+                sa.to_string(),
+            );
+        }
+    }
+}
+
+/// The closed-schema check alone of an event, signed or not: what the signing path runs
+/// before it signs (no field outside its kind's schema at any level pith defines).
+pub fn event_fields(ev: &Value) -> Result<(), Finding> {
+    let mut ck = Checker::new(None);
+    if let Some(m) = ev.as_object() {
+        ck.closed(m, "$", &schema::EVENT);
+        ck.closed_at(m.get("signer"), "$.signer", &schema::SIGNER);
+        if let Some(Value::Object(pl)) = m.get("payload") {
+            match m.get("event_type").and_then(Value::as_str) {
+                Some("record_created") => {
+                    ck.closed(pl, "$.payload", &schema::RECORD_CREATED_PAYLOAD);
+                    ck.closed_at(pl.get("receipt"), "$.payload.receipt", &schema::RECEIPT);
+                    if let Some(Value::Object(r)) = pl.get("canonical_record") {
+                        let rp = "$.payload.canonical_record";
+                        ck.closed(r, rp, &schema::RECORD);
+                        ck.closed_at(
+                            r.get("source"),
+                            &format!("{rp}.source"),
+                            &schema::RECORD_SOURCE,
+                        );
+                        ck.closed_at(
+                            r.get("metadata"),
+                            &format!("{rp}.metadata"),
+                            &schema::RECORD_METADATA,
+                        );
+                    }
+                }
+                Some("graph_snapshot") => {
+                    ck.closed(pl, "$.payload", &schema::GRAPH_PAYLOAD);
+                    if let Some(Value::Object(g)) = pl.get("graph_snapshot") {
+                        graph_snapshot_closed(&mut ck, g, "$.payload.graph_snapshot");
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    match ck.failures.into_iter().next() {
+        Some(f) => Err(f),
+        None => Ok(()),
+    }
+}
+
+/// The sections of a graph snapshot that pith builds are closed (spec §9); the opaque
+/// sections' contents (findings, samples, summaries) are the registry's and stay open.
+fn graph_snapshot_closed(ck: &mut Checker<'_>, g: &Map, path: &str) {
+    ck.closed(g, path, &schema::GRAPH_SNAPSHOT);
+    for (member, sch) in [
+        ("paper", &schema::GRAPH_PAPER),
+        ("verdict", &schema::GRAPH_VERDICT),
+        ("claims", &schema::GRAPH_CLAIMS),
+    ] {
+        ck.closed_at(g.get(member), &canon::join_key(path, member), sch);
+    }
+    if let Some(items) = g
+        .get("claims")
+        .and_then(|c| c.get("items"))
+        .and_then(Value::as_array)
+    {
+        let ip = canon::join_key(&canon::join_key(path, "claims"), "items");
+        for (i, it) in items.iter().enumerate() {
+            ck.closed_at(Some(it), &canon::join_index(&ip, i), &schema::GRAPH_CLAIM);
+        }
+    }
 }
 
 /// Check the `paper.title` of a graph snapshot against the record's title digest.

@@ -271,6 +271,17 @@ fn bundle(ck: &mut Checker<'_>, v: &Value) -> Option<String> {
             );
         }
     }
+    ck.closed(m, "$", &crate::model::BUNDLE);
+    ck.closed_at(m.get("links"), "$.links", &crate::model::LINKS);
+    if let Some(keys) = m.get("public_keys").and_then(Value::as_array) {
+        for (i, k) in keys.iter().enumerate() {
+            ck.closed_at(
+                Some(k),
+                &canon::join_index("$.public_keys", i),
+                &crate::model::KEY_DOCUMENT,
+            );
+        }
+    }
     ck.eq_str(m, "$", "bundle_type", rules::BUNDLE_TYPE);
     ck.eq_str(m, "$", "bundle_version", rules::BUNDLE_VERSION);
     ck.eq_str(m, "$", "merge_version", rules::MERGE_VERSION);
@@ -566,6 +577,7 @@ pub fn diff_paths(
 /// authenticates only its record, through the receipt).
 fn state(ck: &mut Checker<'_>, v: &Value) -> Option<String> {
     let m = ck.obj(Some(v), "$")?;
+    ck.closed(m, "$", &crate::model::STATE);
     ck.eq_str(m, "$", "state_type", rules::STATE_TYPE);
     ck.eq_str(m, "$", "state_version", rules::STATE_VERSION);
     ck.eq_str(m, "$", "merge_version", rules::MERGE_VERSION);

@@ -15,6 +15,7 @@ use crate::verify::keyring::Keyring;
 fn check_ref(ck: &mut Checker<'_>, m: &canon::Map, path: &str, member: &str) -> Option<String> {
     let p = canon::join_key(path, member);
     let r = ck.obj(m.get(member), &p)?;
+    ck.closed(r, &p, &crate::model::KEY_REF);
     let id = ck.str(r, &p, "key_id")?;
     let fp = ck.str(r, &p, "public_key_fingerprint")?;
     let b64 = ck.str(r, &p, "public_key_b64")?;
@@ -71,6 +72,11 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
     }
     let created = ck.ts(m, "$", "created_at");
     let kind = m.get("statement_type").and_then(Value::as_str);
+    match kind {
+        Some(TRANSITION_TYPE) => ck.closed(m, "$", &crate::model::TRANSITION),
+        Some(REVOCATION_TYPE) => ck.closed(m, "$", &crate::model::REVOCATION),
+        _ => {}
+    }
     let (needed, facts) = match kind {
         Some(TRANSITION_TYPE) => {
             let from = check_ref(ck, m, "$", "from_key");
@@ -216,6 +222,7 @@ pub fn check_transcript(
         let Some(m) = ck.obj(Some(e), &path) else {
             return;
         };
+        ck.closed(m, &path, &crate::model::TRANSCRIPT_ENTRY);
         ck.eq_str(m, &path, "transcript_version", TRANSCRIPT_VERSION);
         let want_seq = i as i64;
         if m.get("seq").and_then(Value::as_int) != Some(i128::from(want_seq)) {
