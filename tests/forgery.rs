@@ -262,7 +262,7 @@ fn record_to_event_refused_by_the_offline_signer() {
     art.insert("signer".into(), Value::Object(signer));
     let art = Value::Object(art);
     let item = pith::sign::offline::Item {
-        kind: "event",
+        kind: pith::sign::offline::ItemKind::Event,
         subject: art
             .get("subject_pith_number")
             .and_then(Value::as_str)

@@ -55,10 +55,9 @@ fn ring(dir: &std::path::Path) -> Keyring {
 
 fn draft(at: &str) -> EventDraft {
     EventDraft {
-        event_type: "mirror_hint".into(),
+        event_type: pith::format::rules::EventType::MirrorHint,
         subject: pith::format::digest::PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX")
             .unwrap(),
-        target: "mirror_hint".into(),
         payload: canon::object([("mirror", "https://m.example".into())]),
         created_at: t(at),
         supersedes: vec![],
@@ -175,7 +174,7 @@ fn an_offline_request_is_refused_by_the_library_when_replayed() {
     let kr = pith::sign::issue::KeyRef::from(&auth);
     let ev = pith::sign::issue::unsigned_event(&draft("2026-02-01T00:00:00Z"), &kr);
     let item = pith::sign::offline::Item {
-        kind: "event",
+        kind: pith::sign::offline::ItemKind::Event,
         subject: "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX".into(),
         title: None,
         digest: pith::format::digest::canon_sha256_without(

@@ -70,9 +70,8 @@ fn record_created(k: &Authorized, at: &str) -> Value {
     let (sha, n) = pith::sign::issue::number_of(&rec).unwrap();
     let receipt = pith::sign::issue::receipt(k, &sha, &t(at), &t(at), &t(at)).unwrap();
     let d = EventDraft {
-        event_type: "record_created".into(),
+        event_type: pith::format::rules::EventType::RecordCreated,
         subject: n,
-        target: "record".into(),
         payload: pith::sign::issue::record_created_payload(&rec, &sha, receipt),
         created_at: t(at),
         supersedes: vec![],
@@ -97,10 +96,11 @@ fn event(
             .unwrap()
             .to_owned()
     };
+    let event_type = pith::format::rules::EventType::parse(kind).unwrap();
+    assert_eq!(event_type.target(), target);
     let d = EventDraft {
-        event_type: kind.into(),
+        event_type,
         subject: number(),
-        target: target.into(),
         payload,
         created_at: t(at),
         supersedes: supersedes.iter().map(|e| id(e)).collect(),

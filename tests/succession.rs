@@ -61,10 +61,9 @@ fn event_by_a(dir: &Path, a: SigningKey) -> Value {
         .authorize(Box::new(a), &t("2026-02-01T00:00:00Z"))
         .unwrap();
     let d = EventDraft {
-        event_type: "mirror_hint".into(),
+        event_type: pith::format::rules::EventType::MirrorHint,
         subject: pith::format::digest::PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX")
             .unwrap(),
-        target: "mirror_hint".into(),
         payload: canon::object([("mirror", "https://mirror.example".into())]),
         created_at: t("2026-02-01T00:00:00Z"),
         supersedes: vec![],

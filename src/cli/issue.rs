@@ -392,9 +392,8 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
         let created =
             pith::format::time::Timestamp::parse(&plan.now.fmt_seconds()).unwrap_or(plan.now);
         let draft = pith::sign::issue::EventDraft {
-            event_type: "record_created".into(),
+            event_type: pith::format::rules::EventType::RecordCreated,
             subject: plan.number.clone(),
-            target: "record".into(),
             payload: pith::sign::issue::record_created_payload(&it.record, &plan.sha, receipt),
             created_at: created,
             supersedes: Vec::new(),
@@ -402,7 +401,7 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
             signer_id: a.signer_id.clone(),
         };
         out.push(pith::sign::offline::Item {
-            kind: "record_created",
+            kind: pith::sign::offline::ItemKind::RecordCreated,
             subject: plan.number.to_string(),
             title: it.paper.as_ref().map(|p| p.title.clone()),
             digest: plan.sha,

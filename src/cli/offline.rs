@@ -136,7 +136,10 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
         .map_err(|e| refused(format!("{}: {e}; nothing written", shown(&a.response))))?;
     let created: Vec<&Value> = artifacts
         .iter()
-        .filter(|v| v.get("event_type").and_then(Value::as_str) == Some("record_created"))
+        .filter(|v| {
+            v.get("event_type").and_then(Value::as_str)
+                == Some(pith::format::rules::EventType::RecordCreated.as_str())
+        })
         .collect();
     if !created.is_empty() {
         let path = a

@@ -199,9 +199,8 @@ pub fn graph(a: GraphArgs) -> Result<u8, Failure> {
     let (_, number) = pith::sign::issue::number_of(&item.record)
         .ok_or_else(|| Failure::Usage("internal: record without a number".into()))?;
     let draft = EventDraft {
-        event_type: "graph_snapshot".into(),
+        event_type: pith::format::rules::EventType::GraphSnapshot,
         subject: number,
-        target: "graph".into(),
         payload,
         created_at: now_s(),
         supersedes: Vec::new(),
@@ -253,12 +252,19 @@ fn event_id_ok(s: &str) -> bool {
 pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
     match cmd {
         EventCmd::Sign(a) => {
-            let target = match pith::format::rules::event_kind(&a.event_type) {
-                Some((_, None)) | None => {
-                    let others: Vec<&str> = pith::format::rules::EVENT_KINDS
-                        .iter()
-                        .filter(|k| k.2.is_some() && k.0 != "graph_snapshot")
-                        .map(|k| k.0)
+            use pith::format::rules::EventType;
+            let event_type = match EventType::parse(&a.event_type) {
+                Some(EventType::GraphSnapshot) => {
+                    return Err(Failure::Usage(
+                        "--type graph_snapshot: use pith graph".into(),
+                    ));
+                }
+                Some(k) if k.state_list().is_some() => k,
+                _ => {
+                    let others: Vec<&str> = EventType::ALL
+                        .into_iter()
+                        .filter(|k| k.state_list().is_some() && *k != EventType::GraphSnapshot)
+                        .map(EventType::as_str)
                         .collect();
                     return Err(Failure::Usage(format!(
                         "--type {:?}: expected one of {}",
@@ -266,12 +272,6 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                         others.join(", ")
                     )));
                 }
-                Some(_) if a.event_type == "graph_snapshot" => {
-                    return Err(Failure::Usage(
-                        "--type graph_snapshot: use pith graph".into(),
-                    ));
-                }
-                Some((t, Some(_))) => t,
             };
             let subject = PithNumber::parse(&a.subject).ok_or_else(|| {
                 Failure::Usage(format!(
@@ -294,9 +294,8 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                 )));
             }
             let draft = EventDraft {
-                event_type: a.event_type.clone(),
+                event_type,
                 subject,
-                target: target.into(),
                 payload,
                 created_at: now_s(),
                 supersedes: a.supersedes.clone(),
@@ -366,7 +365,7 @@ fn sign_or_request(
                 &pith::format::rules::EVENT_UNHASHED,
             );
             let item = pith::sign::offline::Item {
-                kind: "event",
+                kind: pith::sign::offline::ItemKind::Event,
                 subject: draft.subject.to_string(),
                 title,
                 digest,
@@ -477,7 +476,7 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
             .unwrap_or_default()
             .to_owned();
         let item = pith::sign::offline::Item {
-            kind: "bundle",
+            kind: pith::sign::offline::ItemKind::Bundle,
             subject,
             title: None,
             digest: pith::sign::bundle::bundle_sha256(&unsigned),

@@ -87,12 +87,72 @@ pub const EVENT_KINDS: [(&str, &str, Option<&str>); 9] = [
     ("mirror_hint", "mirror_hint", Some("mirror_hints")),
 ];
 
+/// The kinds of event (spec §9), one variant per row of [`EVENT_KINDS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum EventType {
+    /// `record_created`: the receipt of a Pith number.
+    RecordCreated,
+    /// `graph_snapshot`.
+    GraphSnapshot,
+    /// `author_attestation`.
+    AuthorAttestation,
+    /// `timestamp_anchor`.
+    TimestampAnchor,
+    /// `storage_attestation`.
+    StorageAttestation,
+    /// `citation_signature`.
+    CitationSignature,
+    /// `replication_record`.
+    ReplicationRecord,
+    /// `correction`.
+    Correction,
+    /// `mirror_hint`.
+    MirrorHint,
+}
+
+impl EventType {
+    /// Every kind, in [`EVENT_KINDS`] order.
+    pub const ALL: [EventType; 9] = [
+        EventType::RecordCreated,
+        EventType::GraphSnapshot,
+        EventType::AuthorAttestation,
+        EventType::TimestampAnchor,
+        EventType::StorageAttestation,
+        EventType::CitationSignature,
+        EventType::ReplicationRecord,
+        EventType::Correction,
+        EventType::MirrorHint,
+    ];
+    fn row(self) -> &'static (&'static str, &'static str, Option<&'static str>) {
+        &EVENT_KINDS[self as usize]
+    }
+    /// The wire `event_type`.
+    pub fn as_str(self) -> &'static str {
+        self.row().0
+    }
+    /// Its `target`.
+    pub fn target(self) -> &'static str {
+        self.row().1
+    }
+    /// Its list in `state.current` (None: `record_created`, held as one object).
+    pub fn state_list(self) -> Option<&'static str> {
+        self.row().2
+    }
+    /// From the wire `event_type`.
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
+}
+
+impl std::fmt::Display for EventType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// Look up an event kind: `(target, state list)`.
 pub fn event_kind(event_type: &str) -> Option<(&'static str, Option<&'static str>)> {
-    EVENT_KINDS
-        .iter()
-        .find(|k| k.0 == event_type)
-        .map(|k| (k.1, k.2))
+    EventType::parse(event_type).map(|k| (k.target(), k.state_list()))
 }
 
 /// **decided** (spec §3): YEAR of a Pith number is the UTC year of `metadata.submitted_at`.
@@ -127,3 +187,16 @@ pub fn signed_at_agrees(
 /// **decided** (spec §6): a record without a license is an error unless the operator names
 /// one. (Enforced by the readers; recorded here as the rule.)
 pub const LICENSE_REQUIRED: bool = true;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn event_types_follow_the_table() {
+        for (i, k) in EventType::ALL.into_iter().enumerate() {
+            assert_eq!(k as usize, i);
+            assert_eq!(EventType::parse(k.as_str()), Some(k));
+        }
+    }
+}

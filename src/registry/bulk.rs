@@ -256,9 +256,8 @@ fn make(
         .memo();
     let rc = issue::sign_event_owned(
         EventDraft {
-            event_type: "record_created".into(),
+            event_type: crate::format::rules::EventType::RecordCreated,
             subject: plan.number.clone(),
-            target: "record".into(),
             // written once here, copied into the event digest, the state and the bundle
             payload: issue::record_created_payload(&item.record, &plan.sha, receipt).memo(),
             created_at: created,
@@ -281,9 +280,8 @@ fn make(
         .memo();
     let graph = issue::sign_event_owned(
         EventDraft {
-            event_type: "graph_snapshot".into(),
+            event_type: crate::format::rules::EventType::GraphSnapshot,
             subject: plan.number.clone(),
-            target: "graph".into(),
             payload,
             created_at: created,
             supersedes: Vec::new(),

@@ -73,7 +73,10 @@ pub fn assemble(
     }
     let rc = ordered
         .iter()
-        .find(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created"))
+        .find(|e| {
+            e.get("event_type").and_then(Value::as_str)
+                == Some(crate::format::rules::EventType::RecordCreated.as_str())
+        })
         .ok_or(BundleError::NoRecord)?;
     let record = rc
         .get("payload")
@@ -190,7 +193,10 @@ pub fn assemble_own(
     }
     let rc = events
         .iter()
-        .find(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created"))
+        .find(|e| {
+            e.get("event_type").and_then(Value::as_str)
+                == Some(crate::format::rules::EventType::RecordCreated.as_str())
+        })
         .ok_or(BundleError::NoRecord)?;
     let record = rc
         .get("payload")

@@ -6,7 +6,7 @@
 
 use crate::format::canon::{self, Value};
 use crate::format::digest::{PithNumber, Sha256Digest, canon_sha256, canon_sha256_without};
-use crate::format::rules;
+use crate::format::rules::{self, EventType};
 use crate::format::time::Timestamp;
 use crate::trust::policy::Authorized;
 use crate::trust::signer::{Domain, SignError};
@@ -102,12 +102,10 @@ pub fn signer_block(key: &KeyRef, signer_id: &str) -> Value {
 /// What an event is about, before it is signed.
 #[derive(Clone, Debug)]
 pub struct EventDraft {
-    /// `event_type` (spec §9).
-    pub event_type: String,
+    /// `event_type` (spec §9); it fixes the `target`.
+    pub event_type: EventType,
     /// `subject_pith_number`.
     pub subject: PithNumber,
-    /// `target`.
-    pub target: String,
     /// `payload`.
     pub payload: Value,
     /// `created_at` (whole seconds; the protected time).
@@ -131,7 +129,7 @@ fn event_with(d: &EventDraft, payload: Value, key: &KeyRef) -> Value {
     canon::object([
         ("event_type", d.event_type.as_str().into()),
         ("subject_pith_number", d.subject.to_string().into()),
-        ("target", d.target.as_str().into()),
+        ("target", d.event_type.target().into()),
         ("payload", payload),
         ("signer", signer_block(key, &d.signer_id)),
         ("created_at", d.created_at.fmt_seconds().into()),

@@ -119,8 +119,8 @@ fn malformed(path: impl Into<String>, expected: &str) -> OfflineError {
 /// One artifact to sign.
 #[derive(Clone, Debug)]
 pub struct Item {
-    /// `record_created`, `event` or `bundle`.
-    pub kind: &'static str,
+    /// What is to be signed.
+    pub kind: ItemKind,
     /// The Pith number it is about.
     pub subject: String,
     /// The paper title shown to the signer, when known (checked against the record).
@@ -137,7 +137,7 @@ pub fn request(key: &KeyRef, items: &[Item], created_at: &Timestamp) -> Value {
         .iter()
         .map(|i| {
             canon::object([
-                ("kind", i.kind.into()),
+                ("kind", i.kind.as_str().into()),
                 ("subject", i.subject.as_str().into()),
                 ("title", i.title.as_deref().map_or(Value::Null, Value::from)),
                 ("digest", i.digest.hex().into()),
@@ -413,7 +413,8 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
                         });
                     }
                 }
-                if s(art, "event_type") != Some("record_created")
+                if s(art, "event_type")
+                    != Some(crate::format::rules::EventType::RecordCreated.as_str())
                     || s(art, "subject_pith_number") != Some(facts.number.to_string().as_str())
                 {
                     return Err(malformed(
@@ -434,7 +435,9 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
             }
             ItemKind::Event => {
                 let et = s(art, "event_type").unwrap_or_default();
-                if rules::event_kind(et).is_none() || et == "record_created" {
+                if rules::event_kind(et).is_none()
+                    || et == crate::format::rules::EventType::RecordCreated.as_str()
+                {
                     return Err(OfflineError::UnknownKind {
                         path: format!("{p}.artifact.event_type"),
                         kind: et.into(),
@@ -731,8 +734,8 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Value>,
         let signature = sg.get("signature").cloned().ok_or_else(|| {
             malformed(format!("$.signatures[{i}].signature"), "a signature object")
         })?;
-        match c.kind.as_str() {
-            "record_created" => {
+        match c.kind {
+            ItemKind::RecordCreated => {
                 if let Some(r) = art
                     .as_object_mut()
                     .and_then(|m| m.get_mut("payload"))
@@ -761,7 +764,7 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Value>,
                     m.insert("signature".into(), signature);
                 }
             }
-            "event" => {
+            ItemKind::Event => {
                 if let Some(m) = art.as_object_mut() {
                     m.insert("content_sha256".into(), c.digest.hex().into());
                     m.insert(
@@ -771,7 +774,7 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Value>,
                     m.insert("signature".into(), signature);
                 }
             }
-            _ => {
+            ItemKind::Bundle => {
                 if let Some(m) = art.as_object_mut() {
                     m.insert("bundle_signature".into(), signature);
                 }

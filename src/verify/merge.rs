@@ -132,7 +132,7 @@ fn merge_with(
             }
             seen_prev.insert(k, eid.clone());
         }
-        if et == "record_created"
+        if et == crate::format::rules::EventType::RecordCreated.as_str()
             && let Some(first) = &record_created
         {
             equivocations.push(canon::object([
@@ -252,7 +252,9 @@ fn merge_with(
 /// else the first parseable `subject_pith_number`.
 pub fn subject_of(events: &[Value]) -> Option<PithNumber> {
     for ev in events {
-        if ev.get("event_type").and_then(Value::as_str) == Some("record_created") {
+        if ev.get("event_type").and_then(Value::as_str)
+            == Some(crate::format::rules::EventType::RecordCreated.as_str())
+        {
             let mut ck = Checker::new(None);
             if let Some(f) = check::record(
                 &mut ck,
