@@ -134,11 +134,15 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     let artifacts = pith::sign::offline::apply(&req, &resp, &keyring)
         .map_err(|e| refused(format!("{}: {e}; nothing written", shown(&a.response))))?;
-    let created: Vec<&Value> = artifacts
+    let created: Vec<_> = artifacts
         .iter()
-        .filter(|v| {
-            v.get("event_type").and_then(Value::as_str)
-                == Some(pith::format::rules::EventType::RecordCreated.as_str())
+        .filter_map(|a| match a {
+            pith::sign::offline::Applied::Event(e)
+                if e.event_type() == pith::format::rules::EventType::RecordCreated =>
+            {
+                Some(e)
+            }
+            _ => None,
         })
         .collect();
     if !created.is_empty() {
@@ -159,7 +163,7 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
     }
     let mut b = Vec::new();
     for v in &artifacts {
-        b.extend_from_slice(&canon::to_canonical(v));
+        b.extend_from_slice(&canon::to_canonical(v.value()));
         b.push(b'\n');
     }
     emit(a.out.as_ref(), a.force, &b)?;

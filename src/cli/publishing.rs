@@ -525,20 +525,14 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
     let mut bundles = Vec::new();
     for f in &a.bundles {
         let v = read_json(f)?;
-        let r = pith::verify::verify_value(&v, &keyring, None)
-            .map_err(|e| Failure::Usage(format!("{}: {e}", shown(f))))?;
-        if r.kind != pith::verify::Kind::Bundle || !r.ok() {
+        let b = pith::verify::verify_bundle(v, &keyring).map_err(|r| {
             let first = r
                 .failures
                 .first()
-                .map(ToString::to_string)
-                .unwrap_or_else(|| format!("a {}, not a bundle", r.kind.name()));
-            return Err(Failure::Refused(format!(
-                "{}: not publishing: {first}",
-                shown(f)
-            )));
-        }
-        bundles.push(v);
+                .map_or_else(|| "does not verify".to_owned(), ToString::to_string);
+            Failure::Refused(format!("{}: not publishing: {first}", shown(f)))
+        })?;
+        bundles.push(b);
     }
     let done = pith::registry::publish::publish(&bundles, &keyring, &a.base_url, &a.out)?;
     if a.json {

@@ -7,6 +7,10 @@
 //! each requiring a field no other kind allows (`metadata`/`source` for a record,
 //! `event_type` for an event, `bundle_type` for a bundle), no object is ever two kinds.
 
+mod artifact;
+
+pub use artifact::{Bundle, Event};
+
 /// One kind's fields.
 #[derive(Clone, Copy, Debug)]
 pub struct Schema {

@@ -16,8 +16,10 @@ use crate::format::canon::{self, Value};
 use crate::format::digest::{PithNumber, Sha256Digest};
 use crate::format::rules;
 use crate::format::time::Timestamp;
+use crate::model::Event;
 use crate::sign::issue;
 use crate::trust::policy::Authorized;
+use crate::verify::Verified;
 
 /// The ledger's schema version (table `meta`).
 pub const SCHEMA_VERSION: i64 = 1;
@@ -678,7 +680,8 @@ impl Ledger {
     /// Record a `record_created` event signed elsewhere (an offline signer): in one
     /// transaction, the record (first issue) or its new `last_reissued_at`, the receipt,
     /// and audit rows for its two signatures. The event must already be verified.
-    pub fn record_event(&mut self, event: &Value) -> Result<Issued, LedgerError> {
+    pub fn record_event(&mut self, event: &Verified<Event>) -> Result<Issued, LedgerError> {
+        let event = event.value();
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),

@@ -13,7 +13,9 @@ use crate::format::canon::{self, Value};
 use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::io::{IoError, write_atomic};
+use crate::model::Bundle;
 use crate::trust::keys::KeyWindow;
+use crate::verify::Verified;
 use crate::verify::keyring::Keyring;
 
 /// What publishing did.
@@ -73,13 +75,23 @@ fn put(out: &Path, rel: &str, data: &[u8], done: &mut Published) -> Result<(), I
     Ok(())
 }
 
-/// Write the resolver tree for already-verified `bundles` into `out`.
+/// Write the resolver tree for verified `bundles` into `out`.
+///
+/// Paths come from each bundle's verified Pith number, never from its JSON; only the
+/// verification path makes a [`Verified`] bundle, so an unverified value cannot be
+/// published:
+///
+/// ```compile_fail
+/// # let ring = pith::verify::keyring::Keyring::new();
+/// let v = pith::format::canon::parse(b"{}").unwrap();
+/// pith::registry::publish::publish(&[v], &ring, "https://x", std::path::Path::new("o"));
+/// ```
 ///
 /// `pith-signing-key.json` is the document of the key that signed the newest bundle when
 /// it is active now in the keyring, else of any active key; `generated_at` is the newest
 /// `built_at`.
 pub fn publish(
-    bundles: &[Value],
+    bundles: &[Verified<Bundle>],
     keyring: &Keyring,
     base_url: &str,
     out: &Path,
@@ -87,13 +99,8 @@ pub fn publish(
     let mut done = Published::default();
     let mut newest: Option<(Timestamp, String)> = None;
     for b in bundles {
-        let code = b
-            .get("pith_number")
-            .and_then(Value::as_str)
-            .and_then(|n| n.rsplit(':').next())
-            .unwrap_or_default()
-            .to_owned();
-        let data = bytes(b);
+        let code = &b.number().code;
+        let data = bytes(b.value());
         put(out, &format!("pith/{code}/bundle.json"), &data, &mut done)?;
         put(
             out,
@@ -101,7 +108,7 @@ pub fn publish(
             &data,
             &mut done,
         )?;
-        if let Some(st) = b.get("state") {
+        if let Some(st) = b.state() {
             put(
                 out,
                 &format!("pith/{code}/state.json"),
@@ -109,19 +116,9 @@ pub fn publish(
                 &mut done,
             )?;
         }
-        let built = b
-            .get("built_at")
-            .and_then(Value::as_str)
-            .and_then(Timestamp::parse);
-        let fp = b
-            .get("bundle_signature")
-            .and_then(|s| s.get("public_key_fingerprint"))
-            .and_then(Value::as_str)
-            .unwrap_or_default();
-        if let Some(t) = built
-            && newest.as_ref().is_none_or(|(n, _)| t.micros() > n.micros())
-        {
-            newest = Some((t, fp.to_owned()));
+        let t = *b.built_at();
+        if newest.as_ref().is_none_or(|(n, _)| t.micros() > n.micros()) {
+            newest = Some((t, b.signer().to_owned()));
         }
     }
     for k in keyring.iter() {

@@ -689,9 +689,28 @@ fn sign(
     Ok((response, made))
 }
 
+/// A signed artifact that applying a response produced, verified.
+#[derive(Clone, Debug)]
+pub enum Applied {
+    /// An event (a `record_created` among them).
+    Event(crate::verify::Verified<crate::model::Event>),
+    /// A bundle.
+    Bundle(crate::verify::Verified<crate::model::Bundle>),
+}
+
+impl Applied {
+    /// The artifact.
+    pub fn value(&self) -> &Value {
+        match self {
+            Applied::Event(e) => e.value(),
+            Applied::Bundle(b) => b.value(),
+        }
+    }
+}
+
 /// Apply a response to its request: insert the signatures, verify every artifact against
 /// `keyring`, and return the signed artifacts. Nothing is returned unless all verify.
-pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Value>, OfflineError> {
+pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Applied>, OfflineError> {
     let checked = check_request(req)?;
     closed(resp, "$", &crate::model::RESPONSE)?;
     if s(resp, "response_type") != Some(RESPONSE_TYPE)
@@ -780,19 +799,21 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Value>,
                 }
             }
         }
-        let r = crate::verify::verify_value(&art, keyring, None).map_err(|e| {
-            OfflineError::DoesNotVerify {
-                item: i,
-                first: e.to_string(),
+        let first = |r: crate::verify::Report| OfflineError::DoesNotVerify {
+            item: i,
+            first: r
+                .failures
+                .first()
+                .map_or_else(|| "does not verify".to_owned(), ToString::to_string),
+        };
+        out.push(match c.kind {
+            ItemKind::Bundle => {
+                Applied::Bundle(crate::verify::verify_bundle(art, keyring).map_err(first)?)
             }
-        })?;
-        if let Some(f) = r.failures.first() {
-            return Err(OfflineError::DoesNotVerify {
-                item: i,
-                first: f.to_string(),
-            });
-        }
-        out.push(art);
+            ItemKind::RecordCreated | ItemKind::Event => {
+                Applied::Event(crate::verify::verify_event(art, keyring).map_err(first)?)
+            }
+        });
     }
     Ok(out)
 }

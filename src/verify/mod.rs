@@ -159,6 +159,116 @@ pub fn verify_value(
     })
 }
 
+/// An artifact the one verification path accepted against the operator's keyring.
+///
+/// Only this module makes one, so whatever takes a `Verified<T>` (publishing, applying,
+/// recording) cannot be handed an unverified value:
+///
+/// ```compile_fail
+/// let v = pith::format::canon::parse(b"{}").unwrap();
+/// let forged = pith::verify::Verified(v); // the field is private
+/// ```
+#[derive(Clone, Debug)]
+pub struct Verified<T>(T);
+
+impl<T> Verified<T> {
+    /// The verified artifact.
+    pub fn get(&self) -> &T {
+        &self.0
+    }
+}
+
+impl<T> std::ops::Deref for Verified<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.0
+    }
+}
+
+/// Verify `v` as a signed bundle: the bundle, or the report of why it is not one.
+pub fn verify_bundle(
+    v: Value,
+    keyring: &Keyring,
+) -> Result<Verified<crate::model::Bundle>, Report> {
+    let r = match verify_value(&v, keyring, None) {
+        Ok(r) => r,
+        Err(UnknownArtifact(what)) => return Err(not_a(Kind::Bundle, what)),
+    };
+    if r.kind != Kind::Bundle {
+        let found = format!("a {}", r.kind.name());
+        return Err(not_a(Kind::Bundle, found));
+    }
+    if !r.ok() {
+        return Err(r);
+    }
+    let number = r
+        .pith_number
+        .as_deref()
+        .and_then(crate::format::digest::PithNumber::parse);
+    let built = v
+        .get("built_at")
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse);
+    let signer = v
+        .get("bundle_signature")
+        .and_then(|s| s.get("public_key_fingerprint"))
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let ids = v
+        .get("events")
+        .and_then(Value::as_array)
+        .map(|evs| {
+            evs.iter()
+                .filter_map(|e| e.get("event_id").and_then(Value::as_str).map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default();
+    match (number, built, signer) {
+        (Some(n), Some(b), Some(s)) => Ok(Verified(crate::model::Bundle::new(v, n, b, s, ids))),
+        _ => Err(not_a(
+            Kind::Bundle,
+            "a bundle without its number, time or signer".into(),
+        )),
+    }
+}
+
+/// Verify `v` as a signed event: the event, or the report of why it is not one.
+pub fn verify_event(v: Value, keyring: &Keyring) -> Result<Verified<crate::model::Event>, Report> {
+    let mut ck = Checker::new(Some(keyring));
+    let facts = check::event(&mut ck, &v, "$", None);
+    let subject = v
+        .get("subject_pith_number")
+        .and_then(Value::as_str)
+        .and_then(crate::format::digest::PithNumber::parse);
+    let report = |ck: Checker<'_>| Report {
+        kind: Kind::Event,
+        pith_number: subject.as_ref().map(ToString::to_string),
+        failures: ck.failures,
+        warnings: ck.warnings,
+    };
+    match (facts, subject.clone()) {
+        (Some(f), Some(n)) if ck.ok() => match rules::EventType::parse(&f.event_type) {
+            Some(et) => Ok(Verified(crate::model::Event::new(v, et, f.event_id, n))),
+            None => Err(report(ck)),
+        },
+        _ => Err(report(ck)),
+    }
+}
+
+fn not_a(kind: Kind, found: String) -> Report {
+    Report {
+        kind,
+        pith_number: None,
+        failures: vec![Finding {
+            path: "$".into(),
+            expected: format!("a {}", kind.name()),
+            found,
+            code: "wrong_kind",
+        }],
+        warnings: Vec::new(),
+    }
+}
+
 /// Which log `entries` claim to be: the offline signer's audit log when the first entry's
 /// signature says so, else a ceremony transcript. Every entry's signature must then be of
 /// that kind, and the kind is in the signed bytes, so the claim cannot be switched.
