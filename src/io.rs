@@ -30,7 +30,7 @@ pub enum IoError {
         path: PathBuf,
     },
     /// The target exists and overwriting was not asked for.
-    #[error("refusing to overwrite {} (it exists; pass --force to replace it)", path.display())]
+    #[error("refusing to overwrite {}: it exists", path.display())]
     Exists {
         /// The file.
         path: PathBuf,

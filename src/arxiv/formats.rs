@@ -265,12 +265,7 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
     {
         Some(l) => l.trim().to_owned(),
         None => {
-            return vec![Err(rej(
-                file,
-                &who,
-                "license",
-                "no license stated (pass --default-license URL to name one)",
-            ))];
+            return vec![Err(rej(file, &who, "license", super::NO_LICENSE))];
         }
     };
     let Some(primary) = raw.categories.first().cloned() else {

@@ -131,6 +131,12 @@ impl std::fmt::Display for Rejected {
     }
 }
 
+/// The message when no reader recognises the input (the operator may name the format).
+pub const NO_FORMAT: &str =
+    "unknown format: expected Atom, OAI-PMH, snapshot JSON lines, .abs or a canonical record";
+/// The message when a record states no license and none was named (spec §6, decided).
+pub const NO_LICENSE: &str = "no license stated, and no default license named";
+
 /// A whole input that cannot be read: malformed XML or JSON, an OAI-PMH error response,
 /// an API error entry or empty feed, an unknown format.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -178,7 +184,10 @@ pub fn read(
         Some(Format::Atom) => formats::read_atom(bytes, file, opts),
         Some(Format::OaiArxiv | Format::OaiArxivRaw) => formats::read_oai(bytes, file, opts),
         Some(Format::Record) => read_records(bytes, file),
-        None => Err(ReadError { file: file.to_owned(), message: "unknown format: expected Atom, OAI-PMH, snapshot JSON lines, .abs or a canonical record (or pass --format)".into() }),
+        None => Err(ReadError {
+            file: file.to_owned(),
+            message: NO_FORMAT.into(),
+        }),
     }
 }
 

@@ -69,7 +69,7 @@ impl InputArgs {
             }
         }
         for r in &rejects {
-            eprintln!("refused: {r}");
+            eprintln!("refused: {}", super::with_hint(&r));
         }
         if let Some(p) = &self.rejects {
             let mut out = Vec::new();
@@ -122,7 +122,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                             })?;
                         }
                         Err(r) => {
-                            eprintln!("refused: {r}");
+                            eprintln!("refused: {}", super::with_hint(&r));
                             rejects.push(&r);
                             refused = true;
                         }
@@ -322,7 +322,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                     }
                 }
                 pith::registry::bulk::Outcome::Refused(r) => {
-                    progress.suspend(|| eprintln!("refused: {r}"));
+                    progress.suspend(|| eprintln!("refused: {}", super::with_hint(&r)));
                     rejects.push(r);
                 }
             }

@@ -163,6 +163,9 @@ impl From<CustodyError> for Failure {
     fn from(e: CustodyError) -> Self {
         match e {
             CustodyError::Refused(m) => Failure::Refused(m),
+            e @ CustodyError::Exists { .. } => {
+                Failure::Refused(format!("{e}; pass --force to replace it"))
+            }
             other => Failure::Usage(chain(&other)),
         }
     }

@@ -124,7 +124,9 @@ pub fn chain(e: &dyn std::error::Error) -> String {
 impl From<pith::io::IoError> for Failure {
     fn from(e: pith::io::IoError) -> Self {
         match e {
-            pith::io::IoError::Exists { .. } => Failure::Refused(chain(&e)),
+            pith::io::IoError::Exists { .. } => {
+                Failure::Refused(format!("{}; pass --force to replace it", chain(&e)))
+            }
             e => Failure::Usage(chain(&e)),
         }
     }
@@ -133,6 +135,19 @@ impl From<pith::io::IoError> for Failure {
 impl From<pith::verify::keyring::KeyringError> for Failure {
     fn from(e: pith::verify::keyring::KeyringError) -> Self {
         Failure::Usage(chain(&e))
+    }
+}
+
+/// A library refusal with the flag that settles it, where one does (library messages
+/// never name flags).
+pub fn with_hint(msg: &dyn std::fmt::Display) -> String {
+    let m = msg.to_string();
+    if m.contains(pith::arxiv::NO_FORMAT) {
+        format!("{m} (pass --format)")
+    } else if m.contains(pith::arxiv::NO_LICENSE) {
+        format!("{m} (pass --default-license URL)")
+    } else {
+        m
     }
 }
 

@@ -166,7 +166,12 @@ pub fn graph(a: GraphArgs) -> Result<u8, Failure> {
     for it in items {
         match it {
             Ok(i) => good.push(i),
-            Err(r) => return Err(Failure::Refused(format!("refused: {r}"))),
+            Err(r) => {
+                return Err(Failure::Refused(format!(
+                    "refused: {}",
+                    super::with_hint(&r)
+                )));
+            }
         }
     }
     let [item] = <[_; 1]>::try_from(good).map_err(|g: Vec<_>| {

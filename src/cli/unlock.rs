@@ -84,8 +84,13 @@ pub fn unlock(
         }
         None => Unlock::Passphrase(passphrase(pass_file, env, what, false)?),
     };
-    SigningKey::decrypt(&sealed, &how)
-        .map_err(|e| Failure::Usage(format!("{}: {e}", path.display())))
+    SigningKey::decrypt(&sealed, &how).map_err(|e| {
+        let hint = match e {
+            pith::trust::secret::SecretKeyError::NeedsIdentity => " (pass --identity FILE)",
+            _ => "",
+        };
+        Failure::Usage(format!("{}: {e}{hint}", path.display()))
+    })
 }
 
 /// Open a secret key file and admit it under the library's key-validity policy at `now`:

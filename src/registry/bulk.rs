@@ -234,7 +234,7 @@ fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<It
         (None, _) => Err(rej("-", "no record on this line".into())),
         (Some(_), Some(_)) => Err(rej(
             "-",
-            "several records on one line (use --version N or leave out --all-versions)".into(),
+            "several records on one line (name one version, or read every version)".into(),
         )),
     }
 }

@@ -57,7 +57,7 @@ pub enum LedgerError {
     },
     /// The ledger says a number was first computed after the time of this issue (a clock
     /// set back, or `--at` in the past): refused rather than sign an impossible receipt.
-    #[error("registry ledger {}: {number} was first computed at {first}, after this issue's time {now}: refusing to reissue it (clock set back, or --at in the past?)", path.display())]
+    #[error("registry ledger {}: {number} was first computed at {first}, after this issue's time {now}: refusing to reissue it (clock set back, or a fixed issue time in the past?)", path.display())]
     Clock {
         /// The database file.
         path: PathBuf,

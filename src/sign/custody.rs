@@ -39,6 +39,14 @@ pub enum CustodyError {
     /// The operation is refused (exists, wrong state, mismatch).
     #[error("{0}")]
     Refused(String),
+    /// The key id is already in the directory and replacing it was not asked for.
+    #[error("refusing to overwrite {}: key {key_id:?} exists", path.display())]
+    Exists {
+        /// The existing file.
+        path: PathBuf,
+        /// The key id.
+        key_id: String,
+    },
     /// A signature could not be made.
     #[error(transparent)]
     Sign(#[from] SignError),
@@ -104,11 +112,10 @@ pub fn write_new_key(
     if !force {
         for p in [&pub_path, &secret_path] {
             if p.exists() {
-                return Err(CustodyError::Refused(format!(
-                    "refusing to overwrite {} (key {:?} exists; pass --force to replace it)",
-                    p.display(),
-                    key.key_id()
-                )));
+                return Err(CustodyError::Exists {
+                    path: p.clone(),
+                    key_id: key.key_id().to_owned(),
+                });
             }
         }
     }
@@ -316,7 +323,7 @@ pub fn rotate(
     active_at(&ring, old.key_id(), at)?;
     if at.micros() < now.micros() {
         return Err(CustodyError::Refused(format!(
-            "--at {at} is in the past: a rotation cannot take effect before it is made (now {now})"
+            "the rotation time {at} is in the past: a rotation cannot take effect before it is made (now {now})"
         )));
     }
     let (new_key, generated) = match new {
@@ -446,7 +453,7 @@ pub fn revoke(
     if self_signed {
         if let Some(other) = revocation_signer(&ring, target, now) {
             return Err(CustodyError::Refused(format!(
-                "key {:?} is active: sign the revocation with it (--signer {0}), not with the revoked key",
+                "key {:?} is active: the revocation must be signed by it, not by the revoked key",
                 other.doc.key_id
             )));
         }

@@ -108,6 +108,9 @@ pub enum SecretKeyError {
     /// An identity file cannot be used.
     #[error("identity file: {0}")]
     Identity(String),
+    /// The file is encrypted to age recipients, and a passphrase was given.
+    #[error("the file is encrypted to age recipients, not a passphrase: an identity opens it")]
+    NeedsIdentity,
     /// The passphrase is empty.
     #[error("empty passphrase refused")]
     EmptyPassphrase,
@@ -271,10 +274,7 @@ impl SigningKey {
         let mut reader = match unlock {
             Unlock::Passphrase(p) => {
                 if !d.is_scrypt() {
-                    return Err(SecretKeyError::Decrypt(
-                        "the file is encrypted to recipients, not a passphrase: pass --identity"
-                            .into(),
-                    ));
+                    return Err(SecretKeyError::NeedsIdentity);
                 }
                 let mut id = age::scrypt::Identity::new(p.clone());
                 id.set_max_work_factor(MAX_SCRYPT_LOG_N);
