@@ -11,6 +11,7 @@ mod canon_vectors;
 mod cli;
 mod crash;
 mod ed25519_vectors;
+mod float_repr;
 mod forgery;
 mod hostile;
 pub mod issue;

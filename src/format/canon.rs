@@ -861,7 +861,8 @@ pub fn python_float_repr(f: f64) -> String {
         Some(m) => (true, m),
         None => (false, mant),
     };
-    let digits: String = mant.chars().filter(|c| *c != '.').collect();
+    let mut digits: String = mant.chars().filter(|c| *c != '.').collect();
+    break_tie_to_even(f, &mut digits, exp);
     let mut s = String::with_capacity(24);
     if neg {
         s.push('-');
@@ -898,6 +899,58 @@ pub fn python_float_repr(f: f64) -> String {
         s.push_str(&a.to_string());
     }
     s
+}
+
+/// Make Rust's shortest digits of `f` (`digits`, the first one at 10^`exp`) Python's.
+///
+/// Both pick the shortest digits that read back as `f`, the nearer of the two candidates
+/// when both do; when `f` lies exactly halfway between them, Rust's `{:e}` takes the upper
+/// and Python's repr (Gay's dtoa, mode 0) the one whose last digit is even. Rust's digits
+/// differ from Python's only if their last digit is odd, `f` is exactly half a unit of
+/// that digit above the digits one lower, and those also read back as `f`.
+fn break_tie_to_even(f: f64, digits: &mut String, exp: i32) {
+    let last = digits.as_bytes()[digits.len() - 1];
+    if last.is_multiple_of(2) {
+        return;
+    }
+    // |f| = m * 2^e exactly, m odd.
+    let bits = f.to_bits();
+    let field = ((bits >> 52) & 0x7ff) as i32;
+    let frac = bits & ((1 << 52) - 1);
+    let (m, e) = if field == 0 {
+        (frac, -1074)
+    } else {
+        (frac | 1 << 52, field - 1075)
+    };
+    if m == 0 {
+        return;
+    }
+    let (m, e) = (m >> m.trailing_zeros(), e + m.trailing_zeros() as i32);
+    // The tie: |f| = (10 * d - 5) * 10^p for the digits d, p = exp - len; with 10d - 5
+    // odd, that needs e = p and m = (10d - 5) * 5^p (so p is small: no work past here
+    // for almost every float).
+    let p = exp - digits.len() as i32;
+    if e != p {
+        return;
+    }
+    let Some(t) = digits.parse::<u64>().ok().map(|d| 10 * d - 5) else {
+        return;
+    };
+    let five = 5u64.checked_pow(p.unsigned_abs());
+    let tie = if p >= 0 {
+        five.and_then(|q| t.checked_mul(q)) == Some(m)
+    } else {
+        five.and_then(|q| m.checked_mul(q)) == Some(t)
+    };
+    if !tie {
+        return;
+    }
+    let mut lower = digits.clone();
+    lower.pop();
+    lower.push(char::from(last - 1));
+    if format!("{lower}e{}", p + 1).parse::<f64>() == Ok(f.abs()) {
+        *digits = lower;
+    }
 }
 
 #[cfg(test)]
@@ -999,6 +1052,9 @@ mod tests {
             (1.7976931348623157e308, "1.7976931348623157e+308"),
             (0.5, "0.5"),
             (1234.5e-10, "1.2345e-07"),
+            // ties: halfway between two shortest candidates, Python keeps the even digit
+            (634004877786052.0 + 0.25, "634004877786052.2"),
+            (2f64.powi(-25), "2.9802322387695312e-08"),
         ] {
             assert_eq!(python_float_repr(f), want, "{f}");
         }
