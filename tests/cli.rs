@@ -235,12 +235,7 @@ fn main_job_end_to_end_on_the_shipped_example() {
         Some("Abhirup Datta, Wentao Zhan")
     );
     // and the independent implementation accepts it
-    let pithref = crate::util::root().join("../shared/bench/pithref.py");
-    let py = std::process::Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if pithref.exists() && py {
+    if let Some(pithref) = crate::util::pithref() {
         let pk =
             canon::parse(&std::fs::read("keys.example/pith-example-2026-11.pub.json").unwrap())
                 .unwrap()
@@ -257,10 +252,6 @@ fn main_job_end_to_end_on_the_shipped_example() {
             out.status.success(),
             "pithref: {}",
             String::from_utf8_lossy(&out.stdout)
-        );
-    } else {
-        eprintln!(
-            "SKIPPED pithref cross-check: needs ../shared/bench/pithref.py and Python's cryptography"
         );
     }
 }

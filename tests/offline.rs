@@ -487,10 +487,11 @@ fn sign_runs_without_a_network() {
     let probe = std::process::Command::new("unshare")
         .args(["-n", "true"])
         .status();
-    if !probe.is_ok_and(|s| s.success()) {
-        eprintln!(
-            "SKIPPED: unshare -n is not permitted here; pith sign was not run in an empty network namespace"
-        );
+    if !crate::util::available(
+        probe.is_ok_and(|s| s.success()),
+        "unshare -n (an empty network namespace for pith sign)",
+        "PITH_REQUIRE_NETNS",
+    ) {
         return;
     }
     let bin = assert_cmd::cargo::cargo_bin("pith");

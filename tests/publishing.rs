@@ -363,17 +363,9 @@ fn cli_event_sign_resign_bundle_verify_and_pithref_agrees() {
         .assert()
         .code(1);
     // a second, independent implementation
-    let pithref = crate::util::root().join("../shared/bench/pithref.py");
-    let has_crypto = std::process::Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !pithref.exists() || !has_crypto {
-        eprintln!(
-            "SKIPPED pithref cross-check: needs ../shared/bench/pithref.py and Python's cryptography"
-        );
+    let Some(pithref) = crate::util::pithref() else {
         return;
-    }
+    };
     let out = std::process::Command::new("python3")
         .arg(&pithref)
         .args([
@@ -485,7 +477,11 @@ fn publish_tree_is_served_at_every_manifest_url() {
         .stderr(std::process::Stdio::null())
         .spawn()
     else {
-        eprintln!("SKIPPED static-server check: python3 not found");
+        crate::util::available(
+            false,
+            "python3 (its http.server serves the tree)",
+            "PITH_REQUIRE_PYTHON",
+        );
         return;
     };
     let start = std::time::Instant::now();

@@ -333,17 +333,9 @@ fn detection_and_malformed_input() {
 
 #[test]
 fn snapshot_records_equal_pithref() {
-    let pithref = crate::util::root().join("../shared/bench/pithref.py");
-    let ok_py = std::process::Command::new("python3")
-        .args(["-c", "import cryptography"])
-        .status()
-        .is_ok_and(|s| s.success());
-    if !pithref.exists() || !ok_py {
-        eprintln!(
-            "SKIPPED: pithref comparison needs ../shared/bench/pithref.py and Python's cryptography"
-        );
+    let Some(pithref) = crate::util::pithref() else {
         return;
-    }
+    };
     let f = data("arxiv/snapshot-head200.jsonl");
     let script = format!(
         "import importlib.util,json,sys\nspec=importlib.util.spec_from_file_location('pr','{}')\npr=importlib.util.module_from_spec(spec)\nspec.loader.exec_module(pr)\nfor l in open('{}'):\n    print(pr.canon_sha256(pr.canonical_record_from_arxiv(json.loads(l),default_license='{DEF}')))\n",

@@ -134,3 +134,32 @@ pub fn authorized(key: pith::trust::secret::SigningKey) -> pith::trust::policy::
     let now = pith::format::time::Timestamp::parse("2026-06-01T00:00:00Z").unwrap();
     pith::trust::policy::Authorized::new(Box::new(key), trusted, &now).unwrap()
 }
+
+/// Whether an external cross-check can run. When it cannot, the test is skipped with a
+/// line on stderr — unless `var` is set (`.ci/run` sets it after installing the tool), in
+/// which case the missing tool fails the test: CI never passes by skipping.
+pub fn available(ok: bool, what: &str, var: &str) -> bool {
+    if !ok {
+        assert!(
+            std::env::var_os(var).is_none(),
+            "{what} is not available, and {var} is set: this cross-check must run"
+        );
+        eprintln!("SKIPPED: {what} is not available (.ci/run provides it and sets {var})");
+    }
+    ok
+}
+
+/// The Python peer `../shared/bench/pithref.py` with Python's cryptography, when present.
+pub fn pithref() -> Option<PathBuf> {
+    let p = root().join("../shared/bench/pithref.py");
+    let crypto = std::process::Command::new("python3")
+        .args(["-c", "import cryptography"])
+        .status()
+        .is_ok_and(|s| s.success());
+    available(
+        p.exists() && crypto,
+        "the Python peer (../shared/bench/pithref.py and python3-cryptography)",
+        "PITH_REQUIRE_PYTHON",
+    )
+    .then_some(p)
+}
