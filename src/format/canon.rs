@@ -92,19 +92,31 @@ impl Value {
             _ => None,
         }
     }
-    /// The mutable object map, if this is an object (never for a [`Memo`]: it is frozen).
+    /// The mutable object map, if this is an object. A [`Memo`] is first thawed into the
+    /// plain value it holds (its written bytes no longer match once it changes), so a
+    /// mutation through it is never silently lost.
     pub fn as_object_mut(&mut self) -> Option<&mut Map> {
+        self.thaw();
         match self {
             Value::Object(m) => Some(m),
             _ => None,
+        }
+    }
+    /// Replace a [`Memo`] by the plain value it holds.
+    fn thaw(&mut self) {
+        if let Value::Memo(m) = self {
+            let plain = m.value().clone();
+            *self = plain;
         }
     }
     /// The member `key` of an object, mutably.
     pub fn get_mut(&mut self, key: &str) -> Option<&mut Value> {
         self.as_object_mut()?.get_mut(key)
     }
-    /// The elements of an array, mutably.
+    /// The elements of an array, mutably (a [`Memo`] is thawed first, as for
+    /// [`Self::as_object_mut`]).
     pub fn as_array_mut(&mut self) -> Option<&mut Vec<Value>> {
+        self.thaw();
         match self {
             Value::Array(a) => Some(a),
             _ => None,
@@ -310,11 +322,6 @@ pub fn parse(input: &[u8]) -> Result<Value, CanonError> {
         return Err(p.err(CanonErrorKind::TrailingData));
     }
     Ok(v)
-}
-
-/// Parse a string strictly (see [`parse`]).
-pub fn parse_str(s: &str) -> Result<Value, CanonError> {
-    parse(s.as_bytes())
 }
 
 enum Seg {
@@ -1032,6 +1039,14 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn mutating_a_memo_thaws_it_and_changes_the_canonical_form() {
+        let mut v = object([("a", Value::Int(1))]).memo();
+        v.as_object_mut().unwrap().insert("b".into(), Value::Int(2));
+        assert!(matches!(v, Value::Object(_)));
+        assert_eq!(to_canonical(&v), b"{\"a\":1,\"b\":2}");
     }
 
     #[test]

@@ -184,10 +184,6 @@ pub fn signed_at_agrees(
     (0..precision).contains(&d)
 }
 
-/// **decided** (spec §6): a record without a license is an error unless the operator names
-/// one. (Enforced by the readers; recorded here as the rule.)
-pub const LICENSE_REQUIRED: bool = true;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -3,9 +3,7 @@
 use std::collections::BTreeMap;
 
 use crate::format::canon::{self, Value};
-use crate::format::digest::{
-    canon_sha256, canon_sha256_without, links, mirror_hint, source_aliases,
-};
+use crate::format::digest::{canon_sha256_without, links, mirror_hint, source_aliases};
 use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::trust::policy::Authorized;
@@ -281,16 +279,6 @@ fn built_at(bundle: &Value) -> Result<Timestamp, SignError> {
         .and_then(Value::as_str)
         .and_then(Timestamp::parse)
         .ok_or_else(|| SignError::NotValid("the bundle has no valid built_at".into()))
-}
-
-/// The state of a bundle as its own file (`state.json`), and its digest for tests.
-pub fn state_of(bundle: &Value) -> Option<&Value> {
-    bundle.get("state")
-}
-
-/// Digest of a whole value (for deterministic publish checks).
-pub fn digest_of(v: &Value) -> String {
-    canon_sha256(v).hex()
 }
 
 /// Sign an assembled bundle and return its canonical bytes, serializing it only once:

@@ -10,7 +10,7 @@ use base64::Engine as _;
 use ed25519_dalek::VerifyingKey;
 
 use crate::format::canon::{self, Value};
-use crate::format::digest::{hex, key_fingerprints, unhex};
+use crate::format::digest::{hex, key_fingerprints};
 use crate::format::rules;
 use crate::format::time::Timestamp;
 
@@ -314,11 +314,6 @@ impl KeyDocument {
         }
         Value::Object(m)
     }
-}
-
-/// Decode hex of exactly 32 bytes.
-pub fn hex32(s: &str) -> Option<[u8; 32]> {
-    unhex(s)?.try_into().ok()
 }
 
 /// Why a signing key was not valid at a time.
