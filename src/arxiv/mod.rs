@@ -1,4 +1,4 @@
-//! Readers for arXiv metadata in every format operators feed in (spec §6, issue 4).
+//! Readers for arXiv metadata in every format operators feed in (spec §6).
 //!
 //! `detect` and `read` with the types below are the interface; the readers live in
 //! `formats.rs` (snapshot, `.abs`, Atom, OAI-PMH) and here (plain canonical records).

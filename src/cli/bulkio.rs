@@ -4,7 +4,7 @@ use std::io::{BufRead, BufReader, IsTerminal as _, Read as _, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use super::issue::InputArgs;
+use super::input::InputArgs;
 use super::{Failure, shown};
 
 /// A bulk input opened, with its first line read under the bulk line limit.

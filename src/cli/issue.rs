@@ -1,191 +1,10 @@
-//! `pith record` and `pith issue`: arXiv metadata to canonical records, numbers, receipts.
+//! `pith issue`: Pith numbers, signed receipts in record_created events, kept in the ledger.
 
 use std::path::PathBuf;
 
-use pith::arxiv::{self, Format, Item, ReadOptions, Rejected};
-use pith::format::canon::{self, Value};
-
+use super::input::InputArgs;
 use super::unlock::UnlockArgs;
-use super::{Failure, chain, json_line, shown};
-
-/// How inputs are read (shared by `record` and `issue`).
-#[derive(clap::Args, Debug)]
-pub struct InputArgs {
-    /// Input files (`-` for stdin): Atom, OAI-PMH arXiv/arXivRaw, snapshot JSON lines,
-    /// .abs, or canonical-record JSON. The format is detected from the content.
-    #[arg(required = true)]
-    pub(super) inputs: Vec<PathBuf>,
-    /// Force the input format.
-    #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Format::NAMES))]
-    pub(super) format: Option<String>,
-    /// Only this version (where the source lists versions); default the latest.
-    #[arg(long, conflicts_with = "all_versions")]
-    version: Option<u32>,
-    /// One record per version the source lists.
-    #[arg(long)]
-    all_versions: bool,
-    /// License URL for records that state none (otherwise they are refused).
-    #[arg(long, value_name = "URL")]
-    default_license: Option<String>,
-    /// Also write refused records here, as JSON lines.
-    #[arg(long, value_name = "FILE")]
-    pub(super) rejects: Option<PathBuf>,
-}
-
-impl InputArgs {
-    pub(super) fn options(&self) -> ReadOptions {
-        ReadOptions {
-            format: self.format.as_deref().and_then(Format::parse),
-            version: self.version,
-            all_versions: self.all_versions,
-            default_license: self.default_license.clone(),
-        }
-    }
-
-    /// Read every input; refused records and unreadable inputs are reported on stderr (and
-    /// in `--rejects`). Returns the good items and whether anything was refused.
-    fn read_all(&self) -> Result<(Vec<Item>, bool), Failure> {
-        let opts = self.options();
-        let mut good = Vec::new();
-        let mut rejects: Vec<Rejected> = Vec::new();
-        for f in &self.inputs {
-            let name = shown(f);
-            let bytes = pith::io::read_input(f)?;
-            match arxiv::read(&bytes, &name, &opts) {
-                Ok(items) => {
-                    for it in items {
-                        match it {
-                            Ok(i) => good.push(i),
-                            Err(r) => rejects.push(r),
-                        }
-                    }
-                }
-                Err(e) => rejects.push(Rejected {
-                    file: name,
-                    record: "(whole input)".into(),
-                    field: "-".into(),
-                    message: e.message,
-                }),
-            }
-        }
-        for r in &rejects {
-            eprintln!("refused: {}", super::with_hint(&r));
-        }
-        if let Some(p) = &self.rejects {
-            let mut out = Vec::new();
-            for r in &rejects {
-                let v = serde_json::to_value(r).map_err(|e| Failure::Usage(e.to_string()))?;
-                out.extend_from_slice(json_line(&v).as_bytes());
-            }
-            pith::io::write_output(Some(p), &out, true)?;
-        }
-        Ok((good, !rejects.is_empty()))
-    }
-}
-
-#[derive(clap::Args, Debug)]
-pub struct RecordArgs {
-    #[command(flatten)]
-    input: InputArgs,
-    /// Machine-readable output: one JSON object per record.
-    #[arg(long)]
-    json: bool,
-    /// Write the records' lines here (atomically, at the end) instead of stdout.
-    #[arg(long)]
-    out: Option<PathBuf>,
-    /// Replace an existing --out file.
-    #[arg(long)]
-    force: bool,
-}
-
-pub fn record(a: RecordArgs) -> Result<u8, Failure> {
-    // the lines are the output, with or without --json
-    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, false)?;
-    let out = sink.writer();
-    let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
-    let mut refused = false;
-    let opts = a.input.options();
-    let threads = std::thread::available_parallelism().map_or(1, usize::from);
-    for f in &a.input.inputs {
-        let name = shown(f);
-        let mut emit_items =
-            |items: Vec<Result<Item, Rejected>>| -> Result<(), pith::registry::bulk::BulkError> {
-                for it in items {
-                    match it {
-                        Ok(it) => {
-                            let line = record_line(&it, a.json);
-                            out.write_all(line.as_bytes()).map_err(|source| {
-                                pith::registry::bulk::BulkError::Io {
-                                    what: "cannot write the output".into(),
-                                    source,
-                                }
-                            })?;
-                        }
-                        Err(r) => {
-                            eprintln!("refused: {}", super::with_hint(&r));
-                            rejects.push(&r);
-                            refused = true;
-                        }
-                    }
-                }
-                Ok(())
-            };
-        match super::bulkio::open_lines(f, &a.input)? {
-            Some(mut reader) => {
-                pith::registry::bulk::read_lines(
-                    &mut reader,
-                    &name,
-                    threads,
-                    &opts,
-                    &mut emit_items,
-                )
-                .map_err(|e| Failure::Usage(chain(&e)))?;
-            }
-            None => {
-                let bytes = pith::io::read_input(f)?;
-                let items = match arxiv::read(&bytes, &name, &opts) {
-                    Ok(items) => items,
-                    Err(e) => vec![Err(Rejected {
-                        file: name.clone(),
-                        record: "(whole input)".into(),
-                        field: "-".into(),
-                        message: e.message,
-                    })],
-                };
-                emit_items(items).map_err(|e| Failure::Usage(chain(&e)))?;
-            }
-        }
-    }
-    sink.finish()?;
-    rejects.finish()?;
-    Ok(u8::from(refused))
-}
-
-/// One record's output line.
-fn record_line(it: &Item, json: bool) -> String {
-    let Some((sha, number)) = pith::sign::issue::number_of(&it.record) else {
-        return format!("{}: internal: record without a number\n", it.position);
-    };
-    let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
-    let id = source_label(&it.record);
-    if json {
-        json_line(&serde_json::json!({
-            "position": it.position,
-            "source": id,
-            "pith_number": number.to_string(),
-            "short_pith_number": number.short(),
-            "canonical_sha256": sha.hex(),
-            "canonical_record": to_json(&it.record),
-            "withdrawn": withdrawn,
-        }))
-    } else {
-        format!(
-            "{number}  {id}  {}{}\n",
-            sha.hex(),
-            if withdrawn { "  withdrawn" } else { "" }
-        )
-    }
-}
+use super::{Failure, chain, shown};
 
 #[derive(clap::Args, Debug)]
 pub struct IssueArgs {
@@ -369,7 +188,7 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
             "--request needs --signer KEY_ID and --keyring DIR".into(),
         ));
     };
-    let kr = super::publishing::key_ref(dir, signer)?;
+    let kr = super::signing::key_ref(dir, signer)?;
     let (items, mut refused) = a.input.read_all()?;
     let path = a
         .registry
@@ -411,24 +230,6 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
     if out.is_empty() {
         return Err(Failure::Refused("no record to put in the request".into()));
     }
-    super::publishing::write_request(req, &kr, &out)?;
+    super::signing::write_request(req, &kr, &out)?;
     Ok(u8::from(refused))
-}
-
-fn to_json(v: &Value) -> serde_json::Value {
-    serde_json::from_slice(&canon::to_canonical(v)).unwrap_or(serde_json::Value::Null)
-}
-
-/// `2605.18404v1` for a record.
-fn source_label(record: &Value) -> String {
-    let s = record.get("source");
-    let id = s
-        .and_then(|s| s.get("id"))
-        .and_then(Value::as_str)
-        .unwrap_or("?");
-    let v = s
-        .and_then(|s| s.get("version"))
-        .and_then(Value::as_int)
-        .unwrap_or(0);
-    format!("{id}v{v}")
 }

@@ -1,4 +1,4 @@
-//! `pith key`: generate, list, rotate, revoke (issue 3). Passphrases come from a file,
+//! `pith key`: generate, list, rotate, revoke. Passphrases come from a file,
 //! the environment (with a warning) or a no-echo TTY prompt; never from argv.
 
 use std::path::PathBuf;

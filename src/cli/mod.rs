@@ -5,13 +5,19 @@ use std::path::{Path, PathBuf};
 use clap::{Parser, Subcommand};
 
 mod bulkio;
+mod bundle;
 mod canon;
+mod event;
+mod graph;
+mod input;
 mod issue;
 mod key;
 mod merge;
 mod offline;
-mod publishing;
+mod publish;
+mod record;
 mod registry;
+mod signing;
 mod unlock;
 mod verify;
 
@@ -32,21 +38,21 @@ enum Cmd {
     /// Verify bundles, states, events, receipts, key documents against a keyring (spec §12).
     Verify(verify::Args),
     /// Canonical records and Pith numbers of arXiv metadata (no key needed).
-    Record(issue::RecordArgs),
+    Record(record::RecordArgs),
     /// Issue Pith numbers: signed receipts in record_created events, kept in the ledger.
     Issue(issue::IssueArgs),
     /// The registry ledger: show, export.
     #[command(subcommand)]
     Registry(registry::Cmd),
     /// Sign a graph_snapshot event for a paper (spec §9).
-    Graph(publishing::GraphArgs),
+    Graph(graph::GraphArgs),
     /// Sign or re-sign events of the other kinds.
     #[command(subcommand)]
-    Event(publishing::EventCmd),
+    Event(event::EventCmd),
     /// Merge events and assemble a signed bundle (spec §11).
-    Bundle(publishing::BundleArgs),
+    Bundle(bundle::BundleArgs),
     /// Write the static resolver tree for verified bundles.
-    Publish(publishing::PublishArgs),
+    Publish(publish::PublishArgs),
     /// Sign a signing request on the offline machine, after review.
     Sign(offline::SignArgs),
     /// Apply a signing response: insert, verify, then write (and record in the ledger).
@@ -69,11 +75,11 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Sign(a) => offline::sign(a),
         Cmd::Apply(a) => offline::apply(a),
         Cmd::Audit(c) => offline::audit(c),
-        Cmd::Graph(a) => publishing::graph(a),
-        Cmd::Event(c) => publishing::event(c),
-        Cmd::Bundle(a) => publishing::bundle(a),
-        Cmd::Publish(a) => publishing::publish(a),
-        Cmd::Record(a) => issue::record(a),
+        Cmd::Graph(a) => graph::graph(a),
+        Cmd::Event(c) => event::event(c),
+        Cmd::Bundle(a) => bundle::bundle(a),
+        Cmd::Publish(a) => publish::publish(a),
+        Cmd::Record(a) => record::record(a),
         Cmd::Issue(a) => issue::issue(a),
         Cmd::Registry(c) => registry::run(c),
     }

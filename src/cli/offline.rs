@@ -1,4 +1,4 @@
-//! `pith sign` (offline), `pith apply` (online), `pith audit export` (issue 6).
+//! `pith sign` (offline), `pith apply` (online), `pith audit export`.
 
 use std::io::{BufRead as _, Write as _};
 use std::path::{Path, PathBuf};

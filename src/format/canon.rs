@@ -36,7 +36,7 @@ pub enum Value {
     Memo(Memo),
 }
 
-/// A value with its canonical bytes, written once (issue 7: each object serialized once).
+/// A value with its canonical bytes, written once (each object serialized once).
 ///
 /// Bulk issuing puts the same payloads and record into an event's digest, the state, the
 /// state's digest and the bundle; a memo is serialized once and then copied, and cloned by

@@ -1,4 +1,4 @@
-//! Bulk paths (issue 7): JSON lines in, JSON lines out, bounded memory, every core.
+//! Bulk paths: JSON lines in, JSON lines out, bounded memory, every core.
 //!
 //! Input is read in chunks of lines; each chunk is parsed and signed on `threads` worker
 //! threads and written in input order, so the output is byte-identical whatever the

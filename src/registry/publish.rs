@@ -1,4 +1,4 @@
-//! The static resolver tree the registry serves (issue 5).
+//! The static resolver tree the registry serves.
 //!
 //! ```text
 //! pith/{CODE}/bundle.json  pith/{CODE}/state.json  .well-known/pith/{CODE}/bundle.json

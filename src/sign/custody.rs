@@ -1,4 +1,4 @@
-//! Key custody operations on a keyring directory: generate, rotate, revoke, list (issue 3).
+//! Key custody operations on a keyring directory: generate, rotate, revoke, list.
 //!
 //! A keyring directory holds `ID.pub.json` key documents, `ID.key.age` secret keys (or
 //! those live elsewhere), `OLD--NEW.transition.json` and `ID.revocation.json` statements,

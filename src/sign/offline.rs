@@ -1,5 +1,5 @@
 //! Offline signing: requests prepared online, signed on an air-gapped machine, applied
-//! online (issue 6).
+//! online.
 //!
 //! A **signing request** holds the artifacts to sign, complete but for their signatures,
 //! each with what the signature will cover (kind, subject, digest), the key that must sign,

@@ -154,7 +154,7 @@ pub struct KeyDocument {
     pub key: PublicKey,
     /// `rotates_at`: the time after which the key no longer signs.
     pub rotates_at: Option<Timestamp>,
-    /// `valid_from` (pith extension, issue 3): when the key starts signing.
+    /// `valid_from` (pith extension, decided): when the key starts signing.
     pub valid_from: Option<Timestamp>,
     /// The document as read.
     pub raw: Value,
@@ -323,7 +323,7 @@ pub enum KeyWindow {
     Valid,
     /// The time is before the key's `valid_from`.
     NotYetValid(Timestamp),
-    /// The time is at or after `rotates_at` (issue 3: OLD signs only before it).
+    /// The time is at or after `rotates_at` (OLD signs only before it).
     Rotated(Timestamp),
     /// The time is at or after a revocation.
     Revoked(Timestamp, String),

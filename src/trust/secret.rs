@@ -1,4 +1,4 @@
-//! Signing keys: generation, the secret-key file format, age encryption (issue 3).
+//! Signing keys: generation, the secret-key file format, age encryption.
 //!
 //! A secret key file `ID.key.age` is an age file (encrypted to a passphrase with scrypt,
 //! or to the custodians' X25519 recipients). Its plaintext is five text lines, so the stock

@@ -1,4 +1,4 @@
-//! Key ceremonies: key-transition statements, revocations and the transcript (issue 3).
+//! Key ceremonies: key-transition statements, revocations and the transcript.
 //!
 //! All three are pith's own formats (**decided**, see `rules.rs`), built like the
 //! registry's objects: a digest over the canonical form without the digest and signature

@@ -31,9 +31,9 @@ pub enum Kind {
     Receipt,
     /// A public key document (spec §7).
     KeyDocument,
-    /// A key-transition statement (issue 3).
+    /// A key-transition statement.
     KeyTransition,
-    /// A key revocation statement (issue 3).
+    /// A key revocation statement.
     KeyRevocation,
     /// A ceremony transcript or signer audit log (JSON lines, hash-chained).
     Transcript,
