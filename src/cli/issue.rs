@@ -208,17 +208,14 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
             Err(e) => return Err(Failure::Usage(chain(&e))),
         };
         let receipt = pith::sign::issue::unsigned_receipt(&kr, &plan.sha, &plan.first, &plan.now);
-        let created =
-            pith::format::time::Timestamp::parse(&plan.now.fmt_seconds()).unwrap_or(plan.now);
-        let draft = pith::sign::issue::EventDraft {
-            event_type: pith::format::rules::EventType::RecordCreated,
-            subject: plan.number.clone(),
-            payload: pith::sign::issue::record_created_payload(&it.record, &plan.sha, receipt),
-            created_at: created,
-            supersedes: Vec::new(),
-            prev_event: None,
-            signer_id: a.signer_id.clone(),
-        };
+        let draft = pith::sign::issue::record_created_draft(
+            &plan.number,
+            &it.record,
+            &plan.sha,
+            receipt,
+            &plan.now,
+            &a.signer_id,
+        );
         out.push(pith::sign::offline::Item {
             kind: pith::sign::offline::ItemKind::RecordCreated,
             subject: plan.number.to_string(),

@@ -174,7 +174,7 @@ impl From<CustodyError> for Failure {
 /// Now, to whole seconds.
 fn now() -> Timestamp {
     let n = Timestamp::now();
-    Timestamp::parse(&n.fmt_seconds()).unwrap_or(n)
+    n.to_seconds()
 }
 
 fn parse_time(s: &str, flag: &str) -> Result<Timestamp, Failure> {

@@ -59,7 +59,7 @@ pub fn write_request(
 
 pub fn now_s() -> Timestamp {
     let n = Timestamp::now();
-    Timestamp::parse(&n.fmt_seconds()).unwrap_or(n)
+    n.to_seconds()
 }
 
 pub fn out_value(v: &Value, out: Option<&PathBuf>, force: bool) -> Result<u8, Failure> {

@@ -73,6 +73,10 @@ impl Timestamp {
     pub fn now() -> Self {
         Self::from_datetime(Utc::now(), false)
     }
+    /// This time truncated to whole seconds (the precision of `created_at`, `built_at`).
+    pub fn to_seconds(&self) -> Self {
+        Self::from_datetime(self.dt, true)
+    }
     /// The UTC year.
     pub fn year(&self) -> i32 {
         self.dt.year()

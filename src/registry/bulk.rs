@@ -250,21 +250,19 @@ fn make(
     opts: &IssueOptions,
 ) -> Result<(SignedRows, Vec<u8>), String> {
     let now = &plan.now;
-    let created = Timestamp::parse(&now.fmt_seconds()).unwrap_or(*now);
+    let created = now.to_seconds();
     let receipt = issue::receipt(key, &plan.sha, &plan.first, now, now)
         .map_err(|e| e.to_string())?
         .memo();
     let rc = issue::sign_event_owned(
-        EventDraft {
-            event_type: crate::format::rules::EventType::RecordCreated,
-            subject: plan.number.clone(),
-            // written once here, copied into the event digest, the state and the bundle
-            payload: issue::record_created_payload(&item.record, &plan.sha, receipt).memo(),
-            created_at: created,
-            supersedes: Vec::new(),
-            prev_event: None,
-            signer_id: opts.signer_id.clone(),
-        },
+        issue::record_created_draft(
+            &plan.number,
+            &item.record,
+            &plan.sha,
+            receipt,
+            now,
+            &opts.signer_id,
+        ),
         key,
         now,
     )

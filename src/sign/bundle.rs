@@ -254,14 +254,26 @@ pub fn sign(
     signed_at: &Timestamp,
 ) -> Result<Value, SignError> {
     let digest = bundle_sha256(&bundle);
-    let mut sig = key.signature_object(Domain::Bundle, &digest, &built_at(&bundle)?, signed_at)?;
-    if let Some(m) = sig.as_object_mut() {
-        m.insert("bundle_sha256".into(), digest.hex().into());
-    }
+    let sig = signature(key, &digest, &built_at(&bundle)?, signed_at)?;
     if let Some(m) = bundle.as_object_mut() {
         m.insert("bundle_signature".into(), sig);
     }
     Ok(bundle)
+}
+
+/// A `bundle_signature` (spec §11): the signature object over `digest` plus
+/// `bundle_sha256`, by a key valid at `built_at`. The one place it is built.
+pub fn signature(
+    key: &Authorized,
+    digest: &crate::format::digest::Sha256Digest,
+    built_at: &Timestamp,
+    signed_at: &Timestamp,
+) -> Result<Value, SignError> {
+    let mut sig = key.signature_object(Domain::Bundle, digest, built_at, signed_at)?;
+    if let Some(m) = sig.as_object_mut() {
+        m.insert("bundle_sha256".into(), digest.hex().into());
+    }
+    Ok(sig)
 }
 
 /// The protected time of an unsigned bundle: its `built_at` (spec §12); and the check
@@ -291,10 +303,7 @@ pub fn sign_to_bytes(
 ) -> Result<(crate::format::digest::Sha256Digest, Vec<u8>), SignError> {
     let bytes = canon::to_canonical(unsigned);
     let digest = crate::format::digest::sha256(&bytes);
-    let mut sig = key.signature_object(Domain::Bundle, &digest, &built_at(unsigned)?, signed_at)?;
-    if let Some(m) = sig.as_object_mut() {
-        m.insert("bundle_sha256".into(), digest.hex().into());
-    }
+    let sig = signature(key, &digest, &built_at(unsigned)?, signed_at)?;
     // `{"built_at":"YYYY-MM-DDTHH:MM:SSZ",` is 35 bytes; splice after it
     let head = b"{\"built_at\":\"";
     let cut = head.len() + 20 + 2;

@@ -152,7 +152,7 @@ pub fn content_sha256(ev: &Value) -> Sha256Digest {
 }
 
 /// Complete an event with its digests and a signature object `sig` over them.
-fn seal_event(ev: &mut Value, content: &Sha256Digest, sig: Value) {
+pub(crate) fn seal_event(ev: &mut Value, content: &Sha256Digest, sig: Value) {
     if let Some(m) = ev.as_object_mut() {
         m.insert("content_sha256".into(), content.hex().into());
         m.insert(
@@ -207,6 +207,28 @@ pub fn sign_event(
     let mut ev = unsigned_event(d, &KeyRef::from(key));
     finish_event(&mut ev, key, signed_at)?;
     Ok(ev)
+}
+
+/// The `record_created` draft of an issuance (spec §8, §9), the one place it is built:
+/// the record and its receipt (signed or not yet), created at `now` in whole seconds.
+pub fn record_created_draft(
+    number: &PithNumber,
+    record: &Value,
+    sha: &Sha256Digest,
+    receipt: Value,
+    now: &Timestamp,
+    signer_id: &str,
+) -> EventDraft {
+    EventDraft {
+        event_type: EventType::RecordCreated,
+        subject: number.clone(),
+        // written once here, copied into the event digest, the state and the bundle
+        payload: record_created_payload(record, sha, receipt).memo(),
+        created_at: now.to_seconds(),
+        supersedes: Vec::new(),
+        prev_event: None,
+        signer_id: signer_id.to_owned(),
+    }
 }
 
 /// The payload of a `record_created` event (spec §9).

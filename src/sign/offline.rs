@@ -655,10 +655,7 @@ fn sign(
                 )])
             }
             ItemKind::Bundle => {
-                let mut sig = key.signature_object(Domain::Bundle, &c.digest, &c.protected, now)?;
-                if let Some(m) = sig.as_object_mut() {
-                    m.insert("bundle_sha256".into(), c.digest.hex().into());
-                }
+                let sig = crate::sign::bundle::signature(key, &c.digest, &c.protected, now)?;
                 made.push(Made {
                     item: i,
                     label: rules::LABEL_BUNDLE,
@@ -773,25 +770,11 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Applied
                         sg.get("receipt_signed_at").cloned().unwrap_or(Value::Null),
                     );
                 }
-                let content = canon_sha256_without(&art, &rules::EVENT_UNHASHED);
-                if let Some(m) = art.as_object_mut() {
-                    m.insert("content_sha256".into(), content.hex().into());
-                    m.insert(
-                        "event_id".into(),
-                        format!("sha256:{}", content.hex()).into(),
-                    );
-                    m.insert("signature".into(), signature);
-                }
+                let content = issue::content_sha256(&art);
+                issue::seal_event(&mut art, &content, signature);
             }
             ItemKind::Event => {
-                if let Some(m) = art.as_object_mut() {
-                    m.insert("content_sha256".into(), c.digest.hex().into());
-                    m.insert(
-                        "event_id".into(),
-                        format!("sha256:{}", c.digest.hex()).into(),
-                    );
-                    m.insert("signature".into(), signature);
-                }
+                issue::seal_event(&mut art, &c.digest, signature);
             }
             ItemKind::Bundle => {
                 if let Some(m) = art.as_object_mut() {
