@@ -32,7 +32,7 @@ fn main() -> ExitCode {
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("pith: {e}");
+            eprintln!("pith: {}", pith::format::text::visible(&e.to_string()));
             ExitCode::from(e.exit_code())
         }
     }

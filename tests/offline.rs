@@ -232,8 +232,29 @@ fn bundle_round_trip_is_byte_identical_to_online_but_the_signature() {
 #[test]
 fn record_created_round_trip_records_the_ledger() {
     let t = T::new();
-    let rec = t.write("rec.json", bundle().get("canonical_record").unwrap());
     let db = t.s("ledger.sqlite");
+    // a bare canonical record carries no title to show the signer: refused at once
+    let bare = t.write("bare.json", bundle().get("canonical_record").unwrap());
+    pith()
+        .args([
+            "issue",
+            &bare,
+            "--request",
+            &t.s("bare-req.json"),
+            "--signer",
+            "pith-example-2026-11",
+            "--keyring",
+            "keys.example",
+            "--registry",
+            &db,
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "no title to show the offline signer",
+        ));
+    assert!(!t.p("bare-req.json").exists());
+    let rec = "tests/data/arxiv/main-job.abs".to_owned();
     pith()
         .args([
             "issue",
@@ -272,15 +293,13 @@ fn record_created_round_trip_records_the_ledger() {
         ])
         .assert()
         .success()
-        .stderr(predicates::str::contains(
-            "issued   pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
-        ));
+        .stderr(predicates::str::contains("issued   pith:2023:"));
     pith()
         .args(["verify", &t.s("signed.json"), "--keyring", "keys.example"])
         .assert()
         .success();
     pith()
-        .args(["registry", "show", "2605.18404", "--registry", &db])
+        .args(["registry", "show", "2304.09157", "--registry", &db])
         .assert()
         .success()
         .stdout(predicates::str::contains("receipts           1"));
@@ -516,4 +535,101 @@ fn sign_runs_without_a_network() {
         .unwrap();
     assert!(st.success());
     assert!(t.p("resp.json").exists());
+}
+
+/// A signing request for one record_created item whose record's title is `title` (None:
+/// the item shows no title).
+fn title_request(t: &T, title: Option<&str>) -> String {
+    let key = crate::util::keyring();
+    let _ = key;
+    let mut rec = bundle().get("canonical_record").unwrap().clone();
+    let shown = title.unwrap_or("Some title");
+    rec.as_object_mut()
+        .unwrap()
+        .get_mut("metadata")
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .insert(
+            "title_canon_sha256".into(),
+            pith::format::digest::text_canon_sha256(shown).into(),
+        );
+    let (sha, number) = pith::sign::issue::number_of(&rec).unwrap();
+    let kr = pith::sign::issue::KeyRef {
+        key_id: "pith-example-2026-11".into(),
+        fingerprint: canon::parse(
+            &std::fs::read("keys.example/pith-example-2026-11.pub.json").unwrap(),
+        )
+        .unwrap()
+        .get("fingerprint_sha256_hex")
+        .and_then(Value::as_str)
+        .unwrap()
+        .into(),
+    };
+    let now = pith::format::time::Timestamp::now();
+    let receipt = pith::sign::issue::unsigned_receipt(&kr, &sha, &now, &now);
+    let draft =
+        pith::sign::issue::record_created_draft(&number, &rec, &sha, receipt, &now, "pith.science");
+    let item = pith::sign::offline::Item {
+        kind: pith::sign::offline::ItemKind::RecordCreated,
+        subject: number.to_string(),
+        title: title.map(str::to_owned),
+        digest: sha,
+        artifact: pith::sign::issue::unsigned_event(&draft, &kr),
+    };
+    let req = pith::sign::offline::request(&kr, &[item], &now);
+    t.write("req.json", &req)
+}
+
+#[test]
+fn the_review_shows_hostile_titles_escaped_and_counts_every_signature() {
+    let t = T::new();
+    let hostile = std::fs::read_to_string(crate::util::data("hostile/title-escape-codes.txt"))
+        .unwrap()
+        .trim_end_matches('\n')
+        .to_owned();
+    let req = title_request(&t, Some(&hostile));
+    let out = t.sign(&req, "resp.json").success().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains('\u{1b}'),
+        "a raw escape reached the terminal: {err:?}"
+    );
+    assert!(err.contains("Benign title\\u{1b}[1A\\u{1b}[2K"), "{err}");
+    assert!(err.contains("2 signature(s) in 1 item(s)"), "{err}");
+    assert!(
+        err.contains("1 x canonical_sha256_bytes")
+            && err.contains("1 x open_graph_event_sha256_bytes"),
+        "{err}"
+    );
+    // and the response holds exactly those two signatures
+    let resp = t.read("resp.json");
+    let sig = &resp.get("signatures").unwrap().as_array().unwrap()[0];
+    assert!(sig.get("receipt_signature_b64").is_some() && sig.get("signature").is_some());
+    // a bidi override is shown, not obeyed
+    let t2 = T::new();
+    let bidi = std::fs::read_to_string(crate::util::data("hostile/title-bidi-override.txt"))
+        .unwrap()
+        .trim_end_matches('\n')
+        .to_owned();
+    let req = title_request(&t2, Some(&bidi));
+    let out = t2.sign(&req, "resp.json").success().get_output().clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("A title \\u{202e}elbisivni") && !err.contains('\u{202e}'),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_record_created_item_without_a_title_is_refused() {
+    let t = T::new();
+    let req = title_request(&t, None);
+    t.sign(&req, "resp.json")
+        .code(1)
+        .stderr(predicates::str::contains("$.items[0].title"))
+        .stderr(predicates::str::contains(
+            "signed only with its title shown",
+        ));
+    assert!(!t.p("resp.json").exists());
 }

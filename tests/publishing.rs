@@ -632,3 +632,125 @@ fn tamper_sweep_of_a_fresh_bundle_with_four_event_kinds() {
     assert!(sw.missed.is_empty(), "{}", sw.missed.join("\n"));
     assert!(sw.leaves > 100);
 }
+
+#[test]
+fn publish_never_moves_a_served_paper_back() {
+    let f = Fixture::new();
+    let rc = record_created(&f.key, "2026-02-01T00:00:00Z");
+    let anchor = event(
+        &f.key,
+        "correction",
+        "correction",
+        "2026-03-01T00:00:00Z",
+        canon::object([("note", "a correction".into())]),
+        None,
+        &[],
+    );
+    let v1 = pith::sign::bundle::sign(
+        pith::sign::bundle::assemble(
+            std::slice::from_ref(&rc),
+            &f.ring(),
+            "https://pith.science",
+            &t("2026-02-02T00:00:00Z"),
+            Some("pith-test-2026-01"),
+        )
+        .unwrap(),
+        &f.key,
+        &t("2026-02-02T00:00:00Z"),
+    )
+    .unwrap();
+    let v2 = pith::sign::bundle::sign(
+        pith::sign::bundle::assemble(
+            &[rc, anchor],
+            &f.ring(),
+            "https://pith.science",
+            &t("2026-03-02T00:00:00Z"),
+            Some("pith-test-2026-01"),
+        )
+        .unwrap(),
+        &f.key,
+        &t("2026-03-02T00:00:00Z"),
+    )
+    .unwrap();
+    // the rollback pair, kept as fixtures (deterministic: fixed key, times and signatures)
+    for (name, b) in [("rollback-v1.json", &v1), ("rollback-v2.json", &v2)] {
+        let p = crate::util::data(&format!("hostile/{name}"));
+        if std::env::var_os("PITH_REGENERATE_FIXTURES").is_some() {
+            std::fs::write(&p, canon::to_canonical(b)).unwrap();
+        }
+        assert_eq!(std::fs::read(&p).unwrap(), canon::to_canonical(b), "{name}");
+    }
+    let (b1, b2) = (f.file("v1.json", &v1), f.file("v2.json", &v2));
+    let out = f.tmp.path().join("tree");
+    let publish = |files: &[&PathBuf]| {
+        let mut c = pith();
+        c.arg("publish");
+        for x in files {
+            c.arg(x);
+        }
+        c.args([
+            "--keyring",
+            f.keys().to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        c.assert()
+    };
+    publish(&[&b2]).success();
+    let served = std::fs::read(out.join("pith").join(v2_code(&v2)).join("bundle.json")).unwrap();
+    // across runs: the older bundle is refused and the served one stays
+    publish(&[&b1])
+        .code(1)
+        .stderr(predicates::str::contains(
+            "would roll the served paper back",
+        ))
+        .stderr(predicates::str::contains("missing from it"));
+    // in one run: v2 then v1 ends refused, v2 still served
+    publish(&[&b2, &b1]).code(1);
+    assert_eq!(
+        std::fs::read(out.join("pith").join(v2_code(&v2)).join("bundle.json")).unwrap(),
+        served
+    );
+    // v1 then v2 moves forward
+    let out2 = f.tmp.path().join("tree2");
+    let mut c = pith();
+    c.args([
+        "publish",
+        b1.to_str().unwrap(),
+        b2.to_str().unwrap(),
+        "--keyring",
+        f.keys().to_str().unwrap(),
+        "--out",
+        out2.to_str().unwrap(),
+    ]);
+    c.assert().success();
+    // a symlinked pith/ directory is not written through
+    let out3 = f.tmp.path().join("tree3");
+    std::fs::create_dir(&out3).unwrap();
+    let elsewhere = f.tmp.path().join("elsewhere");
+    std::fs::create_dir(&elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, out3.join("pith")).unwrap();
+    pith()
+        .args([
+            "publish",
+            b2.to_str().unwrap(),
+            "--keyring",
+            f.keys().to_str().unwrap(),
+            "--out",
+            out3.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("is a symbolic link"));
+    assert_eq!(std::fs::read_dir(&elsewhere).unwrap().count(), 0);
+}
+
+fn v2_code(b: &Value) -> String {
+    b.get("pith_number")
+        .and_then(Value::as_str)
+        .unwrap()
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .to_owned()
+}

@@ -208,6 +208,14 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
             Err(e) => return Err(Failure::Usage(chain(&e))),
         };
         let receipt = pith::sign::issue::unsigned_receipt(&kr, &plan.sha, &plan.first, &plan.now);
+        let Some(title) = it.paper.as_ref().map(|p| p.title.clone()) else {
+            eprintln!(
+                "refused: {}: a canonical record alone has no title to show the offline signer; give arXiv metadata",
+                it.position
+            );
+            refused = true;
+            continue;
+        };
         let draft = pith::sign::issue::record_created_draft(
             &plan.number,
             &it.record,
@@ -219,7 +227,7 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
         out.push(pith::sign::offline::Item {
             kind: pith::sign::offline::ItemKind::RecordCreated,
             subject: plan.number.to_string(),
-            title: it.paper.as_ref().map(|p| p.title.clone()),
+            title: Some(title),
             digest: plan.sha,
             artifact: pith::sign::issue::unsigned_event(&draft, &kr),
         });

@@ -59,14 +59,20 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
             serde_json::to_string(&review).map_err(|e| Failure::Usage(e.to_string()))?
         );
     } else {
-        eprintln!("signing request {}", review.request_id);
+        use pith::format::text::visible_line as v;
+        eprintln!("signing request {}", v(&review.request_id));
         eprintln!("  read-out (compare by voice): {}", review.words);
-        eprintln!("  key: {} ({})", review.key_id, review.fingerprint);
+        eprintln!("  key: {} ({})", v(&review.key_id), v(&review.fingerprint));
+        eprintln!(
+            "  {} signature(s) in {} item(s):",
+            review.signatures,
+            review.items.len()
+        );
         for (k, n) in &review.counts {
             eprintln!("  {n} x {k}");
         }
         for (kind, subject, title) in &review.items {
-            eprintln!("    {kind:<14} {subject}  {title}");
+            eprintln!("    {kind:<14} {}  {}", v(subject), v(title));
         }
     }
     if !a.yes {
@@ -77,9 +83,10 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
             .map_err(|_| refused("no terminal to confirm on: pass --yes to sign without asking"))?;
         write!(
             tty,
-            "Sign these {} item(s) with {}? Type yes to sign: ",
+            "Make these {} signature(s) over {} item(s) with {}? Type yes to sign: ",
+            review.signatures,
             review.items.len(),
-            review.key_id
+            pith::format::text::visible_line(&review.key_id)
         )
         .map_err(|e| Failure::Usage(e.to_string()))?;
         let mut line = String::new();
@@ -92,6 +99,14 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
     }
     let (response, made) =
         pith::sign::offline::sign_logged(&req, &key, &log, &now).map_err(refused)?;
+    if made.len() != review.signatures {
+        // the review is what the custodian agreed to; anything else is a defect
+        return Err(Failure::Usage(format!(
+            "internal: {} signatures made where the review announced {}",
+            made.len(),
+            review.signatures
+        )));
+    }
     let mut b = canon::to_canonical(&response);
     b.push(b'\n');
     emit(a.out.as_ref(), false, &b)?;

@@ -38,7 +38,14 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
         })?;
         bundles.push(b);
     }
-    let done = pith::registry::publish::publish(&bundles, &keyring, &a.base_url, &a.out)?;
+    use pith::registry::publish::PublishError;
+    let done =
+        pith::registry::publish::publish(&bundles, &keyring, &a.base_url, &a.out).map_err(|e| {
+            match e {
+                PublishError::Io(io) => Failure::from(io),
+                other => Failure::Refused(super::chain(&other)),
+            }
+        })?;
     if a.json {
         println!(
             "{}",

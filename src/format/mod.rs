@@ -3,4 +3,5 @@
 pub mod canon;
 pub mod digest;
 pub mod rules;
+pub mod text;
 pub mod time;

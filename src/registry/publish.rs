@@ -58,7 +58,93 @@ fn bytes(v: &Value) -> Vec<u8> {
     b
 }
 
-fn put(out: &Path, rel: &str, data: &[u8], done: &mut Published) -> Result<(), IoError> {
+/// Why publishing stopped. Nothing after the refused bundle is written.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PublishError {
+    /// A file could not be read or written.
+    #[error(transparent)]
+    Io(#[from] IoError),
+    /// A bundle would move a served paper back.
+    #[error("{number}: not publishing a bundle that would roll the served paper back: {why}")]
+    Rollback {
+        /// The paper.
+        number: String,
+        /// What would be lost.
+        why: String,
+    },
+    /// A directory of the tree is a symbolic link (writing through it would leave the tree).
+    #[error("{}: is a symbolic link; publish writes only inside its own tree", path.display())]
+    Link {
+        /// The link.
+        path: PathBuf,
+    },
+}
+
+/// Refuse to write through a symbolic link anywhere between `out` and `rel`'s file.
+fn no_links(out: &Path, rel: &str) -> Result<(), PublishError> {
+    let mut p = out.to_path_buf();
+    for part in Path::new(rel).components() {
+        p.push(part);
+        if std::fs::symlink_metadata(&p).is_ok_and(|m| m.file_type().is_symlink()) {
+            return Err(PublishError::Link { path: p });
+        }
+    }
+    Ok(())
+}
+
+/// What the tree serves now for a paper: its event ids and `built_at`.
+fn served(out: &Path, code: &str) -> Option<(Vec<String>, Timestamp)> {
+    let bytes = crate::io::read_input(&out.join(format!("pith/{code}/bundle.json"))).ok()?;
+    let v = canon::parse(&bytes).ok()?;
+    let built = v
+        .get("built_at")
+        .and_then(Value::as_str)
+        .and_then(Timestamp::parse)?;
+    let ids = v
+        .get("events")?
+        .as_array()?
+        .iter()
+        .filter_map(|e| e.get("event_id").and_then(Value::as_str).map(str::to_owned))
+        .collect();
+    Some((ids, built))
+}
+
+/// A served paper never moves back (decided): the new bundle must hold every event the
+/// served one holds and be built no earlier.
+fn check_forward(out: &Path, b: &Bundle) -> Result<(), PublishError> {
+    let Some((ids, built)) = served(out, &b.number().code) else {
+        return Ok(());
+    };
+    let have: std::collections::HashSet<&str> = b.event_ids().iter().map(String::as_str).collect();
+    let lost: Vec<&String> = ids
+        .iter()
+        .filter(|id| !have.contains(id.as_str()))
+        .collect();
+    if !lost.is_empty() {
+        return Err(PublishError::Rollback {
+            number: b.number().to_string(),
+            why: format!(
+                "{} served event(s) missing from it, first {}",
+                lost.len(),
+                lost[0]
+            ),
+        });
+    }
+    if b.built_at().micros() < built.micros() {
+        return Err(PublishError::Rollback {
+            number: b.number().to_string(),
+            why: format!(
+                "it was built at {}, before the served bundle ({built})",
+                b.built_at()
+            ),
+        });
+    }
+    Ok(())
+}
+
+fn put(out: &Path, rel: &str, data: &[u8], done: &mut Published) -> Result<(), PublishError> {
+    no_links(out, rel)?;
     let path: PathBuf = out.join(rel);
     if std::fs::read(&path).is_ok_and(|old| old == data) {
         done.unchanged += 1;
@@ -95,11 +181,13 @@ pub fn publish(
     keyring: &Keyring,
     base_url: &str,
     out: &Path,
-) -> Result<Published, IoError> {
+) -> Result<Published, PublishError> {
     let mut done = Published::default();
     let mut newest: Option<(Timestamp, String)> = None;
     for b in bundles {
         let code = &b.number().code;
+        // checked against the tree as it stands, so also against a bundle of this run
+        check_forward(out, b)?;
         let data = bytes(b.value());
         put(out, &format!("pith/{code}/bundle.json"), &data, &mut done)?;
         put(
@@ -141,7 +229,21 @@ pub fn publish(
         });
     if let Some(k) = active {
         put(out, "pith-signing-key.json", &bytes(&k.doc.raw), &mut done)?;
-        let generated = newest.map_or(now, |(t, _)| t);
+        // generated_at never goes back either
+        let served = crate::io::read_input(&out.join("pith-mirrors.json"))
+            .ok()
+            .and_then(|b| canon::parse(&b).ok())
+            .and_then(|m| {
+                m.get("generated_at")
+                    .and_then(Value::as_str)
+                    .and_then(Timestamp::parse)
+            });
+        let mut generated = newest.map_or(now, |(t, _)| t);
+        if let Some(s) = served
+            && s.micros() > generated.micros()
+        {
+            generated = s;
+        }
         put(
             out,
             "pith-mirrors.json",

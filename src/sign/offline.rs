@@ -197,10 +197,25 @@ pub struct Review {
     pub key_id: String,
     /// Its fingerprint.
     pub fingerprint: String,
-    /// Items per kind.
+    /// Signatures the signer will make, per `signed_message` label: exactly what
+    /// [`sign_logged`] makes for this request (a `record_created` item is two: its
+    /// receipt and its event).
     pub counts: BTreeMap<String, usize>,
+    /// Signatures in all.
+    pub signatures: usize,
     /// (kind, subject, title) per item.
     pub items: Vec<(String, String, String)>,
+}
+
+impl ItemKind {
+    /// The signatures an item of this kind gets, in the order they are made.
+    pub fn signatures(self) -> &'static [Domain] {
+        match self {
+            ItemKind::RecordCreated => &[Domain::Receipt, Domain::Event],
+            ItemKind::Event => &[Domain::Event],
+            ItemKind::Bundle => &[Domain::Bundle],
+        }
+    }
 }
 
 /// A checked request item: the digest recomputed from the artifact.
@@ -294,8 +309,12 @@ pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
     }
     let checked = check_request(req)?;
     let mut counts = BTreeMap::new();
+    let mut signatures = 0;
     for c in &checked {
-        *counts.entry(c.kind.as_str().to_owned()).or_insert(0) += 1;
+        for d in c.kind.signatures() {
+            *counts.entry(d.label().to_owned()).or_insert(0) += 1;
+            signatures += 1;
+        }
     }
     let id = s(req, "request_id").unwrap_or_default().to_owned();
     Ok(Review {
@@ -304,6 +323,7 @@ pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
         key_id: key.key_id.clone(),
         fingerprint: key.fingerprint.clone(),
         counts,
+        signatures,
         items: checked
             .into_iter()
             .map(|c| (c.kind.as_str().to_owned(), c.subject, c.title))
@@ -423,8 +443,15 @@ fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
                     ));
                 }
                 // the title shown must be the record's title (its hash is in the record)
-                let title = s(it, "title").unwrap_or_default().to_owned();
-                if !title.is_empty() && text_canon_sha256(&title) != facts.title_sha256 {
+                // the signer must see the paper's title, and it must be the record's
+                let Some(title) = s(it, "title").filter(|t| !t.trim().is_empty()) else {
+                    return Err(malformed(
+                        format!("{p}.title"),
+                        "the paper's title (a record_created item is signed only with its title shown)",
+                    ));
+                };
+                let title = title.to_owned();
+                if text_canon_sha256(&title) != facts.title_sha256 {
                     return Err(OfflineError::DigestMismatch {
                         path: format!("{p}.title"),
                         stated: text_canon_sha256(&title),
