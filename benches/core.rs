@@ -67,5 +67,76 @@ fn benches(c: &mut Criterion) {
     });
 }
 
-criterion_group!(core, benches);
+/// `n` signed events, the last superseding `m` ids (every earlier event's, then made-up
+/// ones): what made merge quadratic before it tracked ids in sets.
+pub fn superseding(n: usize, m: usize) -> Vec<Value> {
+    use pith::format::rules::EventType;
+    use pith::format::time::Timestamp;
+    let key = pith::trust::secret::SigningKey::from_seed("bench", Timestamp::now(), &[9u8; 32]);
+    let doc = pith::trust::keys::KeyDocument::build("bench", key.public(), None, None, None);
+    let trusted = pith::trust::keys::TrustedKey {
+        doc: pith::trust::keys::KeyDocument::from_value(&doc, "$").expect("document"),
+        revoked: None,
+        file: "bench".into(),
+    };
+    let t0 = Timestamp::parse("2026-01-01T00:00:00Z").expect("time");
+    let auth = pith::trust::policy::Authorized::new(Box::new(key), trusted, &t0).expect("key");
+    let subject = PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX").expect("number");
+    let mut evs: Vec<Value> = Vec::with_capacity(n);
+    let mut ids: Vec<Value> = Vec::new();
+    for i in 0..n {
+        let at = Timestamp::parse(&format!(
+            "2026-01-01T{:02}:{:02}:{:02}Z",
+            i / 3600 % 24,
+            i / 60 % 60,
+            i % 60
+        ))
+        .expect("time");
+        let supersedes = if i + 1 == n {
+            let mut s: Vec<String> = ids
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_owned)
+                .collect();
+            let mut k = 0u64;
+            while s.len() < m {
+                s.push(format!("sha256:{:064x}", k));
+                k += 1;
+            }
+            s
+        } else {
+            Vec::new()
+        };
+        let d = pith::sign::issue::EventDraft {
+            event_type: EventType::MirrorHint,
+            subject: subject.clone(),
+            payload: canon::object([("n", (i as i64).into())]),
+            created_at: at,
+            supersedes,
+            prev_event: None,
+            signer_id: "pith.science".into(),
+        };
+        let ev = pith::sign::issue::sign_event(&d, &auth, &at).expect("signed");
+        ids.push(ev.get("event_id").cloned().expect("id"));
+        evs.push(ev);
+    }
+    evs
+}
+
+fn supersedes(c: &mut Criterion) {
+    let subject = PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX").expect("number");
+    let mut g = c.benchmark_group("merge, one event superseding many");
+    g.sample_size(10);
+    for (n, m) in [(200, 5_000), (2_000, 50_000), (20_000, 500_000)] {
+        let evs = superseding(n, m);
+        g.bench_function(format!("{n} events, {m} superseded ids"), |b| {
+            b.iter(|| {
+                pith::verify::merge::merge(&subject, black_box(&evs), None, &|i| format!("$[{i}]"))
+            })
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(core, benches, supersedes);
 criterion_main!(core);

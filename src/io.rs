@@ -29,6 +29,20 @@ pub enum IoError {
         /// The file.
         path: PathBuf,
     },
+    /// A file that must be a regular file is not (a FIFO, a device, a directory, a link).
+    #[error("{} is not a regular file: refused unread", path.display())]
+    NotRegular {
+        /// The file.
+        path: PathBuf,
+    },
+    /// A small file is larger than its kind allows.
+    #[error("{} is larger than {limit} bytes: refused", path.display())]
+    Oversized {
+        /// The file.
+        path: PathBuf,
+        /// The limit.
+        limit: usize,
+    },
     /// The target exists and overwriting was not asked for.
     #[error("refusing to overwrite {}: it exists", path.display())]
     Exists {
@@ -58,6 +72,46 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, IoError> {
     })?;
     if buf.len() > MAX_INPUT {
         return Err(IoError::TooLarge { path: path.into() });
+    }
+    Ok(buf)
+}
+
+/// Read a small file of a directory pith trusts the layout of (a keyring): opened without
+/// following a final symbolic link and without blocking, read only if it is a regular
+/// file, and refused past `limit` bytes — so a FIFO, a device or a link to `/dev/zero`
+/// can neither hang nor exhaust the reader.
+pub fn read_regular(path: &Path, limit: usize) -> Result<Vec<u8>, IoError> {
+    use rustix::fs::{FileType, Mode, OFlags};
+    let read_err = |source: std::io::Error| IoError::Read {
+        path: path.into(),
+        source,
+    };
+    let fd = rustix::fs::open(
+        path,
+        OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY,
+        Mode::empty(),
+    )
+    .map_err(|e| {
+        if e == rustix::io::Errno::LOOP {
+            IoError::NotRegular { path: path.into() }
+        } else {
+            read_err(e.into())
+        }
+    })?;
+    let st = rustix::fs::fstat(&fd).map_err(|e| read_err(e.into()))?;
+    if FileType::from_raw_mode(st.st_mode) != FileType::RegularFile {
+        return Err(IoError::NotRegular { path: path.into() });
+    }
+    let mut buf = Vec::new();
+    std::fs::File::from(fd)
+        .take(limit as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(read_err)?;
+    if buf.len() > limit {
+        return Err(IoError::Oversized {
+            path: path.into(),
+            limit,
+        });
     }
     Ok(buf)
 }

@@ -169,13 +169,45 @@ fn keyring_with_malformed_or_unreadable_file_is_refused() {
         "{e}"
     );
     std::fs::remove_file(dir.path().join("bad.pub.json")).unwrap();
-    // a directory where a key file should be cannot be read
+    // a directory where a key file should be is not a regular file
     std::fs::create_dir(dir.path().join("dir.pub.json")).unwrap();
     let e = Keyring::load(dir.path()).unwrap_err();
     assert!(
-        matches!(e, KeyringError::Read { .. }) && e.to_string().contains("dir.pub.json"),
+        matches!(e, KeyringError::File(pith::io::IoError::NotRegular { .. }))
+            && e.to_string().contains("dir.pub.json"),
         "{e}"
     );
+    std::fs::remove_dir(dir.path().join("dir.pub.json")).unwrap();
+    // a FIFO (which would block a reader forever), a link to /dev/zero (which never ends)
+    // and an oversized file are refused unread: the hostile keyring entries
+    let fifo = dir.path().join("x.pub.json");
+    assert!(
+        std::process::Command::new("mkfifo")
+            .arg(&fifo)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let e = Keyring::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(e, KeyringError::File(pith::io::IoError::NotRegular { .. })),
+        "{e}"
+    );
+    std::fs::remove_file(&fifo).unwrap();
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("zero.pub.json")).unwrap();
+    let e = Keyring::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(e, KeyringError::File(pith::io::IoError::NotRegular { .. })),
+        "{e}"
+    );
+    std::fs::remove_file(dir.path().join("zero.pub.json")).unwrap();
+    std::fs::write(dir.path().join("big.pub.json"), vec![b' '; (64 << 10) + 1]).unwrap();
+    let e = Keyring::load(dir.path()).unwrap_err();
+    assert!(
+        matches!(e, KeyringError::File(pith::io::IoError::Oversized { .. })),
+        "{e}"
+    );
+    std::fs::remove_file(dir.path().join("big.pub.json")).unwrap();
     // an empty or missing directory
     let empty = tempfile::tempdir().unwrap();
     assert!(

@@ -754,3 +754,46 @@ fn v2_code(b: &Value) -> String {
         .unwrap()
         .to_owned()
 }
+
+#[test]
+fn supersedes_removes_only_what_is_already_applied() {
+    let f = Fixture::new();
+    let rc = record_created(&f.key, "2026-02-01T00:00:00Z");
+    let late = event(
+        &f.key,
+        "author_attestation",
+        "author_attestation",
+        "2026-02-05T00:00:00Z",
+        canon::object([("author", "B".into())]),
+        None,
+        &[],
+    );
+    let early = event(
+        &f.key,
+        "author_attestation",
+        "author_attestation",
+        "2026-02-02T00:00:00Z",
+        canon::object([("author", "A".into())]),
+        None,
+        &[],
+    );
+    // a correction made before `late` names both
+    let fix = event(
+        &f.key,
+        "correction",
+        "correction",
+        "2026-02-03T00:00:00Z",
+        canon::object([("note", "x".into())]),
+        None,
+        &[&late, &early],
+    );
+    let st = merged(&f.ring(), &[rc, late.clone(), early, fix]);
+    let atts = st
+        .get("current")
+        .and_then(|c| c.get("author_attestations"))
+        .and_then(Value::as_array)
+        .unwrap();
+    // `early` was applied before the correction and is removed; `late` comes after it
+    assert_eq!(atts.len(), 1);
+    assert_eq!(atts[0].get("event_id"), late.get("event_id"));
+}

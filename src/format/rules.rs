@@ -34,6 +34,9 @@ pub const LABEL_AUDIT: &str = "signer_audit_entry_sha256_bytes";
 /// bytes, never the bare digest the registry's kinds sign, so no signature carries
 /// between a registry kind and one of pith's, or between two of pith's.
 pub const DOMAIN_PREFIX: &str = "pith-domain-v1:";
+/// **decided**: the largest keyring file (key document, statement) read; the largest pith
+/// writes is a few KiB.
+pub const MAX_KEYRING_FILE: usize = 64 << 10;
 /// `signer_id` of the registry (spec §7).
 pub const SIGNER_ID: &str = "pith.science";
 /// `signer_type` of the registry (spec §7).

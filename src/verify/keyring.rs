@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::format::canon;
+use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::trust::keys::{KeyDocProblem, KeyDocument, TrustedKey};
 use crate::trust::policy::Authorized;
@@ -21,14 +22,6 @@ pub enum KeyringError {
     #[error("cannot read keyring directory {}: {source}", path.display())]
     Dir {
         /// The directory.
-        path: PathBuf,
-        /// The I/O error.
-        source: std::io::Error,
-    },
-    /// A key file cannot be read.
-    #[error("cannot read key document {}: {source}", path.display())]
-    Read {
-        /// The file.
         path: PathBuf,
         /// The I/O error.
         source: std::io::Error,
@@ -63,6 +56,9 @@ pub enum KeyringError {
         /// The directory.
         path: PathBuf,
     },
+    /// A keyring file is not a small regular file.
+    #[error(transparent)]
+    File(#[from] crate::io::IoError),
     /// A statement in the keyring does not verify.
     #[error("keyring statement {}: {what}", path.display())]
     Statement {
@@ -77,6 +73,8 @@ pub enum KeyringError {
 #[derive(Clone, Debug, Default)]
 pub struct Keyring {
     keys: BTreeMap<String, TrustedKey>,
+    /// key id -> fingerprint, so that loading and lookups by id stay linear.
+    ids: std::collections::HashMap<String, String>,
     /// Verified key transitions: (old fingerprint, new fingerprint).
     transitions: Vec<(String, String)>,
 }
@@ -89,9 +87,10 @@ impl Keyring {
     /// Add a trusted key document.
     pub fn insert(&mut self, doc: KeyDocument, file: PathBuf) -> Result<(), KeyringError> {
         if let Some(other) = self
-            .keys
-            .values()
-            .find(|k| k.doc.key_id == doc.key_id && k.doc.key.raw() != doc.key.raw())
+            .ids
+            .get(&doc.key_id)
+            .and_then(|fp| self.keys.get(fp))
+            .filter(|k| k.doc.key.raw() != doc.key.raw())
         {
             return Err(KeyringError::Conflict {
                 path: file,
@@ -108,6 +107,8 @@ impl Keyring {
                 what: format!("the same key is already in {}", other.file.display()),
             });
         }
+        self.ids
+            .insert(doc.key_id.clone(), doc.key.fingerprint().to_owned());
         self.keys.insert(
             doc.key.fingerprint().to_owned(),
             TrustedKey {
@@ -138,10 +139,7 @@ impl Keyring {
             .iter()
             .filter(|p| p.to_string_lossy().ends_with(".pub.json"))
         {
-            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let bytes = crate::io::read_regular(path, rules::MAX_KEYRING_FILE)?;
             let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
                 path: path.clone(),
                 source,
@@ -170,10 +168,7 @@ impl Keyring {
         let base = self.clone();
         let mut checked = Vec::new();
         for path in files.iter().filter(|p| is_statement(p)) {
-            let bytes = std::fs::read(path).map_err(|source| KeyringError::Read {
-                path: path.clone(),
-                source,
-            })?;
+            let bytes = crate::io::read_regular(path, rules::MAX_KEYRING_FILE)?;
             let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
                 path: path.clone(),
                 source,
@@ -313,7 +308,7 @@ impl Keyring {
     }
     /// The trusted key with this key id.
     pub fn by_id(&self, key_id: &str) -> Option<&TrustedKey> {
-        self.keys.values().find(|k| k.doc.key_id == key_id)
+        self.ids.get(key_id).and_then(|fp| self.keys.get(fp))
     }
     /// All keys, by fingerprint.
     pub fn iter(&self) -> impl Iterator<Item = &TrustedKey> {

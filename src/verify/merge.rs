@@ -104,6 +104,10 @@ fn merge_with(
     let mut equivocations = Vec::new();
     let mut applied: Vec<Value> = Vec::new();
     let mut seen_prev: BTreeMap<(String, String, String), String> = BTreeMap::new();
+    // ids of the entries in `current` so far, and of those a later event superseded: each
+    // `supersedes` id costs one lookup, so merging is linear in events plus ids named
+    let mut present: std::collections::HashSet<String> = std::collections::HashSet::new();
+    let mut superseded: std::collections::HashSet<String> = std::collections::HashSet::new();
     for (_, eid, ev) in &valid {
         let s = |k: &str| {
             ev.get(k)
@@ -162,8 +166,9 @@ fn merge_with(
         ]);
         if let Some(Value::Array(sup)) = ev.get("supersedes") {
             for old in sup.iter().filter_map(Value::as_str) {
-                for l in lists.values_mut() {
-                    l.retain(|e| e.get("event_id").and_then(Value::as_str) != Some(old));
+                // only what is in `current` now: a later event of that id is not removed
+                if present.remove(old) {
+                    superseded.insert(old.to_owned());
                 }
                 if record_created
                     .as_ref()
@@ -176,7 +181,10 @@ fn merge_with(
             }
         }
         match rules::event_kind(&et) {
-            Some((_, Some(list))) => lists.entry(list).or_default().push(entry),
+            Some((_, Some(list))) => {
+                present.insert(eid.clone());
+                lists.entry(list).or_default().push(entry);
+            }
             _ => record_created = Some(entry),
         }
         applied.push(eid.as_str().into());
@@ -215,7 +223,14 @@ fn merge_with(
         "record_created".into(),
         record_created.unwrap_or(Value::Null),
     );
-    for (k, v) in lists {
+    for (k, mut v) in lists {
+        if !superseded.is_empty() {
+            v.retain(|e| {
+                e.get("event_id")
+                    .and_then(Value::as_str)
+                    .is_none_or(|id| !superseded.contains(id))
+            });
+        }
         current.insert(k.into(), Value::Array(v));
     }
     let n_valid = valid.len() as i64;
