@@ -138,5 +138,33 @@ fn supersedes(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(core, benches, supersedes);
+fn keyring_load(c: &mut Criterion) {
+    let mut g = c.benchmark_group("keyring load");
+    g.sample_size(10);
+    for n in [320u32, 3_200, 32_000] {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for i in 0..n {
+            let mut seed = [0u8; 32];
+            seed[..4].copy_from_slice(&i.to_le_bytes());
+            let k = pith::trust::secret::SigningKey::from_seed(
+                &format!("k{i}"),
+                pith::format::time::Timestamp::now(),
+                &seed,
+            );
+            let doc =
+                pith::trust::keys::KeyDocument::build(k.key_id(), k.public(), None, None, None);
+            std::fs::write(
+                dir.path().join(format!("k{i}.pub.json")),
+                canon::to_canonical(&doc),
+            )
+            .expect("write");
+        }
+        g.bench_function(format!("{n} key documents"), |b| {
+            b.iter(|| pith::verify::keyring::Keyring::load(black_box(dir.path())).expect("loads"))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(core, benches, supersedes, keyring_load);
 criterion_main!(core);

@@ -137,16 +137,7 @@ pub fn write_atomic(
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let mut b = tempfile::Builder::new();
-    b.prefix(".pith-tmp-");
-    #[cfg(unix)]
-    if let Some(m) = mode {
-        use std::os::unix::fs::PermissionsExt as _;
-        b.permissions(std::fs::Permissions::from_mode(m));
-    }
-    #[cfg(not(unix))]
-    let _ = mode;
-    let mut tmp = b.tempfile_in(&dir).map_err(werr)?;
+    let mut tmp = temp_file_in(&dir, mode).map_err(werr)?;
     tmp.write_all(bytes).map_err(werr)?;
     tmp.as_file().sync_all().map_err(werr)?;
     if overwrite {
@@ -164,6 +155,50 @@ pub fn write_atomic(
         let _ = d.sync_all();
     }
     Ok(())
+}
+
+/// Prefix of pith's temporary files; the writing process's id follows, so a later run can
+/// tell a killed run's leftovers from a live run's files.
+const TEMP_PREFIX: &str = ".pith-tmp-";
+
+/// A temporary file in `dir` (deleted on drop, so on every error path), named
+/// `.pith-tmp-PID-…`, created with `mode` where given. Leftovers of killed pith processes in
+/// `dir` are removed first.
+pub fn temp_file_in(dir: &Path, mode: Option<u32>) -> std::io::Result<tempfile::NamedTempFile> {
+    clean_stale_temps(dir);
+    let prefix = format!("{TEMP_PREFIX}{}-", std::process::id());
+    let mut b = tempfile::Builder::new();
+    b.prefix(&prefix);
+    #[cfg(unix)]
+    if let Some(m) = mode {
+        use std::os::unix::fs::PermissionsExt as _;
+        b.permissions(std::fs::Permissions::from_mode(m));
+    }
+    #[cfg(not(unix))]
+    let _ = mode;
+    b.tempfile_in(dir)
+}
+
+/// Remove `.pith-tmp-PID-…` files in `dir` whose process is gone (a run killed mid-write).
+/// Best effort: a file that cannot be removed is left, and files of live processes (or of
+/// unknown shape) are never touched.
+pub fn clean_stale_temps(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(rest) = name.to_str().and_then(|n| n.strip_prefix(TEMP_PREFIX)) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let alive = pid == std::process::id() || Path::new(&format!("/proc/{pid}")).exists();
+        if !alive && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Write to `--out` (atomically) or to stdout.

@@ -309,3 +309,40 @@ fn an_xml_entity_bomb_is_an_error_not_an_expansion() {
     let e = r.expect_err("an entity bomb was accepted");
     assert!(e.message.contains("malformed XML"), "{e}");
 }
+
+#[test]
+fn a_killed_runs_temp_files_are_removed_by_the_next_run_and_live_ones_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    // pid_max is at most 2^22: this process cannot exist
+    let stale = dir.path().join(".pith-tmp-4194304999-abcdef");
+    let live = dir.path().join(".pith-tmp-1-abcdef");
+    let other = dir.path().join(".pith-tmp-notapid");
+    for p in [&stale, &live, &other] {
+        std::fs::write(p, b"partial").unwrap();
+    }
+    let input = dir.path().join("in.json");
+    std::fs::write(&input, b"[1]").unwrap();
+    crate::util::pith()
+        .args([
+            "canon",
+            input.to_str().unwrap(),
+            "--out",
+            dir.path().join("out.json").to_str().unwrap(),
+        ])
+        .assert()
+        .success();
+    assert!(!stale.exists(), "a dead process's temp file is cleaned");
+    assert!(
+        live.exists() && other.exists(),
+        "live or unknown files are never touched"
+    );
+    let left: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| {
+            n.starts_with(".pith-tmp-") && n != ".pith-tmp-1-abcdef" && n != ".pith-tmp-notapid"
+        })
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

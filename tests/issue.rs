@@ -512,3 +512,53 @@ fn a_record_refused_then_signed_in_one_transaction_is_issued_once() {
     assert_eq!(count("records"), 2);
     assert_eq!(count("receipts"), 2);
 }
+
+#[test]
+fn a_read_only_ledger_opens_for_show_and_export() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let is = Issuer::new();
+    let f = is.file("rec.json");
+    write_records(&f, &[bundle().get("canonical_record").unwrap().clone()]);
+    let ro = is.file("ro");
+    std::fs::create_dir(&ro).unwrap();
+    let db = ro.join("l.sqlite");
+    is.issue_db(&[&f], &db).assert().success();
+    // the directory and every file of the ledger (database, WAL, shared memory) read-only
+    for e in std::fs::read_dir(&ro).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o444)).unwrap();
+    }
+    std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
+    std::fs::set_permissions(is.tmp.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    let before: Vec<(PathBuf, Vec<u8>)> = std::fs::read_dir(&ro)
+        .unwrap()
+        .map(|e| {
+            let p = e.unwrap().path();
+            let b = std::fs::read(&p).unwrap();
+            (p, b)
+        })
+        .collect();
+    // root ignores permission bits: run as an unprivileged user then
+    let run = |args: &[&str]| {
+        let bin = assert_cmd::cargo::cargo_bin("pith");
+        let mut c = if rustix::process::geteuid().is_root() {
+            let mut c = assert_cmd::Command::new("setpriv");
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups"])
+                .arg(bin);
+            c
+        } else {
+            assert_cmd::Command::new(bin)
+        };
+        c.args(args).arg("--registry").arg(&db);
+        c.assert()
+    };
+    run(&["registry", "show", "2605.18404"])
+        .success()
+        .stdout(predicates::str::contains(
+            "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+        ));
+    run(&["registry", "export"]).success();
+    for (p, b) in before {
+        assert_eq!(std::fs::read(&p).unwrap(), b, "{} changed", p.display());
+    }
+}

@@ -125,10 +125,7 @@ impl Sink {
                     .parent()
                     .filter(|d| !d.as_os_str().is_empty())
                     .unwrap_or(Path::new("."));
-                let tf = tempfile::Builder::new()
-                    .prefix(".pith-tmp-")
-                    .permissions(perm())
-                    .tempfile_in(dir)
+                let tf = pith::io::temp_file_in(dir, Some(0o644))
                     .map_err(|e| Failure::Usage(format!("cannot write {}: {e}", p.display())))?;
                 let (file, path) = tf.into_parts();
                 Ok(Sink {
@@ -172,18 +169,6 @@ impl Sink {
         }
         Ok(())
     }
-}
-
-#[cfg(unix)]
-fn perm() -> std::fs::Permissions {
-    use std::os::unix::fs::PermissionsExt as _;
-    std::fs::Permissions::from_mode(0o644)
-}
-#[cfg(not(unix))]
-fn perm() -> std::fs::Permissions {
-    std::fs::metadata(".")
-        .map(|m| m.permissions())
-        .unwrap_or_else(|_| unreachable!())
 }
 
 /// Progress on stderr: a bar on a terminal, a line every 10 s otherwise, none when quiet.

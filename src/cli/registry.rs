@@ -52,7 +52,7 @@ fn open(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> 
             path.display()
         )));
     }
-    pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))
+    pith::registry::ledger::Ledger::open_read_only(&path).map_err(|e| Failure::Usage(chain(&e)))
 }
 
 pub fn run(cmd: Cmd) -> Result<u8, Failure> {

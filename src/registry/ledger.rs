@@ -287,6 +287,64 @@ CREATE TABLE IF NOT EXISTS signatures (
 ";
 
 impl Ledger {
+    /// Open an existing ledger for reading only (`registry show`, `export`): nothing is
+    /// written, not even the journal mode, so a ledger on read-only media or a copy
+    /// without write permission opens. Where even SQLite's read-only mode cannot work
+    /// (no write access for the WAL's shared-memory file), it is opened immutable.
+    pub fn open_read_only(path: &Path) -> Result<Self, LedgerError> {
+        use rusqlite::OpenFlags;
+        let sql = |source| LedgerError::Sql {
+            path: path.into(),
+            source,
+        };
+        let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
+        let uri = |extra: &str| {
+            let mut u = String::from("file:");
+            for b in path.to_string_lossy().bytes() {
+                match b {
+                    b'%' | b'?' | b'#' => u.push_str(&format!("%{b:02X}")),
+                    _ => u.push(char::from(b)),
+                }
+            }
+            u.push_str(extra);
+            u
+        };
+        let try_open = |extra: &str| -> Result<Connection, rusqlite::Error> {
+            let c = Connection::open_with_flags(uri(extra), flags)?;
+            c.query_row("SELECT count(*) FROM sqlite_master", [], |r| {
+                r.get::<_, i64>(0)
+            })?;
+            Ok(c)
+        };
+        let conn = match try_open("?mode=ro") {
+            Ok(c) => c,
+            Err(_) => try_open("?mode=ro&immutable=1").map_err(sql)?,
+        };
+        let v: Option<String> = conn
+            .query_row(
+                "SELECT value FROM meta WHERE key = 'schema_version'",
+                [],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        if v.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
+            return Err(LedgerError::Schema {
+                path: path.into(),
+                what: format!(
+                    "schema version {}, this pith knows {SCHEMA_VERSION}",
+                    v.as_deref().unwrap_or("none")
+                ),
+            });
+        }
+        Ok(Ledger {
+            conn,
+            path: path.into(),
+            held: None,
+            hold_limit: 0,
+        })
+    }
+
     /// Open (creating when absent) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         let sql = |source| LedgerError::Sql {
