@@ -799,3 +799,69 @@ fn regression_fuzz_key_decrypt_excessive_work_factor() {
         .code(2)
         .stderr(predicates::str::contains("work factor of 2^56"));
 }
+
+#[test]
+fn a_secret_key_file_that_disagrees_with_its_public_document_signs_nothing() {
+    let d = tempfile::tempdir().unwrap();
+    let keys = d.path().join("keys");
+    let pass = d.path().join("pass");
+    std::fs::write(&pass, "pp\n").unwrap();
+    let seed = d.path().join("seed.hex");
+    std::fs::write(&seed, format!("{}\n", "ab".repeat(32))).unwrap();
+    pith()
+        .args([
+            "key",
+            "import",
+            "--key-id",
+            "k-doc",
+            "--seed-file",
+            seed.to_str().unwrap(),
+            "--out-dir",
+            keys.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "--scrypt-log-n",
+            "10",
+            "--valid-from",
+            "2020-01-01T00:00:00Z",
+        ])
+        .assert()
+        .success();
+    // the same seed under another key id, in a secret file beside the document
+    let other = SigningKey::from_seed("k-other", Timestamp::now(), &[0xab; 32]);
+    let sealed = other
+        .encrypt(&pith::trust::secret::Protection::Passphrase {
+            passphrase: "pp".to_owned().into(),
+            log_n: Some(10),
+        })
+        .unwrap();
+    let f = keys.join("k-other.key.age");
+    std::fs::write(&f, sealed).unwrap();
+    let out = pith()
+        .args([
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--key",
+            f.to_str().unwrap(),
+            "--passphrase-file",
+            pass.to_str().unwrap(),
+            "--registry",
+            d.path().join("l.sqlite").to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "names key id \"k-other\", its public document \"k-doc\"",
+        ))
+        .get_output()
+        .clone();
+    assert!(out.stdout.is_empty());
+    assert!(
+        !d.path().join("l.sqlite").exists() || {
+            let c = rusqlite::Connection::open(d.path().join("l.sqlite")).unwrap();
+            c.query_row("SELECT COUNT(*) FROM records", [], |r| r.get::<_, i64>(0))
+                .unwrap()
+                == 0
+        }
+    );
+}

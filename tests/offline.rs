@@ -476,6 +476,21 @@ fn every_refusal_names_its_reason_and_signs_nothing() {
             .and(predicates::str::contains("nothing written")),
     );
     assert!(!t.p("applied.json").exists());
+    // a response whose key field was changed
+    let mut rekeyed = t.read("resp.json");
+    rekeyed
+        .get_mut("key")
+        .unwrap()
+        .as_object_mut()
+        .unwrap()
+        .insert("key_id".into(), "pith-v1-2026-05".into());
+    t.write("rekeyed.json", &rekeyed);
+    apply(&t.s("req.json"), &t.s("rekeyed.json"))
+        .code(1)
+        .stderr(predicates::str::contains(
+            "the request is for key pith-example-2026-11",
+        ));
+    assert!(!t.p("applied.json").exists());
     apply(&t.s("req.json"), &t.s("resp.json")).success();
     use predicates::prelude::PredicateBooleanExt as _;
 }

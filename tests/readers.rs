@@ -494,3 +494,41 @@ fn record_writes_out_atomically_and_refuses_to_overwrite() {
     let v: serde_json::Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
     assert!(v.get("canonical_record").is_some(), "{v}");
 }
+
+#[test]
+fn version_0_is_refused_everywhere() {
+    // an Atom entry naming v0 (arXiv numbers versions from 1)
+    let text = std::fs::read_to_string(data("arxiv/atom-2016-id_list.xml"))
+        .unwrap()
+        .replace("1111.2011v2", "1111.2011v0");
+    let items = arxiv::read(
+        text.as_bytes(),
+        "v0.xml",
+        &ReadOptions {
+            default_license: Some("http://example.org/l".into()),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    let r = items.into_iter().next().unwrap().unwrap_err();
+    assert!(r.to_string().contains("a version of at least 1"), "{r}");
+    // and on the command line, for every reader
+    for cmd in [
+        &["record", "tests/data/arxiv/main-job.abs", "--version", "0"][..],
+        &[
+            "graph",
+            "--record",
+            "tests/data/arxiv/main-job.abs",
+            "--version",
+            "0",
+            "--key",
+            "x",
+        ][..],
+    ] {
+        crate::util::pith()
+            .args(cmd)
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("0 is not in 1.."));
+    }
+}

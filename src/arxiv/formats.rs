@@ -774,6 +774,16 @@ pub(super) fn read_atom(
         }
         let tail = e.id.rsplit_once("/abs/").map_or(e.id.as_str(), |x| x.1);
         let (id, named) = split_version(tail);
+        if named == Some(0) {
+            // arXiv versions start at 1; the canonical record refuses 0 (spec §6)
+            out.push(Err(rej(
+                file,
+                &format!("{pos} ({id})"),
+                "id",
+                format!("expected a version of at least 1, found {tail:?}"),
+            )));
+            continue;
+        }
         let Some(published) = parse_date(&e.published) else {
             out.push(Err(rej(
                 file,

@@ -13,7 +13,7 @@ pub struct GraphArgs {
     #[arg(long, value_name = "INPUT")]
     record: PathBuf,
     /// Version to use when the source lists several.
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     version: Option<u32>,
     /// License URL when the source states none.
     #[arg(long, value_name = "URL")]

@@ -18,7 +18,7 @@ pub struct InputArgs {
     #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(Format::NAMES))]
     pub(super) format: Option<String>,
     /// Only this version (where the source lists versions); default the latest.
-    #[arg(long, conflicts_with = "all_versions")]
+    #[arg(long, conflicts_with = "all_versions", value_parser = clap::value_parser!(u32).range(1..))]
     version: Option<u32>,
     /// One record per version the source lists.
     #[arg(long)]

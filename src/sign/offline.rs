@@ -753,6 +753,22 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Applied
             request: rid.into(),
         });
     }
+    // the response must name the key the request named (its signatures are checked
+    // against the keyring anyway; a changed key field is a damaged or forged response)
+    let (want, have) = (req.get("key"), resp.get("key"));
+    let fp = |k: Option<&Value>| {
+        k.and_then(|k| s(k, "public_key_fingerprint"))
+            .map(str::to_owned)
+    };
+    let id = |k: Option<&Value>| k.and_then(|k| s(k, "key_id")).map(str::to_owned);
+    if fp(want) != fp(have) || id(want) != id(have) {
+        return Err(OfflineError::WrongKey {
+            wanted: id(want).unwrap_or_default(),
+            wanted_fp: fp(want).unwrap_or_default(),
+            have: id(have).unwrap_or_else(|| "nothing".into()),
+            have_fp: fp(have).unwrap_or_else(|| "nothing".into()),
+        });
+    }
     let items = req
         .get("items")
         .and_then(Value::as_array)

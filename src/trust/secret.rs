@@ -30,8 +30,22 @@ pub const SECRET_FORMAT: &str = "pith-secret-key-v1";
 
 /// Lowest scrypt work factor (log2 N) pith writes or accepts; age's default aims at ~1 s.
 pub const MIN_SCRYPT_LOG_N: u8 = 10;
-/// Highest scrypt work factor pith accepts when decrypting (bounds memory and time).
-pub const MAX_SCRYPT_LOG_N: u8 = 22;
+/// Highest scrypt work factor pith writes: age's one-second calibration is capped here
+/// (2^20: 1 GiB, a few seconds), so a fast machine never writes a file a slower one
+/// cannot open.
+pub const MAX_SCRYPT_WRITE_LOG_N: u8 = 20;
+/// Highest scrypt work factor pith accepts when decrypting: what it ever writes plus one.
+/// A file demanding more is refused before any work (age checks the header first), so a
+/// tampered key file cannot make pith spend 4 GiB and 20 s before the error.
+pub const MAX_SCRYPT_LOG_N: u8 = MAX_SCRYPT_WRITE_LOG_N + 1;
+
+/// The scrypt work factor an age file's header names, if it is passphrase-encrypted.
+fn scrypt_log_n(age_file: &[u8]) -> Option<u8> {
+    let head = &age_file[..age_file.len().min(512)];
+    let text = std::str::from_utf8(head.split(|b| *b == b'\n').nth(1)?).ok()?;
+    let rest = text.strip_prefix("-> scrypt ")?;
+    rest.split(' ').nth(1)?.parse().ok()
+}
 
 /// An Ed25519 signing key with its identity. Zeroized on drop; `Debug` shows no secret.
 ///
@@ -246,6 +260,11 @@ impl SigningKey {
                 }
                 let mut r = age::scrypt::Recipient::new(passphrase.clone());
                 if let Some(n) = log_n {
+                    if !(MIN_SCRYPT_LOG_N..=MAX_SCRYPT_WRITE_LOG_N).contains(n) {
+                        return Err(SecretKeyError::Encrypt(format!(
+                            "scrypt work factor 2^{n} outside 2^{MIN_SCRYPT_LOG_N}..=2^{MAX_SCRYPT_WRITE_LOG_N}"
+                        )));
+                    }
                     r.set_work_factor(*n);
                 }
                 age::Encryptor::with_recipients(std::iter::once(&r as &dyn age::Recipient))
@@ -263,6 +282,18 @@ impl SigningKey {
         let mut w = encryptor.wrap_output(&mut out).map_err(|e| enc(&e))?;
         w.write_all(&self.to_plaintext()).map_err(|e| enc(&e))?;
         w.finish().map_err(|e| enc(&e))?;
+        if let Protection::Passphrase {
+            passphrase,
+            log_n: None,
+        } = protection
+            && scrypt_log_n(&out).is_some_and(|n| n > MAX_SCRYPT_WRITE_LOG_N)
+        {
+            // calibrated above the cap: write at the cap instead
+            return self.encrypt(&Protection::Passphrase {
+                passphrase: passphrase.clone(),
+                log_n: Some(MAX_SCRYPT_WRITE_LOG_N),
+            });
+        }
         Ok(out)
     }
 
@@ -405,4 +436,44 @@ pub fn harden_process() -> std::io::Result<()> {
         rustix::process::set_dumpable_behavior(rustix::process::DumpableBehavior::NotDumpable)?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_work_factor_is_read_from_the_header_and_capped() {
+        let k = SigningKey::from_seed("t", Timestamp::now(), &[1; 32]);
+        let out = k
+            .encrypt(&Protection::Passphrase {
+                passphrase: "p".to_owned().into(),
+                log_n: Some(12),
+            })
+            .unwrap();
+        assert_eq!(scrypt_log_n(&out), Some(12));
+        // a tampered header demanding 2^22 (4 GiB): refused by the work-factor check, which
+        // age makes before deriving anything
+        let text = out.clone();
+        let nl = text.iter().skip(1).position(|b| *b == b'\n').unwrap() + 1;
+        let second = text[nl + 1..].iter().position(|b| *b == b'\n').unwrap() + nl + 1;
+        let line = std::str::from_utf8(&text[nl + 1..second])
+            .unwrap()
+            .to_owned();
+        let forged_line = line.replacen(" 12", " 22", 1);
+        let mut forged = text[..nl + 1].to_vec();
+        forged.extend_from_slice(forged_line.as_bytes());
+        forged.extend_from_slice(&text[second..]);
+        let e =
+            SigningKey::decrypt(&forged, &Unlock::Passphrase("p".to_owned().into())).unwrap_err();
+        assert!(e.to_string().contains("2^22"), "{e}");
+
+        assert!(
+            k.encrypt(&Protection::Passphrase {
+                passphrase: "p".to_owned().into(),
+                log_n: Some(MAX_SCRYPT_WRITE_LOG_N + 1),
+            })
+            .is_err()
+        );
+    }
 }
