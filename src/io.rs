@@ -80,7 +80,7 @@ pub fn read_input(path: &Path) -> Result<Vec<u8>, IoError> {
 /// following a final symbolic link and without blocking, read only if it is a regular
 /// file, and refused past `limit` bytes — so a FIFO, a device or a link to `/dev/zero`
 /// can neither hang nor exhaust the reader.
-pub fn read_regular(path: &Path, limit: usize) -> Result<Vec<u8>, IoError> {
+pub(crate) fn read_regular(path: &Path, limit: usize) -> Result<Vec<u8>, IoError> {
     use rustix::fs::{FileType, Mode, OFlags};
     let read_err = |source: std::io::Error| IoError::Read {
         path: path.into(),
@@ -123,7 +123,7 @@ pub const MAX_INPUT: usize = 256 << 20;
 /// Write `bytes` to `path` atomically: a temp file in the same directory, fsynced, then
 /// renamed into place. With `overwrite` false an existing file is refused and left intact;
 /// with `mode` set the file is created with those permission bits (before any byte).
-pub fn write_atomic(
+pub(crate) fn write_atomic(
     path: &Path,
     bytes: &[u8],
     overwrite: bool,
@@ -182,7 +182,7 @@ pub fn temp_file_in(dir: &Path, mode: Option<u32>) -> std::io::Result<tempfile::
 /// Remove `.pith-tmp-PID-…` files in `dir` whose process is gone (a run killed mid-write).
 /// Best effort: a file that cannot be removed is left, and files of live processes (or of
 /// unknown shape) are never touched.
-pub fn clean_stale_temps(dir: &Path) {
+pub(crate) fn clean_stale_temps(dir: &Path) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 
 /// Deepest nesting of arrays and objects the parser accepts (spec §2).
-pub const MAX_DEPTH: usize = 128;
+pub(crate) const MAX_DEPTH: usize = 128;
 
 /// A JSON value as canonical JSON sees it.
 ///
@@ -354,7 +354,7 @@ fn fmt_path(segs: &[Seg]) -> String {
 }
 
 /// Append `.key` (or `["key"]` when it is not a plain name) to a JSON path.
-pub fn push_key(path: &mut String, key: &str) {
+pub(crate) fn push_key(path: &mut String, key: &str) {
     if !key.is_empty()
         && key
             .bytes()
@@ -750,7 +750,7 @@ fn write_int<S: Sink + ?Sized>(i: i128, out: &mut S) {
 }
 
 /// Append the canonical bytes of `v` to `out`.
-pub fn write_canonical<S: Sink + ?Sized>(v: &Value, out: &mut S) {
+pub(crate) fn write_canonical<S: Sink + ?Sized>(v: &Value, out: &mut S) {
     match v {
         Value::Null => out.put(b"null"),
         Value::Bool(true) => out.put(b"true"),

@@ -18,7 +18,7 @@ impl Sha256Digest {
         hex(&self.0)
     }
     /// Parse 64 lower-case hex characters.
-    pub fn from_hex(s: &str) -> Option<Self> {
+    pub(crate) fn from_hex(s: &str) -> Option<Self> {
         if s.len() != 64 || !s.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')) {
             return None;
         }
@@ -164,14 +164,14 @@ pub fn base32(data: &[u8]) -> String {
 }
 
 /// The 26-character code of a digest: the first 26 base32 characters (spec §3).
-pub fn code26(d: &Sha256Digest) -> String {
+pub(crate) fn code26(d: &Sha256Digest) -> String {
     let mut s = base32(&d.0);
     s.truncate(26);
     s
 }
 
 /// Both key fingerprints of a raw public key: (32 hex chars, 26 base32 chars) (spec §3).
-pub fn key_fingerprints(raw_public_key: &[u8; 32]) -> (String, String) {
+pub(crate) fn key_fingerprints(raw_public_key: &[u8; 32]) -> (String, String) {
     let d = sha256(raw_public_key);
     let mut h = d.hex();
     h.truncate(32);
@@ -223,7 +223,7 @@ impl std::fmt::Display for PithNumber {
 }
 
 /// Is `c` white space as Python's `str.split()` sees it (spec §6, decided)?
-pub fn is_python_space(c: char) -> bool {
+pub(crate) fn is_python_space(c: char) -> bool {
     c.is_whitespace() || ('\u{1c}'..='\u{1f}').contains(&c)
 }
 
@@ -273,7 +273,7 @@ pub fn collapse_ws(text: &str) -> String {
 }
 
 /// The text rule for titles and abstracts: NFC, full lower-case, white space collapsed.
-pub fn text_canon(text: &str) -> String {
+pub(crate) fn text_canon(text: &str) -> String {
     if text.is_ascii() {
         // NFC is the identity and lower-casing is per byte: one pass
         let mut out = collapse_ws(text);
@@ -284,7 +284,7 @@ pub fn text_canon(text: &str) -> String {
 }
 
 /// `text` in Unicode Normalization Form C; borrowed when it already is (the usual case).
-pub fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
+pub(crate) fn nfc(text: &str) -> std::borrow::Cow<'_, str> {
     use unicode_normalization::{IsNormalized, is_nfc_quick};
     if text.is_ascii() || is_nfc_quick(text.chars()) == IsNormalized::Yes {
         std::borrow::Cow::Borrowed(text)
@@ -299,7 +299,12 @@ pub fn text_canon_sha256(text: &str) -> String {
 }
 
 /// The six source aliases of a record, sorted by `alias_kind` (spec §10).
-pub fn source_aliases(source_id: &str, version: i128, code: &str, created_at: &str) -> Value {
+pub(crate) fn source_aliases(
+    source_id: &str,
+    version: i128,
+    code: &str,
+    created_at: &str,
+) -> Value {
     let mut v = vec![
         ("arxiv", source_id.to_owned()),
         ("arxiv_version", format!("{source_id}v{version}")),

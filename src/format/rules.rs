@@ -3,54 +3,54 @@
 //! Changing a decided rule means changing it here and nowhere else.
 
 /// `schema_version` of canonical records and events (spec §6, §9).
-pub const SCHEMA_VERSION: &str = "1.0";
+pub(crate) const SCHEMA_VERSION: &str = "1.0";
 /// `receipt_version` (spec §8).
-pub const RECEIPT_VERSION: &str = "0.3";
+pub(crate) const RECEIPT_VERSION: &str = "0.3";
 /// `bundle_version` (spec §11).
-pub const BUNDLE_VERSION: &str = "1.0";
+pub(crate) const BUNDLE_VERSION: &str = "1.0";
 /// `state_version` (spec §10).
-pub const STATE_VERSION: &str = "1.0";
+pub(crate) const STATE_VERSION: &str = "1.0";
 /// `merge_version` (spec §10).
-pub const MERGE_VERSION: &str = "pith-open-graph-merge-v1";
+pub(crate) const MERGE_VERSION: &str = "pith-open-graph-merge-v1";
 /// `builder_version` written by this implementation (the seeds' value, spec §8).
-pub const BUILDER_VERSION: &str = "pith-number-builder-2026-05-17-v1";
+pub(crate) const BUILDER_VERSION: &str = "pith-number-builder-2026-05-17-v1";
 /// `signature_status` of every signature (spec §4).
-pub const SIGNATURE_STATUS: &str = "signed_v1";
+pub(crate) const SIGNATURE_STATUS: &str = "signed_v1";
 /// The only algorithm (spec §4).
-pub const ALGORITHM: &str = "ed25519";
+pub(crate) const ALGORITHM: &str = "ed25519";
 /// `signed_message` label of receipts (spec §4).
-pub const LABEL_RECEIPT: &str = "canonical_sha256_bytes";
+pub(crate) const LABEL_RECEIPT: &str = "canonical_sha256_bytes";
 /// `signed_message` label of event signatures (spec §4).
-pub const LABEL_EVENT: &str = "open_graph_event_sha256_bytes";
+pub(crate) const LABEL_EVENT: &str = "open_graph_event_sha256_bytes";
 /// `signed_message` label of bundle signatures (spec §4).
-pub const LABEL_BUNDLE: &str = "bundle_sha256_bytes";
+pub(crate) const LABEL_BUNDLE: &str = "bundle_sha256_bytes";
 /// **decided**: `signed_message` of key-transition and revocation statements.
-pub const LABEL_STATEMENT: &str = "key_statement_sha256_bytes";
+pub(crate) const LABEL_STATEMENT: &str = "key_statement_sha256_bytes";
 /// **decided**: `signed_message` of ceremony transcript entries.
-pub const LABEL_TRANSCRIPT: &str = "ceremony_entry_sha256_bytes";
+pub(crate) const LABEL_TRANSCRIPT: &str = "ceremony_entry_sha256_bytes";
 /// **decided**: `signed_message` of the offline signer's audit log entries.
-pub const LABEL_AUDIT: &str = "signer_audit_entry_sha256_bytes";
+pub(crate) const LABEL_AUDIT: &str = "signer_audit_entry_sha256_bytes";
 /// **decided**: pith's own formats sign `DOMAIN_PREFIX` ‖ label ‖ 0x00 ‖ the 32 digest
 /// bytes, never the bare digest the registry's kinds sign, so no signature carries
 /// between a registry kind and one of pith's, or between two of pith's.
-pub const DOMAIN_PREFIX: &str = "pith-domain-v1:";
+pub(crate) const DOMAIN_PREFIX: &str = "pith-domain-v1:";
 /// **decided**: the largest keyring file (key document, statement) read; the largest pith
 /// writes is a few KiB.
-pub const MAX_KEYRING_FILE: usize = 64 << 10;
+pub(crate) const MAX_KEYRING_FILE: usize = 64 << 10;
 /// `signer_id` of the registry (spec §7).
 pub const SIGNER_ID: &str = "pith.science";
 /// `signer_type` of the registry (spec §7).
-pub const SIGNER_TYPE: &str = "pith_registry";
+pub(crate) const SIGNER_TYPE: &str = "pith_registry";
 /// `bundle_type` (spec §11).
-pub const BUNDLE_TYPE: &str = "pith_open_graph_bundle";
+pub(crate) const BUNDLE_TYPE: &str = "pith_open_graph_bundle";
 /// `state_type` (spec §10).
-pub const STATE_TYPE: &str = "pith_open_graph_state";
+pub(crate) const STATE_TYPE: &str = "pith_open_graph_state";
 /// `kind` of a receipt (spec §8).
-pub const RECEIPT_KIND: &str = "pith_receipt";
+pub(crate) const RECEIPT_KIND: &str = "pith_receipt";
 /// Prefix of the DataCite DOI alias (spec §10).
-pub const DOI_PREFIX: &str = "10.48550/arxiv.";
+pub(crate) const DOI_PREFIX: &str = "10.48550/arxiv.";
 /// `name` of the registry's mirror hint (spec §11).
-pub const MIRROR_NAME: &str = "Pith Resolver";
+pub(crate) const MIRROR_NAME: &str = "Pith Resolver";
 /// Keys left out of an event's content hash (spec §3).
 pub const EVENT_UNHASHED: [&str; 3] = ["signature", "content_sha256", "event_id"];
 
@@ -58,7 +58,7 @@ pub const EVENT_UNHASHED: [&str; 3] = ["signature", "content_sha256", "event_id"
 ///
 /// **decided** (spec §9): kinds never seen use the singular of their state list as both
 /// `event_type` and `target`.
-pub const EVENT_KINDS: [(&str, &str, Option<&str>); 9] = [
+pub(crate) const EVENT_KINDS: [(&str, &str, Option<&str>); 9] = [
     ("record_created", "record", None),
     ("graph_snapshot", "graph", Some("graph_snapshots")),
     (
@@ -154,18 +154,18 @@ impl std::fmt::Display for EventType {
 }
 
 /// Look up an event kind: `(target, state list)`.
-pub fn event_kind(event_type: &str) -> Option<(&'static str, Option<&'static str>)> {
+pub(crate) fn event_kind(event_type: &str) -> Option<(&'static str, Option<&'static str>)> {
     EventType::parse(event_type).map(|k| (k.target(), k.state_list()))
 }
 
 /// **decided** (spec §3): YEAR of a Pith number is the UTC year of `metadata.submitted_at`.
-pub fn pith_year(submitted_at: &crate::format::time::Timestamp) -> i32 {
+pub(crate) fn pith_year(submitted_at: &crate::format::time::Timestamp) -> i32 {
     submitted_at.year()
 }
 
 /// **decided** (spec §10): events apply in order of (`created_at` as an instant,
 /// then `event_id`).
-pub fn event_order_key(
+pub(crate) fn event_order_key(
     created_at: &crate::format::time::Timestamp,
     event_id: &str,
 ) -> (i64, String) {
@@ -174,7 +174,7 @@ pub fn event_order_key(
 
 /// **decided** (spec §12): how far an unprotected `signed_at` may lie after its protected
 /// time before a warning: the protected field's precision (1 s for whole seconds).
-pub fn signed_at_agrees(
+pub(crate) fn signed_at_agrees(
     protected: &crate::format::time::Timestamp,
     signed_at: &crate::format::time::Timestamp,
 ) -> bool {

@@ -60,7 +60,7 @@ impl Timestamp {
         })
     }
     /// From a chrono time (keeps microseconds).
-    pub fn from_datetime(dt: DateTime<Utc>, whole: bool) -> Self {
+    pub(crate) fn from_datetime(dt: DateTime<Utc>, whole: bool) -> Self {
         let dt = if whole {
             dt.with_nanosecond(0).unwrap_or(dt)
         } else {
@@ -78,7 +78,7 @@ impl Timestamp {
         Self::from_datetime(self.dt, true)
     }
     /// The UTC year.
-    pub fn year(&self) -> i32 {
+    pub(crate) fn year(&self) -> i32 {
         self.dt.year()
     }
     /// Microseconds since the epoch.
@@ -88,10 +88,6 @@ impl Timestamp {
     /// Was it written in whole seconds?
     pub fn whole_seconds(&self) -> bool {
         self.whole
-    }
-    /// The chrono time.
-    pub fn datetime(&self) -> DateTime<Utc> {
-        self.dt
     }
     /// Whole-second form `2026-05-20T00:05:59Z` (truncating).
     pub fn fmt_seconds(&self) -> String {

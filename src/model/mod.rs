@@ -22,7 +22,7 @@ pub struct Schema {
 
 impl Schema {
     /// Does the kind define `field`?
-    pub fn allows(&self, field: &str) -> bool {
+    pub(crate) fn allows(&self, field: &str) -> bool {
         self.fields.binary_search(&field).is_ok()
     }
 }

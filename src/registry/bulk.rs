@@ -20,7 +20,7 @@ use crate::verify::Report;
 use crate::verify::keyring::Keyring;
 
 /// Lines per chunk: bounds memory (a chunk of bundles is a few MiB).
-pub const CHUNK: usize = 256;
+pub(crate) const CHUNK: usize = 256;
 
 /// Records per ledger transaction in bulk issue (16 chunks): a large ledger's index pages
 /// are written once per transaction, not once per chunk.
@@ -97,7 +97,7 @@ fn pool(threads: usize) -> Option<std::sync::Arc<rayon::ThreadPool>> {
 }
 
 /// Map `f` over `items` on up to `threads` worker threads, keeping order.
-pub fn par_map<T: Sync, R: Send>(
+pub(crate) fn par_map<T: Sync, R: Send>(
     items: &[T],
     threads: usize,
     f: impl Fn(&T) -> R + Sync + Send,
@@ -113,7 +113,7 @@ pub fn par_map<T: Sync, R: Send>(
 }
 
 /// Map `f` over `items`, consumed, on up to `threads` worker threads, keeping order.
-pub fn par_map_owned<T: Send, R: Send>(
+pub(crate) fn par_map_owned<T: Send, R: Send>(
     items: Vec<T>,
     threads: usize,
     f: impl Fn(T) -> R + Sync + Send,
@@ -134,7 +134,7 @@ pub const MAX_LINE: usize = 16 << 20;
 
 /// A chunk ends early once its lines hold this many bytes, so a file of long lines is
 /// held a few chunks at a time, not `CHUNK` lines of [`MAX_LINE`] each.
-pub const CHUNK_BYTES: usize = 32 << 20;
+pub(crate) const CHUNK_BYTES: usize = 32 << 20;
 
 /// A line too long to read: its bytes are replaced by this marker (never valid JSON).
 const TOO_LONG: &[u8] = b"\x00line longer than 16 MiB";

@@ -18,15 +18,14 @@ use crate::format::rules;
 use crate::format::time::Timestamp;
 use crate::model::Event;
 use crate::sign::issue;
-use crate::trust::policy::Authorized;
 use crate::verify::Verified;
 
 /// The ledger's schema version (table `meta`).
-pub const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 1;
 /// The environment variable naming the default ledger.
-pub const ENV_REGISTRY: &str = "PITH_REGISTRY";
+pub(crate) const ENV_REGISTRY: &str = "PITH_REGISTRY";
 /// The ledger file used when neither `--registry` nor `PITH_REGISTRY` is given.
-pub const DEFAULT_FILE: &str = "pith-registry.sqlite";
+pub(crate) const DEFAULT_FILE: &str = "pith-registry.sqlite";
 
 /// A ledger failure, naming the database file.
 #[derive(Debug, thiserror::Error)]
@@ -203,7 +202,11 @@ pub struct SignedRows {
 impl SignedRows {
     /// The rows of a signed `record_created` event (its receipt and its own signature),
     /// plus `extra` signatures (label, digest) made with the event's key and time.
-    pub fn of_event(ev: &Value, sha: &Sha256Digest, extra: Vec<(&'static str, String)>) -> Self {
+    pub(crate) fn of_event(
+        ev: &Value,
+        sha: &Sha256Digest,
+        extra: Vec<(&'static str, String)>,
+    ) -> Self {
         let receipt = ev.get("payload").and_then(|p| p.get("receipt"));
         let sig = ev.get("signature");
         let sg = |o: Option<&Value>, k: &str| {
@@ -440,7 +443,7 @@ impl Ledger {
 
     /// Whether recording `more` records would fill the held transaction (so that it
     /// commits after them, and nothing more should be planned in it first).
-    pub fn fills_transaction(&self, more: usize) -> bool {
+    pub(crate) fn fills_transaction(&self, more: usize) -> bool {
         self.held
             .as_ref()
             .is_some_and(|h| h.records + more >= self.hold_limit)
@@ -448,7 +451,7 @@ impl Ledger {
 
     /// Commit the held transaction once it holds [`Self::hold_transactions`] records.
     /// Call it only with no plan outstanding (every [`Self::plan_batch`] recorded).
-    pub fn commit_if_full(&mut self) -> Result<(), LedgerError> {
+    pub(crate) fn commit_if_full(&mut self) -> Result<(), LedgerError> {
         match &self.held {
             Some(h) if h.records >= self.hold_limit => self.commit(),
             _ => Ok(()),
@@ -483,7 +486,7 @@ impl Ledger {
     /// is read once it holds the write lock, and plan every record against the ledger and
     /// the records planned earlier in the transaction. Each plan must then be given to
     /// [`Self::record_batch`], in order, before the transaction commits.
-    pub fn plan_batch(
+    pub(crate) fn plan_batch(
         &mut self,
         records: &[&Prepared],
         at: Option<&Timestamp>,
@@ -506,7 +509,7 @@ impl Ledger {
 
     /// The second half of issuing a batch: record the signed rows of the plans
     /// [`Self::plan_batch`] made for `records` (`None`: not signed, refused).
-    pub fn record_batch(
+    pub(crate) fn record_batch(
         &mut self,
         records: &[&Prepared],
         plans: Vec<Result<Plan, LedgerError>>,
@@ -854,21 +857,6 @@ impl Ledger {
         })
     }
 
-    /// Append an audit row for a signature made outside [`Self::issue`] (events, bundles).
-    pub fn audit_signature(
-        &mut self,
-        key: &Authorized,
-        label: &str,
-        digest: &Sha256Digest,
-        subject: &str,
-        signed_at: &Timestamp,
-    ) -> Result<(), LedgerError> {
-        let path = self.path.clone();
-        audit(&self.conn, key, label, &digest.hex(), subject, signed_at)
-            .map(|_| ())
-            .map_err(|source| LedgerError::Sql { path, source })
-    }
-
     /// Records matching a Pith number (full or short), or an arXiv id (`2605.18404`, with
     /// or without `vN`), as ledger rows.
     pub fn show(&self, query: &str) -> Result<Vec<Value>, LedgerError> {
@@ -1045,20 +1033,6 @@ fn plan_issue(
             replaces: None,
         })),
     }
-}
-
-fn audit(
-    conn: &Connection,
-    key: &Authorized,
-    label: &str,
-    digest: &str,
-    subject: &str,
-    signed_at: &Timestamp,
-) -> rusqlite::Result<usize> {
-    conn.execute(
-        "INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![signed_at.fmt_micros(), key.key_id(), key.public().fingerprint(), label, digest, subject],
-    )
 }
 
 fn text(v: &Value) -> String {

@@ -177,7 +177,7 @@ fn build(
 /// Assemble a bundle from events this process has just made and signed with the key of
 /// `key_doc` (bulk issuing): the same object as [`assemble`], without re-verifying our own
 /// signatures; `public_keys` is `[key_doc]`. The events are moved into the bundle.
-pub fn assemble_own(
+pub(crate) fn assemble_own(
     events: Vec<Value>,
     key_doc: &Value,
     base_url: &str,

@@ -152,7 +152,7 @@ pub fn write_new_key(
 
 /// Append one entry, signed by `actor`, to `dir/ceremony.jsonl` (created when absent).
 /// An existing transcript must parse; the whole file is rewritten atomically.
-pub fn append_transcript(
+pub(crate) fn append_transcript(
     dir: &Path,
     op: &str,
     details: Value,

@@ -7,10 +7,10 @@ use crate::format::digest::{canon_sha256_without, collapse_ws};
 use crate::format::rules;
 
 /// Code points of the abstract kept in `paper.abstract_excerpt` (spec §9).
-pub const EXCERPT_CHARS: usize = 600;
+pub(crate) const EXCERPT_CHARS: usize = 600;
 
 /// The sections pith takes from the operator as they are (their `snapshot_sha256` kept).
-pub const OPERATOR_SECTIONS: [&str; 4] =
+pub(crate) const OPERATOR_SECTIONS: [&str; 4] =
     ["integrity", "references", "formal_canon", "author_claims"];
 
 /// The claim table of spec §9: verdict field, claim kind, claim source.

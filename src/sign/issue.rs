@@ -53,7 +53,7 @@ pub fn unsigned_receipt(
 
 /// Sign a receipt in place: `signature_b64` over `digest`, and `signed_at`. `protected`
 /// is the time its key must be valid at: the `created_at` of its `record_created` event.
-pub fn sign_receipt(
+pub(crate) fn sign_receipt(
     receipt: &mut Value,
     key: &Authorized,
     digest: &Sha256Digest,
@@ -90,7 +90,7 @@ pub fn receipt(
 }
 
 /// The `signer` block of an event (spec §7).
-pub fn signer_block(key: &KeyRef, signer_id: &str) -> Value {
+pub(crate) fn signer_block(key: &KeyRef, signer_id: &str) -> Value {
     canon::object([
         ("signer_id", signer_id.into()),
         ("signer_type", rules::SIGNER_TYPE.into()),
@@ -173,7 +173,7 @@ fn created_at(ev: &Value) -> Result<Timestamp, SignError> {
 
 /// Complete an event: `content_sha256` (spec §3), `event_id` = `sha256:` + it, and the
 /// signature over its 32 bytes by a key valid at the event's `created_at`.
-pub fn finish_event(
+pub(crate) fn finish_event(
     ev: &mut Value,
     key: &Authorized,
     signed_at: &Timestamp,

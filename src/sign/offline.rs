@@ -21,11 +21,11 @@ use crate::verify::check::{self, Checker};
 use crate::verify::keyring::Keyring;
 
 /// `request_type` of a signing request.
-pub const REQUEST_TYPE: &str = "pith_signing_request";
+pub(crate) const REQUEST_TYPE: &str = "pith_signing_request";
 /// `response_type` of a signing response.
-pub const RESPONSE_TYPE: &str = "pith_signing_response";
+pub(crate) const RESPONSE_TYPE: &str = "pith_signing_response";
 /// Version of both.
-pub const VERSION: &str = "1";
+pub(crate) const VERSION: &str = "1";
 
 /// Why a request or response is refused. Every variant means: nothing was signed or written.
 #[derive(Debug, thiserror::Error)]

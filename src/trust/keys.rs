@@ -36,7 +36,7 @@ impl std::fmt::Debug for PublicKey {
 
 impl PublicKey {
     /// From the 32 raw bytes; None when they are not a valid curve point encoding.
-    pub fn from_raw(raw: [u8; 32]) -> Option<Self> {
+    pub(crate) fn from_raw(raw: [u8; 32]) -> Option<Self> {
         let key = VerifyingKey::from_bytes(&raw).ok()?;
         let (fingerprint_hex, fingerprint_b32) = key_fingerprints(&raw);
         Some(PublicKey {
@@ -48,7 +48,7 @@ impl PublicKey {
         })
     }
     /// From a dalek verifying key.
-    pub fn from_verifying_key(key: ed25519_dalek::VerifyingKey) -> Self {
+    pub(crate) fn from_verifying_key(key: ed25519_dalek::VerifyingKey) -> Self {
         let raw = key.to_bytes();
         let (fingerprint_hex, fingerprint_b32) = key_fingerprints(&raw);
         PublicKey {
@@ -64,7 +64,7 @@ impl PublicKey {
         &self.raw
     }
     /// The dalek verifying key.
-    pub fn verifying_key(&self) -> &VerifyingKey {
+    pub(crate) fn verifying_key(&self) -> &VerifyingKey {
         &self.key
     }
     /// 32 hex chars of sha256(raw) (`public_key_fingerprint`).
@@ -125,7 +125,7 @@ pub fn verify_strict_raw(public_key: &[u8], msg: &[u8], sig: &[u8]) -> bool {
 }
 
 /// Decode standard base64 with padding, strictly.
-pub fn b64_decode(s: &str) -> Option<Vec<u8>> {
+pub(crate) fn b64_decode(s: &str) -> Option<Vec<u8>> {
     base64::engine::general_purpose::STANDARD.decode(s).ok()
 }
 
@@ -342,7 +342,7 @@ pub struct TrustedKey {
 
 impl TrustedKey {
     /// Was the key allowed to sign at `t`? (spec §12: the protected time)
-    pub fn window_at(&self, t: &Timestamp) -> KeyWindow {
+    pub(crate) fn window_at(&self, t: &Timestamp) -> KeyWindow {
         if let Some((r, why)) = &self.revoked
             && t.micros() >= r.micros()
         {

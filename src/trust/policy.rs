@@ -105,7 +105,7 @@ impl Authorized {
 
     /// A signature object over `digest` as `domain` (a registry kind), after checking that
     /// the key may sign at `protected`, the artifact's authenticated time (spec §12).
-    pub fn signature_object(
+    pub(crate) fn signature_object(
         &self,
         domain: Domain,
         digest: &Sha256Digest,
@@ -119,7 +119,7 @@ impl Authorized {
     /// A re-signature over an existing artifact's digest: the key must be valid when it
     /// signs (`signed_at`); the artifact's own time is older and belongs to its first
     /// signer, whose successor this key may be (spec §3).
-    pub fn resignature_object(
+    pub(crate) fn resignature_object(
         &self,
         domain: Domain,
         digest: &Sha256Digest,

@@ -26,14 +26,14 @@ use crate::format::time::Timestamp;
 use crate::trust::keys::PublicKey;
 
 /// First line of the plaintext of a secret key file.
-pub const SECRET_FORMAT: &str = "pith-secret-key-v1";
+pub(crate) const SECRET_FORMAT: &str = "pith-secret-key-v1";
 
 /// Lowest scrypt work factor (log2 N) pith writes or accepts; age's default aims at ~1 s.
 pub const MIN_SCRYPT_LOG_N: u8 = 10;
 /// Highest scrypt work factor pith writes: age's one-second calibration is capped here
 /// (2^20: 1 GiB, a few seconds), so a fast machine never writes a file a slower one
 /// cannot open.
-pub const MAX_SCRYPT_WRITE_LOG_N: u8 = 20;
+pub(crate) const MAX_SCRYPT_WRITE_LOG_N: u8 = 20;
 /// Highest scrypt work factor pith accepts when decrypting: what it ever writes plus one.
 /// A file demanding more is refused before any work (age checks the header first), so a
 /// tampered key file cannot make pith spend 4 GiB and 20 s before the error.
@@ -182,7 +182,7 @@ impl SigningKey {
     }
 
     /// The plaintext of the secret key file (module docs).
-    pub fn to_plaintext(&self) -> Zeroizing<Vec<u8>> {
+    pub(crate) fn to_plaintext(&self) -> Zeroizing<Vec<u8>> {
         let mut seed_hex = Zeroizing::new(String::with_capacity(64));
         for b in self.secret.seed.as_bytes() {
             seed_hex.push(char::from(b"0123456789abcdef"[usize::from(b >> 4)]));

@@ -44,7 +44,7 @@ impl Domain {
     }
 
     /// Whether the registry's wire format fixes this kind (no label in the signed bytes).
-    pub fn is_registry_kind(self) -> bool {
+    pub(crate) fn is_registry_kind(self) -> bool {
         matches!(self, Domain::Receipt | Domain::Event | Domain::Bundle)
     }
 

@@ -19,13 +19,13 @@ use crate::trust::keys::PublicKey;
 use crate::trust::signer::{self, Domain, SignError, Signer};
 
 /// `statement_type` of a key-transition statement.
-pub const TRANSITION_TYPE: &str = "pith_key_transition";
+pub(crate) const TRANSITION_TYPE: &str = "pith_key_transition";
 /// `statement_type` of a key revocation.
-pub const REVOCATION_TYPE: &str = "pith_key_revocation";
+pub(crate) const REVOCATION_TYPE: &str = "pith_key_revocation";
 /// `statement_version` of both statements.
-pub const STATEMENT_VERSION: &str = "1";
+pub(crate) const STATEMENT_VERSION: &str = "1";
 /// `transcript_version` of transcript entries.
-pub const TRANSCRIPT_VERSION: &str = "1";
+pub(crate) const TRANSCRIPT_VERSION: &str = "1";
 /// The transcript's file name inside a keyring directory.
 pub const TRANSCRIPT_FILE: &str = "ceremony.jsonl";
 /// Members left out of a statement's digest.
@@ -151,7 +151,7 @@ pub enum Statement {
 }
 
 /// One transcript entry before sealing: the operation, its time and details.
-pub fn transcript_entry(
+pub(crate) fn transcript_entry(
     prev: Option<&Value>,
     op: &str,
     details: Value,

@@ -83,7 +83,7 @@ impl<'k> Checker<'k> {
         });
     }
     /// Record a warning.
-    pub fn warn(
+    pub(crate) fn warn(
         &mut self,
         code: &'static str,
         path: impl Into<String>,
@@ -109,7 +109,7 @@ impl<'k> Checker<'k> {
     }
     /// Refuse every member of `m` that `schema` does not define (closed schemas,
     /// `crate::model`): one failure per unknown field, naming its path.
-    pub fn closed(&mut self, m: &Map, path: &str, schema: &Schema) {
+    pub(crate) fn closed(&mut self, m: &Map, path: &str, schema: &Schema) {
         for k in m.keys() {
             if !schema.allows(k) {
                 self.fail(
@@ -126,7 +126,7 @@ impl<'k> Checker<'k> {
         }
     }
     /// [`Self::closed`] for the object at `path`, when it is one.
-    pub fn closed_at(&mut self, v: Option<&Value>, path: &str, schema: &Schema) {
+    pub(crate) fn closed_at(&mut self, v: Option<&Value>, path: &str, schema: &Schema) {
         if let Some(Value::Object(m)) = v {
             self.closed(m, path, schema);
         }
@@ -147,7 +147,7 @@ impl<'k> Checker<'k> {
         }
     }
     /// The member `key` must equal the string `want`.
-    pub fn eq_str(&mut self, m: &Map, path: &str, key: &str, want: &str) {
+    pub(crate) fn eq_str(&mut self, m: &Map, path: &str, key: &str, want: &str) {
         if m.get(key).and_then(Value::as_str) != Some(want) {
             self.fail(
                 "mismatch",
@@ -158,7 +158,7 @@ impl<'k> Checker<'k> {
         }
     }
     /// The member `key` must equal `want`.
-    pub fn eq_val(&mut self, m: &Map, path: &str, key: &str, want: &Value, what: &str) {
+    pub(crate) fn eq_val(&mut self, m: &Map, path: &str, key: &str, want: &Value, what: &str) {
         if m.get(key) != Some(want) {
             self.fail(
                 "mismatch",
@@ -219,7 +219,7 @@ impl<'k> Checker<'k> {
     /// [`Self::signature`], returning the fingerprint of the keyring key whose signature
     /// verified; `window` false skips the key-validity check (statements check it
     /// themselves).
-    pub fn signature_by(
+    pub(crate) fn signature_by(
         &mut self,
         sig: Option<&Value>,
         path: &str,
@@ -825,7 +825,7 @@ fn successor_signature(
 
 /// The closed-schema check alone of an event, signed or not: what the signing path runs
 /// before it signs (no field outside its kind's schema at any level pith defines).
-pub fn event_fields(ev: &Value) -> Result<(), Finding> {
+pub(crate) fn event_fields(ev: &Value) -> Result<(), Finding> {
     let mut ck = Checker::new(None);
     if let Some(m) = ev.as_object() {
         ck.closed(m, "$", &schema::EVENT);
@@ -890,7 +890,7 @@ fn graph_snapshot_closed(ck: &mut Checker<'_>, g: &Map, path: &str) {
 }
 
 /// Check the `paper.title` of a graph snapshot against the record's title digest.
-pub fn snapshot_title(ck: &mut Checker<'_>, ev: &Value, path: &str, facts: &RecordFacts) {
+pub(crate) fn snapshot_title(ck: &mut Checker<'_>, ev: &Value, path: &str, facts: &RecordFacts) {
     let title = ev
         .get("payload")
         .and_then(|p| p.get("graph_snapshot"))

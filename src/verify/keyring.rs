@@ -252,7 +252,7 @@ impl Keyring {
 
     /// Is `new` the key `old` was rotated to, directly or through a chain of verified
     /// key-transition statements? (A re-signed event may carry a successor's signature.)
-    pub fn succeeds(&self, old: &str, new: &str) -> bool {
+    pub(crate) fn succeeds(&self, old: &str, new: &str) -> bool {
         let mut frontier = vec![old.to_owned()];
         let mut seen = Vec::new();
         while let Some(k) = frontier.pop() {

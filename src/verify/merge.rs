@@ -35,7 +35,7 @@ pub fn merge(
 /// Merge events this process has just built and signed (bulk issuing): the same state as
 /// [`merge`], without re-deriving each event's digests. Never use it on events read from
 /// outside.
-pub fn merge_own(subject: &PithNumber, events: &[Value]) -> Merged {
+pub(crate) fn merge_own(subject: &PithNumber, events: &[Value]) -> Merged {
     merge_with(
         subject,
         events,

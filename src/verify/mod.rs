@@ -233,7 +233,10 @@ pub fn verify_bundle(
 }
 
 /// Verify `v` as a signed event: the event, or the report of why it is not one.
-pub fn verify_event(v: Value, keyring: &Keyring) -> Result<Verified<crate::model::Event>, Report> {
+pub(crate) fn verify_event(
+    v: Value,
+    keyring: &Keyring,
+) -> Result<Verified<crate::model::Event>, Report> {
     let mut ck = Checker::new(Some(keyring));
     let facts = check::event(&mut ck, &v, "$", None);
     let subject = v
@@ -654,7 +657,7 @@ fn state_digest(ck: &mut Checker<'_>, st: Option<&Value>, path: &str) {
 }
 
 /// Collect the paths where two values differ (at most 20).
-pub fn diff_paths(
+pub(crate) fn diff_paths(
     found: &Value,
     want: &Value,
     path: &str,

@@ -53,7 +53,11 @@ fn check_ref(ck: &mut Checker<'_>, m: &canon::Map, path: &str, member: &str) -> 
 ///
 /// Signature windows are not checked here (a statement changes them); the keyring checks
 /// that no signer was revoked before the statement was made.
-pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> Option<Statement> {
+pub(crate) fn check_statement(
+    ck: &mut Checker<'_>,
+    v: &Value,
+    _keyring: &Keyring,
+) -> Option<Statement> {
     let m = ck.obj(Some(v), "$")?;
     ck.eq_str(m, "$", "statement_version", STATEMENT_VERSION);
     let digest = canon_sha256_without(v, STATEMENT_UNHASHED);
@@ -210,7 +214,7 @@ pub fn check_statement(ck: &mut Checker<'_>, v: &Value, _keyring: &Keyring) -> O
 
 /// Check a whole hash-chained log — the ceremony transcript or the offline signer's audit
 /// log, `domain` saying which — : chain, sequence, digests, signatures by keyring keys.
-pub fn check_transcript(
+pub(crate) fn check_transcript(
     ck: &mut Checker<'_>,
     entries: &[Value],
     domain: Domain,
