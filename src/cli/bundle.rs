@@ -48,34 +48,28 @@ pub struct BundleArgs {
     json: bool,
 }
 
-pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
-    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
-    if a.events.len() == 1 && a.request.is_none() && is_lines_of_arrays(&a.events[0]) {
-        return bundle_bulk(&a, &keyring);
-    }
-    let mut events = Vec::new();
-    for f in &a.events {
-        let bytes = pith::io::read_input(f)?;
-        events.extend(
-            pith::verify::merge::read_events(&bytes)
-                .map_err(|e| Failure::Usage(format!("{}: not valid events JSON {e}", shown(f))))?,
-        );
-    }
+/// `--built-at` (whole seconds, default now), the signing key admitted now and at
+/// `built_at` (the bundle's protected time), and the signer's key id.
+fn built_and_key(
+    a: &BundleArgs,
+) -> Result<
+    (
+        Timestamp,
+        Option<pith::trust::policy::Authorized>,
+        Option<String>,
+    ),
+    Failure,
+> {
     let built = match &a.built_at {
-        Some(s) => {
-            let t = Timestamp::parse(s).ok_or_else(|| {
-                Failure::Usage(format!("--built-at {s:?}: expected YYYY-MM-DDTHH:MM:SSZ"))
-            })?;
-            if !t.whole_seconds() {
-                return Err(Failure::Usage(format!(
-                    "--built-at {s:?}: expected whole seconds"
-                )));
-            }
-            t
-        }
+        Some(s) => Timestamp::parse(s)
+            .filter(Timestamp::whole_seconds)
+            .ok_or_else(|| {
+                Failure::Usage(format!(
+                    "--built-at {s:?}: expected whole seconds, YYYY-MM-DDTHH:MM:SSZ"
+                ))
+            })?,
         None => now_s(),
     };
-    // the key must be valid now and at built_at, the bundle's protected time
     let key = match (&a.key, a.unsigned) {
         (Some(k), false) => {
             let (k, _) =
@@ -90,6 +84,23 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
         .as_ref()
         .map(|k| k.key_id().to_owned())
         .or(a.signer_key_id.clone());
+    Ok((built, key, signer))
+}
+
+pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
+    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
+    if a.events.len() == 1 && a.request.is_none() && is_lines_of_arrays(&a.events[0]) {
+        return bundle_bulk(&a, &keyring);
+    }
+    let mut events = Vec::new();
+    for f in &a.events {
+        let bytes = pith::io::read_input(f)?;
+        events.extend(
+            pith::verify::merge::read_events(&bytes)
+                .map_err(|e| Failure::Usage(format!("{}: not valid events JSON {e}", shown(f))))?,
+        );
+    }
+    let (built, key, signer) = built_and_key(&a)?;
     let unsigned =
         pith::sign::bundle::assemble(&events, &keyring, &a.base_url, &built, signer.as_deref())
             .map_err(|e| Failure::Refused(chain(&e)))?;
@@ -142,28 +153,7 @@ fn is_lines_of_arrays(f: &std::path::Path) -> bool {
 
 /// `pith bundle EVENTS.jsonl`: one bundle per line of event arrays, streamed on every core.
 fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Result<u8, Failure> {
-    let built = match &a.built_at {
-        Some(s) => Timestamp::parse(s)
-            .filter(Timestamp::whole_seconds)
-            .ok_or_else(|| {
-                Failure::Usage(format!("--built-at {s:?}: expected YYYY-MM-DDTHH:MM:SSZ"))
-            })?,
-        None => now_s(),
-    };
-    let key = match (&a.key, a.unsigned) {
-        (Some(k), false) => {
-            let (k, _) =
-                super::unlock::signing_key(k, &a.unlock, Some(&a.keyring), &Timestamp::now())?;
-            pith::trust::policy::may_sign(k.trusted(), &built)
-                .map_err(|e| Failure::Refused(e.to_string()))?;
-            Some(k)
-        }
-        _ => None,
-    };
-    let signer = key
-        .as_ref()
-        .map(|k| k.key_id().to_owned())
-        .or(a.signer_key_id.clone());
+    let (built, key, signer) = built_and_key(a)?;
     let f = &a.events[0];
     let name = shown(f);
     let file = std::fs::File::open(f).map_err(|source| {
