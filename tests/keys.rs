@@ -865,3 +865,84 @@ fn a_secret_key_file_that_disagrees_with_its_public_document_signs_nothing() {
         }
     );
 }
+
+#[test]
+fn rotating_to_a_key_that_already_signed_keeps_its_signatures_valid() {
+    let d = Dir::new();
+    d.generate("ka").success();
+    d.generate("kc").success();
+    let k = d.keys();
+    let ks = k.to_str().unwrap();
+    // C signs an event now
+    let payload = d.tmp.path().join("p.json");
+    std::fs::write(&payload, b"{\"mirror\":\"https://m.example\"}").unwrap();
+    let out = pith()
+        .args([
+            "event",
+            "sign",
+            "--type",
+            "mirror_hint",
+            "--subject",
+            "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+            "--payload",
+            payload.to_str().unwrap(),
+            "--key",
+            k.join("kc.key.age").to_str().unwrap(),
+            "--passphrase-file",
+            d.p(),
+        ])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let ev = d.tmp.path().join("ev.json");
+    std::fs::write(&ev, out).unwrap();
+    // A rotates to the existing C, a day from now
+    let at = pith::format::time::Timestamp::parse(
+        &chrono::Utc::now()
+            .checked_add_signed(chrono::Duration::days(1))
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string(),
+    )
+    .unwrap();
+    pith()
+        .args([
+            "key",
+            "rotate",
+            "--keyring",
+            ks,
+            "--from",
+            "ka",
+            "--to",
+            "kc",
+            "--at",
+            &at.to_string(),
+            "--passphrase-file",
+            d.p(),
+            "--new-passphrase-file",
+            d.p(),
+        ])
+        .assert()
+        .success();
+    // C's window is its own: its earlier event still verifies; A's now ends at `at`
+    pith()
+        .args(["verify", ev.to_str().unwrap(), "--keyring", ks])
+        .assert()
+        .success();
+    let ring = pith::verify::keyring::Keyring::load(&k).unwrap();
+    assert_eq!(ring.by_id("ka").unwrap().doc.rotates_at, Some(at));
+    // transcript entries are dated when each act happened, never going backwards
+    let lines = pith::verify::merge::read_events(&std::fs::read(k.join("ceremony.jsonl")).unwrap())
+        .unwrap();
+    let times: Vec<i64> = lines
+        .iter()
+        .map(|e| {
+            pith::format::time::Timestamp::parse(e.get("at").unwrap().as_str().unwrap())
+                .unwrap()
+                .micros()
+        })
+        .collect();
+    assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
+}

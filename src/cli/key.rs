@@ -251,8 +251,11 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
         &a.out_dir,
         &key,
         &protect,
-        a.url.as_deref(),
-        a.notes.as_deref(),
+        custody::DocFields {
+            url: a.url.as_deref(),
+            notes: a.notes.as_deref(),
+            valid_from: &now,
+        },
         &now,
         a.force,
     )?;
@@ -542,7 +545,18 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         &format!("imported key {}", a.key_id),
         "PITH_PASSPHRASE",
     )?;
-    let g = custody::write_new_key(&a.out_dir, &key, &protect, None, None, &valid_from, false)?;
+    let g = custody::write_new_key(
+        &a.out_dir,
+        &key,
+        &protect,
+        custody::DocFields {
+            url: None,
+            notes: None,
+            valid_from: &valid_from,
+        },
+        &now(),
+        false,
+    )?;
     println!(
         "imported {}  fingerprint {} ({})",
         a.key_id,

@@ -95,17 +95,32 @@ fn doc_bytes(v: &Value) -> Vec<u8> {
     b
 }
 
+/// What a new key's public document says besides the key (spec §7).
+#[derive(Clone, Copy, Debug)]
+pub struct DocFields<'a> {
+    /// `url`.
+    pub url: Option<&'a str>,
+    /// `notes`.
+    pub notes: Option<&'a str>,
+    /// `valid_from`: when the key starts signing.
+    pub valid_from: &'a Timestamp,
+}
+
 /// Write a new key's secret (0600, create-new unless `force`) and public document, and
-/// log the generation (signed by the new key) in the directory's transcript.
+/// log the generation (signed by the new key, dated `now`) in the directory's transcript.
 pub fn write_new_key(
     dir: &Path,
     key: &SigningKey,
     protection: &Protection,
-    url: Option<&str>,
-    notes: Option<&str>,
-    valid_from: &Timestamp,
+    fields: DocFields<'_>,
+    now: &Timestamp,
     force: bool,
 ) -> Result<Generated, CustodyError> {
+    let DocFields {
+        url,
+        notes,
+        valid_from,
+    } = fields;
     check_id(key.key_id())?;
     let pub_path = pub_path(dir, key.key_id());
     let secret_path = secret_path(dir, key.key_id());
@@ -141,7 +156,7 @@ pub fn write_new_key(
             ("valid_from", valid_from.to_string().into()),
         ]),
         key,
-        valid_from,
+        now,
     )?;
     Ok(Generated {
         doc,
@@ -307,7 +322,8 @@ pub struct Rotated {
 
 /// Rotate from `old` to a new key at `at`: write the new key (if generated) with
 /// `valid_from = at`, the transition statement signed by both keys, OLD's document with
-/// `rotates_at = at`, and the transcript entries. The keyring is reloaded at the end and
+/// `rotates_at = at`, and the transcript entries (dated now, when the acts happen). An
+/// existing new key keeps its window. The keyring is reloaded at the end and
 /// must verify.
 pub fn rotate(
     dir: &Path,
@@ -326,7 +342,7 @@ pub fn rotate(
             "the rotation time {at} is in the past: a rotation cannot take effect before it is made (now {now})"
         )));
     }
-    let (new_key, generated) = match new {
+    let new_key = match new {
         NewKey::Generate {
             key,
             protection,
@@ -339,12 +355,17 @@ pub fn rotate(
                     key.key_id()
                 )));
             }
-            write_new_key(dir, &key, protection, url, notes, at, false)?;
-            (key, true)
+            let fields = DocFields {
+                url,
+                notes,
+                valid_from: at,
+            };
+            write_new_key(dir, &key, protection, fields, now, false)?;
+            key
         }
         NewKey::Existing(key) => {
             matches_ring(&key, &ring, &secret_path(dir, key.key_id()))?;
-            (key, false)
+            key
         }
     };
     if new_key.public().raw() == old.public().raw() {
@@ -371,10 +392,9 @@ pub fn rotate(
         write_atomic(&path, &doc_bytes(&v), true, Some(0o644))?;
         Ok(())
     };
+    // only OLD's window narrows; an existing NEW keeps its own (its earlier signatures
+    // stay valid: no operation but a revocation invalidates a signature)
     set(old.key_id(), "rotates_at", at)?;
-    if !generated {
-        set(new_key.key_id(), "valid_from", at)?;
-    }
     let digest = statement
         .get("statement_sha256")
         .cloned()

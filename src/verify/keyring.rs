@@ -209,13 +209,8 @@ impl Keyring {
                     if !self.transitions.contains(&(from.clone(), to.clone())) {
                         self.transitions.push((from.clone(), to.clone()));
                     }
-                    if let Some(k) = self.keys.get_mut(to)
-                        && k.doc
-                            .valid_from
-                            .is_none_or(|f| f.micros() < rotates_at.micros())
-                    {
-                        k.doc.valid_from = Some(*rotates_at);
-                    }
+                    // the new key's window is its own document's: a transition narrows only
+                    // the old key's, so signatures the new key made before stay valid
                 }
                 crate::trust::statements::Statement::Revocation {
                     key,
