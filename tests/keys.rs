@@ -946,3 +946,40 @@ fn rotating_to_a_key_that_already_signed_keeps_its_signatures_valid() {
         .collect();
     assert!(times.windows(2).all(|w| w[0] <= w[1]), "{times:?}");
 }
+
+#[test]
+fn import_refuses_a_key_already_held_under_another_id_and_offers_no_force() {
+    let d = Dir::new();
+    let seed = d.tmp.path().join("seed.hex");
+    std::fs::write(&seed, format!("{}\n", "cd".repeat(32))).unwrap();
+    let import = |id: &str| {
+        pith()
+            .args([
+                "key",
+                "import",
+                "--key-id",
+                id,
+                "--seed-file",
+                seed.to_str().unwrap(),
+                "--out-dir",
+                d.keys().to_str().unwrap(),
+                "--passphrase-file",
+                d.p(),
+                "--scrypt-log-n",
+                "10",
+            ])
+            .assert()
+    };
+    import("k-one").success();
+    import("k-two")
+        .code(1)
+        .stderr(predicates::str::contains("this key is already in"))
+        .stderr(predicates::str::contains("as \"k-one\""));
+    assert!(!d.keys().join("k-two.pub.json").exists());
+    // the keyring still loads
+    pith::verify::keyring::Keyring::load(&d.keys()).unwrap();
+    // the same id again: refused, and no --force is offered (import has none)
+    let out = import("k-one").code(1).get_output().stderr.clone();
+    let err = String::from_utf8_lossy(&out);
+    assert!(err.contains("exists") && !err.contains("--force"), "{err}");
+}

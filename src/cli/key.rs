@@ -556,7 +556,12 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         },
         &now(),
         false,
-    )?;
+    )
+    .map_err(|e| match e {
+        // import never replaces a key: no --force to offer
+        e @ CustodyError::Exists { .. } => Failure::Refused(e.to_string()),
+        e => e.into(),
+    })?;
     println!(
         "imported {}  fingerprint {} ({})",
         a.key_id,

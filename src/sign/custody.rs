@@ -122,6 +122,23 @@ pub fn write_new_key(
         valid_from,
     } = fields;
     check_id(key.key_id())?;
+    // the same key material never under two ids: the keyring would no longer load
+    match Keyring::load(dir) {
+        Ok(ring) => {
+            if let Some(k) = ring.get(key.public().fingerprint())
+                && k.doc.key_id != key.key_id()
+            {
+                return Err(CustodyError::Refused(format!(
+                    "this key is already in {} as {:?} ({}): one key has one id",
+                    dir.display(),
+                    k.doc.key_id,
+                    k.file.display()
+                )));
+            }
+        }
+        Err(KeyringError::Empty { .. } | KeyringError::Dir { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
     let pub_path = pub_path(dir, key.key_id());
     let secret_path = secret_path(dir, key.key_id());
     if !force {
