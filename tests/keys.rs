@@ -983,3 +983,96 @@ fn import_refuses_a_key_already_held_under_another_id_and_offers_no_force() {
     let err = String::from_utf8_lossy(&out);
     assert!(err.contains("exists") && !err.contains("--force"), "{err}");
 }
+
+#[test]
+fn a_transcript_cut_short_or_not_the_paper_logs_fails() {
+    let d = Dir::new();
+    d.generate("k1").success();
+    d.generate("k2").success();
+    let k = d.keys();
+    let ks = k.to_str().unwrap().to_owned();
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "--keyring",
+            &ks,
+            "k2",
+            "--at",
+            "2026-01-01T00:00:00Z",
+            "--reason",
+            "superseded",
+            "--signer",
+            "k1",
+            "--passphrase-file",
+            d.p(),
+        ])
+        .assert()
+        .success();
+    let t = k.join("ceremony.jsonl");
+    let text = std::fs::read_to_string(&t).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3);
+    let head = format!("sha256:{}", crate::util::sha256_hex(lines[2].as_bytes()));
+    // whole: verified, with the count and head to write in the paper log
+    pith()
+        .args(["verify", t.to_str().unwrap(), "--keyring", &ks])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!("3 entries, head {head}")));
+    pith()
+        .args([
+            "verify",
+            t.to_str().unwrap(),
+            "--keyring",
+            &ks,
+            "--expect-entries",
+            "3",
+            "--expect-head",
+            &head,
+        ])
+        .assert()
+        .success();
+    // the paper log disagrees
+    pith()
+        .args([
+            "verify",
+            t.to_str().unwrap(),
+            "--keyring",
+            &ks,
+            "--expect-entries",
+            "4",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("4 entries (the paper log)"));
+    // the last line (the revocation) dropped: the revocation in the keyring has no entry
+    let cut = d.tmp.path().join("cut.jsonl");
+    std::fs::write(&cut, format!("{}\n{}\n", lines[0], lines[1])).unwrap();
+    pith()
+        .args(["verify", cut.to_str().unwrap(), "--keyring", &ks])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("k2.revocation.json"))
+        .stdout(predicates::str::contains("the transcript may be cut short"));
+    // the first line dropped: the chain breaks, and k1's generation has no entry
+    let headless = d.tmp.path().join("headless.jsonl");
+    std::fs::write(&headless, format!("{}\n{}\n", lines[1], lines[2])).unwrap();
+    pith()
+        .args(["verify", headless.to_str().unwrap(), "--keyring", &ks])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("prev_sha256"));
+    // a middle line dropped, or two reordered
+    for body in [
+        format!("{}\n{}\n", lines[0], lines[2]),
+        format!("{}\n{}\n{}\n", lines[1], lines[0], lines[2]),
+    ] {
+        let f = d.tmp.path().join("edited.jsonl");
+        std::fs::write(&f, body).unwrap();
+        pith()
+            .args(["verify", f.to_str().unwrap(), "--keyring", &ks])
+            .assert()
+            .code(1);
+    }
+}

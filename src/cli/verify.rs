@@ -26,11 +26,21 @@ pub struct Args {
     /// Only failures and the summary for JSON-lines files.
     #[arg(long)]
     quiet: bool,
+    /// For a transcript: the entry count the custodians' paper log records.
+    #[arg(long, value_name = "N")]
+    expect_entries: Option<usize>,
+    /// For a transcript: the head hash (sha256:…) the custodians' paper log records.
+    #[arg(long, value_name = "HASH")]
+    expect_head: Option<String>,
 }
 
 pub fn run(a: Args) -> Result<u8, Failure> {
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     let record = a.record.as_deref().map(read_json).transpose()?;
+    let expect = pith::verify::Expect {
+        entries: a.expect_entries,
+        head: a.expect_head.clone(),
+    };
     let mut worst = 0u8;
     for f in &a.files {
         let name = shown(f);
@@ -39,7 +49,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
                 worst = worst.max(code);
                 continue;
             }
-            Opened::Whole(bytes) => verify_bytes(f, bytes, &keyring, record.as_ref()),
+            Opened::Whole(bytes) => verify_bytes(f, bytes, &keyring, record.as_ref(), &expect),
         };
         match outcome {
             Ok(report) => {
@@ -156,6 +166,7 @@ fn verify_bytes(
     bytes: Option<Vec<u8>>,
     keyring: &pith::verify::keyring::Keyring,
     record: Option<&pith::format::canon::Value>,
+    expect: &pith::verify::Expect,
 ) -> Result<Report, Failure> {
     let name = shown(f);
     let bytes = match bytes {
@@ -163,6 +174,9 @@ fn verify_bytes(
         None => pith::io::read_input(f)?,
     };
     match pith::format::canon::parse(&bytes) {
+        Ok(v) if v.get("transcript_version").is_some() => Ok(
+            pith::verify::verify_transcript_expecting(std::slice::from_ref(&v), keyring, expect),
+        ),
         Ok(v) => pith::verify::verify_value(&v, keyring, record)
             .map_err(|e| Failure::Usage(format!("{name}: {}", chain(&e)))),
         Err(e) => match pith::verify::merge::read_events(&bytes) {
@@ -170,7 +184,9 @@ fn verify_bytes(
                 if lines.len() > 1
                     && lines.iter().all(|l| l.get("transcript_version").is_some()) =>
             {
-                Ok(pith::verify::verify_transcript(&lines, keyring))
+                Ok(pith::verify::verify_transcript_expecting(
+                    &lines, keyring, expect,
+                ))
             }
             _ => Err(Failure::Usage(format!("{name}: not valid JSON {e}"))),
         },
@@ -188,6 +204,7 @@ fn print(name: &str, r: &Report, json: bool) {
                 "pith_number": r.pith_number,
                 "failures": r.failures,
                 "warnings": r.warnings,
+                "log": r.log,
             }))
         );
         return;
@@ -203,7 +220,12 @@ fn print(name: &str, r: &Report, json: bool) {
             1 => " (1 warning)".into(),
             n => format!(" ({n} warnings)"),
         };
-        println!("{name}: verified {}{about}{w}", r.kind.name());
+        let log = r
+            .log
+            .as_ref()
+            .map(|l| format!(": {} entries, head {}", l.entries, l.head))
+            .unwrap_or_default();
+        println!("{name}: verified {}{about}{log}{w}", r.kind.name());
     } else {
         println!(
             "{name}: FAILED {}{about}: {} failed check(s)",

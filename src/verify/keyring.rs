@@ -75,6 +75,8 @@ pub struct Keyring {
     keys: BTreeMap<String, TrustedKey>,
     /// key id -> fingerprint, so that loading and lookups by id stay linear.
     ids: std::collections::HashMap<String, String>,
+    /// The verified statements: (file, `statement_sha256`).
+    statements: Vec<(PathBuf, String)>,
     /// Verified key transitions: (old fingerprint, new fingerprint).
     transitions: Vec<(String, String)>,
 }
@@ -190,6 +192,11 @@ impl Keyring {
                 }
             }
         }
+        for (path, v, _) in &checked {
+            if let Some(d) = v.get("statement_sha256").and_then(canon::Value::as_str) {
+                self.statements.push((path.clone(), d.to_owned()));
+            }
+        }
         for (path, _, st) in &checked {
             match st {
                 crate::trust::statements::Statement::Transition {
@@ -295,6 +302,11 @@ impl Keyring {
             )));
         };
         Authorized::new(signer, k.clone(), now)
+    }
+
+    /// The verified key statements it holds: (file, `statement_sha256`).
+    pub fn statements(&self) -> &[(PathBuf, String)] {
+        &self.statements
     }
 
     /// The trusted key with this fingerprint.

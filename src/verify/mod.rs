@@ -66,6 +66,31 @@ pub struct Report {
     pub failures: Vec<Finding>,
     /// Warnings: unauthenticated fields that disagree, untrusted carried keys.
     pub warnings: Vec<Finding>,
+    /// For a transcript: its entry count and head (the SHA-256 of its last line's
+    /// canonical bytes, what the next entry chains to), for the custodians' paper log.
+    pub log: Option<LogHead>,
+}
+
+/// Where a hash-chained log stands.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct LogHead {
+    /// Entries.
+    pub entries: usize,
+    /// `sha256:` + hex of the last entry's canonical bytes.
+    pub head: String,
+}
+
+/// The head of a log of `entries`.
+pub fn log_head(entries: &[Value]) -> LogHead {
+    LogHead {
+        entries: entries.len(),
+        head: entries.last().map_or_else(String::new, |e| {
+            format!(
+                "sha256:{}",
+                crate::format::digest::sha256(&canon::to_canonical(e)).hex()
+            )
+        }),
+    }
 }
 
 impl Report {
@@ -156,6 +181,7 @@ pub fn verify_value(
         pith_number: number,
         failures: ck.failures,
         warnings: ck.warnings,
+        log: None,
     })
 }
 
@@ -248,6 +274,7 @@ pub(crate) fn verify_event(
         pith_number: subject.as_ref().map(ToString::to_string),
         failures: ck.failures,
         warnings: ck.warnings,
+        log: None,
     };
     match (facts, subject.clone()) {
         (Some(f), Some(n)) if ck.ok() => match rules::EventType::parse(&f.event_type) {
@@ -269,6 +296,7 @@ fn not_a(kind: Kind, found: String) -> Report {
             code: "wrong_kind",
         }],
         warnings: Vec::new(),
+        log: None,
     }
 }
 
@@ -290,16 +318,107 @@ fn log_domain(entries: &[Value]) -> crate::trust::signer::Domain {
 }
 
 /// Verify a ceremony transcript or signer audit log given as its lines (JSON lines file).
+///
+/// A ceremony transcript must also account for its keyring (decided): every statement in
+/// the keyring needs the entry that made it (by `statement_sha256`), and every key whose
+/// secret file lies beside its document needs the entry that generated or imported it —
+/// so a transcript cut short (a last revocation dropped) fails. `expect` is what the
+/// custodians' paper log says (entry count, head hash).
 pub fn verify_transcript(entries: &[Value], keyring: &Keyring) -> Report {
+    verify_transcript_expecting(entries, keyring, &Expect::default())
+}
+
+/// What a log must show: the entry count and head the custodians wrote down.
+#[derive(Clone, Debug, Default)]
+pub struct Expect {
+    /// `--expect-entries N`.
+    pub entries: Option<usize>,
+    /// `--expect-head sha256:…`.
+    pub head: Option<String>,
+}
+
+/// [`verify_transcript`], also checking the log against `expect`.
+pub fn verify_transcript_expecting(
+    entries: &[Value],
+    keyring: &Keyring,
+    expect: &Expect,
+) -> Report {
     let mut ck = Checker::new(Some(keyring));
-    crate::verify::statements::check_transcript(&mut ck, entries, log_domain(entries), &|i| {
+    let domain = log_domain(entries);
+    crate::verify::statements::check_transcript(&mut ck, entries, domain, &|i| {
         format!("line {}", i + 1)
     });
+    let head = log_head(entries);
+    if domain == crate::trust::signer::Domain::Transcript {
+        let detail = |e: &Value, k: &str| {
+            e.get("details")
+                .and_then(|d| d.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        let made: std::collections::HashSet<String> = entries
+            .iter()
+            .filter_map(|e| detail(e, "statement_sha256"))
+            .collect();
+        for (file, digest) in keyring.statements() {
+            if !made.contains(digest) {
+                ck.fail(
+                    "missing_entry",
+                    file.display().to_string(),
+                    "a transcript entry for this statement (the transcript may be cut short)",
+                    format!("none with statement_sha256 {digest}"),
+                );
+            }
+        }
+        let keys: std::collections::HashSet<String> = entries
+            .iter()
+            .filter(|e| e.get("op").and_then(Value::as_str) == Some("generate"))
+            .filter_map(|e| {
+                e.get("details")?
+                    .get("key")?
+                    .get("public_key_fingerprint")?
+                    .as_str()
+                    .map(str::to_owned)
+            })
+            .collect();
+        for k in keyring.iter() {
+            let secret = k.file.with_file_name(format!("{}.key.age", k.doc.key_id));
+            if secret.exists() && !keys.contains(k.doc.key.fingerprint()) {
+                ck.fail(
+                    "missing_entry",
+                    k.file.display().to_string(),
+                    "the transcript entry that generated or imported this key",
+                    "none".to_owned(),
+                );
+            }
+        }
+    }
+    if let Some(n) = expect.entries
+        && n != head.entries
+    {
+        ck.fail(
+            "log_mismatch",
+            "$",
+            format!("{n} entries (the paper log)"),
+            format!("{} entries", head.entries),
+        );
+    }
+    if let Some(h) = &expect.head
+        && *h != head.head
+    {
+        ck.fail(
+            "log_mismatch",
+            "$",
+            format!("head {h} (the paper log)"),
+            format!("head {}", head.head),
+        );
+    }
     Report {
         kind: Kind::Transcript,
         pith_number: None,
         failures: ck.failures,
         warnings: ck.warnings,
+        log: Some(head),
     }
 }
 

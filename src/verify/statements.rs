@@ -212,6 +212,18 @@ pub(crate) fn check_statement(
     if ck.ok() { facts } else { None }
 }
 
+/// Does a later entry revoke the key with fingerprint `fp`?
+fn revoked_later(later: &[Value], fp: &str) -> bool {
+    later.iter().any(|e| {
+        e.get("op").and_then(Value::as_str) == Some("revoke")
+            && e.get("details")
+                .and_then(|d| d.get("key"))
+                .and_then(|k| k.get("public_key_fingerprint"))
+                .and_then(Value::as_str)
+                == Some(fp)
+    })
+}
+
 /// Check a whole hash-chained log — the ceremony transcript or the offline signer's audit
 /// log, `domain` saying which — : chain, sequence, digests, signatures by keyring keys.
 pub(crate) fn check_transcript(
@@ -266,6 +278,10 @@ pub(crate) fn check_transcript(
             && let (Some(ring), Some(t)) = (ck.keyring, at)
             && let Some(k) = ring.get(&fp)
             && let KeyWindow::Revoked(r, _) = k.window_at(&t)
+            // an entry the chain places before the key's revocation entry was made before
+            // the revocation was known; the later entries' signatures vouch for it (a
+            // backdated compromise does not rewrite the ceremony's history)
+            && !revoked_later(&entries[i + 1..], &fp)
         {
             let id = k.doc.key_id.clone();
             ck.fail(
