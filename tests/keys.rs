@@ -482,7 +482,7 @@ fn self_revocation_of_the_only_key_warns() {
         ])
         .assert()
         .success()
-        .stderr(predicates::str::contains("warning: solo is the only key"));
+        .stderr(predicates::str::contains("warning: no other key may sign the revocation of solo"));
     pith()
         .args([
             "verify",
@@ -1075,4 +1075,113 @@ fn a_transcript_cut_short_or_not_the_paper_logs_fails() {
             .assert()
             .code(1);
     }
+}
+
+#[test]
+fn a_compromise_backdated_before_a_rotation_is_revoked_by_the_successor() {
+    let d = Dir::new();
+    d.generate("ka").success();
+    let k = d.keys();
+    let ks = k.to_str().unwrap().to_owned();
+    let when = |days: i64| {
+        chrono::Utc::now()
+            .checked_add_signed(chrono::Duration::days(days))
+            .unwrap()
+            .format("%Y-%m-%dT%H:%M:%SZ")
+            .to_string()
+    };
+    // the ceremony: A rotates to a new B tomorrow
+    pith()
+        .args([
+            "key",
+            "rotate",
+            "--keyring",
+            &ks,
+            "--from",
+            "ka",
+            "--to",
+            "kb",
+            "--at",
+            &when(1),
+            "--passphrase-file",
+            d.p(),
+            "--new-passphrase-file",
+            d.p(),
+            "--scrypt-log-n",
+            "10",
+        ])
+        .assert()
+        .success();
+    // then A is found compromised since an hour ago: revoked, backdated, before the
+    // rotation; B (not yet valid) signs it by default, as A's successor
+    let since = chrono::Utc::now()
+        .checked_sub_signed(chrono::Duration::hours(1))
+        .unwrap()
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "--keyring",
+            &ks,
+            "ka",
+            "--at",
+            &since,
+            "--reason",
+            "compromised",
+            "--passphrase-file",
+            d.p(),
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::prelude::PredicateBooleanExt::not(
+            predicates::str::contains("signed by the revoked key"),
+        ));
+    let st =
+        pith::format::canon::parse(&std::fs::read(k.join("ka.revocation.json")).unwrap()).unwrap();
+    let signer = st.get("signatures").unwrap().as_array().unwrap()[0]
+        .get("key_id")
+        .and_then(pith::format::canon::Value::as_str)
+        .unwrap()
+        .to_owned();
+    assert_eq!(signer, "kb");
+    // the keyring loads, the transition co-signed by B stays valid, A is revoked
+    let ring = pith::verify::keyring::Keyring::load(&k).unwrap();
+    assert!(ring.by_id("ka").unwrap().revoked.is_some());
+    assert!(ring.succeeds(
+        ring.by_id("ka").unwrap().doc.key.fingerprint(),
+        ring.by_id("kb").unwrap().doc.key.fingerprint()
+    ));
+    pith()
+        .args([
+            "verify",
+            k.join("ceremony.jsonl").to_str().unwrap(),
+            "--keyring",
+            &ks,
+        ])
+        .assert()
+        .success();
+    // the only key of a keyring revoking itself says why, truthfully
+    let solo = Dir::new();
+    solo.generate("kz").success();
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "--keyring",
+            solo.keys().to_str().unwrap(),
+            "kz",
+            "--at",
+            &since,
+            "--reason",
+            "compromised",
+            "--passphrase-file",
+            solo.p(),
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "no other key may sign the revocation of kz",
+        ));
 }

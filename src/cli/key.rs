@@ -459,7 +459,7 @@ fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
     let r = custody::revoke(dir, &a.key_id, &at, reason, &signer, &signer_path, &now)?;
     if r.self_signed {
         eprintln!(
-            "warning: {} is the only key: the revocation is signed by the revoked key itself",
+            "warning: no other key may sign the revocation of {} (none is valid now, and it has no successor): it is signed by the revoked key itself",
             a.key_id
         );
     }

@@ -455,13 +455,39 @@ pub fn revocation_signer<'a>(
     target: &str,
     now: &Timestamp,
 ) -> Option<&'a TrustedKey> {
-    ring.iter()
-        .filter(|k| k.doc.key_id != target && k.window_at(now) == KeyWindow::Valid)
-        .max_by_key(|k| {
-            k.doc
-                .valid_from
-                .map_or(i128::MIN, |t| i128::from(t.micros()))
-        })
+    let successor = ring.by_id(target).and_then(|t| {
+        ring.iter()
+            .filter(|k| {
+                may_revoke(ring, t, k, now)
+                    && ring.succeeds(t.doc.key.fingerprint(), k.doc.key.fingerprint())
+            })
+            .max_by_key(|k| {
+                k.doc
+                    .valid_from
+                    .map_or(i128::MIN, |t| i128::from(t.micros()))
+            })
+    });
+    successor.or_else(|| {
+        ring.iter()
+            .filter(|k| k.doc.key_id != target && k.window_at(now) == KeyWindow::Valid)
+            .max_by_key(|k| {
+                k.doc
+                    .valid_from
+                    .map_or(i128::MIN, |t| i128::from(t.micros()))
+            })
+    })
+}
+
+/// May `signer` sign the revocation of `target` now (decided)? Any other key valid now,
+/// or `target`'s successor (through verified transitions) that is not revoked, even
+/// before its own window opens — so a compromise found before a rotation takes effect is
+/// revoked by the successor, not by the compromised key.
+fn may_revoke(ring: &Keyring, target: &TrustedKey, signer: &TrustedKey, now: &Timestamp) -> bool {
+    if signer.doc.key_id == target.doc.key_id || signer.revoked.is_some() {
+        return false;
+    }
+    signer.window_at(now) == KeyWindow::Valid
+        || ring.succeeds(target.doc.key.fingerprint(), signer.doc.key.fingerprint())
 }
 
 /// Revoke `target` from `at` on, signed by `signer` (another active key, or the key
@@ -495,7 +521,16 @@ pub fn revoke(
             )));
         }
     } else {
-        active_at(&ring, signer.key_id(), now)?;
+        let s = ring.get(signer.public().fingerprint()).ok_or_else(|| {
+            CustodyError::Refused(format!("key {:?} is not in the keyring", signer.key_id()))
+        })?;
+        if !may_revoke(&ring, t, s, now) {
+            active_at(&ring, signer.key_id(), now)?;
+            return Err(CustodyError::Refused(format!(
+                "key {:?} may not sign this revocation",
+                signer.key_id()
+            )));
+        }
     }
     let statement = statements::revocation(target, &t.doc.key, at, reason, signer, now)?;
     let statement_path = dir.join(format!("{target}.revocation.json"));

@@ -167,9 +167,29 @@ impl Keyring {
             let n = p.to_string_lossy();
             n.ends_with(".transition.json") || n.ends_with(".revocation.json")
         };
-        let base = self.clone();
+        // transitions first, so that revocations can be checked knowing who succeeds whom
+        let mut base = self.clone();
         let mut checked = Vec::new();
-        for path in files.iter().filter(|p| is_statement(p)) {
+        let mut ordered: Vec<&PathBuf> = files
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".transition.json"))
+            .collect();
+        let n_transitions = ordered.len();
+        ordered.extend(
+            files
+                .iter()
+                .filter(|p| is_statement(p) && !p.to_string_lossy().ends_with(".transition.json")),
+        );
+        for (i, path) in ordered.into_iter().enumerate() {
+            if i == n_transitions {
+                for (_, _, st) in &checked {
+                    if let crate::trust::statements::Statement::Transition { from, to, .. } = st
+                        && !base.transitions.contains(&(from.clone(), to.clone()))
+                    {
+                        base.transitions.push((from.clone(), to.clone()));
+                    }
+                }
+            }
             let bytes = crate::io::read_regular(path, rules::MAX_KEYRING_FILE)?;
             let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
                 path: path.clone(),
@@ -254,7 +274,7 @@ impl Keyring {
 
     /// Is `new` the key `old` was rotated to, directly or through a chain of verified
     /// key-transition statements? (A re-signed event may carry a successor's signature.)
-    pub(crate) fn succeeds(&self, old: &str, new: &str) -> bool {
+    pub fn succeeds(&self, old: &str, new: &str) -> bool {
         let mut frontier = vec![old.to_owned()];
         let mut seen = Vec::new();
         while let Some(k) = frontier.pop() {

@@ -188,6 +188,27 @@ pub(crate) fn check_statement(
             "signed only by the revoked key itself",
         );
     }
+    // a revocation is signed by a key valid when it was made, or by the revoked key's
+    // successor (decided), or by the key itself; nothing else
+    if let (Some(ring), Some(t), Some(Statement::Revocation { key, .. })) =
+        (ck.keyring, created, &facts)
+    {
+        for fp in signers.iter().filter(|fp| *fp != key) {
+            if let Some(k) = ring.get(fp)
+                && !matches!(k.window_at(&t), KeyWindow::Valid | KeyWindow::Revoked(..))
+                && !ring.succeeds(key, fp)
+            {
+                let why = crate::trust::policy::refusal(&k.doc.key_id, &k.window_at(&t), &t)
+                    .unwrap_or_default();
+                ck.fail(
+                    "signer_not_valid",
+                    "$.signatures",
+                    "a signer valid when the revocation was made, or the revoked key's successor",
+                    why,
+                );
+            }
+        }
+    }
     // no signer may have been revoked before the statement was made
     if let (Some(ring), Some(t)) = (ck.keyring, created) {
         // a self-revocation's own effect does not count against its signer
@@ -195,7 +216,23 @@ pub(crate) fn check_statement(
             Some(Statement::Revocation { key, .. }) => Some(key.as_str()),
             _ => None,
         };
-        for fp in signers.iter().filter(|fp| Some(fp.as_str()) != own) {
+        // a transition co-signed by an unrevoked successor stays valid when the old key
+        // is revoked from a time before it (decided): the successor vouches for it
+        let vouched = match &facts {
+            Some(Statement::Transition { from, to, .. })
+                if signers.contains(to)
+                    && ring
+                        .get(to)
+                        .is_some_and(|k| !matches!(k.window_at(&t), KeyWindow::Revoked(..))) =>
+            {
+                Some(from.as_str())
+            }
+            _ => None,
+        };
+        for fp in signers
+            .iter()
+            .filter(|fp| Some(fp.as_str()) != own && Some(fp.as_str()) != vouched)
+        {
             if let Some(k) = ring.get(fp)
                 && let KeyWindow::Revoked(r, _) = k.window_at(&t)
             {
