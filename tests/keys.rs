@@ -34,21 +34,24 @@ impl Dir {
         self.pass.to_str().unwrap()
     }
     fn generate(&self, id: &str) -> assert_cmd::assert::Assert {
-        pith()
-            .args([
-                "key",
-                "generate",
-                "--key-id",
-                id,
-                "--out-dir",
-                self.keys().to_str().unwrap(),
-                "--passphrase-file",
-                self.p(),
-                "--scrypt-log-n",
-                "10",
-            ])
-            .env_remove("PITH_PASSPHRASE")
-            .assert()
+        self.generate_cmd(id).assert()
+    }
+    fn generate_cmd(&self, id: &str) -> assert_cmd::Command {
+        let mut c = pith();
+        c.args([
+            "key",
+            "generate",
+            "--key-id",
+            id,
+            "--out-dir",
+            self.keys().to_str().unwrap(),
+            "--passphrase-file",
+            self.p(),
+            "--scrypt-log-n",
+            "10",
+        ])
+        .env_remove("PITH_PASSPHRASE");
+        c
     }
 }
 
@@ -482,7 +485,9 @@ fn self_revocation_of_the_only_key_warns() {
         ])
         .assert()
         .success()
-        .stderr(predicates::str::contains("warning: no other key may sign the revocation of solo"));
+        .stderr(predicates::str::contains(
+            "warning: no other key may sign the revocation of solo",
+        ));
     pith()
         .args([
             "verify",
@@ -1184,4 +1189,42 @@ fn a_compromise_backdated_before_a_rotation_is_revoked_by_the_successor() {
         .stderr(predicates::str::contains(
             "no other key may sign the revocation of kz",
         ));
+}
+
+#[test]
+fn generate_force_retires_the_replaced_key_and_its_transcript_still_verifies() {
+    let d = Dir::new();
+    d.generate("k1").success();
+    let k = d.keys();
+    let old_pub = std::fs::read(k.join("k1.pub.json")).unwrap();
+    let old_secret = std::fs::read(k.join("k1.key.age")).unwrap();
+    let mut again = d.generate_cmd("k1");
+    again.arg("--force").assert().success();
+    assert_ne!(std::fs::read(k.join("k1.pub.json")).unwrap(), old_pub);
+    // the old files are kept, byte for byte, under retired/
+    let retired: Vec<PathBuf> = std::fs::read_dir(k.join("retired"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    let kept = |suffix: &str| {
+        retired
+            .iter()
+            .find(|p| p.to_string_lossy().ends_with(suffix))
+            .map(|p| std::fs::read(p).unwrap())
+    };
+    assert_eq!(kept(".pub.json"), Some(old_pub));
+    assert_eq!(kept(".key.age"), Some(old_secret));
+    // the keyring loads (the retired key is not trusted), the transcript verifies
+    let ring = pith::verify::keyring::Keyring::load(&k).unwrap();
+    assert_eq!(ring.len(), 1);
+    pith()
+        .args([
+            "verify",
+            k.join("ceremony.jsonl").to_str().unwrap(),
+            "--keyring",
+            k.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("2 entries"));
 }

@@ -123,6 +123,7 @@ pub fn write_new_key(
     } = fields;
     check_id(key.key_id())?;
     // the same key material never under two ids: the keyring would no longer load
+    let mut loaded = None;
     match Keyring::load(dir) {
         Ok(ring) => {
             if let Some(k) = ring.get(key.public().fingerprint())
@@ -135,6 +136,7 @@ pub fn write_new_key(
                     k.file.display()
                 )));
             }
+            loaded = Some(ring);
         }
         Err(KeyringError::Empty { .. } | KeyringError::Dir { .. }) => {}
         Err(e) => return Err(e.into()),
@@ -157,6 +159,9 @@ pub fn write_new_key(
             path: secret_path.display().to_string(),
             source,
         })?;
+    if force {
+        retire(dir, key.key_id(), loaded.as_ref(), now)?;
+    }
     write_atomic(&secret_path, &sealed, force, Some(0o600))?;
     let doc = KeyDocument::build(key.key_id(), key.public(), url, notes, Some(valid_from));
     write_atomic(&pub_path, &doc_bytes(&doc), force, Some(0o644))?;
@@ -180,6 +185,60 @@ pub fn write_new_key(
         pub_path,
         secret_path,
     })
+}
+
+/// The directory (inside a keyring) where replaced keys are kept.
+pub const RETIRED_DIR: &str = "retired";
+
+/// Move key `id`'s files out of the way before a replacement: to `retired/` under names
+/// dated `now`, never deleted, so its transcript entries still verify. A key that a
+/// statement names is not replaced (rotate from it instead): the statement would no
+/// longer verify.
+fn retire(
+    dir: &Path,
+    id: &str,
+    ring: Option<&Keyring>,
+    now: &Timestamp,
+) -> Result<(), CustodyError> {
+    let (p, s) = (pub_path(dir, id), secret_path(dir, id));
+    if !p.exists() && !s.exists() {
+        return Ok(());
+    }
+    if let Some(k) = ring.and_then(|r| r.by_id(id)) {
+        let fp = k.doc.key.fingerprint();
+        for (file, _) in ring.map(Keyring::statements).unwrap_or_default() {
+            let named = crate::io::read_regular(file, crate::format::rules::MAX_KEYRING_FILE)
+                .is_ok_and(|b| String::from_utf8_lossy(&b).contains(fp));
+            if named {
+                return Err(CustodyError::Refused(format!(
+                    "key {id:?} is named by {}: it cannot be replaced; rotate from it to a new key instead",
+                    file.display()
+                )));
+            }
+        }
+    }
+    let retired = dir.join(RETIRED_DIR);
+    std::fs::create_dir_all(&retired).map_err(|source| IoError::Write {
+        path: retired.clone(),
+        source,
+    })?;
+    let stamp = now.fmt_seconds().replace(':', "");
+    for (from, suffix) in [(&p, "pub.json"), (&s, "key.age")] {
+        if from.exists() {
+            let to = retired.join(format!("{id}.{stamp}.{suffix}"));
+            if to.exists() {
+                return Err(CustodyError::Refused(format!(
+                    "{} exists: not replacing a retired key",
+                    to.display()
+                )));
+            }
+            std::fs::rename(from, &to).map_err(|source| IoError::Write {
+                path: to.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Append one entry, signed by `actor`, to `dir/ceremony.jsonl` (created when absent).

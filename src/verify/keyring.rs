@@ -77,6 +77,8 @@ pub struct Keyring {
     ids: std::collections::HashMap<String, String>,
     /// The verified statements: (file, `statement_sha256`).
     statements: Vec<(PathBuf, String)>,
+    /// Keys replaced by a forced re-generation, for transcript history only.
+    retired: Vec<TrustedKey>,
     /// Verified key transitions: (old fingerprint, new fingerprint).
     transitions: Vec<(String, String)>,
 }
@@ -157,7 +159,51 @@ impl Keyring {
             return Err(KeyringError::Empty { path: dir.into() });
         }
         ring.apply_statements(&files)?;
+        ring.load_retired(&dir.join("retired"))?;
         Ok(ring)
+    }
+
+    /// Keys replaced by a forced re-generation (`retired/*.pub.json`): never trusted to
+    /// sign anything, kept so that the transcript entries they signed still verify.
+    fn load_retired(&mut self, dir: &Path) -> Result<(), KeyringError> {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return Ok(());
+        };
+        let mut files: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
+        files.sort();
+        for path in files
+            .iter()
+            .filter(|p| p.to_string_lossy().ends_with(".pub.json"))
+        {
+            let bytes = crate::io::read_regular(path, rules::MAX_KEYRING_FILE)?;
+            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
+                path: path.clone(),
+                source,
+            })?;
+            let doc =
+                KeyDocument::from_value(&v, "$").map_err(|problems| KeyringError::Invalid {
+                    path: path.clone(),
+                    problems,
+                })?;
+            self.retired.push(TrustedKey {
+                doc,
+                revoked: None,
+                file: path.clone(),
+            });
+        }
+        Ok(())
+    }
+
+    /// This keyring with its retired keys added, for checking a transcript's history
+    /// only: never for verifying artifacts or for signing.
+    pub(crate) fn with_retired(&self) -> Keyring {
+        let mut r = self.clone();
+        for k in &self.retired {
+            r.keys
+                .entry(k.doc.key.fingerprint().to_owned())
+                .or_insert_with(|| k.clone());
+        }
+        r
     }
     /// Verify and apply the key statements among `files` (`*.transition.json`,
     /// `*.revocation.json`): each must verify against the key documents, and no signer may
