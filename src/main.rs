@@ -19,7 +19,8 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 fn main() -> ExitCode {
     // before any secret can be in memory: no core dumps, no same-user ptrace
     if let Err(e) = pith::trust::secret::harden_process() {
-        eprintln!("warning: cannot disable core dumps: {e}");
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr(), "warning: cannot disable core dumps: {e}");
     }
     let args = match cli::Cli::try_parse() {
         Ok(a) => a,
@@ -31,8 +32,14 @@ fn main() -> ExitCode {
     };
     match cli::run(args) {
         Ok(code) => ExitCode::from(code),
+        Err(cli::Failure::Pipe) => ExitCode::from(0),
         Err(e) => {
-            eprintln!("pith: {}", pith::format::text::visible(&e.to_string()));
+            use std::io::Write as _;
+            let _ = writeln!(
+                std::io::stderr(),
+                "pith: {}",
+                pith::format::text::visible(&e.to_string())
+            );
             ExitCode::from(e.exit_code())
         }
     }

@@ -261,3 +261,53 @@ fn main_job_end_to_end_on_the_shipped_example() {
 fn cli_cases() {
     trycmd::TestCases::new().case("tests/cmd/*.toml");
 }
+
+/// `pith … | head -1`: the reader goes away; pith ends quietly with exit 0, no panic.
+#[test]
+fn a_closed_pipe_ends_every_streaming_command_quietly() {
+    let bin = assert_cmd::cargo::cargo_bin("pith");
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("l.sqlite");
+    let db = db.to_str().unwrap();
+    let cases: [&[&str]; 5] = [
+        &[
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--key",
+            "keys.example/pith-example-2026-11.key.age",
+            "--passphrase-file",
+            "keys.example/example.passphrase",
+            "--registry",
+            db,
+            "--json",
+        ],
+        &[
+            "record",
+            "tests/data/arxiv/snapshot-head200.jsonl",
+            "--default-license",
+            "http://example.org/l",
+        ],
+        &["record", "tests/data/arxiv/main-job.abs", "--json"],
+        &["canon", "tests/data/pith-bundle-2605.18404v1.json"],
+        &[
+            "verify",
+            "tests/data/pith-bundle-2605.18404v1.json",
+            "--keyring",
+            "keys.example",
+            "--json",
+        ],
+    ];
+    for args in cases {
+        let mut child = std::process::Command::new(&bin)
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!err.contains("panicked"), "{args:?}: {err}");
+        assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
+    }
+}

@@ -152,9 +152,13 @@ impl Sink {
     }
     /// Flush, fsync and move into place.
     pub fn finish(mut self) -> Result<(), Failure> {
-        self.w
-            .flush()
-            .map_err(|e| Failure::Usage(format!("cannot write the output: {e}")))?;
+        self.w.flush().map_err(|e| {
+            if e.kind() == std::io::ErrorKind::BrokenPipe {
+                Failure::Pipe
+            } else {
+                Failure::Usage(format!("cannot write the output: {e}"))
+            }
+        })?;
         drop(self.w);
         if let Some((tmp, dest, force)) = self.tmp {
             std::fs::File::open(&tmp)
@@ -216,7 +220,7 @@ impl Progress {
             b.set_message(format!("{} refused", self.refused));
         } else if !self.quiet && self.last.elapsed() >= Duration::from_secs(10) {
             self.last = Instant::now();
-            eprintln!(
+            errln!(
                 "... {} done, {} refused, {:.0}/s",
                 self.done,
                 self.refused,
@@ -240,7 +244,7 @@ impl Progress {
             b.finish_and_clear();
         }
         if !self.quiet {
-            eprintln!(
+            errln!(
                 "{} done, {} refused, {:.0}/s, {:.2}s elapsed",
                 total.done,
                 total.refused,

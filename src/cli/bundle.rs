@@ -177,10 +177,10 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Resu
         &signed_at,
         threads,
         sink.writer(),
-        &mut |no, e| eprintln!("refused: {name}:{no}: {e}"),
+        &mut |no, e| errln!("refused: {name}:{no}: {e}"),
     )
-    .map_err(|e| Failure::Usage(chain(&e)))?;
+    .map_err(|e| Failure::of(&e))?;
     sink.finish()?;
-    eprintln!("{} bundled, {} refused", sum.done, sum.refused);
+    errln!("{} bundled, {} refused", sum.done, sum.refused);
     Ok(u8::from(sum.refused > 0))
 }

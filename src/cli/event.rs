@@ -134,7 +134,7 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                 .and_then(Value::as_str)
                 .unwrap_or_default();
             if signer_fp != key.public().fingerprint() {
-                eprintln!(
+                errln!(
                     "warning: re-signed with {} ({}), not the signer's key: verifiers accept it only when their keyring has a key transition from the signer's key to it",
                     key.key_id(),
                     key.public().fingerprint()

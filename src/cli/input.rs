@@ -68,7 +68,7 @@ impl InputArgs {
             }
         }
         for r in &rejects {
-            eprintln!("refused: {}", super::with_hint(&r));
+            errln!("refused: {}", super::with_hint(&r));
         }
         if let Some(p) = &self.rejects {
             let mut out = Vec::new();

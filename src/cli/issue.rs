@@ -86,8 +86,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         .registry
         .clone()
         .unwrap_or_else(pith::registry::ledger::default_path);
-    let mut ledger =
-        pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
     let opts = pith::registry::bulk::IssueOptions {
         threads: a
             .threads
@@ -118,7 +117,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
             match o {
                 pith::registry::bulk::Outcome::Done(done, _, title, withdrawn) => {
                     if json {
-                        println!(
+                        outln!(
                             "{}",
                             serde_json::json!({
                                 "pith_number": done.pith_number, "canonical_sha256": done.canonical_sha256, "new": done.new,
@@ -128,7 +127,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                         );
                     }
                     if !streaming && !a.quiet {
-                        eprintln!(
+                        errln!(
                             "{} {}{}{}",
                             if done.new { "issued  " } else { "reissued" },
                             done.pith_number,
@@ -141,7 +140,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                     }
                 }
                 pith::registry::bulk::Outcome::Refused(r) => {
-                    progress.suspend(|| eprintln!("refused: {}", super::with_hint(&r)));
+                    progress.suspend(|| errln!("refused: {}", super::with_hint(&r)));
                     rejects.push(r);
                 }
             }
@@ -169,7 +168,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                 pith::registry::bulk::issue_items(items, &name, &mut is, sink.writer(), &mut each)
             }
         };
-        let sum = res.map_err(|e| Failure::Usage(chain(&e)))?;
+        let sum = res.map_err(|e| Failure::of(&e))?;
         total.done += sum.done;
         total.refused += sum.refused;
         total.lines += sum.lines;
@@ -194,14 +193,13 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
         .registry
         .clone()
         .unwrap_or_else(pith::registry::ledger::default_path);
-    let ledger =
-        pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+    let ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
     let mut out = Vec::new();
     for it in &items {
         let plan = match ledger.plan(&it.record) {
             Ok(p) => p,
             Err(e @ pith::registry::ledger::LedgerError::Collision { .. }) => {
-                eprintln!("refused: {}: {}", it.position, chain(&e));
+                errln!("refused: {}: {}", it.position, chain(&e));
                 refused = true;
                 continue;
             }
@@ -209,7 +207,7 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
         };
         let receipt = pith::sign::issue::unsigned_receipt(&kr, &plan.sha, &plan.first, &plan.now);
         let Some(title) = it.paper.as_ref().map(|p| p.title.clone()) else {
-            eprintln!(
+            errln!(
                 "refused: {}: a canonical record alone has no title to show the offline signer; give arXiv metadata",
                 it.position
             );

@@ -260,7 +260,7 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
         a.force,
     )?;
     if a.json {
-        print!(
+        outp!(
             "{}",
             json_line(&serde_json::json!({
                 "key_id": id,
@@ -272,13 +272,13 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
             }))
         );
     } else {
-        println!(
+        outln!(
             "generated {id}  fingerprint {} ({})",
             key.public().fingerprint(),
             key.public().fingerprint_b32()
         );
-        println!("  public key document: {}", g.pub_path.display());
-        println!(
+        outln!("  public key document: {}", g.pub_path.display());
+        outln!(
             "  secret key (age-encrypted, 0600): {}",
             g.secret_path.display()
         );
@@ -290,7 +290,7 @@ fn list(a: ListArgs) -> Result<u8, Failure> {
     let ring = Keyring::load(&a.keyring)?;
     let rows = custody::list(&ring, &Timestamp::now());
     if a.json {
-        print!(
+        outp!(
             "{}",
             json_line(&serde_json::to_value(&rows).map_err(|e| Failure::Usage(e.to_string()))?)
         );
@@ -310,7 +310,7 @@ fn list(a: ListArgs) -> Result<u8, Failure> {
             ),
             s => s.to_owned(),
         };
-        println!(
+        outln!(
             "{}  {}  {}  {}  valid [{} .. {})",
             r.key_id,
             r.fingerprint_sha256_hex,
@@ -400,7 +400,7 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
     };
     let r = custody::rotate(dir, &old, &from_path, new, &at, &now)?;
     if a.json {
-        print!(
+        outp!(
             "{}",
             json_line(&serde_json::json!({
                 "from": a.from, "to": r.new_id, "rotates_at": at.to_string(),
@@ -409,12 +409,12 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
             }))
         );
     } else {
-        println!("rotated {} -> {} at {at}", a.from, r.new_id);
-        println!(
+        outln!("rotated {} -> {} at {at}", a.from, r.new_id);
+        outln!(
             "  transition statement (signed by both keys): {}",
             r.statement_path.display()
         );
-        println!(
+        outln!(
             "  transcript: {}",
             dir.join(pith::trust::statements::TRANSCRIPT_FILE).display()
         );
@@ -458,13 +458,13 @@ fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
     )?;
     let r = custody::revoke(dir, &a.key_id, &at, reason, &signer, &signer_path, &now)?;
     if r.self_signed {
-        eprintln!(
+        errln!(
             "warning: no other key may sign the revocation of {} (none is valid now, and it has no successor): it is signed by the revoked key itself",
             a.key_id
         );
     }
     if a.json {
-        print!(
+        outp!(
             "{}",
             json_line(&serde_json::json!({
                 "key_id": a.key_id, "revoked_at": at.to_string(), "reason": reason.as_str(),
@@ -473,13 +473,13 @@ fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
             }))
         );
     } else {
-        println!(
+        outln!(
             "revoked {} at {at} ({}), signed by {}",
             a.key_id,
             reason.as_str(),
             signer.key_id()
         );
-        println!("  revocation statement: {}", r.statement_path.display());
+        outln!("  revocation statement: {}", r.statement_path.display());
     }
     Ok(0)
 }
@@ -562,14 +562,14 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         e @ CustodyError::Exists { .. } => Failure::Refused(e.to_string()),
         e => e.into(),
     })?;
-    println!(
+    outln!(
         "imported {}  fingerprint {} ({})",
         a.key_id,
         key.public().fingerprint(),
         key.public().fingerprint_b32()
     );
-    println!("  public key document: {}", g.pub_path.display());
-    println!(
+    outln!("  public key document: {}", g.pub_path.display());
+    outln!(
         "  secret key (age-encrypted, 0600): {}",
         g.secret_path.display()
     );

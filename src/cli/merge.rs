@@ -67,16 +67,16 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         for f in fs {
             rejected.push(f.clone());
             if !a.json {
-                eprintln!("rejected event {}: {f}", names[*i]);
+                errln!("rejected event {}: {f}", names[*i]);
             }
         }
     }
     if keyring.is_none() {
-        eprintln!("warning: no --keyring: event signatures were not checked");
+        errln!("warning: no --keyring: event signatures were not checked");
     }
     if !a.json {
         for w in &merged.warnings {
-            eprintln!("warning: {w}");
+            errln!("warning: {w}");
         }
     }
     let out = if a.json {

@@ -4,6 +4,20 @@ use std::path::{Path, PathBuf};
 
 use clap::{Parser, Subcommand};
 
+/// `println!` that a closed pipe cannot panic (see [`out`]).
+macro_rules! outln {
+    () => { $crate::cli::out(format_args!("\n")) };
+    ($($t:tt)*) => { $crate::cli::out(format_args!("{}\n", format_args!($($t)*))) };
+}
+/// `print!` that a closed pipe cannot panic.
+macro_rules! outp {
+    ($($t:tt)*) => { $crate::cli::out(format_args!($($t)*)) };
+}
+/// `eprintln!` that a closed stderr cannot panic.
+macro_rules! errln {
+    ($($t:tt)*) => { $crate::cli::err(format_args!("{}\n", format_args!($($t)*))) };
+}
+
 mod bulkio;
 mod bundle;
 mod canon;
@@ -92,6 +106,9 @@ pub enum Failure {
     Usage(String),
     /// Refused (the operation would overwrite, or the keyring's state forbids it): exit 1.
     Refused(String),
+    /// The reader of our output went away (`| head`): the command ends quietly, exit 0,
+    /// as a Unix filter does; anything signed was stored before it was written.
+    Pipe,
 }
 
 impl Failure {
@@ -100,14 +117,51 @@ impl Failure {
         match self {
             Failure::Usage(_) => 2,
             Failure::Refused(_) => 1,
+            Failure::Pipe => 0,
         }
     }
+    /// A library error as a usage/I-O failure, or [`Failure::Pipe`] when its cause is a
+    /// closed pipe.
+    pub fn of(e: &(dyn std::error::Error + 'static)) -> Self {
+        let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+        while let Some(c) = cur {
+            if c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            {
+                return Failure::Pipe;
+            }
+            cur = c.source();
+        }
+        Failure::Usage(chain(e))
+    }
+}
+
+/// Write a line to stdout; a closed pipe ends the command quietly (exit 0), another
+/// write error exits 2. `println!` would panic.
+pub fn out(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = o.write_fmt(args).and_then(|()| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        let _ = writeln!(std::io::stderr(), "pith: cannot write the output: {e}");
+        std::process::exit(2);
+    }
+}
+
+/// Write to stderr, ignoring a closed stderr (nothing could report it). `eprintln!`
+/// would panic.
+pub fn err(args: std::fmt::Arguments<'_>) {
+    use std::io::Write as _;
+    let _ = std::io::stderr().lock().write_fmt(args);
 }
 
 impl std::fmt::Display for Failure {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             Failure::Usage(m) | Failure::Refused(m) => f.write_str(m),
+            Failure::Pipe => f.write_str("the output was closed"),
         }
     }
 }
@@ -133,7 +187,7 @@ impl From<pith::io::IoError> for Failure {
             pith::io::IoError::Exists { .. } => {
                 Failure::Refused(format!("{}; pass --force to replace it", chain(&e)))
             }
-            e => Failure::Usage(chain(&e)),
+            e => Failure::of(&e),
         }
     }
 }

@@ -54,25 +54,25 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
         .unwrap_or_else(|| a.key.parent().unwrap_or(Path::new(".")).join(DEFAULT_LOG));
     pith::sign::offline::check_replay(&log, &review.request_id).map_err(refused)?;
     if a.json {
-        eprintln!(
+        errln!(
             "{}",
             serde_json::to_string(&review).map_err(|e| Failure::Usage(e.to_string()))?
         );
     } else {
         use pith::format::text::visible_line as v;
-        eprintln!("signing request {}", v(&review.request_id));
-        eprintln!("  read-out (compare by voice): {}", review.words);
-        eprintln!("  key: {} ({})", v(&review.key_id), v(&review.fingerprint));
-        eprintln!(
+        errln!("signing request {}", v(&review.request_id));
+        errln!("  read-out (compare by voice): {}", review.words);
+        errln!("  key: {} ({})", v(&review.key_id), v(&review.fingerprint));
+        errln!(
             "  {} signature(s) in {} item(s):",
             review.signatures,
             review.items.len()
         );
         for (k, n) in &review.counts {
-            eprintln!("  {n} x {k}");
+            errln!("  {n} x {k}");
         }
         for (kind, subject, title) in &review.items {
-            eprintln!("    {kind:<14} {}  {}", v(subject), v(title));
+            errln!("    {kind:<14} {}  {}", v(subject), v(title));
         }
     }
     if !a.yes {
@@ -110,7 +110,7 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
     let mut b = canon::to_canonical(&response);
     b.push(b'\n');
     emit(a.out.as_ref(), false, &b)?;
-    eprintln!(
+    errln!(
         "signed {} signature(s); audit log {}",
         made.len(),
         log.display()
@@ -166,10 +166,10 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
             .clone()
             .unwrap_or_else(pith::registry::ledger::default_path);
         let mut ledger =
-            pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::Usage(chain(&e)))?;
+            pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
         for ev in created {
             let done = ledger.record_event(ev).map_err(|e| refused(chain(&e)))?;
-            eprintln!(
+            errln!(
                 "{} {}",
                 if done.new { "issued  " } else { "reissued" },
                 done.pith_number
@@ -182,7 +182,7 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
         b.push(b'\n');
     }
     emit(a.out.as_ref(), a.force, &b)?;
-    eprintln!("applied {} signed artifact(s)", artifacts.len());
+    errln!("applied {} signed artifact(s)", artifacts.len());
     Ok(0)
 }
 
@@ -204,7 +204,7 @@ pub struct AuditArgs {
 
 pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
     let AuditCmd::Export(a) = cmd;
-    let entries = pith::sign::custody::read_log(&a.log).map_err(|e| Failure::Usage(chain(&e)))?;
+    let entries = pith::sign::custody::read_log(&a.log).map_err(|e| Failure::of(&e))?;
     let mut out = std::io::stdout().lock();
     for e in &entries {
         let line = if a.json {

@@ -47,15 +47,15 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
             }
         })?;
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string(&done).map_err(|e| Failure::Usage(e.to_string()))?
         );
     } else {
         for w in &done.written {
-            println!("wrote {}", a.out.join(w).display());
+            outln!("wrote {}", a.out.join(w).display());
         }
-        println!(
+        outln!(
             "{} file(s) written, {} unchanged",
             done.written.len(),
             done.unchanged

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use pith::arxiv::{self, Item, Rejected};
 
 use super::input::{InputArgs, source_label, to_json};
-use super::{Failure, chain, json_line, shown};
+use super::{Failure, json_line, shown};
 
 #[derive(clap::Args, Debug)]
 pub struct RecordArgs {
@@ -46,7 +46,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                             })?;
                         }
                         Err(r) => {
-                            eprintln!("refused: {}", super::with_hint(&r));
+                            errln!("refused: {}", super::with_hint(&r));
                             rejects.push(&r);
                             refused = true;
                         }
@@ -63,7 +63,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                     &opts,
                     &mut emit_items,
                 )
-                .map_err(|e| Failure::Usage(chain(&e)))?;
+                .map_err(|e| Failure::of(&e))?;
             }
             None => {
                 let bytes = pith::io::read_input(f)?;
@@ -76,7 +76,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                         message: e.message,
                     })],
                 };
-                emit_items(items).map_err(|e| Failure::Usage(chain(&e)))?;
+                emit_items(items).map_err(|e| Failure::of(&e))?;
             }
         }
     }

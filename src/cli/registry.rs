@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use pith::format::canon;
 
-use super::{Failure, chain, emit};
+use super::{Failure, emit};
 
 #[derive(clap::Subcommand, Debug)]
 pub enum Cmd {
@@ -52,14 +52,14 @@ fn open(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> 
             path.display()
         )));
     }
-    pith::registry::ledger::Ledger::open_read_only(&path).map_err(|e| Failure::Usage(chain(&e)))
+    pith::registry::ledger::Ledger::open_read_only(&path).map_err(|e| Failure::of(&e))
 }
 
 pub fn run(cmd: Cmd) -> Result<u8, Failure> {
     match cmd {
         Cmd::Show(a) => {
             let l = open(a.registry.as_ref())?;
-            let rows = l.show(&a.query).map_err(|e| Failure::Usage(chain(&e)))?;
+            let rows = l.show(&a.query).map_err(|e| Failure::of(&e))?;
             if rows.is_empty() {
                 return Err(Failure::Refused(format!(
                     "{:?} is not in the ledger",
@@ -73,32 +73,32 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
                     emit(None, false, &b)?;
                 } else {
                     let g = |k: &str| r.get(k).map(canon::Value::brief).unwrap_or_default();
-                    println!(
+                    outln!(
                         "{}  {}v{}",
                         g("pith_number").trim_matches('"'),
                         g("source_id").trim_matches('"'),
                         g("source_version")
                     );
-                    println!(
+                    outln!(
                         "  canonical_sha256   {}",
                         g("canonical_sha256").trim_matches('"')
                     );
-                    println!(
+                    outln!(
                         "  first_computed_at  {}",
                         g("first_computed_at").trim_matches('"')
                     );
-                    println!(
+                    outln!(
                         "  last_reissued_at   {}",
                         g("last_reissued_at").trim_matches('"')
                     );
                     if let Some(rep) = r.get("replaces").and_then(canon::Value::as_str) {
-                        println!("  replaces           {rep} (metadata changed)");
+                        outln!("  replaces           {rep} (metadata changed)");
                     }
                     let n = r
                         .get("receipts")
                         .and_then(canon::Value::as_array)
                         .map_or(0, Vec::len);
-                    println!("  receipts           {n}");
+                    outln!("  receipts           {n}");
                 }
             }
             Ok(0)
@@ -111,7 +111,7 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
                 bytes.push(b'\n');
                 Ok(())
             })
-            .map_err(|e| Failure::Usage(chain(&e)))?;
+            .map_err(|e| Failure::of(&e))?;
             emit(a.out.as_ref(), a.force, &bytes)?;
             Ok(0)
         }

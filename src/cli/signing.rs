@@ -46,14 +46,14 @@ pub fn write_request(
         .get("request_id")
         .and_then(Value::as_str)
         .unwrap_or_default();
-    eprintln!(
+    errln!(
         "wrote signing request {} ({} item(s)) for key {}: {}",
         path.display(),
         items.len(),
         key.key_id,
         id
     );
-    eprintln!("  read-out: {}", pith::sign::offline::words(id));
+    errln!("  read-out: {}", pith::sign::offline::words(id));
     Ok(0)
 }
 

@@ -34,7 +34,7 @@ pub fn passphrase(
         })?;
         Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
     } else if let Ok(v) = std::env::var(env) {
-        eprintln!(
+        errln!(
             "warning: using the passphrase in ${env}; the environment can leak to other processes (prefer a prompt or --passphrase-file)"
         );
         Zeroizing::new(v)

@@ -59,14 +59,14 @@ pub fn run(a: Args) -> Result<u8, Failure> {
             Err(e) => {
                 worst = 2;
                 if a.json {
-                    print!(
+                    outp!(
                         "{}",
                         json_line(
                             &serde_json::json!({ "file": name, "ok": false, "error": e.to_string() })
                         )
                     );
                 } else {
-                    eprintln!("pith: {e}");
+                    errln!("pith: {e}");
                 }
             }
         }
@@ -144,13 +144,13 @@ fn verify_stream(
             werr.get_or_insert(e);
         }
     })
-    .map_err(|e| Failure::Usage(chain(&e)))?;
+    .map_err(|e| Failure::of(&e))?;
     if let Some(e) = werr {
         return Err(Failure::Usage(format!("cannot write stdout: {e}")));
     }
     drop(out);
     let secs = start.elapsed().as_secs_f64();
-    eprintln!(
+    errln!(
         "{name}: {} verified, {} failed, {:.0}/s, {secs:.2}s elapsed",
         sum.done,
         sum.refused,
@@ -195,7 +195,7 @@ fn verify_bytes(
 
 fn print(name: &str, r: &Report, json: bool) {
     if json {
-        print!(
+        outp!(
             "{}",
             json_line(&serde_json::json!({
                 "file": name,
@@ -225,18 +225,18 @@ fn print(name: &str, r: &Report, json: bool) {
             .as_ref()
             .map(|l| format!(": {} entries, head {}", l.entries, l.head))
             .unwrap_or_default();
-        println!("{name}: verified {}{about}{log}{w}", r.kind.name());
+        outln!("{name}: verified {}{about}{log}{w}", r.kind.name());
     } else {
-        println!(
+        outln!(
             "{name}: FAILED {}{about}: {} failed check(s)",
             r.kind.name(),
             r.failures.len()
         );
         for f in &r.failures {
-            println!("  FAIL {f}");
+            outln!("  FAIL {f}");
         }
     }
     for w in &r.warnings {
-        println!("  warning: {w}");
+        outln!("  warning: {w}");
     }
 }
