@@ -532,3 +532,34 @@ fn version_0_is_refused_everywhere() {
             .stderr(predicates::str::contains("0 is not in 1.."));
     }
 }
+
+#[test]
+fn every_reader_format_reads_from_stdin_as_from_a_file() {
+    let lic = "http://example.org/operator-default";
+    for f in [
+        "main-job.abs",
+        "old-style.abs",
+        "atom-2026-query.xml",
+        "atom-2016-id_list.xml",
+        "oai-arxiv-record.xml",
+        "oai-arxivraw-get.xml",
+        "oai-arxivraw-list.xml",
+        "snapshot-head200.jsonl",
+    ] {
+        let path = data(&format!("arxiv/{f}"));
+        let from_file = crate::util::pith()
+            .args(["record", path.to_str().unwrap(), "--default-license", lic])
+            .assert()
+            .get_output()
+            .clone();
+        let from_stdin = crate::util::pith()
+            .args(["record", "-", "--default-license", lic])
+            .write_stdin(std::fs::read(&path).unwrap())
+            .assert()
+            .get_output()
+            .clone();
+        assert_eq!(from_stdin.status.code(), from_file.status.code(), "{f}");
+        assert!(!from_file.stdout.is_empty(), "{f}");
+        assert_eq!(from_stdin.stdout, from_file.stdout, "{f}");
+    }
+}

@@ -4,8 +4,8 @@ use std::io::{BufRead, BufReader, IsTerminal as _, Read as _, Write};
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use super::Failure;
 use super::input::InputArgs;
-use super::{Failure, shown};
 
 /// A bulk input opened, with its first line read under the bulk line limit.
 pub struct FirstLine {
@@ -47,9 +47,18 @@ pub fn open_first_line(f: &Path) -> Result<FirstLine, Failure> {
     })
 }
 
-/// Open `f` as a stream of JSON lines when its content is snapshot or canonical-record
-/// JSON lines with more than one line; None for everything else (read whole).
-pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Send>>, Failure> {
+/// An input, opened: streamed as JSON lines, or read whole for a whole-input reader.
+pub enum Input {
+    /// Snapshot or canonical-record JSON lines, streamed.
+    Lines(Box<dyn BufRead + Send>),
+    /// Everything else, read whole (bounded), from a file or stdin alike.
+    Whole(Vec<u8>),
+}
+
+/// Open `f` (a file or `-`): a stream of JSON lines when its content is snapshot or
+/// canonical-record JSON lines with more than one line (any line count on stdin); read
+/// whole for every other format, detected from content either way.
+pub fn open_input(f: &Path, a: &InputArgs) -> Result<Input, Failure> {
     let forced = a.format.as_deref().and_then(pith::arxiv::Format::parse);
     if forced.is_some_and(|x| {
         !matches!(
@@ -57,7 +66,7 @@ pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Se
             pith::arxiv::Format::Snapshot | pith::arxiv::Format::Record
         )
     }) {
-        return Ok(None);
+        return Ok(Input::Whole(pith::io::read_input(f)?));
     }
     let FirstLine {
         rest: mut r,
@@ -85,16 +94,19 @@ pub fn open_lines(f: &Path, a: &InputArgs) -> Result<Option<Box<dyn BufRead + Se
         line_format && (stdin || (more && first.ends_with(b"\n")))
     };
     if !lines && stdin {
-        // stdin cannot be reopened for a whole-input reader
-        return Err(Failure::Usage(format!(
-            "{}: stdin is read as JSON lines only; save other formats to a file",
-            shown(f)
-        )));
+        // stdin cannot be reopened: the rest of it, after the line already read
+        let mut bytes = first;
+        let limit = (pith::io::MAX_INPUT + 1).saturating_sub(bytes.len()) as u64;
+        std::io::Read::read_to_end(&mut r.take(limit), &mut bytes).map_err(rerr)?;
+        if bytes.len() > pith::io::MAX_INPUT {
+            return Err(pith::io::IoError::TooLarge { path: f.into() }.into());
+        }
+        return Ok(Input::Whole(bytes));
     }
     if !lines {
-        return Ok(None);
+        return Ok(Input::Whole(pith::io::read_input(f)?));
     }
-    Ok(Some(Box::new(std::io::Cursor::new(first).chain(r))))
+    Ok(Input::Lines(Box::new(std::io::Cursor::new(first).chain(r))))
 }
 
 /// Where artifacts go: a temp file beside `--out`, persisted at the end, or stdout.

@@ -111,8 +111,8 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     };
     for f in &a.input.inputs {
         let name = shown(f);
-        let lines = super::bulkio::open_lines(f, &a.input)?;
-        let streaming = lines.is_some();
+        let input = super::bulkio::open_input(f, &a.input)?;
+        let streaming = matches!(input, super::bulkio::Input::Lines(_));
         let mut each = |o: &pith::registry::bulk::Outcome| {
             match o {
                 pith::registry::bulk::Outcome::Done(done, _, title, withdrawn) => {
@@ -146,16 +146,15 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
             }
             progress.tick(o);
         };
-        let res = match lines {
-            Some(mut reader) => pith::registry::bulk::issue_lines(
+        let res = match input {
+            super::bulkio::Input::Lines(mut reader) => pith::registry::bulk::issue_lines(
                 &mut reader,
                 &name,
                 &mut is,
                 sink.writer(),
                 &mut each,
             ),
-            None => {
-                let bytes = pith::io::read_input(f)?;
+            super::bulkio::Input::Whole(bytes) => {
                 let items = match pith::arxiv::read(&bytes, &name, &opts.read) {
                     Ok(items) => items,
                     Err(e) => vec![Err(pith::arxiv::Rejected {

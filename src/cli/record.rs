@@ -54,8 +54,8 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                 }
                 Ok(())
             };
-        match super::bulkio::open_lines(f, &a.input)? {
-            Some(mut reader) => {
+        match super::bulkio::open_input(f, &a.input)? {
+            super::bulkio::Input::Lines(mut reader) => {
                 pith::registry::bulk::read_lines(
                     &mut reader,
                     &name,
@@ -65,8 +65,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                 )
                 .map_err(|e| Failure::of(&e))?;
             }
-            None => {
-                let bytes = pith::io::read_input(f)?;
+            super::bulkio::Input::Whole(bytes) => {
                 let items = match arxiv::read(&bytes, &name, &opts) {
                     Ok(items) => items,
                     Err(e) => vec![Err(Rejected {
