@@ -1228,3 +1228,104 @@ fn generate_force_retires_the_replaced_key_and_its_transcript_still_verifies() {
         .success()
         .stdout(predicates::str::contains("2 entries"));
 }
+
+#[test]
+fn key_compromise_rotates_revokes_backdated_and_lists_what_no_longer_verifies() {
+    let d = Dir::new();
+    d.generate("ka").success();
+    let k = d.keys();
+    let ks = k.to_str().unwrap().to_owned();
+    let payload = d.tmp.path().join("p.json");
+    std::fs::write(&payload, b"{\"mirror\":\"https://m.example\"}").unwrap();
+    // an event A signed before the leak, and one after
+    let sign = |name: &str| {
+        let out = pith()
+            .args([
+                "event",
+                "sign",
+                "--type",
+                "mirror_hint",
+                "--subject",
+                "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+                "--payload",
+                payload.to_str().unwrap(),
+                "--key",
+                k.join("ka.key.age").to_str().unwrap(),
+                "--passphrase-file",
+                d.p(),
+            ])
+            .assert()
+            .success()
+            .get_output()
+            .stdout
+            .clone();
+        let f = d.tmp.path().join(name);
+        std::fs::write(&f, out).unwrap();
+        f
+    };
+    let before = sign("before.json");
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let since = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let after = sign("after.json");
+    pith()
+        .args([
+            "key",
+            "compromise",
+            "--keyring",
+            &ks,
+            "ka",
+            "--since",
+            &since,
+            "--to",
+            "kb",
+            "--passphrase-file",
+            d.p(),
+            "--new-passphrase-file",
+            d.p(),
+            "--scrypt-log-n",
+            "10",
+            "--check",
+            before.to_str().unwrap(),
+            "--check",
+            after.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!(
+            "still valid: {}",
+            before.display()
+        )))
+        .stdout(predicates::str::contains(format!(
+            "now invalid: {}",
+            after.display()
+        )))
+        .stdout(predicates::str::contains(
+            "1 of 2 checked artifact(s) no longer verify",
+        ));
+    let ring = pith::verify::keyring::Keyring::load(&k).unwrap();
+    assert!(ring.by_id("ka").unwrap().revoked.is_some());
+    assert_eq!(
+        ring.by_id("kb")
+            .unwrap()
+            .window_at(&pith::format::time::Timestamp::now()),
+        pith::trust::keys::KeyWindow::Valid
+    );
+    let st =
+        pith::format::canon::parse(&std::fs::read(k.join("ka.revocation.json")).unwrap()).unwrap();
+    assert_eq!(
+        st.get("signatures").unwrap().as_array().unwrap()[0]
+            .get("key_id")
+            .and_then(pith::format::canon::Value::as_str),
+        Some("kb")
+    );
+    pith()
+        .args([
+            "verify",
+            k.join("ceremony.jsonl").to_str().unwrap(),
+            "--keyring",
+            &ks,
+        ])
+        .assert()
+        .success();
+}

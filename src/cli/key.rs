@@ -24,10 +24,43 @@ pub enum Cmd {
     Revoke(RevokeArgs),
     /// Import an existing Ed25519 seed (32 bytes, hex in a file) as ID.pub.json + ID.key.age.
     Import(ImportArgs),
+    /// A key is compromised: rotate away from it (with --to) and revoke it from --since,
+    /// then say which artifacts (--check) no longer verify.
+    Compromise(CompromiseArgs),
+}
+
+/// `pith key compromise`.
+#[derive(clap::Args, Debug)]
+pub struct CompromiseArgs {
+    /// The keyring directory.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// The compromised key's id.
+    key_id: String,
+    /// The earliest time the key may have leaked (UTC); it signs nothing valid from then on.
+    #[arg(long, value_name = "TIME")]
+    since: String,
+    /// Rotate now from the compromised key to this key (existing or generated) first, when
+    /// the compromised key is still active; the new key then signs the revocation.
+    #[arg(long, value_name = "NEW")]
+    to: Option<String>,
+    /// Opens the compromised key (it co-signs the rotation) and, without --to, the key
+    /// that signs the revocation.
+    #[command(flatten)]
+    unlock: UnlockArgs,
+    /// Opens an existing NEW recipient-encrypted key.
+    #[arg(long, value_name = "FILE")]
+    to_identity: Option<PathBuf>,
+    #[command(flatten)]
+    protect: ProtectArgs,
+    /// Artifacts (bundles, events, …) to re-verify with the updated keyring: each one that
+    /// no longer verifies is listed.
+    #[arg(long, value_name = "FILE")]
+    check: Vec<PathBuf>,
 }
 
 /// How a new secret key file is protected.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct ProtectArgs {
     /// Encrypt to this age X25519 recipient (age1...) instead of a passphrase. Repeatable.
     #[arg(long = "recipient", value_name = "AGE1...")]
@@ -41,7 +74,7 @@ pub struct ProtectArgs {
     new_passphrase_file: Option<PathBuf>,
     /// scrypt work factor (log2 N) for the passphrase; default: calibrated to about one
     /// second on this machine. Lower values are for tests only.
-    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(i64::from(pith::trust::secret::MIN_SCRYPT_LOG_N)..=i64::from(pith::trust::secret::MAX_SCRYPT_LOG_N)))]
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u8).range(i64::from(pith::trust::secret::MIN_SCRYPT_LOG_N)..=i64::from(pith::trust::secret::MAX_SCRYPT_WRITE_LOG_N)))]
     scrypt_log_n: Option<u8>,
 }
 
@@ -156,6 +189,7 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
         Cmd::Rotate(a) => rotate(a),
         Cmd::Revoke(a) => revoke(a),
         Cmd::Import(a) => import(a),
+        Cmd::Compromise(a) => compromise(a),
     }
 }
 
@@ -573,5 +607,93 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         "  secret key (age-encrypted, 0600): {}",
         g.secret_path.display()
     );
+    Ok(0)
+}
+
+/// The compromise procedure of SECURITY.md as one command: rotate (when asked and the key
+/// is still active), revoke from `--since` (signed by the successor, else by the key the
+/// policy picks), then re-verify the artifacts given.
+fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
+    let now = now();
+    let since = parse_time(&a.since, "--since")?;
+    let dir = &a.keyring;
+    let ring = Keyring::load(dir)?;
+    let Some(k) = ring.by_id(&a.key_id) else {
+        return Err(Failure::Refused(format!(
+            "key {:?} is not in the keyring {}",
+            a.key_id,
+            dir.display()
+        )));
+    };
+    let active = k.window_at(&now) == pith::trust::keys::KeyWindow::Valid;
+    let signer = match &a.to {
+        Some(to) if active => {
+            rotate(RotateArgs {
+                keyring: dir.clone(),
+                from: a.key_id.clone(),
+                to: to.clone(),
+                at: None,
+                from_key: None,
+                unlock: a.unlock.clone(),
+                to_key: None,
+                to_identity: a.to_identity.clone(),
+                protect: a.protect.clone(),
+                url: None,
+                notes: None,
+                json: false,
+            })?;
+            Some(to.clone())
+        }
+        Some(to) => {
+            errln!(
+                "note: {} is not active now: no rotation; {to} signs the revocation",
+                a.key_id
+            );
+            Some(to.clone())
+        }
+        None => None,
+    };
+    // the new key's passphrase opens it to sign the revocation
+    let unlock = match &signer {
+        Some(_) => UnlockArgs {
+            passphrase_file: a.protect.new_passphrase_file.clone(),
+            identity: a.to_identity.clone(),
+        },
+        None => a.unlock.clone(),
+    };
+    revoke(RevokeArgs {
+        keyring: dir.clone(),
+        key_id: a.key_id.clone(),
+        at: since.to_string(),
+        reason: "compromised".into(),
+        signer,
+        signer_key: None,
+        unlock,
+        json: false,
+    })?;
+    let ring = Keyring::load(dir)?;
+    let mut invalid = 0usize;
+    for f in &a.check {
+        let v = super::read_json(f)?;
+        let r = pith::verify::verify_value(&v, &ring, None)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", super::shown(f))))?;
+        if r.ok() {
+            outln!("still valid: {}", super::shown(f));
+        } else {
+            invalid += 1;
+            let first = r
+                .failures
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default();
+            outln!("now invalid: {}: {first}", super::shown(f));
+        }
+    }
+    if !a.check.is_empty() {
+        outln!(
+            "{invalid} of {} checked artifact(s) no longer verify",
+            a.check.len()
+        );
+    }
     Ok(0)
 }

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 use super::Failure;
 
 /// How an existing secret key file is opened.
-#[derive(clap::Args, Debug)]
+#[derive(clap::Args, Debug, Clone)]
 pub struct UnlockArgs {
     /// Read the passphrase from this file (first line). Else PITH_PASSPHRASE, else a prompt.
     #[arg(long, value_name = "FILE")]

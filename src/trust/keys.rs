@@ -342,7 +342,7 @@ pub struct TrustedKey {
 
 impl TrustedKey {
     /// Was the key allowed to sign at `t`? (spec §12: the protected time)
-    pub(crate) fn window_at(&self, t: &Timestamp) -> KeyWindow {
+    pub fn window_at(&self, t: &Timestamp) -> KeyWindow {
         if let Some((r, why)) = &self.revoked
             && t.micros() >= r.micros()
         {

@@ -33,7 +33,7 @@ pub const MIN_SCRYPT_LOG_N: u8 = 10;
 /// Highest scrypt work factor pith writes: age's one-second calibration is capped here
 /// (2^20: 1 GiB, a few seconds), so a fast machine never writes a file a slower one
 /// cannot open.
-pub(crate) const MAX_SCRYPT_WRITE_LOG_N: u8 = 20;
+pub const MAX_SCRYPT_WRITE_LOG_N: u8 = 20;
 /// Highest scrypt work factor pith accepts when decrypting: what it ever writes plus one.
 /// A file demanding more is refused before any work (age checks the header first), so a
 /// tampered key file cannot make pith spend 4 GiB and 20 s before the error.
