@@ -442,7 +442,7 @@ fn revocation_window_before_at_after_and_distinct_message() {
         .assert()
         .success()
         .stdout(predicates::str::contains(
-            "valid [2027-11-01T00:00:00Z .. 2028-03-01T12:00:00Z)",
+            "[2027-11-01T00:00:00Z .. 2028-03-01T12:00:00Z)",
         ));
     // revoking twice is refused
     pith()

@@ -204,7 +204,7 @@ impl Progress {
             let b = indicatif::ProgressBar::new_spinner();
             b.set_style(
                 indicatif::ProgressStyle::with_template(
-                    "{spinner} {elapsed_precise} {pos} done {msg} ({per_sec})",
+                    "{spinner} {elapsed_precise} {pos} done {msg}",
                 )
                 .unwrap_or_else(|_| indicatif::ProgressStyle::default_spinner()),
             );
@@ -229,7 +229,8 @@ impl Progress {
         }
         if let Some(b) = &self.bar {
             b.set_position(self.done);
-            b.set_message(format!("{} refused", self.refused));
+            // integer rates: "(1357/s)", never "(1,357.3302/s)"
+            b.set_message(format!("{} refused ({:.0}/s)", self.refused, self.rate()));
         } else if !self.quiet && self.last.elapsed() >= Duration::from_secs(10) {
             self.last = Instant::now();
             errln!(

@@ -299,7 +299,7 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
             json_line(&serde_json::json!({
                 "key_id": id,
                 "fingerprint_sha256_hex": key.public().fingerprint(),
-                "fingerprint_sha256_b32": key.public().fingerprint_b32(),
+                "fingerprint_sha256_b32_first128bits": key.public().fingerprint_b32(),
                 "public_key_b64": key.public().b64(),
                 "public_key_file": g.pub_path.display().to_string(),
                 "secret_key_file": g.secret_path.display().to_string(),
@@ -330,6 +330,13 @@ fn list(a: ListArgs) -> Result<u8, Failure> {
         );
         return Ok(0);
     }
+    let mut table = vec![[
+        "KEY ID".to_owned(),
+        "FINGERPRINT (HEX)".to_owned(),
+        "FINGERPRINT (BASE32)".to_owned(),
+        "STATUS".to_owned(),
+        "VALID".to_owned(),
+    ]];
     for r in rows {
         let status = match r.status {
             "rotated" => format!("rotated at {}", r.rotates_at.as_deref().unwrap_or("?")),
@@ -344,15 +351,35 @@ fn list(a: ListArgs) -> Result<u8, Failure> {
             ),
             s => s.to_owned(),
         };
-        outln!(
-            "{}  {}  {}  {}  valid [{} .. {})",
-            r.key_id,
+        table.push([
+            pith::format::text::visible_line(&r.key_id).into_owned(),
             r.fingerprint_sha256_hex,
-            r.fingerprint_sha256_b32,
+            r.fingerprint_sha256_b32_first128bits,
             status,
-            r.valid_from.as_deref().unwrap_or("-"),
-            r.valid_until.as_deref().unwrap_or("-")
-        );
+            format!(
+                "[{} .. {})",
+                r.valid_from.as_deref().unwrap_or("-"),
+                r.valid_until.as_deref().unwrap_or("-")
+            ),
+        ]);
+    }
+    // aligned columns, as ssh-keygen -l and gpg --list-keys print them
+    let mut width = [0usize; 5];
+    for row in &table {
+        for (w, c) in width.iter_mut().zip(row) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    for row in &table {
+        let mut line = String::new();
+        for (i, (c, w)) in row.iter().zip(width).enumerate() {
+            if i + 1 == row.len() {
+                line.push_str(c);
+            } else {
+                line.push_str(&format!("{c:<w$}  "));
+            }
+        }
+        outln!("{line}");
     }
     Ok(0)
 }

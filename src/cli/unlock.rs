@@ -27,6 +27,12 @@ pub fn passphrase(
     what: &str,
     confirm: bool,
 ) -> Result<SecretString, Failure> {
+    // the flag that names the file, for the message when there is no terminal
+    let flag = if env == "PITH_NEW_PASSPHRASE" {
+        "--new-passphrase-file"
+    } else {
+        "--passphrase-file"
+    };
     let p: Zeroizing<String> = if let Some(f) = file {
         let bytes = Zeroizing::new(pith::io::read_input(f)?);
         let text = std::str::from_utf8(&bytes).map_err(|_| {
@@ -41,7 +47,7 @@ pub fn passphrase(
     } else {
         let first = Zeroizing::new(
             rpassword::prompt_password(format!("Passphrase for {what}: "))
-                .map_err(|e| Failure::Usage(format!("no passphrase for {what}: no terminal to ask on ({e}); use a passphrase file option or ${env}")))?,
+                .map_err(|e| Failure::Usage(format!("no passphrase for {what}: no terminal to ask on ({e}); use {flag} FILE or ${env}")))?,
         );
         if confirm {
             let again = Zeroizing::new(

@@ -632,7 +632,7 @@ pub struct KeyStatus {
     /// 32-hex fingerprint.
     pub fingerprint_sha256_hex: String,
     /// 26-char base32 fingerprint.
-    pub fingerprint_sha256_b32: String,
+    pub fingerprint_sha256_b32_first128bits: String,
     /// `active`, `not_yet_valid`, `rotated`, `revoked`.
     pub status: &'static str,
     /// Start of the validity window, when bounded.
@@ -668,7 +668,7 @@ pub fn list(ring: &Keyring, now: &Timestamp) -> Vec<KeyStatus> {
             KeyStatus {
                 key_id: k.doc.key_id.clone(),
                 fingerprint_sha256_hex: k.doc.key.fingerprint().to_owned(),
-                fingerprint_sha256_b32: k.doc.key.fingerprint_b32().to_owned(),
+                fingerprint_sha256_b32_first128bits: k.doc.key.fingerprint_b32().to_owned(),
                 status,
                 valid_from: k.doc.valid_from.map(|t| t.to_string()),
                 valid_until: until,
