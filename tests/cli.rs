@@ -50,7 +50,9 @@ fn verify_json_output_is_one_object_per_file() {
     assert_eq!(lines.len(), 2);
     assert_eq!(lines[0]["kind"], "bundle");
     assert_eq!(lines[0]["ok"], true);
-    assert_eq!(lines[0]["warnings"].as_array().unwrap().len(), 2);
+    // the two re-signature times are notes, not warnings (SECURITY.md)
+    assert_eq!(lines[0]["warnings"].as_array().unwrap().len(), 0);
+    assert_eq!(lines[0]["notes"].as_array().unwrap().len(), 2);
     assert_eq!(lines[1]["kind"], "key_document");
 }
 

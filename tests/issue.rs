@@ -158,7 +158,7 @@ fn issued_receipt_and_event_verify_and_reissue_keeps_first_computed_at() {
         .assert()
         .code(1)
         .stdout(predicates::str::contains(
-            "the fingerprint of a key in the keyring",
+            "which is not in the keyring keys.example",
         ));
     // reissue: same number, first_computed_at kept, last_reissued_at moves, one ledger row
     std::thread::sleep(std::time::Duration::from_millis(5));

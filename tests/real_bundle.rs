@@ -13,8 +13,10 @@ fn real_bundle_verifies_with_the_shipped_keyring() {
         r.pith_number.as_deref(),
         Some("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX")
     );
-    // the events were re-signed four days after created_at (spec §3): two warnings, no more
-    let paths: Vec<&str> = r.warnings.iter().map(|w| w.path.as_str()).collect();
+    // the events were re-signed four days after created_at (spec §3): two notes, no more,
+    // and no warning
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    let paths: Vec<&str> = r.notes.iter().map(|w| w.path.as_str()).collect();
     assert_eq!(
         paths,
         [
@@ -105,7 +107,7 @@ fn cli_verify_real_bundle_exit_0_and_merge_prints_its_state() {
         .assert()
         .code(0)
         .stdout(predicates::str::contains(
-            "verified bundle pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX (2 warnings)",
+            "verified bundle pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX (2 note(s); --verbose shows them)",
         ));
     let b = bundle();
     let events = String::from_utf8(canon::to_canonical(b.get("events").unwrap())).unwrap();

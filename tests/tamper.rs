@@ -68,8 +68,8 @@ pub fn sweep(
         if unauthenticated.contains(&p) && what.starts_with("change") {
             assert!(r.failures.is_empty(), "{what}: {:?}", r.failures);
             assert!(
-                r.warnings.iter().any(|w| w.path == p),
-                "{what}: no warning at {p}"
+                r.notes.iter().any(|w| w.path == p),
+                "{what}: no note at {p}"
             );
             sw.warned += 1;
         } else if r.failures.is_empty() {

@@ -26,6 +26,9 @@ pub struct Args {
     /// Only failures and the summary for JSON-lines files.
     #[arg(long)]
     quiet: bool,
+    /// Show every failed check, also those that follow from an untrusted signer.
+    #[arg(long)]
+    verbose: bool,
     /// For a transcript: the entry count the custodians' paper log records.
     #[arg(long, value_name = "N")]
     expect_entries: Option<usize>,
@@ -54,7 +57,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         match outcome {
             Ok(report) => {
                 worst = worst.max(u8::from(!report.ok()));
-                print(&name, &report, a.json);
+                print(&name, &report, &a);
             }
             Err(e) => {
                 worst = 2;
@@ -193,8 +196,8 @@ fn verify_bytes(
     }
 }
 
-fn print(name: &str, r: &Report, json: bool) {
-    if json {
+fn print(name: &str, r: &Report, a: &Args) {
+    if a.json {
         outp!(
             "{}",
             json_line(&serde_json::json!({
@@ -204,6 +207,7 @@ fn print(name: &str, r: &Report, json: bool) {
                 "pith_number": r.pith_number,
                 "failures": r.failures,
                 "warnings": r.warnings,
+                "notes": r.notes,
                 "log": r.log,
             }))
         );
@@ -220,6 +224,11 @@ fn print(name: &str, r: &Report, json: bool) {
             1 => " (1 warning)".into(),
             n => format!(" ({n} warnings)"),
         };
+        let w = match (r.notes.len(), a.verbose) {
+            (0, _) => w,
+            (n, true) => format!("{w} ({n} note(s))"),
+            (n, false) => format!("{w} ({n} note(s); --verbose shows them)"),
+        };
         let log = r
             .log
             .as_ref()
@@ -232,11 +241,41 @@ fn print(name: &str, r: &Report, json: bool) {
             r.kind.name(),
             r.failures.len()
         );
-        for f in &r.failures {
-            outln!("  FAIL {f}");
+        // a signer the keyring does not hold explains the rest: say that, once
+        let unknown: std::collections::BTreeSet<&str> = r
+            .failures
+            .iter()
+            .filter(|f| f.code == "unknown_key")
+            .map(|f| f.found.as_str())
+            .collect();
+        if !unknown.is_empty() && !a.verbose {
+            for fp in &unknown {
+                outln!(
+                    "  FAIL signed by key {}, which is not in the keyring {}",
+                    fp.trim_matches('"'),
+                    a.keyring.display()
+                );
+            }
+            let hidden = r
+                .failures
+                .iter()
+                .filter(|f| f.code != "unknown_key")
+                .count();
+            if hidden > 0 {
+                outln!("  ({hidden} check(s) that follow from it not shown; --verbose shows them)");
+            }
+        } else {
+            for f in &r.failures {
+                outln!("  FAIL {f}");
+            }
         }
     }
     for w in &r.warnings {
         outln!("  warning: {w}");
+    }
+    if a.verbose {
+        for n in &r.notes {
+            outln!("  note: {n}");
+        }
     }
 }

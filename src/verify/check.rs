@@ -46,6 +46,10 @@ pub struct Checker<'k> {
     pub failures: Vec<Finding>,
     /// Warnings (unauthenticated fields that disagree).
     pub warnings: Vec<Finding>,
+    /// Notes: what verification observed that needs no one's attention (decided: an
+    /// unauthenticated `signed_at` that differs from the protected time, as every
+    /// re-signed or offline-signed artifact shows). Shown on request only.
+    pub notes: Vec<Finding>,
 }
 
 /// Render a value briefly for a message (`nothing` when absent).
@@ -65,6 +69,7 @@ impl<'k> Checker<'k> {
             keyring,
             failures: Vec::new(),
             warnings: Vec::new(),
+            notes: Vec::new(),
         }
     }
     /// Record a failure.
@@ -76,6 +81,21 @@ impl<'k> Checker<'k> {
         found: impl Into<String>,
     ) {
         self.failures.push(Finding {
+            path: path.into(),
+            expected: expected.into(),
+            found: found.into(),
+            code,
+        });
+    }
+    /// Record a note (see [`Checker::notes`]).
+    pub fn note(
+        &mut self,
+        code: &'static str,
+        path: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) {
+        self.notes.push(Finding {
             path: path.into(),
             expected: expected.into(),
             found: found.into(),
@@ -271,7 +291,7 @@ impl<'k> Checker<'k> {
         if let (Some(t), Some(sa)) = (protected, signed_at)
             && !rules::signed_at_agrees(t.0, &sa)
         {
-            self.warn(
+            self.note(
                 "signed_at_disagrees",
                 canon::join_key(path, "signed_at"),
                 format!(

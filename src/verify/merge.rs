@@ -17,6 +17,8 @@ pub struct Merged {
     pub problems: BTreeMap<usize, Vec<Finding>>,
     /// Warnings about the events (unauthenticated fields).
     pub warnings: Vec<Finding>,
+    /// Notes from checking the events (see `check::Checker::notes`).
+    pub notes: Vec<Finding>,
 }
 
 /// Merge `events` about `subject` (spec §10).
@@ -62,6 +64,7 @@ fn merge_with(
 ) -> Merged {
     let mut problems = BTreeMap::new();
     let mut warnings = Vec::new();
+    let mut notes = Vec::new();
     let mut invalid = Vec::new();
     let mut valid: Vec<(i64, String, &Value)> = Vec::new();
     let mut seen: HashSet<String> = HashSet::new();
@@ -74,6 +77,7 @@ fn merge_with(
             check::event(&mut ck, ev, &path_of(i), Some(subject))
         };
         warnings.append(&mut ck.warnings);
+        notes.append(&mut ck.notes);
         match facts {
             Some(f) => {
                 // the same event twice is counted once (spec §10, decided)
@@ -260,6 +264,7 @@ fn merge_with(
         state,
         problems,
         warnings,
+        notes,
     }
 }
 

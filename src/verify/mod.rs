@@ -66,6 +66,8 @@ pub struct Report {
     pub failures: Vec<Finding>,
     /// Warnings: unauthenticated fields that disagree, untrusted carried keys.
     pub warnings: Vec<Finding>,
+    /// Notes: observed, needing no attention (see `check::Checker::notes`).
+    pub notes: Vec<Finding>,
     /// For a transcript: its entry count and head (the SHA-256 of its last line's
     /// canonical bytes, what the next entry chains to), for the custodians' paper log.
     pub log: Option<LogHead>,
@@ -181,6 +183,7 @@ pub fn verify_value(
         pith_number: number,
         failures: ck.failures,
         warnings: ck.warnings,
+        notes: ck.notes,
         log: None,
     })
 }
@@ -274,6 +277,7 @@ pub(crate) fn verify_event(
         pith_number: subject.as_ref().map(ToString::to_string),
         failures: ck.failures,
         warnings: ck.warnings,
+        notes: ck.notes,
         log: None,
     };
     match (facts, subject.clone()) {
@@ -296,6 +300,7 @@ fn not_a(kind: Kind, found: String) -> Report {
             code: "wrong_kind",
         }],
         warnings: Vec::new(),
+        notes: Vec::new(),
         log: None,
     }
 }
@@ -420,6 +425,7 @@ pub fn verify_transcript_expecting(
         pith_number: None,
         failures: ck.failures,
         warnings: ck.warnings,
+        notes: ck.notes,
         log: Some(head),
     }
 }
@@ -620,6 +626,7 @@ fn bundle(ck: &mut Checker<'_>, v: &Value) -> Option<String> {
             ck.failures.extend(ps);
         }
         ck.warnings.extend(merged.warnings);
+        ck.notes.extend(merged.notes);
         let mut n_rc = 0;
         for (i, ev) in events.iter().enumerate() {
             let p = canon::join_index("$.events", i);
