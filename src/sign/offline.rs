@@ -825,7 +825,7 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Applied
                 }
             }
         }
-        let first = |r: crate::verify::Report| OfflineError::DoesNotVerify {
+        let first = |r: Box<crate::verify::Report>| OfflineError::DoesNotVerify {
             item: i,
             first: r
                 .failures

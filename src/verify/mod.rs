@@ -218,17 +218,17 @@ impl<T> std::ops::Deref for Verified<T> {
 pub fn verify_bundle(
     v: Value,
     keyring: &Keyring,
-) -> Result<Verified<crate::model::Bundle>, Report> {
+) -> Result<Verified<crate::model::Bundle>, Box<Report>> {
     let r = match verify_value(&v, keyring, None) {
         Ok(r) => r,
-        Err(UnknownArtifact(what)) => return Err(not_a(Kind::Bundle, what)),
+        Err(UnknownArtifact(what)) => return Err(Box::new(not_a(Kind::Bundle, what))),
     };
     if r.kind != Kind::Bundle {
         let found = format!("a {}", r.kind.name());
-        return Err(not_a(Kind::Bundle, found));
+        return Err(Box::new(not_a(Kind::Bundle, found)));
     }
     if !r.ok() {
-        return Err(r);
+        return Err(Box::new(r));
     }
     let number = r
         .pith_number
@@ -254,10 +254,10 @@ pub fn verify_bundle(
         .unwrap_or_default();
     match (number, built, signer) {
         (Some(n), Some(b), Some(s)) => Ok(Verified(crate::model::Bundle::new(v, n, b, s, ids))),
-        _ => Err(not_a(
+        _ => Err(Box::new(not_a(
             Kind::Bundle,
             "a bundle without its number, time or signer".into(),
-        )),
+        ))),
     }
 }
 
@@ -265,7 +265,7 @@ pub fn verify_bundle(
 pub(crate) fn verify_event(
     v: Value,
     keyring: &Keyring,
-) -> Result<Verified<crate::model::Event>, Report> {
+) -> Result<Verified<crate::model::Event>, Box<Report>> {
     let mut ck = Checker::new(Some(keyring));
     let facts = check::event(&mut ck, &v, "$", None);
     let subject = v
@@ -283,9 +283,9 @@ pub(crate) fn verify_event(
     match (facts, subject.clone()) {
         (Some(f), Some(n)) if ck.ok() => match rules::EventType::parse(&f.event_type) {
             Some(et) => Ok(Verified(crate::model::Event::new(v, et, f.event_id, n))),
-            None => Err(report(ck)),
+            None => Err(Box::new(report(ck))),
         },
-        _ => Err(report(ck)),
+        _ => Err(Box::new(report(ck))),
     }
 }
 
