@@ -346,3 +346,24 @@ fn a_killed_runs_temp_files_are_removed_by_the_next_run_and_live_ones_kept() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+#[test]
+fn file_names_and_messages_reach_the_terminal_with_controls_made_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let name = dir.path().join("evil\u{1b}[2J\u{202e}.json");
+    std::fs::write(&name, b"{\"a\":1,\"a\":2}").unwrap();
+    let out = crate::util::pith()
+        .arg("verify")
+        .arg(&name)
+        .args(["--keyring", "keys.example"])
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        !err.contains('\u{1b}') && !err.contains('\u{202e}'),
+        "{err:?}"
+    );
+    assert!(err.contains("evil\\u{1b}[2J\\u{202e}.json"), "{err}");
+}

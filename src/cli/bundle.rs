@@ -177,7 +177,7 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Resu
         &signed_at,
         threads,
         sink.writer(),
-        &mut |no, e| errln!("refused: {name}:{no}: {e}"),
+        &mut |no, e| errln!("refused: {name}:{no}: {}", super::vis(&e)),
     )
     .map_err(|e| Failure::of(&e))?;
     sink.finish()?;

@@ -198,7 +198,11 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
         let plan = match ledger.plan(&it.record) {
             Ok(p) => p,
             Err(e @ pith::registry::ledger::LedgerError::Collision { .. }) => {
-                errln!("refused: {}: {}", it.position, chain(&e));
+                errln!(
+                    "refused: {}: {}",
+                    super::vis(&it.position),
+                    super::vis(&chain(&e))
+                );
                 refused = true;
                 continue;
             }

@@ -67,7 +67,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         for f in fs {
             rejected.push(f.clone());
             if !a.json {
-                errln!("rejected event {}: {f}", names[*i]);
+                errln!("rejected event {}: {}", names[*i], super::vis(f));
             }
         }
     }
@@ -76,7 +76,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     if !a.json {
         for w in &merged.warnings {
-            errln!("warning: {w}");
+            errln!("warning: {}", super::vis(w));
         }
     }
     let out = if a.json {

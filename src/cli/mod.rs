@@ -201,7 +201,7 @@ impl From<pith::verify::keyring::KeyringError> for Failure {
 /// A library refusal with the flag that settles it, where one does (library messages
 /// never name flags).
 pub fn with_hint(msg: &dyn std::fmt::Display) -> String {
-    let m = msg.to_string();
+    let m = vis(msg);
     if m.contains(pith::arxiv::NO_FORMAT) {
         format!("{m} (pass --format)")
     } else if m.contains(pith::arxiv::NO_LICENSE) {
@@ -211,12 +211,18 @@ pub fn with_hint(msg: &dyn std::fmt::Display) -> String {
     }
 }
 
+/// Any text for a person, controls and bidi overrides made visible (`format::text`).
+pub fn vis(x: &dyn std::fmt::Display) -> String {
+    pith::format::text::visible(&x.to_string()).into_owned()
+}
+
 /// Name a path for messages (`-` is stdin).
 pub fn shown(p: &Path) -> String {
     if p == Path::new("-") {
         "<stdin>".to_owned()
     } else {
-        p.display().to_string()
+        // a file name is text from outside too: controls shown, never sent
+        pith::format::text::visible_line(&p.display().to_string()).into_owned()
     }
 }
 

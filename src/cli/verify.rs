@@ -69,7 +69,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
                         )
                     );
                 } else {
-                    errln!("pith: {e}");
+                    errln!("pith: {}", super::vis(&e));
                 }
             }
         }
@@ -266,16 +266,16 @@ fn print(name: &str, r: &Report, a: &Args) {
             }
         } else {
             for f in &r.failures {
-                outln!("  FAIL {f}");
+                outln!("  FAIL {}", super::vis(f));
             }
         }
     }
     for w in &r.warnings {
-        outln!("  warning: {w}");
+        outln!("  warning: {}", super::vis(w));
     }
     if a.verbose {
         for n in &r.notes {
-            outln!("  note: {n}");
+            outln!("  note: {}", super::vis(n));
         }
     }
 }
