@@ -166,5 +166,65 @@ fn keyring_load(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(core, benches, supersedes, keyring_load);
+/// A signed bundle of the real record with `n` further events, and the keyring that
+/// trusts its key.
+fn big_bundle(n: usize) -> (Value, pith::verify::keyring::Keyring, tempfile::TempDir) {
+    use pith::format::rules::EventType;
+    use pith::format::time::Timestamp;
+    let dir = tempfile::tempdir().expect("temp dir");
+    let key = pith::trust::secret::SigningKey::from_seed("bench", Timestamp::now(), &[9u8; 32]);
+    let doc = pith::trust::keys::KeyDocument::build("bench", key.public(), None, None, None);
+    std::fs::write(dir.path().join("bench.pub.json"), canon::to_canonical(&doc)).expect("doc");
+    let ring = pith::verify::keyring::Keyring::load(dir.path()).expect("keyring");
+    let t0 = Timestamp::parse("2026-05-20T00:00:00Z").expect("time");
+    let auth = ring.authorize(Box::new(key), &t0).expect("key");
+    let (_, bundle) = real();
+    let rec = bundle.get("canonical_record").expect("record").clone();
+    let (sha, number) = pith::sign::issue::number_of(&rec).expect("number");
+    let receipt = pith::sign::issue::receipt(&auth, &sha, &t0, &t0, &t0).expect("receipt");
+    let rc =
+        pith::sign::issue::record_created_draft(&number, &rec, &sha, receipt, &t0, "pith.science");
+    let mut evs = vec![pith::sign::issue::sign_event(&rc, &auth, &t0).expect("signed")];
+    for i in 0..n {
+        let at = Timestamp::parse(&format!(
+            "2026-05-21T{:02}:{:02}:{:02}Z",
+            i / 3600 % 24,
+            i / 60 % 60,
+            i % 60
+        ))
+        .expect("time");
+        let d = pith::sign::issue::EventDraft {
+            event_type: EventType::MirrorHint,
+            subject: number.clone(),
+            payload: canon::object([("n", (i as i64).into())]),
+            created_at: at,
+            supersedes: Vec::new(),
+            prev_event: None,
+            signer_id: "pith.science".into(),
+        };
+        evs.push(pith::sign::issue::sign_event(&d, &auth, &at).expect("signed"));
+    }
+    let built = Timestamp::parse("2026-05-22T00:00:00Z").expect("time");
+    let unsigned =
+        pith::sign::bundle::assemble(&evs, &ring, "https://pith.science", &built, Some("bench"))
+            .expect("assembled");
+    let b = pith::sign::bundle::sign(unsigned, &auth, &built).expect("signed");
+    (b, ring, dir)
+}
+
+fn verify_sizes(c: &mut Criterion) {
+    let mut g = c.benchmark_group("verify a bundle of many events");
+    g.sample_size(10);
+    for n in [200usize, 2_000, 20_000] {
+        let (b, ring, _dir) = big_bundle(n);
+        let r = pith::verify::verify_value(&b, &ring, None).expect("a bundle");
+        assert!(r.ok(), "{:?}", r.failures.first());
+        g.bench_function(format!("{} events", n + 1), |bch| {
+            bch.iter(|| pith::verify::verify_value(black_box(&b), &ring, None))
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(core, benches, supersedes, keyring_load, verify_sizes);
 criterion_main!(core);
