@@ -1329,3 +1329,98 @@ fn key_compromise_rotates_revokes_backdated_and_lists_what_no_longer_verifies() 
         .assert()
         .success();
 }
+
+#[test]
+fn a_revoked_key_signs_nothing_with_or_without_keyring() {
+    let d = Dir::new();
+    d.generate("k1").success();
+    d.generate("k2").success();
+    let k = d.keys();
+    let ks = k.to_str().unwrap().to_owned();
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "--keyring",
+            &ks,
+            "k1",
+            "--at",
+            "2026-01-01T00:00:00Z",
+            "--reason",
+            "compromised",
+            "--signer",
+            "k2",
+            "--passphrase-file",
+            d.p(),
+        ])
+        .assert()
+        .success();
+    let payload = d.tmp.path().join("p.json");
+    std::fs::write(&payload, b"{\"n\":1}").unwrap();
+    let base = [
+        "event",
+        "sign",
+        "--type",
+        "mirror_hint",
+        "--subject",
+        "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX",
+        "--payload",
+        payload.to_str().unwrap(),
+    ];
+    let key = k.join("k1.key.age");
+    for with_ring in [false, true] {
+        let mut c = pith();
+        c.args(base)
+            .args(["--key", key.to_str().unwrap(), "--passphrase-file", d.p()]);
+        if with_ring {
+            c.args(["--keyring", &ks]);
+        }
+        c.assert()
+            .code(1)
+            .stdout(predicates::str::is_empty())
+            .stderr(predicates::str::contains(
+                "was revoked at 2026-01-01T00:00:00Z (compromised)",
+            ));
+    }
+    // and issuing, the same
+    pith()
+        .args([
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--key",
+            key.to_str().unwrap(),
+            "--passphrase-file",
+            d.p(),
+            "--registry",
+            d.tmp.path().join("l.sqlite").to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("was revoked at"));
+}
+
+#[test]
+fn a_line_from_another_transcript_is_refused() {
+    let (a, b) = (Dir::new(), Dir::new());
+    a.generate("ka1").success();
+    a.generate("ka2").success();
+    b.generate("kb1").success();
+    b.generate("kb2").success();
+    let ta = std::fs::read_to_string(a.keys().join("ceremony.jsonl")).unwrap();
+    let tb = std::fs::read_to_string(b.keys().join("ceremony.jsonl")).unwrap();
+    let (la, lb): (Vec<&str>, Vec<&str>) = (ta.lines().collect(), tb.lines().collect());
+    // b's second line (it chains to b's first) in place of a's second
+    let f = a.tmp.path().join("spliced.jsonl");
+    std::fs::write(&f, format!("{}\n{}\n", la[0], lb[1])).unwrap();
+    pith()
+        .args([
+            "verify",
+            f.to_str().unwrap(),
+            "--keyring",
+            a.keys().to_str().unwrap(),
+            "--verbose",
+        ])
+        .assert()
+        .code(1)
+        .stdout(predicates::str::contains("line 2.prev_sha256"));
+}
