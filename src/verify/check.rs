@@ -27,6 +27,22 @@ pub struct Finding {
     pub code: &'static str,
 }
 
+impl Finding {
+    fn new(
+        code: &'static str,
+        path: impl Into<String>,
+        expected: impl Into<String>,
+        found: impl Into<String>,
+    ) -> Self {
+        Finding {
+            path: path.into(),
+            expected: expected.into(),
+            found: found.into(),
+            code,
+        }
+    }
+}
+
 impl std::fmt::Display for Finding {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
@@ -80,12 +96,8 @@ impl<'k> Checker<'k> {
         expected: impl Into<String>,
         found: impl Into<String>,
     ) {
-        self.failures.push(Finding {
-            path: path.into(),
-            expected: expected.into(),
-            found: found.into(),
-            code,
-        });
+        self.failures
+            .push(Finding::new(code, path, expected, found));
     }
     /// Record a note (see [`Checker::notes`]).
     pub fn note(
@@ -95,12 +107,7 @@ impl<'k> Checker<'k> {
         expected: impl Into<String>,
         found: impl Into<String>,
     ) {
-        self.notes.push(Finding {
-            path: path.into(),
-            expected: expected.into(),
-            found: found.into(),
-            code,
-        });
+        self.notes.push(Finding::new(code, path, expected, found));
     }
     /// Record a warning.
     pub(crate) fn warn(
@@ -110,12 +117,8 @@ impl<'k> Checker<'k> {
         expected: impl Into<String>,
         found: impl Into<String>,
     ) {
-        self.warnings.push(Finding {
-            path: path.into(),
-            expected: expected.into(),
-            found: found.into(),
-            code,
-        });
+        self.warnings
+            .push(Finding::new(code, path, expected, found));
     }
     /// The object at `path`, or a failure.
     pub fn obj<'v>(&mut self, v: Option<&'v Value>, path: &str) -> Option<&'v Map> {
