@@ -204,18 +204,14 @@ fn retire(
     if !p.exists() && !s.exists() {
         return Ok(());
     }
-    if let Some(k) = ring.and_then(|r| r.by_id(id)) {
-        let fp = k.doc.key.fingerprint();
-        for (file, _) in ring.map(Keyring::statements).unwrap_or_default() {
-            let named = crate::io::read_regular(file, crate::format::rules::MAX_KEYRING_FILE)
-                .is_ok_and(|b| String::from_utf8_lossy(&b).contains(fp));
-            if named {
-                return Err(CustodyError::Refused(format!(
-                    "key {id:?} is named by {}: it cannot be replaced; rotate from it to a new key instead",
-                    file.display()
-                )));
-            }
-        }
+    if let Some(ring) = ring
+        && let Some(k) = ring.by_id(id)
+        && let Some(file) = ring.statement_naming(k.doc.key.fingerprint())
+    {
+        return Err(CustodyError::Refused(format!(
+            "key {id:?} is named by {}: it cannot be replaced; rotate from it to a new key instead",
+            file.display()
+        )));
     }
     let retired = dir.join(RETIRED_DIR);
     std::fs::create_dir_all(&retired).map_err(|source| IoError::Write {

@@ -75,8 +75,8 @@ pub struct Keyring {
     keys: BTreeMap<String, TrustedKey>,
     /// key id -> fingerprint, so that loading and lookups by id stay linear.
     ids: std::collections::HashMap<String, String>,
-    /// The verified statements: (file, `statement_sha256`).
-    statements: Vec<(PathBuf, String)>,
+    /// The verified statements: (file, `statement_sha256`, what each says).
+    statements: Vec<(PathBuf, String, crate::trust::statements::Statement)>,
     /// Keys replaced by a forced re-generation, for transcript history only.
     retired: Vec<TrustedKey>,
     /// Verified key transitions: (old fingerprint, new fingerprint).
@@ -143,17 +143,7 @@ impl Keyring {
             .iter()
             .filter(|p| p.to_string_lossy().ends_with(".pub.json"))
         {
-            let bytes = crate::io::read_regular(path, rules::MAX_KEYRING_FILE)?;
-            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
-                path: path.clone(),
-                source,
-            })?;
-            let doc =
-                KeyDocument::from_value(&v, "$").map_err(|problems| KeyringError::Invalid {
-                    path: path.clone(),
-                    problems,
-                })?;
-            ring.insert(doc, path.clone())?;
+            ring.insert(read_document(path)?, path.clone())?;
         }
         if ring.keys.is_empty() {
             return Err(KeyringError::Empty { path: dir.into() });
@@ -175,18 +165,8 @@ impl Keyring {
             .iter()
             .filter(|p| p.to_string_lossy().ends_with(".pub.json"))
         {
-            let bytes = crate::io::read_regular(path, rules::MAX_KEYRING_FILE)?;
-            let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
-                path: path.clone(),
-                source,
-            })?;
-            let doc =
-                KeyDocument::from_value(&v, "$").map_err(|problems| KeyringError::Invalid {
-                    path: path.clone(),
-                    problems,
-                })?;
             self.retired.push(TrustedKey {
-                doc,
+                doc: read_document(path)?,
                 revoked: None,
                 file: path.clone(),
             });
@@ -258,9 +238,10 @@ impl Keyring {
                 }
             }
         }
-        for (path, v, _) in &checked {
+        for (path, v, st) in &checked {
             if let Some(d) = v.get("statement_sha256").and_then(canon::Value::as_str) {
-                self.statements.push((path.clone(), d.to_owned()));
+                self.statements
+                    .push((path.clone(), d.to_owned(), st.clone()));
             }
         }
         for (path, _, st) in &checked {
@@ -371,8 +352,20 @@ impl Keyring {
     }
 
     /// The verified key statements it holds: (file, `statement_sha256`).
-    pub fn statements(&self) -> &[(PathBuf, String)] {
-        &self.statements
+    pub fn statements(&self) -> impl Iterator<Item = (&PathBuf, &String)> {
+        self.statements.iter().map(|(p, d, _)| (p, d))
+    }
+
+    /// The file of a verified statement that names the key with fingerprint `fp`.
+    pub(crate) fn statement_naming(&self, fp: &str) -> Option<&PathBuf> {
+        use crate::trust::statements::Statement;
+        self.statements
+            .iter()
+            .find(|(_, _, st)| match st {
+                Statement::Transition { from, to, .. } => from == fp || to == fp,
+                Statement::Revocation { key, .. } => key == fp,
+            })
+            .map(|(p, _, _)| p)
     }
 
     /// The trusted key with this fingerprint.
@@ -395,4 +388,17 @@ impl Keyring {
     pub fn is_empty(&self) -> bool {
         self.keys.is_empty()
     }
+}
+
+/// Read and check one key document of a keyring (a small regular file, spec §7).
+fn read_document(path: &Path) -> Result<KeyDocument, KeyringError> {
+    let bytes = crate::io::read_regular(path, rules::MAX_KEYRING_FILE)?;
+    let v = canon::parse(&bytes).map_err(|source| KeyringError::Parse {
+        path: path.into(),
+        source,
+    })?;
+    KeyDocument::from_value(&v, "$").map_err(|problems| KeyringError::Invalid {
+        path: path.into(),
+        problems,
+    })
 }
