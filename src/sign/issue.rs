@@ -178,10 +178,22 @@ pub(crate) fn finish_event(
     key: &Authorized,
     signed_at: &Timestamp,
 ) -> Result<Sha256Digest, SignError> {
+    let protected = created_at(ev)?;
+    finish_at(ev, key, &protected, signed_at)
+}
+
+/// [`finish_event`] for an event whose protected time is already known: a draft's
+/// `created_at`, as the event writes it (whole seconds), not parsed back from the event.
+fn finish_at(
+    ev: &mut Value,
+    key: &Authorized,
+    protected: &Timestamp,
+    signed_at: &Timestamp,
+) -> Result<Sha256Digest, SignError> {
     crate::verify::check::event_fields(ev)
         .map_err(|f| SignError::NotValid(format!("not signing: {f}")))?;
     let content = content_sha256(ev);
-    let sig = key.signature_object(Domain::Event, &content, &created_at(ev)?, signed_at)?;
+    let sig = key.signature_object(Domain::Event, &content, protected, signed_at)?;
     seal_event(ev, &content, sig);
     Ok(content)
 }
@@ -194,7 +206,7 @@ pub fn sign_event_owned(
 ) -> Result<Value, SignError> {
     let payload = std::mem::replace(&mut d.payload, Value::Null);
     let mut ev = event_with(&d, payload, &KeyRef::from(key));
-    finish_event(&mut ev, key, signed_at)?;
+    finish_at(&mut ev, key, &d.created_at.to_seconds(), signed_at)?;
     Ok(ev)
 }
 
@@ -205,7 +217,7 @@ pub fn sign_event(
     signed_at: &Timestamp,
 ) -> Result<Value, SignError> {
     let mut ev = unsigned_event(d, &KeyRef::from(key));
-    finish_event(&mut ev, key, signed_at)?;
+    finish_at(&mut ev, key, &d.created_at.to_seconds(), signed_at)?;
     Ok(ev)
 }
 
