@@ -21,3 +21,19 @@ pub mod registry;
 pub mod sign;
 pub mod trust;
 pub mod verify;
+
+// The curated API: the types an integrator needs, at the root. The stage modules stay
+// public for the tools built on them (the `pith` binary, tests, benchmarks, fuzzers).
+pub use format::canon::Value;
+pub use format::digest::{PithNumber, Sha256Digest};
+pub use format::rules::EventType;
+pub use format::time::Timestamp;
+pub use model::{Bundle, Event, Receipt, Record, State};
+pub use registry::ledger::Ledger;
+pub use trust::keys::{KeyDocument, PublicKey};
+pub use trust::policy::Authorized;
+pub use trust::secret::SigningKey;
+pub use trust::signer::{Domain, Signer};
+pub use trust::statements::Statement;
+pub use verify::keyring::Keyring;
+pub use verify::{Kind, Report, Verified, record, verify_bundle, verify_receipt, verify_value};

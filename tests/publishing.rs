@@ -111,7 +111,9 @@ fn event(
 }
 
 fn merged(ring: &Keyring, evs: &[Value]) -> Value {
-    pith::verify::merge::merge(&number(), evs, Some(ring), &|i| format!("$[{i}]")).state
+    pith::verify::merge::merge(&number(), evs, Some(ring), &|i| format!("$[{i}]"))
+        .state
+        .into_value()
 }
 
 #[test]

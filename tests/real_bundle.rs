@@ -37,11 +37,15 @@ fn merge_of_the_real_events_is_the_real_state_byte_for_byte() {
         pith::verify::merge::merge(&subject, events, Some(&k), &|i| format!("$.events[{i}]"));
     assert!(merged.problems.is_empty(), "{:#?}", merged.problems);
     assert_eq!(
-        String::from_utf8(canon::to_canonical(&merged.state)).unwrap(),
+        String::from_utf8(canon::to_canonical(merged.state.value())).unwrap(),
         String::from_utf8(canon::to_canonical(want)).unwrap()
     );
+    assert_eq!(
+        merged.state.sha256().hex(),
+        want.get("state_sha256").unwrap().as_str().unwrap()
+    );
     // and the file's own state_sha256 is the hash of that state (spec §3)
-    let mut st = merged.state.clone();
+    let mut st = merged.state.value().clone();
     let Value::Object(m) = &mut st else { panic!() };
     let claimed = m.remove("state_sha256").unwrap();
     assert_eq!(
@@ -251,4 +255,62 @@ fn graph_snapshot_payload_is_rebuilt_byte_for_byte_from_its_inputs() {
         String::from_utf8(canon::to_canonical(&built)).unwrap(),
         String::from_utf8(canon::to_canonical(real)).unwrap()
     );
+}
+
+#[test]
+fn typed_views_of_the_real_record_and_receipt_carry_the_files_facts() {
+    let b = bundle();
+    let rc = &b.get("events").and_then(Value::as_array).unwrap()[0];
+    let payload = rc.get("payload").unwrap();
+    let record = pith::record(payload.get("canonical_record").unwrap().clone()).unwrap();
+    assert_eq!(
+        record.number().to_string(),
+        "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX"
+    );
+    assert_eq!(
+        record.sha256().hex(),
+        b.get("canonical_sha256").unwrap().as_str().unwrap()
+    );
+    assert_eq!(
+        sha256_hex(&canon::to_canonical(record.value())),
+        record.sha256().hex()
+    );
+    let receipt = payload.get("receipt").unwrap().clone();
+    let k = keyring();
+    let got = pith::verify_receipt(receipt.clone(), &record, &k).unwrap();
+    assert_eq!(
+        got.first_computed_at().to_string(),
+        receipt.get("first_computed_at").unwrap().as_str().unwrap()
+    );
+    assert_eq!(
+        got.signer(),
+        receipt
+            .get("public_key_fingerprint")
+            .unwrap()
+            .as_str()
+            .unwrap()
+    );
+    // the same receipt over another record is not a receipt of it
+    let mut other = payload.get("canonical_record").unwrap().clone();
+    let Value::Object(m) = &mut other else {
+        panic!()
+    };
+    let Some(Value::Object(src)) = m.get_mut("source") else {
+        panic!()
+    };
+    src.insert("version".into(), Value::Int(9));
+    let other = pith::record(other).unwrap();
+    let e = pith::verify_receipt(receipt.clone(), &other, &k).unwrap_err();
+    assert!(
+        e.failures.iter().any(|f| f.path == "$.canonical_sha256"),
+        "{e:?}"
+    );
+    // a record with a field records do not define is no record, and the path says where
+    let mut extra = payload.get("canonical_record").unwrap().clone();
+    let Value::Object(m) = &mut extra else {
+        panic!()
+    };
+    m.insert("event_type".into(), "graph_snapshot".into());
+    let f = pith::record(extra).unwrap_err();
+    assert_eq!(f.path, "$.event_type", "{f:?}");
 }

@@ -252,23 +252,16 @@ fn record_item(pos: String, v: Result<Value, String>, file: &str) -> Result<Item
         message,
     };
     let v = v.map_err(|m| rej("-".into(), m))?;
-    let mut ck = crate::verify::check::Checker::new(None);
-    match crate::verify::check::record(&mut ck, Some(&v), "$") {
-        Some(_) if ck.ok() => Ok(Item {
-            position: pos.clone(),
-            record: v,
+    match crate::verify::record(v) {
+        Ok(r) => Ok(Item {
+            position: pos,
+            record: r.into_value(),
             paper: None,
         }),
-        _ => {
-            let f = ck.failures.first();
-            Err(rej(
-                f.map_or_else(|| "$".into(), |f| f.path.clone()),
-                f.map_or_else(
-                    || "not a canonical record".into(),
-                    |f| format!("expected {}, found {}", f.expected, f.found),
-                ),
-            ))
-        }
+        Err(f) => Err(rej(
+            f.path.clone(),
+            format!("expected {}, found {}", f.expected, f.found),
+        )),
     }
 }
 

@@ -81,7 +81,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
     }
     let out = if a.json {
         let state: serde_json::Value =
-            serde_json::from_slice(&pith::format::canon::to_canonical(&merged.state))
+            serde_json::from_slice(&pith::format::canon::to_canonical(merged.state.value()))
                 .map_err(|e| Failure::Usage(format!("internal: state is not JSON: {e}")))?;
         json_line(&serde_json::json!({
             "state": state,
@@ -91,7 +91,7 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         }))
         .into_bytes()
     } else {
-        let mut b = pith::format::canon::to_canonical(&merged.state);
+        let mut b = pith::format::canon::to_canonical(merged.state.value());
         b.push(b'\n');
         b
     };

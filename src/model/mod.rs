@@ -9,7 +9,7 @@
 
 mod artifact;
 
-pub use artifact::{Bundle, Event};
+pub use artifact::{Bundle, Event, Receipt, Record, RecordFacts, State};
 
 /// One kind's fields.
 #[derive(Clone, Copy, Debug)]

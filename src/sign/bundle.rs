@@ -4,11 +4,12 @@ use std::collections::BTreeMap;
 
 use crate::format::canon::{self, Value};
 use crate::format::digest::{canon_sha256_without, links, mirror_hint, source_aliases};
-use crate::format::rules;
+use crate::format::rules::{self, EventType};
 use crate::format::time::Timestamp;
+use crate::model::Record;
 use crate::trust::policy::Authorized;
 use crate::trust::signer::{Domain, SignError};
-use crate::verify::check::{self, Checker, Finding};
+use crate::verify::check::{Checker, Finding};
 use crate::verify::keyring::Keyring;
 use crate::verify::merge;
 
@@ -53,14 +54,9 @@ pub fn assemble(
         .collect();
     let applied: Vec<Value> = merged
         .state
-        .get("applied_event_ids")
-        .and_then(Value::as_array)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|i| i.as_str().and_then(|s| by_id.get(s)).map(|e| (*e).clone()))
-                .collect()
-        })
-        .unwrap_or_default();
+        .applied_event_ids()
+        .filter_map(|id| by_id.get(id).map(|e| (*e).clone()))
+        .collect();
     // equivocating events are part of the record too: keep every distinct valid event
     let mut ordered = applied;
     for e in events {
@@ -69,25 +65,7 @@ pub fn assemble(
             ordered.push(e.clone());
         }
     }
-    let rc = ordered
-        .iter()
-        .find(|e| {
-            e.get("event_type").and_then(Value::as_str)
-                == Some(crate::format::rules::EventType::RecordCreated.as_str())
-        })
-        .ok_or(BundleError::NoRecord)?;
-    let record = rc
-        .get("payload")
-        .and_then(|p| p.get("canonical_record"))
-        .cloned()
-        .ok_or(BundleError::NoRecord)?;
-    let facts =
-        check::record(&mut Checker::new(None), Some(&record), "$").ok_or(BundleError::NoRecord)?;
-    let created = rc
-        .get("created_at")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let (record, created) = record_of(&ordered)?;
     // keys that signed something
     let mut fps: Vec<String> = ordered
         .iter()
@@ -122,11 +100,10 @@ pub fn assemble(
     });
     Ok(build(
         &record,
-        &facts,
         &created,
         ordered,
         docs,
-        merged.state,
+        merged.state.into_value(),
         base_url,
         built_at,
     ))
@@ -135,8 +112,7 @@ pub fn assemble(
 /// The bundle object (spec §11) from its parts.
 #[allow(clippy::too_many_arguments)]
 fn build(
-    record: &Value,
-    facts: &check::RecordFacts,
+    record: &Record,
     created: &str,
     ordered: Vec<Value>,
     docs: Vec<Value>,
@@ -144,17 +120,18 @@ fn build(
     base_url: &str,
     built_at: &Timestamp,
 ) -> Value {
+    let facts = record.facts();
     let code = facts.number.code.clone();
     canon::object([
         ("bundle_type", rules::BUNDLE_TYPE.into()),
         ("bundle_version", rules::BUNDLE_VERSION.into()),
         ("pith_number", facts.number.to_string().into()),
         ("short_pith_number", facts.number.short().into()),
-        ("canonical_record", record.clone()),
+        ("canonical_record", record.value().clone()),
         ("canonical_sha256", facts.sha256.hex().into()),
         (
             "source",
-            record.get("source").cloned().unwrap_or(Value::Null),
+            record.value().get("source").cloned().unwrap_or(Value::Null),
         ),
         (
             "source_aliases",
@@ -189,41 +166,17 @@ pub(crate) fn assemble_own(
     if !problems.is_empty() {
         return Err(BundleError::BadEvents(problems));
     }
-    let rc = events
-        .iter()
-        .find(|e| {
-            e.get("event_type").and_then(Value::as_str)
-                == Some(crate::format::rules::EventType::RecordCreated.as_str())
-        })
-        .ok_or(BundleError::NoRecord)?;
-    let record = rc
-        .get("payload")
-        .and_then(|p| p.get("canonical_record"))
-        .cloned()
-        .ok_or(BundleError::NoRecord)?;
-    let facts =
-        check::record(&mut Checker::new(None), Some(&record), "$").ok_or(BundleError::NoRecord)?;
-    let created = rc
-        .get("created_at")
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned();
+    let (record, created) = record_of(&events)?;
     // the events in the merge's order, moved (each applied id is one event's)
     let order: Vec<usize> = merged
         .state
-        .get("applied_event_ids")
-        .and_then(Value::as_array)
-        .map(|ids| {
-            ids.iter()
-                .filter_map(|i| {
-                    let id = i.as_str()?;
-                    events
-                        .iter()
-                        .position(|e| e.get("event_id").and_then(Value::as_str) == Some(id))
-                })
-                .collect()
+        .applied_event_ids()
+        .filter_map(|id| {
+            events
+                .iter()
+                .position(|e| e.get("event_id").and_then(Value::as_str) == Some(id))
         })
-        .unwrap_or_default();
+        .collect();
     let mut slots: Vec<Option<Value>> = events.into_iter().map(Some).collect();
     let ordered: Vec<Value> = order
         .into_iter()
@@ -231,14 +184,35 @@ pub(crate) fn assemble_own(
         .collect();
     Ok(build(
         &record,
-        &facts,
         &created,
         ordered,
         vec![key_doc.clone()],
-        merged.state,
+        merged.state.into_value(),
         base_url,
         built_at,
     ))
+}
+
+/// The record of the `record_created` event among `events`, and that event's `created_at`.
+fn record_of(events: &[Value]) -> Result<(Record, String), BundleError> {
+    let rc = events
+        .iter()
+        .find(|e| {
+            e.get("event_type").and_then(Value::as_str) == Some(EventType::RecordCreated.as_str())
+        })
+        .ok_or(BundleError::NoRecord)?;
+    let record = rc
+        .get("payload")
+        .and_then(|p| p.get("canonical_record"))
+        .cloned()
+        .ok_or(BundleError::NoRecord)?;
+    let record = crate::verify::record(record).map_err(|_| BundleError::NoRecord)?;
+    let created = rc
+        .get("created_at")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    Ok((record, created))
 }
 
 /// `bundle_sha256`: the digest of the bundle without `bundle_signature` (spec §3).

@@ -382,22 +382,7 @@ impl<'k> Checker<'k> {
     }
 }
 
-/// What a well-formed canonical record yields: its digest and Pith number.
-#[derive(Clone, Debug)]
-pub struct RecordFacts {
-    /// `canonical_sha256`.
-    pub sha256: Sha256Digest,
-    /// The Pith number derived from it.
-    pub number: PithNumber,
-    /// `source.id`.
-    pub source_id: String,
-    /// `source.version`.
-    pub version: i128,
-    /// `source.kind`.
-    pub kind: String,
-    /// `metadata.title_canon_sha256`.
-    pub title_sha256: String,
-}
+pub use crate::model::RecordFacts;
 
 fn is_hex64(s: &str) -> bool {
     Sha256Digest::from_hex(s).is_some()

@@ -11,8 +11,8 @@ use crate::verify::keyring::Keyring;
 /// The result of a merge: the state and what was wrong with each rejected event.
 #[derive(Debug)]
 pub struct Merged {
-    /// The state object, `state_sha256` included.
-    pub state: Value,
+    /// The state, `state_sha256` included.
+    pub state: crate::model::State,
     /// Failures of the events that were not applied, by input index.
     pub problems: BTreeMap<usize, Vec<Finding>>,
     /// Warnings about the events (unauthenticated fields).
@@ -261,7 +261,7 @@ fn merge_with(
         m.insert("state_sha256".into(), sha.hex().into());
     }
     Merged {
-        state,
+        state: crate::model::State::new(state, sha),
         problems,
         warnings,
         notes,

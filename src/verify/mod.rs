@@ -261,6 +261,61 @@ pub fn verify_bundle(
     }
 }
 
+/// Check `v` as a canonical record (spec §6): the typed record, or the first finding.
+///
+/// A record is not signed; this is the one shape check every reader, issuer and bundle
+/// assembly uses.
+pub fn record(v: Value) -> Result<crate::model::Record, Finding> {
+    let mut ck = Checker::new(None);
+    match check::record(&mut ck, Some(&v), "$") {
+        Some(f) if ck.ok() => Ok(crate::model::Record::new(v, f)),
+        _ => Err(ck.failures.into_iter().next().unwrap_or_else(|| Finding {
+            path: "$".into(),
+            expected: "a canonical record".into(),
+            found: v.brief(),
+            code: "malformed",
+        })),
+    }
+}
+
+/// Verify `v` as a standalone receipt over `record`: the receipt, or the report of why
+/// it is not one.
+pub fn verify_receipt(
+    v: Value,
+    record: &crate::model::Record,
+    keyring: &Keyring,
+) -> Result<Verified<crate::model::Receipt>, Box<Report>> {
+    let r = match verify_value(&v, keyring, Some(record.value())) {
+        Ok(r) => r,
+        Err(UnknownArtifact(what)) => return Err(Box::new(not_a(Kind::Receipt, what))),
+    };
+    if r.kind != Kind::Receipt {
+        let found = format!("a {}", r.kind.name());
+        return Err(Box::new(not_a(Kind::Receipt, found)));
+    }
+    if !r.ok() {
+        return Err(Box::new(r));
+    }
+    let ts = |k: &str| v.get(k).and_then(Value::as_str).and_then(Timestamp::parse);
+    let signer = v
+        .get("public_key_fingerprint")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    match (ts("first_computed_at"), ts("last_reissued_at"), signer) {
+        (Some(f), Some(l), Some(s)) => Ok(Verified(crate::model::Receipt::new(
+            v,
+            *record.sha256(),
+            f,
+            l,
+            s,
+        ))),
+        _ => Err(Box::new(not_a(
+            Kind::Receipt,
+            "a receipt without its times or signer".into(),
+        ))),
+    }
+}
+
 /// Verify `v` as a signed event: the event, or the report of why it is not one.
 pub(crate) fn verify_event(
     v: Value,
@@ -724,16 +779,16 @@ fn bundle(ck: &mut Checker<'_>, v: &Value) -> Option<String> {
         // the state must be exactly the merge of the events
         let st = m.get("state");
         // equal to the merge (whose state_sha256 was just computed): its digest holds too
-        if st != Some(&merged.state) {
+        if st != Some(merged.state.value()) {
             state_digest(ck, st, "$.state");
         }
         if let Some(st) = st
-            && st != &merged.state
+            && st != merged.state.value()
         {
             let mut diffs = Vec::new();
-            diff_paths(st, &merged.state, "$.state", &mut diffs);
+            diff_paths(st, merged.state.value(), "$.state", &mut diffs);
             if diffs.is_empty() {
-                diffs.push(("$.state".into(), merged.state.brief(), st.brief()));
+                diffs.push(("$.state".into(), merged.state.value().brief(), st.brief()));
             }
             for (p, want, found) in diffs {
                 ck.fail(
