@@ -169,6 +169,62 @@ fn trials(n: usize, seed: u64) {
         every_file_whole(&r);
         pith::verify::keyring::Keyring::load(&r)
             .expect("the keyring loads after a killed rotation");
+        // key compromise (rotate to a new key, then revoke from a past time): no key lost,
+        // every file whole, and the keyring loads whatever point the kill hit
+        let c = tmp.path().join(format!("comp{t}"));
+        let cs = c.to_str().unwrap();
+        let st = Command::new(bin())
+            .args([
+                "key",
+                "generate",
+                "--key-id",
+                "leaked",
+                "--out-dir",
+                cs,
+                "--passphrase-file",
+                p,
+                "--scrypt-log-n",
+                "10",
+            ])
+            .output()
+            .unwrap();
+        assert!(st.status.success());
+        let leaked = std::fs::read(c.join("leaked.key.age")).unwrap();
+        kill_after(
+            &[
+                "key",
+                "compromise",
+                "--keyring",
+                cs,
+                "leaked",
+                "--since",
+                "2020-01-01T00:00:00Z",
+                "--to",
+                "fresh",
+                "--passphrase-file",
+                p,
+                "--new-passphrase-file",
+                p,
+                "--scrypt-log-n",
+                "10",
+            ],
+            Duration::from_micros(rng.next(80_000)),
+        );
+        assert_eq!(
+            std::fs::read(c.join("leaked.key.age")).unwrap(),
+            leaked,
+            "the compromised key's file changed"
+        );
+        every_file_whole(&c);
+        let ring = pith::verify::keyring::Keyring::load(&c)
+            .expect("the keyring loads after a killed compromise");
+        assert!(
+            ring.by_id("leaked").is_some(),
+            "the compromised key was lost"
+        );
+        if c.join("fresh.key.age").exists() && c.join("fresh.pub.json").exists() {
+            assert!(ring.by_id("fresh").is_some());
+        }
         // issue into a ledger: consistent, no half entry, no duplicate
         let l = tmp.path().join(format!("ledger{t}.sqlite"));
         kill_after(

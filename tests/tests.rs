@@ -8,6 +8,7 @@ mod util;
 mod bad_input;
 mod bulk;
 mod canon_vectors;
+mod ceremonies;
 mod cli;
 mod crash;
 mod ed25519_vectors;

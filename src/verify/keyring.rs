@@ -284,9 +284,15 @@ impl Keyring {
             }
             let _ = path;
         }
-        // now with revocations known: no statement may be signed by a key already revoked
+        // now with revocations known: no transition may be signed by a key already revoked.
+        // A revocation stands whoever later turns out compromised (decided): it only narrows
+        // a window, so a leaked key gains nothing by one but denial, and dropping it would
+        // make valid again a key its custodians chose to revoke.
         let after = self.clone();
-        for (path, v, _) in &checked {
+        for (path, v, st) in &checked {
+            if matches!(st, crate::trust::statements::Statement::Revocation { .. }) {
+                continue;
+            }
             let mut ck = crate::verify::check::Checker::new(Some(&after));
             crate::verify::statements::check_statement(&mut ck, v, &after);
             if let Some(f) = ck.failures.iter().find(|f| f.code == "key_revoked") {
