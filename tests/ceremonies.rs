@@ -9,6 +9,7 @@
 //! | revoke (superseded) just before, at and after the boundary | `revocation_window_before_at_after_and_distinct_message` |
 //! | compromise backdated before a rotation, signed by the successor | `a_compromise_backdated_before_a_rotation_is_revoked_by_the_successor` |
 //! | compromise as one command, and what it invalidates | `key_compromise_rotates_revokes_backdated_and_lists_what_no_longer_verifies` |
+//! | compromise against a ledger: the signatures it invalidates; a retry signs nothing | `key_compromise_lists_the_ledgers_signatures_it_invalidates` |
 //! | compromise of the only key (self-signed, said truthfully) | `self_revocation_of_the_only_key_warns` |
 //! | revocation of a key that signed a statement after its compromise time | `compromise_backdated_before_a_revocation_the_key_signed_keeps_that_revocation` |
 //! | import of a duplicate seed | `import_refuses_a_key_already_held_under_another_id_and_offers_no_force` |
@@ -917,4 +918,124 @@ fn compromise_backdated_before_a_revocation_the_key_signed_keeps_that_revocation
         .assert()
         .success()
         .stdout(predicates::str::contains("5 entries"));
+}
+
+#[test]
+fn key_compromise_lists_the_ledgers_signatures_it_invalidates() {
+    let d = Dir::new();
+    d.generate("ka").success();
+    let k = d.keys();
+    let ks = k.to_str().unwrap().to_owned();
+    let db = d.tmp.path().join("ledger.sqlite");
+    let lines: Vec<String> = std::fs::read_to_string("tests/data/arxiv/snapshot-head200.jsonl")
+        .unwrap()
+        .lines()
+        .take(5)
+        .map(str::to_owned)
+        .collect();
+    let issue = |name: &str, recs: &[String]| {
+        let f = d.tmp.path().join(name);
+        std::fs::write(&f, recs.join("\n") + "\n").unwrap();
+        pith()
+            .args([
+                "issue",
+                f.to_str().unwrap(),
+                "--default-license",
+                "http://example.org/l",
+                "--key",
+                k.join("ka.key.age").to_str().unwrap(),
+                "--passphrase-file",
+                d.p(),
+                "--registry",
+                db.to_str().unwrap(),
+                "--out",
+                "/dev/null",
+                "--force",
+                "--quiet",
+            ])
+            .assert()
+            .success();
+    };
+    issue("before.jsonl", &lines[..2]);
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    let since = chrono::Utc::now().format("%Y-%m-%dT%H:%M:%SZ").to_string();
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    issue("after.jsonl", &lines[2..]);
+    // three papers issued after the leak: a receipt and an event signature each
+    let out = pith()
+        .args([
+            "key",
+            "compromise",
+            "--keyring",
+            &ks,
+            "ka",
+            "--since",
+            &since,
+            "--to",
+            "kb",
+            "--passphrase-file",
+            d.p(),
+            "--new-passphrase-file",
+            d.p(),
+            "--scrypt-log-n",
+            "10",
+            "--registry",
+            db.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(format!(
+            "6 signature(s) by ka in {} made from {since} on are now invalid (3 paper(s))",
+            db.display()
+        )))
+        .get_output()
+        .stdout
+        .clone();
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(out.matches("now invalid: pith:").count(), 6, "{out}");
+    assert_eq!(
+        out.matches("open_graph_event_sha256_bytes").count(),
+        3,
+        "{out}"
+    );
+    // a retry signs nothing new and reports the same; a ledger that is not there is a
+    // usage error
+    let statements = std::fs::read_dir(&k).unwrap().count();
+    pith()
+        .args([
+            "key",
+            "compromise",
+            "--keyring",
+            &ks,
+            "ka",
+            "--since",
+            &since,
+            "--passphrase-file",
+            d.p(),
+            "--registry",
+            db.to_str().unwrap(),
+        ])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(format!(
+            "ka is already revoked from {since} (compromised): nothing new to sign"
+        )))
+        .stdout(predicates::str::contains("6 signature(s) by ka"));
+    assert_eq!(std::fs::read_dir(&k).unwrap().count(), statements);
+    pith()
+        .args([
+            "key",
+            "compromise",
+            "--keyring",
+            &ks,
+            "ka",
+            "--since",
+            &since,
+            "--passphrase-file",
+            d.p(),
+            "--registry",
+            "/nonexistent/l.sqlite",
+        ])
+        .assert()
+        .code(2);
 }

@@ -57,6 +57,9 @@ pub struct CompromiseArgs {
     /// no longer verifies is listed.
     #[arg(long, value_name = "FILE")]
     check: Vec<PathBuf>,
+    /// A registry ledger: every signature it records by the key from --since on is listed.
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
 }
 
 /// How a new secret key file is protected.
@@ -652,8 +655,16 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
             dir.display()
         )));
     };
+    // a retry, or a compromise already covered by an earlier revocation: nothing to sign,
+    // but the artifacts are still checked
+    let covered = k
+        .revoked
+        .as_ref()
+        .filter(|(t, _)| t.micros() <= since.micros())
+        .cloned();
     let active = k.window_at(&now) == pith::trust::keys::KeyWindow::Valid;
     let signer = match &a.to {
+        _ if covered.is_some() => None,
         Some(to) if active => {
             rotate(RotateArgs {
                 keyring: dir.clone(),
@@ -688,16 +699,25 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
         },
         None => a.unlock.clone(),
     };
-    revoke(RevokeArgs {
-        keyring: dir.clone(),
-        key_id: a.key_id.clone(),
-        at: since.to_string(),
-        reason: "compromised".into(),
-        signer,
-        signer_key: None,
-        unlock,
-        json: false,
-    })?;
+    match &covered {
+        Some((t, reason)) => errln!(
+            "note: {} is already revoked from {t} ({}): nothing new to sign",
+            a.key_id,
+            super::vis(reason)
+        ),
+        None => {
+            revoke(RevokeArgs {
+                keyring: dir.clone(),
+                key_id: a.key_id.clone(),
+                at: since.to_string(),
+                reason: "compromised".into(),
+                signer,
+                signer_key: None,
+                unlock,
+                json: false,
+            })?;
+        }
+    }
     let ring = Keyring::load(dir)?;
     let mut invalid = 0usize;
     for f in &a.check {
@@ -720,6 +740,29 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
         outln!(
             "{invalid} of {} checked artifact(s) no longer verify",
             a.check.len()
+        );
+    }
+    if let Some(db) = &a.registry {
+        let ledger =
+            pith::registry::ledger::Ledger::open_read_only(db).map_err(|e| Failure::of(&e))?;
+        let fp = k.doc.key.fingerprint().to_owned();
+        let mut papers = std::collections::BTreeSet::new();
+        let n = ledger
+            .signatures_since(&fp, &since, &mut |row| {
+                outln!(
+                    "now invalid: {} {} signed at {}",
+                    super::vis(&row.subject),
+                    super::vis(&row.signed_message),
+                    row.signed_at
+                );
+                papers.insert(row.subject);
+            })
+            .map_err(|e| Failure::of(&e))?;
+        outln!(
+            "{n} signature(s) by {} in {} made from {since} on are now invalid ({} paper(s)): re-sign them with the successor key",
+            a.key_id,
+            super::shown(db),
+            papers.len()
         );
     }
     Ok(0)

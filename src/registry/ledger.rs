@@ -235,6 +235,17 @@ impl SignedRows {
     }
 }
 
+/// One signature the ledger records, as read back.
+#[derive(Clone, Debug)]
+pub struct SignedBy {
+    /// The Pith number it is about.
+    pub subject: String,
+    /// What it signs (`signed_message`: the receipt's or the event's label).
+    pub signed_message: String,
+    /// When it was made.
+    pub signed_at: Timestamp,
+}
+
 /// What issuing one record did.
 #[derive(Clone, Debug, serde::Serialize)]
 pub struct Issued {
@@ -954,6 +965,47 @@ impl Ledger {
                 what: format!("export: {e}"),
             })?;
             n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Every signature the ledger records as made by the key `fingerprint` at or after
+    /// `since`, in time order: what revoking that key from `since` invalidates.
+    ///
+    /// Each row is visited once through `each` (a ledger of all arXiv holds millions).
+    pub fn signatures_since(
+        &self,
+        fingerprint: &str,
+        since: &Timestamp,
+        each: &mut dyn FnMut(SignedBy),
+    ) -> Result<usize, LedgerError> {
+        let sql = self.sql();
+        let mut st = self
+            .conn
+            .prepare("SELECT subject, signed_message, signed_at FROM signatures WHERE public_key_fingerprint = ?1 ORDER BY id")
+            .map_err(&sql)?;
+        let mut rows = st.query(params![fingerprint]).map_err(&sql)?;
+        let mut n = 0;
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let (subject, label, at): (String, String, String) = (
+                r.get(0).map_err(&sql)?,
+                r.get(1).map_err(&sql)?,
+                r.get(2).map_err(&sql)?,
+            );
+            let Some(t) = Timestamp::parse(&at) else {
+                return Err(LedgerError::Schema {
+                    path: self.path.clone(),
+                    what: format!("signatures.signed_at {at:?} of {subject} is not a time"),
+                });
+            };
+            if t.micros() >= since.micros() {
+                n += 1;
+                each(SignedBy {
+                    subject,
+                    signed_message: label,
+                    signed_at: t,
+                });
+            }
         }
         Ok(n)
     }
