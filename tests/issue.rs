@@ -433,7 +433,7 @@ fn held_bulk_transaction_commits_whole_or_not_at_all() {
                     p.as_ref().map(|p| SignedRows {
                         receipt: "{}".into(),
                         event_id: format!("sha256:{}", p.sha.hex()),
-                        signatures: Vec::new(),
+                        ..SignedRows::default()
                     })
                 })
                 .collect()
@@ -483,7 +483,7 @@ fn a_record_refused_then_signed_in_one_transaction_is_issued_once() {
     let rows = |p: &pith::registry::ledger::Plan| SignedRows {
         receipt: "{}".into(),
         event_id: format!("sha256:{}", p.sha.hex()),
-        signatures: Vec::new(),
+        ..SignedRows::default()
     };
     let mut l = Ledger::open(&path).unwrap();
     l.hold_transactions(100);

@@ -149,31 +149,24 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     let artifacts = pith::sign::offline::apply(&req, &resp, &keyring)
         .map_err(|e| refused(format!("{}: {e}; nothing written", shown(&a.response))))?;
-    let created: Vec<_> = artifacts
-        .iter()
-        .filter_map(|a| match a {
-            pith::sign::offline::Applied::Event(e)
-                if e.event_type() == pith::format::rules::EventType::RecordCreated =>
-            {
-                Some(e)
-            }
-            _ => None,
-        })
-        .collect();
-    if !created.is_empty() {
-        let path = a
-            .registry
-            .clone()
-            .unwrap_or_else(pith::registry::ledger::default_path);
-        let mut ledger =
-            pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
-        for ev in created {
-            let done = ledger.record_event(ev).map_err(|e| refused(chain(&e)))?;
-            errln!(
+    // stored before it is reported: every artifact is in the ledger, then printed
+    let path = a
+        .registry
+        .clone()
+        .unwrap_or_else(pith::registry::ledger::default_path);
+    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    let mut already = 0usize;
+    for art in &artifacts {
+        use pith::registry::ledger::{AppliedOutcome, Put};
+        match ledger.record_applied(art).map_err(|e| refused(chain(&e)))? {
+            AppliedOutcome::Issued(done) if done.already => already += 1,
+            AppliedOutcome::Issued(done) => errln!(
                 "{} {}",
                 if done.new { "issued  " } else { "reissued" },
                 done.pith_number
-            );
+            ),
+            AppliedOutcome::Event(Put::Already) | AppliedOutcome::Bundle(false) => already += 1,
+            AppliedOutcome::Event(_) | AppliedOutcome::Bundle(true) => {}
         }
     }
     let mut b = Vec::new();
@@ -182,7 +175,24 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
         b.push(b'\n');
     }
     emit(a.out.as_ref(), a.force, &b)?;
-    errln!("applied {} signed artifact(s)", artifacts.len());
+    if already == artifacts.len() {
+        errln!(
+            "already applied: all {} signed artifact(s) are in {}",
+            artifacts.len(),
+            shown(&path)
+        );
+    } else {
+        errln!(
+            "applied {} signed artifact(s) to {}{}",
+            artifacts.len() - already,
+            shown(&path),
+            if already > 0 {
+                format!(" ({already} already there)")
+            } else {
+                String::new()
+            }
+        );
+    }
     Ok(0)
 }
 

@@ -296,11 +296,19 @@ fn make(
         .unwrap_or_default()
         .to_owned();
     let mut rows = SignedRows::of_event(&rc, &plan.sha, Vec::new());
+    rows.events
+        .push(crate::registry::ledger::StoredEvent::of(&graph));
     let unsigned =
         crate::sign::bundle::assemble_own(vec![rc, graph], key_doc, &opts.base_url, &created)
             .map_err(|e| e.to_string())?;
     let (bundle_digest, mut line) =
         crate::sign::bundle::sign_to_bytes(&unsigned, key, now).map_err(|e| e.to_string())?;
+    rows.bundle = Some(crate::registry::ledger::StoredBundle {
+        sha256: bundle_digest.hex(),
+        number: plan.number.to_string(),
+        built_at: created.fmt_seconds(),
+        text: String::from_utf8_lossy(&line).into_owned(),
+    });
     let event_row = rows.signatures.get(1).cloned().unwrap_or_default();
     for (label, digest) in [
         (rules::LABEL_EVENT, graph_digest),

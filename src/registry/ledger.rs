@@ -20,8 +20,11 @@ use crate::model::Event;
 use crate::sign::issue;
 use crate::verify::Verified;
 
+mod store;
+pub use store::{AppliedOutcome, Put, StoredBundle, StoredEvent};
+
 /// The ledger's schema version (table `meta`).
-pub(crate) const SCHEMA_VERSION: i64 = 1;
+pub(crate) const SCHEMA_VERSION: i64 = 2;
 /// The environment variable naming the default ledger.
 pub(crate) const ENV_REGISTRY: &str = "PITH_REGISTRY";
 /// The ledger file used when neither `--registry` nor `PITH_REGISTRY` is given.
@@ -66,6 +69,19 @@ pub enum LedgerError {
         first: String,
         /// This issue's time.
         now: String,
+    },
+    /// A signed `record_created` whose receipt's `first_computed_at` is not the ledger's:
+    /// planned before the number was issued here (or against another ledger).
+    #[error("registry ledger {}: {number} was first computed at {ledger}, but this signed receipt says {receipt}: the signing request is stale; make a new one against this ledger and sign it again", path.display())]
+    Stale {
+        /// The database file.
+        path: PathBuf,
+        /// The number.
+        number: String,
+        /// The ledger's first_computed_at.
+        ledger: String,
+        /// The receipt's.
+        receipt: String,
     },
     /// The database is not a pith ledger, or a newer one.
     #[error("registry ledger {}: {what}", path.display())]
@@ -197,6 +213,10 @@ pub struct SignedRows {
     pub event_id: String,
     /// Every signature made for the record: receipt, event, then any others.
     pub signatures: Vec<SignatureRow>,
+    /// Every event signed for the record, for the store: `record_created` first.
+    pub events: Vec<StoredEvent>,
+    /// The bundle built, if any.
+    pub bundle: Option<StoredBundle>,
 }
 
 impl SignedRows {
@@ -231,6 +251,8 @@ impl SignedRows {
             receipt: receipt.map_or_else(|| "null".into(), text),
             event_id: sg(Some(ev), "event_id"),
             signatures,
+            events: vec![StoredEvent::of(ev)],
+            bundle: None,
         }
     }
 }
@@ -261,6 +283,8 @@ pub struct Issued {
     pub last_reissued_at: String,
     /// A previous number for the same source id and version (changed metadata).
     pub replaces: Option<String>,
+    /// The same signed event was recorded before: nothing was written (a retry).
+    pub already: bool,
 }
 
 /// The newest number issued for a source id and version (what changed metadata replaces).
@@ -342,7 +366,8 @@ impl Ledger {
             )
             .optional()
             .map_err(sql)?;
-        if v.as_deref() != Some(SCHEMA_VERSION.to_string().as_str()) {
+        // schema 1 reads too (records and receipts; it has no store yet)
+        if !matches!(v.as_deref(), Some("1" | "2")) {
             return Err(LedgerError::Schema {
                 path: path.into(),
                 what: format!(
@@ -409,22 +434,32 @@ impl Ledger {
             )
             .optional()
             .map_err(sql)?;
-        match v.as_deref() {
-            None => {
-                tx.execute(
-                    "INSERT INTO meta (key, value) VALUES ('schema_version', ?1)",
-                    params![SCHEMA_VERSION.to_string()],
-                )
-                .map_err(sql)?;
-            }
-            Some(s) if s == SCHEMA_VERSION.to_string() => {}
-            Some(s) => {
+        let user: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(sql)?;
+        // schema 1 (receipts only) upgrades in place: the store's tables are added; a
+        // newer schema than this pith knows is refused, never written
+        match (v.as_deref(), user) {
+            (None, 0) | (Some("1"), 0) => {}
+            (Some(s), u) if s == SCHEMA_VERSION.to_string() && u == SCHEMA_VERSION => {}
+            (s, u) => {
                 return Err(LedgerError::Schema {
                     path,
-                    what: format!("schema version {s}, this pith knows {SCHEMA_VERSION}"),
+                    what: format!(
+                        "schema version {} (user_version {u}), this pith knows {SCHEMA_VERSION}",
+                        s.unwrap_or("none")
+                    ),
                 });
             }
         }
+        tx.execute_batch(store::SCHEMA_V2).map_err(sql)?;
+        tx.execute(
+            "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            params![SCHEMA_VERSION.to_string()],
+        )
+        .map_err(sql)?;
+        tx.pragma_update(None, "user_version", SCHEMA_VERSION)
+            .map_err(sql)?;
         tx.commit().map_err(sql)
     }
 
@@ -701,6 +736,12 @@ impl Ledger {
                     ])
                     .map_err(sql)?;
                 }
+                for e in &rows.events {
+                    store::put_event(tx, e).map_err(sql)?;
+                }
+                if let Some(b) = &rows.bundle {
+                    store::put_bundle(tx, b, true).map_err(sql)?;
+                }
                 out.push(Ok(Issued {
                     pith_number: number,
                     canonical_sha256: plan.sha.hex(),
@@ -708,6 +749,7 @@ impl Ledger {
                     first_computed_at: plan.first.fmt_micros(),
                     last_reissued_at: now_text.clone(),
                     replaces,
+                    already: false,
                 }));
             }
         }
@@ -783,6 +825,7 @@ impl Ledger {
                 .to_owned()
         };
         let (first_r, last_r) = (rs("first_computed_at"), rs("last_reissued_at"));
+        let stored = StoredEvent::of(event);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -795,6 +838,40 @@ impl Ledger {
             )
             .optional()
             .map_err(sql)?;
+        let seen: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM event_versions WHERE event_id = ?1 AND signature_b64 = ?2)",
+                params![stored.event_id, stored.signature_b64],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if seen {
+            // a retry of the same response: exactly what was recorded, nothing new
+            let (h, first) = existing.unwrap_or_default();
+            let _ = h;
+            return Ok(Issued {
+                pith_number: number.to_string(),
+                canonical_sha256: sha.hex(),
+                new: false,
+                first_computed_at: first,
+                last_reissued_at: last_r,
+                replaces: None,
+                already: true,
+            });
+        }
+        if let Some((h, first)) = &existing
+            && *h == sha.hex()
+            && *first != first_r
+        {
+            // planned before the ledger's first issue (or against another ledger): its
+            // receipt would contradict the ledger's first_computed_at
+            return Err(LedgerError::Stale {
+                path: path.clone(),
+                number: number.to_string(),
+                ledger: first.clone(),
+                receipt: first_r,
+            });
+        }
         let (new, first, replaces) = match existing {
             Some((h, _)) if h != sha.hex() => {
                 return Err(LedgerError::Collision {
@@ -857,6 +934,7 @@ impl Ledger {
             )
             .map_err(sql)?;
         }
+        store::put_event(&tx, &stored).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(Issued {
             pith_number: number.to_string(),
@@ -865,6 +943,7 @@ impl Ledger {
             first_computed_at: first,
             last_reissued_at: last_r,
             replaces,
+            already: false,
         })
     }
 
