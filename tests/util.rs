@@ -59,9 +59,20 @@ pub fn sha256_hex(b: &[u8]) -> String {
 }
 
 /// The pith binary.
+///
+/// Each run gets its own default registry ledger (`PITH_REGISTRY`) in a directory of the
+/// test process, so that what the commands store never lands in the source tree; a test
+/// that needs one ledger across commands names it with `--registry`.
 pub fn pith() -> assert_cmd::Command {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
+    static N: AtomicUsize = AtomicUsize::new(0);
+    let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
+    let ledger = dir
+        .path()
+        .join(format!("ledger-{}.sqlite", N.fetch_add(1, Ordering::Relaxed)));
     let mut c = assert_cmd::Command::cargo_bin("pith").unwrap();
-    c.current_dir(root());
+    c.current_dir(root()).env("PITH_REGISTRY", ledger);
     c
 }
 

@@ -7,7 +7,7 @@ use pith::format::digest::PithNumber;
 use pith::format::time::Timestamp;
 use pith::sign::issue::EventDraft;
 
-use super::signing::{Mode, SignArgs, now_s, out_value, sign_or_request};
+use super::signing::{Mode, SignArgs, now_s, sign_or_request, store_and_out};
 use super::{Failure, read_json, shown};
 
 #[derive(clap::Subcommand, Debug)]
@@ -121,7 +121,7 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                     bad.join("; ")
                 )));
             }
-            let Mode::Key(key) = a.sign.mode()? else {
+            let Mode::Key(key, ring) = a.sign.mode()? else {
                 return Err(Failure::Usage(
                     "pith event resign signs now: give --key".into(),
                 ));
@@ -140,7 +140,7 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                     key.public().fingerprint()
                 );
             }
-            out_value(&resigned, a.sign.out.as_ref(), a.sign.force)
+            store_and_out(&a.sign, resigned, &ring)
         }
     }
 }

@@ -14,8 +14,11 @@ pub const DEFAULT_BASE_URL: &str = "https://pith.science";
 
 /// Sign now, or write a signing request.
 pub enum Mode {
-    /// Sign with this key.
-    Key(Box<pith::trust::policy::Authorized>),
+    /// Sign with this key, authorized by this keyring.
+    Key(
+        Box<pith::trust::policy::Authorized>,
+        Box<pith::verify::keyring::Keyring>,
+    ),
     /// Write a request to this file for this key.
     Request(PathBuf, pith::sign::issue::KeyRef),
 }
@@ -100,20 +103,63 @@ pub struct SignArgs {
     /// Accepted for uniformity: the output is the signed JSON object.
     #[arg(long)]
     pub json: bool,
+    /// The registry ledger that stores every event signed (default: PITH_REGISTRY, else
+    /// ./pith-registry.sqlite).
+    #[arg(long, value_name = "DB")]
+    pub registry: Option<PathBuf>,
+}
+
+/// Store a freshly signed event in the registry ledger, then write it out: nothing signed
+/// is reported before it is kept. It is verified with the keyring that authorized its key
+/// first, so what is stored and printed is what a verifier accepts.
+pub fn store_and_out(
+    sign: &SignArgs,
+    ev: Value,
+    ring: &pith::verify::keyring::Keyring,
+) -> Result<u8, Failure> {
+    let verified = pith::verify::verify_event(ev, ring).map_err(|r| {
+        Failure::Refused(format!(
+            "the event just signed does not verify: {}",
+            r.failures
+                .first()
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        ))
+    })?;
+    let path = sign
+        .registry
+        .clone()
+        .unwrap_or_else(pith::registry::ledger::default_path);
+    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    let put = ledger.store_event(&verified).map_err(|e| Failure::of(&e))?;
+    out_value(verified.value(), sign.out.as_ref(), sign.force)?;
+    errln!(
+        "{} event {} about {} ({}) in {}",
+        match put {
+            pith::registry::ledger::Put::New => "stored",
+            pith::registry::ledger::Put::Resigned => "stored a new signature of",
+            pith::registry::ledger::Put::Already => "already stored:",
+        },
+        verified.event_id(),
+        verified.subject(),
+        verified.event_type().as_str(),
+        super::shown(&path)
+    );
+    Ok(0)
 }
 
 impl SignArgs {
     pub fn mode(&self) -> Result<Mode, Failure> {
         match (&self.key, &self.request) {
-            (Some(k), _) => Ok(Mode::Key(Box::new(
-                super::unlock::signing_key(
+            (Some(k), _) => {
+                let (key, ring) = super::unlock::signing_key(
                     k,
                     &self.unlock,
                     self.keyring.as_deref(),
                     &Timestamp::now(),
-                )?
-                .0,
-            ))),
+                )?;
+                Ok(Mode::Key(Box::new(key), Box::new(ring)))
+            }
             (None, Some(r)) => {
                 let (Some(id), Some(dir)) = (&self.signer, &self.keyring) else {
                     return Err(Failure::Usage(
@@ -136,11 +182,11 @@ pub fn sign_or_request(
     title: Option<String>,
 ) -> Result<u8, Failure> {
     match sign.mode()? {
-        Mode::Key(key) => out_value(
-            &pith::sign::issue::sign_event(draft, &key, &Timestamp::now())
+        Mode::Key(key, ring) => store_and_out(
+            sign,
+            pith::sign::issue::sign_event(draft, &key, &Timestamp::now())
                 .map_err(|e| Failure::Refused(e.to_string()))?,
-            sign.out.as_ref(),
-            sign.force,
+            &ring,
         ),
         Mode::Request(path, kr) => {
             let ev = pith::sign::issue::unsigned_event(draft, &kr);

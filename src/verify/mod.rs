@@ -317,7 +317,7 @@ pub fn verify_receipt(
 }
 
 /// Verify `v` as a signed event: the event, or the report of why it is not one.
-pub(crate) fn verify_event(
+pub fn verify_event(
     v: Value,
     keyring: &Keyring,
 ) -> Result<Verified<crate::model::Event>, Box<Report>> {
