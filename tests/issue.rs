@@ -244,17 +244,18 @@ fn changed_metadata_gets_a_new_number_linked_to_the_old() {
         .get("subject_pith_number")
         .unwrap()
         .clone();
-    let out = is
-        .issue(&[&fb])
-        .arg("--json")
-        .assert()
-        .success()
-        .stderr(predicates::str::contains("metadata changed; replaces"))
-        .get_output()
-        .stdout
-        .clone();
-    let s: serde_json::Value = serde_json::from_slice(&out).unwrap();
+    // --json: the summary on stderr, the signed event still on stdout (never replaced)
+    let out = is.issue(&[&fb]).arg("--json").assert().success();
+    let o = out.get_output();
+    let summary = String::from_utf8_lossy(&o.stderr).lines().next().unwrap().to_owned();
+    let s: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(s["replaces"].as_str(), na.as_str());
+    let ev = parse_lines(&o.stdout);
+    assert_eq!(ev.len(), 1);
+    assert_eq!(
+        ev[0].get("subject_pith_number").unwrap().as_str(),
+        s["pith_number"].as_str()
+    );
     assert_ne!(s["pith_number"].as_str(), na.as_str());
 }
 

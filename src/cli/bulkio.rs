@@ -116,9 +116,9 @@ pub struct Sink {
 }
 
 impl Sink {
-    /// Open the output; with `json` and no `--out`, artifacts are not printed (the
-    /// summaries are).
-    pub fn open(out: Option<&Path>, force: bool, json: bool) -> Result<Self, Failure> {
+    /// Open the output: the artifacts always go to `--out` or stdout (machine summaries
+    /// go elsewhere, never in their place).
+    pub fn open(out: Option<&Path>, force: bool) -> Result<Self, Failure> {
         match out.filter(|p| *p != Path::new("-")) {
             Some(p) => {
                 if p.exists() && !force && p != Path::new("/dev/null") {
@@ -145,10 +145,6 @@ impl Sink {
                     tmp: Some((path, p.to_path_buf(), force)),
                 })
             }
-            None if json => Ok(Sink {
-                w: Box::new(std::io::sink()),
-                tmp: None,
-            }),
             None => Ok(Sink {
                 w: Box::new(std::io::BufWriter::with_capacity(
                     1 << 16,

@@ -163,7 +163,7 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Resu
         })
     })?;
     let mut input = std::io::BufReader::with_capacity(1 << 20, file);
-    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, false)?;
+    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let signed_at = built;
     let sum = pith::registry::bulk::bundle_lines(

@@ -37,8 +37,8 @@ pub struct IssueArgs {
     /// Replace an existing --out file.
     #[arg(long)]
     force: bool,
-    /// Machine-readable summary on stdout, one object per record (the signed artifacts
-    /// go to --out only).
+    /// A machine-readable summary on stderr, one JSON object per record, in place of the
+    /// human lines (the signed artifacts still go to stdout or --out, and the ledger).
     #[arg(long)]
     json: bool,
     /// Write, per record, the signed bundle of its record_created event and a no-verdict
@@ -98,7 +98,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         now: at,
         transaction_records: a.transaction_records.max(1),
     };
-    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, a.json)?;
+    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
     let mut progress = super::bulkio::Progress::new(a.quiet);
     let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
     let mut total = pith::registry::bulk::Summary::default();
@@ -117,7 +117,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
             match o {
                 pith::registry::bulk::Outcome::Done(done, _, title, withdrawn) => {
                     if json {
-                        outln!(
+                        errln!(
                             "{}",
                             serde_json::json!({
                                 "pith_number": done.pith_number, "canonical_sha256": done.canonical_sha256, "new": done.new,
@@ -126,7 +126,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                             })
                         );
                     }
-                    if !streaming && !a.quiet {
+                    if !json && !streaming && !a.quiet {
                         errln!(
                             "{} {}{}{}",
                             if done.new { "issued  " } else { "reissued" },

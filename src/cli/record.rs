@@ -24,7 +24,7 @@ pub struct RecordArgs {
 
 pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     // the lines are the output, with or without --json
-    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force, false)?;
+    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
     let out = sink.writer();
     let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
     let mut refused = false;
