@@ -36,4 +36,6 @@ pub use trust::secret::SigningKey;
 pub use trust::signer::{Domain, Signer};
 pub use trust::statements::Statement;
 pub use verify::keyring::Keyring;
-pub use verify::{Kind, Report, Verified, record, verify_bundle, verify_event, verify_receipt, verify_value};
+pub use verify::{
+    Kind, Report, Verified, record, verify_bundle, verify_event, verify_receipt, verify_value,
+};

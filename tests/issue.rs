@@ -247,7 +247,11 @@ fn changed_metadata_gets_a_new_number_linked_to_the_old() {
     // --json: the summary on stderr, the signed event still on stdout (never replaced)
     let out = is.issue(&[&fb]).arg("--json").assert().success();
     let o = out.get_output();
-    let summary = String::from_utf8_lossy(&o.stderr).lines().next().unwrap().to_owned();
+    let summary = String::from_utf8_lossy(&o.stderr)
+        .lines()
+        .next()
+        .unwrap()
+        .to_owned();
     let s: serde_json::Value = serde_json::from_str(&summary).unwrap();
     assert_eq!(s["replaces"].as_str(), na.as_str());
     let ev = parse_lines(&o.stdout);

@@ -68,9 +68,10 @@ pub fn pith() -> assert_cmd::Command {
     static DIR: std::sync::OnceLock<tempfile::TempDir> = std::sync::OnceLock::new();
     static N: AtomicUsize = AtomicUsize::new(0);
     let dir = DIR.get_or_init(|| tempfile::tempdir().unwrap());
-    let ledger = dir
-        .path()
-        .join(format!("ledger-{}.sqlite", N.fetch_add(1, Ordering::Relaxed)));
+    let ledger = dir.path().join(format!(
+        "ledger-{}.sqlite",
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
     let mut c = assert_cmd::Command::cargo_bin("pith").unwrap();
     c.current_dir(root()).env("PITH_REGISTRY", ledger);
     c

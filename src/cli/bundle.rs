@@ -11,9 +11,24 @@ use super::{Failure, chain, shown};
 
 #[derive(clap::Args, Debug)]
 pub struct BundleArgs {
-    /// Event files: one event, a JSON array, or JSON lines (`-` for stdin).
-    #[arg(required = true)]
+    /// Event files: one event, a JSON array, or JSON lines (`-` for stdin); or Pith
+    /// numbers, whose bundles are rebuilt from the registry store.
+    #[arg(required_unless_present_any = ["all", "since", "pending"])]
     events: Vec<PathBuf>,
+    /// The registry ledger: every signed bundle built is stored in it, and numbers,
+    /// --all, --since and --pending rebuild from its events (default: PITH_REGISTRY, else
+    /// ./pith-registry.sqlite).
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
+    /// Rebuild every paper that has events in the registry store.
+    #[arg(long, conflicts_with_all = ["since", "pending", "events"])]
+    all: bool,
+    /// Rebuild the papers with an event created at or after this time (UTC).
+    #[arg(long, value_name = "TIME", conflicts_with_all = ["pending", "events"])]
+    since: Option<String>,
+    /// Rebuild the papers with events newer than their newest bundle from the store.
+    #[arg(long, conflicts_with = "events")]
+    pending: bool,
     /// The keyring the events must verify against; `public_keys` come from it.
     #[arg(long)]
     keyring: PathBuf,
@@ -89,6 +104,9 @@ fn built_and_key(
 
 pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
+    if let Some(papers) = papers(&a)? {
+        return from_store(&a, &keyring, papers);
+    }
     if a.events.len() == 1 && a.request.is_none() && is_lines_of_arrays(&a.events[0]) {
         return bundle_bulk(&a, &keyring);
     }
@@ -134,7 +152,119 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
         }
         None => unsigned,
     };
+    if key.is_some() {
+        // stored before it is reported
+        let verified = pith::verify::verify_bundle(out, &keyring).map_err(|r| {
+            Failure::Refused(format!(
+                "the bundle just signed does not verify: {}",
+                r.failures
+                    .first()
+                    .map(ToString::to_string)
+                    .unwrap_or_default()
+            ))
+        })?;
+        let path = ledger_path(&a);
+        pith::registry::ledger::Ledger::open(&path)
+            .and_then(|mut l| l.store_bundle(&verified, false))
+            .map_err(|e| Failure::of(&e))?;
+        out_value(verified.value(), a.out.as_ref(), a.force)?;
+        errln!(
+            "bundle of {} ({} event(s)) stored in {}",
+            verified.number(),
+            verified.event_ids().len(),
+            shown(&path)
+        );
+        return Ok(0);
+    }
     out_value(&out, a.out.as_ref(), a.force)
+}
+
+fn ledger_path(a: &BundleArgs) -> PathBuf {
+    a.registry
+        .clone()
+        .unwrap_or_else(pith::registry::ledger::default_path)
+}
+
+/// Which papers to rebuild from the store, when the command asks for that: --all,
+/// --since, --pending, or positional arguments that are all Pith numbers.
+fn papers(a: &BundleArgs) -> Result<Option<pith::registry::rebuild::Papers>, Failure> {
+    use pith::registry::ledger::Select;
+    use pith::registry::rebuild::Papers;
+    if a.all {
+        return Ok(Some(Papers::Walk(Select::All)));
+    }
+    if a.pending {
+        return Ok(Some(Papers::Walk(Select::Pending)));
+    }
+    if let Some(s) = &a.since {
+        let t = Timestamp::parse(s).ok_or_else(|| {
+            Failure::Usage(format!("--since {s:?}: expected YYYY-MM-DDTHH:MM:SSZ"))
+        })?;
+        return Ok(Some(Papers::Walk(Select::Since(t))));
+    }
+    let numbers: Vec<Option<pith::format::digest::PithNumber>> = a
+        .events
+        .iter()
+        .map(|p| p.to_str().and_then(pith::format::digest::PithNumber::parse))
+        .collect();
+    match (
+        numbers.iter().all(Option::is_some),
+        numbers.iter().any(Option::is_some),
+    ) {
+        (true, _) => Ok(Some(Papers::Numbers(
+            numbers.into_iter().flatten().collect(),
+        ))),
+        (false, true) => Err(Failure::Usage(
+            "give event files or Pith numbers (rebuilt from the registry store), not both".into(),
+        )),
+        (false, false) => Ok(None),
+    }
+}
+
+/// `pith bundle NUMBER…|--all|--since T|--pending`: rebuild from the registry store.
+fn from_store(
+    a: &BundleArgs,
+    keyring: &pith::verify::keyring::Keyring,
+    papers: pith::registry::rebuild::Papers,
+) -> Result<u8, Failure> {
+    let (built, key, _) = built_and_key(a)?;
+    let Some(key) = key else {
+        return Err(Failure::Usage(
+            "rebuilding from the registry store signs: give --key".into(),
+        ));
+    };
+    let path = ledger_path(a);
+    if !path.exists() {
+        return Err(Failure::Usage(format!(
+            "{}: no registry ledger there (name one with --registry DB)",
+            shown(&path)
+        )));
+    }
+    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
+    let how = pith::registry::rebuild::Rebuild {
+        keyring,
+        key: &key,
+        base_url: &a.base_url,
+        built_at: built,
+        signed_at: built,
+    };
+    let sum = pith::registry::rebuild::rebuild(
+        &mut ledger,
+        &papers,
+        &how,
+        sink.writer(),
+        &mut |n, why| errln!("refused: {n}: {}", super::vis(&why)),
+    )
+    .map_err(|e| Failure::of(&e))?;
+    sink.finish()?;
+    errln!(
+        "{} bundle(s) rebuilt from {} and stored, {} refused",
+        sum.done,
+        shown(&path),
+        sum.refused
+    );
+    Ok(u8::from(sum.refused > 0))
 }
 /// A JSON-lines file whose first line is a JSON array: one record's events per line.
 fn is_lines_of_arrays(f: &std::path::Path) -> bool {

@@ -3,13 +3,18 @@
 use std::path::PathBuf;
 
 use super::signing::DEFAULT_BASE_URL;
-use super::{Failure, read_json, shown};
+use super::{Failure, shown};
 
 #[derive(clap::Args, Debug)]
 pub struct PublishArgs {
-    /// Signed bundles to publish; each must verify against --keyring.
-    #[arg(required = true)]
+    /// Signed bundles to publish (a bundle per file, or JSON lines of bundles); each must
+    /// verify against --keyring.
+    #[arg(required_unless_present = "registry", conflicts_with = "registry")]
     bundles: Vec<PathBuf>,
+    /// Publish from this registry ledger instead: every paper's newest stored bundle not
+    /// yet in the tree (a second run writes nothing new).
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
     /// The keyring: bundles are verified against it, its documents are published.
     #[arg(long)]
     keyring: PathBuf,
@@ -26,26 +31,58 @@ pub struct PublishArgs {
 
 pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
-    let mut bundles = Vec::new();
-    for f in &a.bundles {
-        let v = read_json(f)?;
-        let b = pith::verify::verify_bundle(v, &keyring).map_err(|r| {
-            let first = r
-                .failures
-                .first()
-                .map_or_else(|| "does not verify".to_owned(), ToString::to_string);
-            Failure::Refused(format!("{}: not publishing: {first}", shown(f)))
-        })?;
-        bundles.push(b);
-    }
     use pith::registry::publish::PublishError;
-    let done =
-        pith::registry::publish::publish(&bundles, &keyring, &a.base_url, &a.out).map_err(|e| {
-            match e {
-                PublishError::Io(io) => Failure::from(io),
-                other => Failure::Refused(super::chain(&other)),
+    let fail = |e: PublishError| match e {
+        PublishError::Io(io) => Failure::from(io),
+        PublishError::Ledger(l) => Failure::of(&l),
+        other => Failure::Refused(super::chain(&other)),
+    };
+    let (done, papers) = match &a.registry {
+        Some(db) => {
+            if !db.exists() {
+                return Err(Failure::Usage(format!(
+                    "{}: no registry ledger there",
+                    shown(db)
+                )));
             }
-        })?;
+            let mut ledger =
+                pith::registry::ledger::Ledger::open(db).map_err(|e| Failure::of(&e))?;
+            pith::registry::publish::publish_from_store(&mut ledger, &keyring, &a.base_url, &a.out)
+                .map_err(fail)?
+        }
+        None => {
+            let mut bundles = Vec::new();
+            for f in &a.bundles {
+                let bytes = pith::io::read_input(f)?;
+                let values = pith::verify::merge::read_events(&bytes).map_err(|e| {
+                    Failure::Usage(format!(
+                        "{}: not a bundle or JSON lines of bundles {e}",
+                        shown(f)
+                    ))
+                })?;
+                for (i, v) in values.into_iter().enumerate() {
+                    let b = pith::verify::verify_bundle(v, &keyring).map_err(|r| {
+                        let first = r
+                            .failures
+                            .first()
+                            .map_or_else(|| "does not verify".to_owned(), ToString::to_string);
+                        Failure::Refused(format!(
+                            "{} (bundle {}): not publishing: {first}",
+                            shown(f),
+                            i + 1
+                        ))
+                    })?;
+                    bundles.push(b);
+                }
+            }
+            let n = bundles.len();
+            (
+                pith::registry::publish::publish(&bundles, &keyring, &a.base_url, &a.out)
+                    .map_err(fail)?,
+                n,
+            )
+        }
+    };
     if a.json {
         outln!(
             "{}",
@@ -56,7 +93,7 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
             outln!("wrote {}", a.out.join(w).display());
         }
         outln!(
-            "{} file(s) written, {} unchanged",
+            "published {papers} paper(s): {} file(s) written, {} unchanged",
             done.written.len(),
             done.unchanged
         );

@@ -21,7 +21,7 @@ use crate::sign::issue;
 use crate::verify::Verified;
 
 mod store;
-pub use store::{AppliedOutcome, Put, StoredBundle, StoredEvent};
+pub use store::{AppliedOutcome, Put, Select, StoredBundle, StoredEvent};
 
 /// The ledger's schema version (table `meta`).
 pub(crate) const SCHEMA_VERSION: i64 = 2;

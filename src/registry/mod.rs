@@ -3,3 +3,4 @@
 pub mod bulk;
 pub mod ledger;
 pub mod publish;
+pub mod rebuild;

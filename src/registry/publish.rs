@@ -73,6 +73,17 @@ pub enum PublishError {
         /// What would be lost.
         why: String,
     },
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] crate::registry::ledger::LedgerError),
+    /// A bundle stored in the ledger does not verify with the keyring.
+    #[error("{number}: the bundle stored in the registry does not verify: {why}")]
+    Unverified {
+        /// The paper.
+        number: String,
+        /// The first failure.
+        why: String,
+    },
     /// A directory of the tree is a symbolic link (writing through it would leave the tree).
     #[error("{}: is a symbolic link; publish writes only inside its own tree", path.display())]
     Link {
@@ -252,4 +263,52 @@ pub fn publish(
         )?;
     }
     Ok(done)
+}
+
+/// Bundles verified and published per page of the store.
+const PAGE: usize = 500;
+
+/// Publish from the registry store (`publish --registry`): every paper's newest stored
+/// bundle not yet in the tree, verified with `keyring`, page by page in bounded memory.
+///
+/// The ledger notes after each page how far the tree reaches, so the next run writes only
+/// what was stored since, and a run stopped midway resumes where it stopped.
+pub fn publish_from_store(
+    ledger: &mut crate::registry::ledger::Ledger,
+    keyring: &Keyring,
+    base_url: &str,
+    out: &Path,
+) -> Result<(Published, usize), PublishError> {
+    let mut done = Published::default();
+    let mut papers = 0;
+    let mut after = ledger.published_seq()?;
+    loop {
+        let page = ledger.bundles_page(after, PAGE)?;
+        let Some((top, _)) = page.last() else { break };
+        let top = *top;
+        let mut verified = Vec::with_capacity(page.len());
+        for (_, v) in page {
+            let number = v
+                .get("pith_number")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_owned();
+            let b =
+                crate::verify::verify_bundle(v, keyring).map_err(|r| PublishError::Unverified {
+                    number,
+                    why: r
+                        .failures
+                        .first()
+                        .map_or_else(|| "does not verify".into(), ToString::to_string),
+                })?;
+            verified.push(b);
+        }
+        papers += verified.len();
+        let d = publish(&verified, keyring, base_url, out)?;
+        done.written.extend(d.written);
+        done.unchanged += d.unchanged;
+        ledger.mark_published(top)?;
+        after = top;
+    }
+    Ok((done, papers))
 }

@@ -158,6 +158,17 @@ pub(super) fn put_bundle(
     Ok(n == 1)
 }
 
+/// Which papers a walk of the store visits.
+#[derive(Clone, Debug)]
+pub enum Select {
+    /// Every paper with events.
+    All,
+    /// Papers with an event created at or after this time.
+    Since(Timestamp),
+    /// Papers with an event version newer than their newest bundle built from the store.
+    Pending,
+}
+
 /// What [`Ledger::record_applied`] did with one artifact.
 #[derive(Clone, Debug)]
 pub enum AppliedOutcome {
@@ -262,70 +273,49 @@ impl Ledger {
         Ok(out)
     }
 
-    /// The Pith numbers that have stored events, in order of their first event; with
-    /// `since`, only those with an event created at or after it.
-    pub fn numbers_with_events(
+    /// A page of the Pith numbers that have stored events, in order of their first
+    /// event, after the one whose first event is `after` (0 to start): `(seq, number)`,
+    /// at most `limit`. `select` narrows them. Paged, so a ledger of all arXiv is walked
+    /// in bounded memory.
+    pub fn numbers_page(
         &self,
-        since: Option<&Timestamp>,
-    ) -> Result<Vec<PithNumber>, LedgerError> {
+        after: i64,
+        select: &Select,
+        limit: usize,
+    ) -> Result<Vec<(i64, PithNumber)>, LedgerError> {
         let sql = self.sql();
-        let mut st = self
-            .conn
-            .prepare("SELECT subject, created_at FROM events ORDER BY seq")
+        let mut q = String::from(
+            "SELECT e.seq, e.subject FROM events e WHERE e.seq > ?1 AND e.seq = (SELECT min(f.seq) FROM events f WHERE f.subject = e.subject)",
+        );
+        match select {
+            // created_at is whole seconds in one format (spec §9): text order is time order
+            Select::Since(_) => q.push_str(" AND EXISTS (SELECT 1 FROM events g WHERE g.subject = e.subject AND g.created_at >= ?3)"),
+            Select::Pending => q.push_str(" AND (SELECT max(v.seq) FROM events g JOIN event_versions v ON v.event_id = g.event_id WHERE g.subject = e.subject) > coalesce((SELECT max(b.events_seq) FROM bundles b WHERE b.pith_number = e.subject), 0) AND ?3 = ?3"),
+            Select::All => q.push_str(" AND ?3 = ?3"),
+        }
+        q.push_str(" ORDER BY e.seq LIMIT ?2");
+        let since = match select {
+            Select::Since(t) => t.fmt_seconds(),
+            _ => String::new(),
+        };
+        let mut st = self.conn.prepare_cached(&q).map_err(&sql)?;
+        let mut rows = st
+            .query(params![after, limit as i64, since])
             .map_err(&sql)?;
-        let mut rows = st.query([]).map_err(&sql)?;
-        let mut seen = std::collections::HashSet::new();
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(&sql)? {
-            let (subject, created): (String, String) =
-                (r.get(0).map_err(&sql)?, r.get(1).map_err(&sql)?);
-            if let Some(t) = since {
-                let c = Timestamp::parse(&created).ok_or_else(|| {
-                    self.corrupt(format!("events.created_at {created:?} is not a time"))
-                })?;
-                if c.micros() < t.micros() {
-                    continue;
-                }
-            }
+            let (seq, subject): (i64, String) = (r.get(0).map_err(&sql)?, r.get(1).map_err(&sql)?);
             let n = PithNumber::parse(&subject)
                 .ok_or_else(|| self.corrupt(format!("events.subject {subject:?}")))?;
-            if seen.insert(subject) {
-                out.push(n);
-            }
+            out.push((seq, n));
         }
         Ok(out)
     }
 
-    /// The numbers whose newest event version is newer than their newest stored bundle
-    /// (or that have no bundle): what `bundle --pending` builds.
-    pub fn numbers_pending(&self) -> Result<Vec<PithNumber>, LedgerError> {
+    /// The `seq` of the newest bundle already in the published tree (0: none).
+    pub fn published_seq(&self) -> Result<i64, LedgerError> {
         let sql = self.sql();
-        let mut st = self
-            .conn
-            .prepare(
-                "SELECT e.subject, max(v.seq) AS last, min(e.seq) AS first FROM events e JOIN event_versions v ON v.event_id = e.event_id GROUP BY e.subject
-                 HAVING last > coalesce((SELECT max(b.events_seq) FROM bundles b WHERE b.pith_number = e.subject), 0)
-                 ORDER BY first",
-            )
-            .map_err(&sql)?;
-        let mut rows = st.query([]).map_err(&sql)?;
-        let mut out = Vec::new();
-        while let Some(r) = rows.next().map_err(&sql)? {
-            let s: String = r.get(0).map_err(&sql)?;
-            out.push(
-                PithNumber::parse(&s)
-                    .ok_or_else(|| self.corrupt(format!("events.subject {s:?}")))?,
-            );
-        }
-        Ok(out)
-    }
-
-    /// The newest stored bundle of each number stored after the last publish, with its
-    /// `seq`, in store order: what `publish --registry` writes.
-    pub fn bundles_since_publish(&self) -> Result<(Vec<Value>, i64), LedgerError> {
-        let sql = self.sql();
-        let last: i64 = self
-            .conn
+        self.conn
             .query_row(
                 "SELECT value FROM meta WHERE key = ?1",
                 params![PUBLISHED_SEQ],
@@ -336,24 +326,28 @@ impl Ledger {
             .map_or(Ok(0), |s| {
                 s.parse()
                     .map_err(|_| self.corrupt(format!("meta {PUBLISHED_SEQ} {s:?}")))
-            })?;
+            })
+    }
+
+    /// A page of the bundles to publish: each paper's newest stored bundle whose `seq` is
+    /// after `after`, in store order, at most `limit`, as `(seq, bundle)`.
+    pub fn bundles_page(&self, after: i64, limit: usize) -> Result<Vec<(i64, Value)>, LedgerError> {
+        let sql = self.sql();
         let mut st = self
             .conn
-            .prepare(
-                "SELECT b.seq, b.bundle FROM bundles b WHERE b.seq > ?1 AND b.seq = (SELECT max(c.seq) FROM bundles c WHERE c.pith_number = b.pith_number) ORDER BY b.seq",
+            .prepare_cached(
+                "SELECT b.seq, b.bundle FROM bundles b WHERE b.seq > ?1 AND b.seq = (SELECT max(c.seq) FROM bundles c WHERE c.pith_number = b.pith_number) ORDER BY b.seq LIMIT ?2",
             )
             .map_err(&sql)?;
-        let mut rows = st.query(params![last]).map_err(&sql)?;
+        let mut rows = st.query(params![after, limit as i64]).map_err(&sql)?;
         let mut out = Vec::new();
-        let mut top = last;
         while let Some(r) = rows.next().map_err(&sql)? {
             let (seq, text): (i64, String) = (r.get(0).map_err(&sql)?, r.get(1).map_err(&sql)?);
             let v = canon::parse(text.as_bytes())
                 .map_err(|e| self.corrupt(format!("stored bundle {seq}: {e}")))?;
-            out.push(v);
-            top = top.max(seq);
+            out.push((seq, v));
         }
-        Ok((out, top))
+        Ok(out)
     }
 
     /// Note that every bundle up to `seq` is in the published tree (never moves back).
