@@ -10,8 +10,24 @@ use super::{Failure, emit};
 pub enum Cmd {
     /// Show the records (and receipts) of a Pith number, short number or arXiv id.
     Show(ShowArgs),
-    /// Export every record as JSON lines.
+    /// Export the whole ledger as JSON lines: records, receipts, signature audit rows,
+    /// event versions and bundles.
     Export(ExportArgs),
+    /// Load an export into an empty ledger (a mirror's setup), verifying everything.
+    Import(ImportArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ImportArgs {
+    /// The export (JSON lines; `-` for stdin).
+    input: PathBuf,
+    /// The keyring every receipt, event and bundle must verify against.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// The ledger to load (created; it must be empty); default $PITH_REGISTRY, else
+    /// ./pith-registry.sqlite.
+    #[arg(long)]
+    registry: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -105,15 +121,67 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
         }
         Cmd::Export(a) => {
             let l = open(a.registry.as_ref())?;
-            let mut bytes = Vec::new();
-            l.export(|v| {
-                bytes.extend_from_slice(&canon::to_canonical(&v));
-                bytes.push(b'\n');
-                Ok(())
-            })
-            .map_err(|e| Failure::of(&e))?;
-            emit(a.out.as_ref(), a.force, &bytes)?;
+            let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
+            let w = sink.writer();
+            let n = l
+                .export(&mut |v| {
+                    w.write_all(&canon::to_canonical(v))?;
+                    w.write_all(b"\n")
+                })
+                .map_err(|e| Failure::of(&e))?;
+            sink.finish()?;
+            errln!("exported {n} row(s)");
             Ok(0)
         }
+        Cmd::Import(a) => import(a),
     }
+}
+
+fn import(a: ImportArgs) -> Result<u8, Failure> {
+    use std::io::BufRead as _;
+    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
+    let path = a
+        .registry
+        .clone()
+        .unwrap_or_else(pith::registry::ledger::default_path);
+    let name = super::shown(&a.input);
+    let reader: Box<dyn std::io::BufRead> = if a.input == std::path::Path::new("-") {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let f = std::fs::File::open(&a.input).map_err(|source| {
+            Failure::from(pith::io::IoError::Read {
+                path: a.input.clone(),
+                source,
+            })
+        })?;
+        Box::new(std::io::BufReader::with_capacity(1 << 20, f))
+    };
+    let max = pith::registry::bulk::MAX_LINE as u64;
+    let mut reader = reader;
+    let mut lines = std::iter::from_fn(move || {
+        let mut buf = Vec::new();
+        match std::io::Read::take(&mut reader, max + 1).read_until(b'\n', &mut buf) {
+            Ok(0) => None,
+            Ok(_) if buf.len() as u64 > max => Some(Err(format!("longer than {max} bytes"))),
+            Ok(_) => Some(
+                canon::parse(buf.trim_ascii_end()).map_err(|e| format!("not canonical JSON: {e}")),
+            ),
+            Err(e) => Some(Err(format!("cannot read: {e}"))),
+        }
+    });
+    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    use pith::registry::ledger::ImportError;
+    let n = ledger.import(&mut lines, &keyring).map_err(|e| match e {
+        ImportError::Ledger(l) => Failure::of(&l),
+        ImportError::Line { line, what } => Failure::Refused(format!(
+            "{name}:{line}: {}; nothing imported",
+            super::vis(&what)
+        )),
+        other => Failure::Refused(other.to_string()),
+    })?;
+    errln!(
+        "imported {n} row(s) from {name} into {}",
+        super::shown(&path)
+    );
+    Ok(0)
 }

@@ -21,7 +21,9 @@ use crate::sign::issue;
 use crate::verify::Verified;
 
 mod store;
-pub use store::{AppliedOutcome, Put, Select, StoredBundle, StoredEvent};
+pub use store::{
+    AppliedOutcome, EXPORT_FORMAT, ImportError, Put, Select, StoredBundle, StoredEvent,
+};
 
 /// The ledger's schema version (table `meta`).
 pub(crate) const SCHEMA_VERSION: i64 = 2;
@@ -1029,23 +1031,6 @@ impl Ledger {
             })
             .map_err(&sql)?;
         it.collect::<Result<Vec<_>, _>>().map_err(&sql)
-    }
-
-    /// Every record, in issue order, for `pith registry export`.
-    pub fn export(
-        &self,
-        mut each: impl FnMut(Value) -> std::io::Result<()>,
-    ) -> Result<u64, LedgerError> {
-        let q = "SELECT pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces FROM records WHERE ?1 = ?1 ORDER BY rowid";
-        let mut n = 0;
-        for r in self.rows(q, "")? {
-            each(r).map_err(|e| LedgerError::Schema {
-                path: self.path.clone(),
-                what: format!("export: {e}"),
-            })?;
-            n += 1;
-        }
-        Ok(n)
     }
 
     /// Every signature the ledger records as made by the key `fingerprint` at or after

@@ -374,3 +374,340 @@ impl Ledger {
         Ok((c("events")?, c("event_versions")?, c("bundles")?))
     }
 }
+
+/// The first line of an export: what it is and which schema wrote it.
+pub const EXPORT_FORMAT: &str = "pith-registry-export";
+
+impl Ledger {
+    /// Stream the whole ledger as export lines (`pith registry export`), each a canonical
+    /// object tagged by `kind`: the header, then records, receipts, signature audit rows,
+    /// event versions and bundles, each in store order. Import of it into an empty ledger
+    /// and export again gives the same bytes.
+    pub fn export(
+        &self,
+        each: &mut dyn FnMut(&Value) -> std::io::Result<()>,
+    ) -> Result<u64, LedgerError> {
+        let sql = self.sql();
+        let io = |e: std::io::Error| LedgerError::Schema {
+            path: self.path.clone(),
+            what: format!("export: {e}"),
+        };
+        let parse = |t: &str, what: &str| {
+            canon::parse(t.as_bytes()).map_err(|e| self.corrupt(format!("stored {what}: {e}")))
+        };
+        each(&canon::object([
+            ("kind", EXPORT_FORMAT.into()),
+            ("schema_version", super::SCHEMA_VERSION.into()),
+        ]))
+        .map_err(io)?;
+        let mut n = 0u64;
+        let has_store: bool = self
+            .conn
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE name = 'event_versions')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(&sql)?;
+        let mut st = self.conn.prepare(
+            "SELECT pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces FROM records ORDER BY rowid",
+        ).map_err(&sql)?;
+        let mut rows = st.query([]).map_err(&sql)?;
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let g = |i| r.get::<_, String>(i).map_err(&sql);
+            let v = canon::object([
+                ("kind", "record".into()),
+                ("pith_number", g(0)?.into()),
+                ("canonical_sha256", g(1)?.into()),
+                ("canonical_record", parse(&g(2)?, "record")?),
+                ("source_kind", g(3)?.into()),
+                ("source_id", g(4)?.into()),
+                ("source_version", r.get::<_, i64>(5).map_err(&sql)?.into()),
+                ("first_computed_at", g(6)?.into()),
+                ("last_reissued_at", g(7)?.into()),
+                (
+                    "replaces",
+                    r.get::<_, Option<String>>(8)
+                        .map_err(&sql)?
+                        .map_or(Value::Null, Value::from),
+                ),
+            ]);
+            each(&v).map_err(io)?;
+            n += 1;
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT pith_number, issued_at, event_id, receipt FROM receipts ORDER BY id")
+            .map_err(&sql)?;
+        let mut rows = st.query([]).map_err(&sql)?;
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let g = |i| r.get::<_, String>(i).map_err(&sql);
+            let v = canon::object([
+                ("kind", "receipt".into()),
+                ("pith_number", g(0)?.into()),
+                ("issued_at", g(1)?.into()),
+                ("event_id", g(2)?.into()),
+                ("receipt", parse(&g(3)?, "receipt")?),
+            ]);
+            each(&v).map_err(io)?;
+            n += 1;
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT signed_at, key_id, public_key_fingerprint, signed_message, digest, subject FROM signatures ORDER BY id")
+            .map_err(&sql)?;
+        let mut rows = st.query([]).map_err(&sql)?;
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let g = |i| r.get::<_, String>(i).map_err(&sql);
+            let v = canon::object([
+                ("kind", "signature".into()),
+                ("signed_at", g(0)?.into()),
+                ("key_id", g(1)?.into()),
+                ("public_key_fingerprint", g(2)?.into()),
+                ("signed_message", g(3)?.into()),
+                ("digest", g(4)?.into()),
+                ("subject", g(5)?.into()),
+            ]);
+            each(&v).map_err(io)?;
+            n += 1;
+        }
+        if !has_store {
+            return Ok(n);
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, event FROM event_versions ORDER BY seq")
+            .map_err(&sql)?;
+        let mut rows = st.query([]).map_err(&sql)?;
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let v = canon::object([
+                ("kind", "event".into()),
+                ("seq", r.get::<_, i64>(0).map_err(&sql)?.into()),
+                (
+                    "event",
+                    parse(&r.get::<_, String>(1).map_err(&sql)?, "event")?,
+                ),
+            ]);
+            each(&v).map_err(io)?;
+            n += 1;
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, events_seq, bundle FROM bundles ORDER BY seq")
+            .map_err(&sql)?;
+        let mut rows = st.query([]).map_err(&sql)?;
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let v = canon::object([
+                ("kind", "bundle".into()),
+                ("seq", r.get::<_, i64>(0).map_err(&sql)?.into()),
+                ("events_seq", r.get::<_, i64>(1).map_err(&sql)?.into()),
+                (
+                    "bundle",
+                    parse(&r.get::<_, String>(2).map_err(&sql)?, "bundle")?,
+                ),
+            ]);
+            each(&v).map_err(io)?;
+            n += 1;
+        }
+        Ok(n)
+    }
+
+    /// Load an export into this ledger, which must be empty (a mirror's setup), in one
+    /// transaction: every record's digest is recomputed, every receipt, event and bundle
+    /// verified with `keyring`; the first line that fails aborts the import, naming it.
+    pub fn import(
+        &mut self,
+        lines: &mut dyn Iterator<Item = Result<Value, String>>,
+        keyring: &crate::verify::keyring::Keyring,
+    ) -> Result<u64, ImportError> {
+        let (records, receipts, sigs) = self.counts()?;
+        let (events, _, bundles) = self.store_counts()?;
+        if records + receipts + sigs + events + bundles > 0 {
+            return Err(ImportError::NotEmpty(self.path.clone()));
+        }
+        let path = self.path.clone();
+        let sql = |source| LedgerError::Sql {
+            path: path.clone(),
+            source,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let mut records_by_number: std::collections::HashMap<String, crate::model::Record> =
+            std::collections::HashMap::new();
+        let mut n = 0u64;
+        for (i, line) in lines.enumerate() {
+            let no = i + 1;
+            let bad = |what: String| ImportError::Line { line: no, what };
+            let v = line.map_err(bad)?;
+            let kind = v.get("kind").and_then(Value::as_str).unwrap_or_default();
+            let s = |k: &str| -> Result<String, ImportError> {
+                v.get(k)
+                    .and_then(Value::as_str)
+                    .map(str::to_owned)
+                    .ok_or_else(|| bad(format!("$.{k}: expected a string")))
+            };
+            let int = |k: &str| -> Result<i64, ImportError> {
+                v.get(k)
+                    .and_then(Value::as_int)
+                    .and_then(|x| i64::try_from(x).ok())
+                    .ok_or_else(|| bad(format!("$.{k}: expected an integer")))
+            };
+            if no == 1 {
+                if kind != EXPORT_FORMAT || int("schema_version")? != super::SCHEMA_VERSION {
+                    return Err(bad(format!(
+                        "expected the header {{\"kind\":\"{EXPORT_FORMAT}\",\"schema_version\":{}}}",
+                        super::SCHEMA_VERSION
+                    )));
+                }
+                continue;
+            }
+            match kind {
+                "record" => {
+                    let rec = v
+                        .get("canonical_record")
+                        .cloned()
+                        .ok_or_else(|| bad("$.canonical_record: missing".into()))?;
+                    let r = crate::verify::record(rec)
+                        .map_err(|f| bad(format!("$.canonical_record: {f}")))?;
+                    let number = s("pith_number")?;
+                    if r.number().to_string() != number
+                        || r.sha256().hex() != s("canonical_sha256")?
+                    {
+                        return Err(bad(
+                            "pith_number or canonical_sha256 is not the record's".into()
+                        ));
+                    }
+                    let replaces = v.get("replaces").and_then(Value::as_str);
+                    tx.execute(
+                        "INSERT INTO records (code, pith_number, canonical_sha256, canonical_record, source_kind, source_id, source_version, first_computed_at, last_reissued_at, replaces) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+                        params![
+                            r.number().code,
+                            number,
+                            r.sha256().hex(),
+                            String::from_utf8_lossy(&canon::to_canonical(r.value())),
+                            s("source_kind")?,
+                            s("source_id")?,
+                            int("source_version")?,
+                            s("first_computed_at")?,
+                            s("last_reissued_at")?,
+                            replaces
+                        ],
+                    )
+                    .map_err(|e| bad(e.to_string()))?;
+                    records_by_number.insert(number, r);
+                }
+                "receipt" => {
+                    let number = s("pith_number")?;
+                    let rec = records_by_number.get(&number).ok_or_else(|| {
+                        bad(format!(
+                            "a receipt of {number}, whose record is not before it"
+                        ))
+                    })?;
+                    let receipt = v.get("receipt").cloned().unwrap_or(Value::Null);
+                    let ok = crate::verify::verify_receipt(receipt, rec, keyring).map_err(|r| {
+                        bad(format!(
+                            "$.receipt does not verify: {}",
+                            r.failures
+                                .first()
+                                .map(ToString::to_string)
+                                .unwrap_or_default()
+                        ))
+                    })?;
+                    tx.execute(
+                        "INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)",
+                        params![number, s("issued_at")?, String::from_utf8_lossy(&canon::to_canonical(ok.value())), s("event_id")?],
+                    )
+                    .map_err(|e| bad(e.to_string()))?;
+                }
+                "signature" => {
+                    tx.execute(
+                        "INSERT INTO signatures (signed_at, key_id, public_key_fingerprint, signed_message, digest, subject) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![s("signed_at")?, s("key_id")?, s("public_key_fingerprint")?, s("signed_message")?, s("digest")?, s("subject")?],
+                    )
+                    .map_err(|e| bad(e.to_string()))?;
+                }
+                "event" => {
+                    let ev = v.get("event").cloned().unwrap_or(Value::Null);
+                    let ok = crate::verify::verify_event(ev, keyring).map_err(|r| {
+                        bad(format!(
+                            "$.event does not verify: {}",
+                            r.failures
+                                .first()
+                                .map(ToString::to_string)
+                                .unwrap_or_default()
+                        ))
+                    })?;
+                    let seq = int("seq")?;
+                    let e = StoredEvent::of(ok.value());
+                    put_event(&tx, &e).map_err(|e| bad(e.to_string()))?;
+                    let got: i64 = tx
+                        .query_row("SELECT max(seq) FROM event_versions", [], |r| r.get(0))
+                        .map_err(|e| bad(e.to_string()))?;
+                    if got != seq {
+                        return Err(bad(format!(
+                            "$.seq: expected {got} (versions in store order, each once), found {seq}"
+                        )));
+                    }
+                }
+                "bundle" => {
+                    let b = v.get("bundle").cloned().unwrap_or(Value::Null);
+                    let ok = crate::verify::verify_bundle(b, keyring).map_err(|r| {
+                        bad(format!(
+                            "$.bundle does not verify: {}",
+                            r.failures
+                                .first()
+                                .map(ToString::to_string)
+                                .unwrap_or_default()
+                        ))
+                    })?;
+                    let seq = int("seq")?;
+                    tx.execute(
+                        "INSERT INTO bundles (seq, bundle_sha256, pith_number, built_at, events_seq, bundle) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        params![
+                            seq,
+                            crate::sign::bundle::bundle_sha256(ok.value()).hex(),
+                            ok.number().to_string(),
+                            ok.built_at().fmt_seconds(),
+                            int("events_seq")?,
+                            String::from_utf8_lossy(&canon::to_canonical(ok.value()))
+                        ],
+                    )
+                    .map_err(|e| bad(e.to_string()))?;
+                }
+                other => {
+                    return Err(bad(format!(
+                        "$.kind: expected record, receipt, signature, event or bundle, found {other:?}"
+                    )));
+                }
+            }
+            n += 1;
+        }
+        if n == 0 && records_by_number.is_empty() {
+            // the header alone (or nothing): an empty export is fine, a missing header not
+        }
+        tx.commit().map_err(sql)?;
+        Ok(n)
+    }
+}
+
+/// Why an import was refused (nothing is written).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImportError {
+    /// The ledger already holds something.
+    #[error("registry ledger {}: not empty; import loads into an empty ledger only", .0.display())]
+    NotEmpty(std::path::PathBuf),
+    /// A line of the export is not what it should be.
+    #[error("line {line}: {what}")]
+    Line {
+        /// 1-based.
+        line: usize,
+        /// What is wrong.
+        what: String,
+    },
+    /// The ledger failed.
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+}
