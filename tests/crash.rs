@@ -270,6 +270,15 @@ fn trials(n: usize, seed: u64) {
                 );
                 assert_eq!(q("SELECT COUNT(DISTINCT pith_number) FROM receipts"), n);
                 assert_eq!(q("SELECT COUNT(*) FROM signatures"), 2 * n);
+                // the event store: each record's event, in the same transaction
+                assert_eq!(q("SELECT COUNT(*) FROM events"), n);
+                assert_eq!(q("SELECT COUNT(*) FROM event_versions"), n);
+                assert_eq!(
+                    q(
+                        "SELECT COUNT(*) FROM receipts r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)"
+                    ),
+                    0
+                );
             }
         }
         // publish: never half-written

@@ -14,19 +14,19 @@ use pith::verify::keyring::Keyring;
 
 use crate::util::{bundle, pith};
 
-fn t(s: &str) -> Timestamp {
+pub(crate) fn t(s: &str) -> Timestamp {
     Timestamp::parse(s).unwrap()
 }
 
 /// A signing key from a fixed seed, and a keyring directory holding its document.
-struct Fixture {
-    tmp: tempfile::TempDir,
-    key: Authorized,
-    raw: SigningKey,
+pub(crate) struct Fixture {
+    pub(crate) tmp: tempfile::TempDir,
+    pub(crate) key: Authorized,
+    pub(crate) raw: SigningKey,
 }
 
 impl Fixture {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let key = SigningKey::from_seed("pith-test-2026-01", t("2026-01-01T00:00:00Z"), &[7u8; 32]);
         let dir = tmp.path().join("keys");
@@ -44,10 +44,10 @@ impl Fixture {
             raw,
         }
     }
-    fn keys(&self) -> PathBuf {
+    pub(crate) fn keys(&self) -> PathBuf {
         self.tmp.path().join("keys")
     }
-    fn ring(&self) -> Keyring {
+    pub(crate) fn ring(&self) -> Keyring {
         Keyring::load(&self.keys()).unwrap()
     }
     fn file(&self, name: &str, v: &Value) -> PathBuf {
@@ -61,11 +61,11 @@ fn record() -> Value {
     bundle().get("canonical_record").unwrap().clone()
 }
 
-fn number() -> PithNumber {
+pub(crate) fn number() -> PithNumber {
     PithNumber::parse("pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX").unwrap()
 }
 
-fn record_created(k: &Authorized, at: &str) -> Value {
+pub(crate) fn record_created(k: &Authorized, at: &str) -> Value {
     let rec = record();
     let (sha, n) = pith::sign::issue::number_of(&rec).unwrap();
     let receipt = pith::sign::issue::receipt(k, &sha, &t(at), &t(at), &t(at)).unwrap();
@@ -81,7 +81,7 @@ fn record_created(k: &Authorized, at: &str) -> Value {
     pith::sign::issue::sign_event(&d, k, &t(at)).unwrap()
 }
 
-fn event(
+pub(crate) fn event(
     k: &Authorized,
     kind: &str,
     target: &str,

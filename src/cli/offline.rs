@@ -174,7 +174,14 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
         b.extend_from_slice(&canon::to_canonical(v.value()));
         b.push(b'\n');
     }
-    emit(a.out.as_ref(), a.force, &b)?;
+    // a retry that finds its own output in place leaves it (nothing new to write)
+    let same = a
+        .out
+        .as_ref()
+        .is_some_and(|o| std::fs::read(o).is_ok_and(|old| old == b));
+    if !same {
+        emit(a.out.as_ref(), a.force, &b)?;
+    }
     if already == artifacts.len() {
         errln!(
             "already applied: all {} signed artifact(s) are in {}",

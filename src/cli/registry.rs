@@ -15,6 +15,22 @@ pub enum Cmd {
     Export(ExportArgs),
     /// Load an export into an empty ledger (a mirror's setup), verifying everything.
     Import(ImportArgs),
+    /// Store signed events and bundles from files (each verified with --keyring), such as
+    /// the events an older ledger did not keep.
+    Add(AddArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AddArgs {
+    /// Files of events or bundles: one JSON document, an array, or JSON lines.
+    #[arg(required = true)]
+    inputs: Vec<PathBuf>,
+    /// The keyring every artifact must verify against.
+    #[arg(long)]
+    keyring: PathBuf,
+    /// The ledger; default $PITH_REGISTRY, else ./pith-registry.sqlite.
+    #[arg(long)]
+    registry: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -134,6 +150,7 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
             Ok(0)
         }
         Cmd::Import(a) => import(a),
+        Cmd::Add(a) => add(a),
     }
 }
 
@@ -181,6 +198,58 @@ fn import(a: ImportArgs) -> Result<u8, Failure> {
     })?;
     errln!(
         "imported {n} row(s) from {name} into {}",
+        super::shown(&path)
+    );
+    Ok(0)
+}
+
+fn add(a: AddArgs) -> Result<u8, Failure> {
+    use pith::registry::ledger::Put;
+    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
+    let path = a
+        .registry
+        .clone()
+        .unwrap_or_else(pith::registry::ledger::default_path);
+    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    let (mut new, mut already) = (0usize, 0usize);
+    for f in &a.inputs {
+        let bytes = pith::io::read_input(f)?;
+        let values = pith::verify::merge::read_events(&bytes).map_err(|e| {
+            Failure::Usage(format!(
+                "{}: not events or bundles JSON {e}",
+                super::shown(f)
+            ))
+        })?;
+        for (i, v) in values.into_iter().enumerate() {
+            let what = |r: &pith::verify::Report| {
+                Failure::Refused(format!(
+                    "{} (item {}): not stored: {}",
+                    super::shown(f),
+                    i + 1,
+                    r.failures
+                        .first()
+                        .map(ToString::to_string)
+                        .unwrap_or_default()
+                ))
+            };
+            let fresh = if v.get("bundle_type").is_some() {
+                let b = pith::verify::verify_bundle(v, &keyring).map_err(|r| what(&r))?;
+                ledger
+                    .store_bundle(&b, false)
+                    .map_err(|e| Failure::of(&e))?
+            } else {
+                let e = pith::verify::verify_event(v, &keyring).map_err(|r| what(&r))?;
+                ledger.store_event(&e).map_err(|e| Failure::of(&e))? != Put::Already
+            };
+            if fresh {
+                new += 1;
+            } else {
+                already += 1;
+            }
+        }
+    }
+    errln!(
+        "stored {new} artifact(s) in {} ({already} already there)",
         super::shown(&path)
     );
     Ok(0)

@@ -136,7 +136,8 @@ pub(super) fn put_event(conn: &Connection, e: &StoredEvent) -> rusqlite::Result<
 
 /// Store one bundle on `conn`; false when it was already stored. `from_store`: it was
 /// assembled from every event the store holds about its paper (so the paper has nothing
-/// pending); a bundle assembled from files may lack some, and leaves them pending.
+/// pending; the same bundle stored before from files learns so); a bundle assembled
+/// from files may lack some, and leaves them pending.
 pub(super) fn put_bundle(
     conn: &Connection,
     b: &StoredBundle,
@@ -152,7 +153,7 @@ pub(super) fn put_bundle(
     };
     let n = conn
         .prepare_cached(
-            "INSERT INTO bundles (bundle_sha256, pith_number, built_at, events_seq, bundle) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (bundle_sha256) DO NOTHING",
+            "INSERT INTO bundles (bundle_sha256, pith_number, built_at, events_seq, bundle) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (bundle_sha256) DO UPDATE SET events_seq = max(events_seq, excluded.events_seq) WHERE excluded.events_seq > events_seq",
         )?
         .execute(params![b.sha256, b.number, b.built_at, covered, b.text])?;
     Ok(n == 1)
