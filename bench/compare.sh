@@ -52,6 +52,10 @@ for r in $(seq 1 "$RUNS"); do
   t pith-verify-$r $PITH verify "$W/pith.jsonl" --keyring "$K" --quiet
 done
 rm -f "$W/ledger1.sqlite"*
+# the resolver tree from the store: every paper's bundle out of the last round's ledger
+rm -rf "$W/site"
+t pith-publish $PITH publish --registry "$W/ledger.sqlite" --keyring "$K" --out "$W/site"
+t pith-publish-again $PITH publish --registry "$W/ledger.sqlite" --keyring "$K" --out "$W/site"
 t pith-verify-ref $PITH verify "$W/ref.jsonl" --keyring "$K" --quiet || true
 grep -v -E "^\s" "$W/pith-verify-ref.time" | grep "verified" > "$W/pith-verify-ref.err" || true
 t ref-verify-pith python3 "$REF" verify-bulk "$W/pith.jsonl" --pubkey-b64 "$PUB" || true
@@ -94,5 +98,6 @@ PY
 # the floor: limits' primitives times the bytes the spec makes every bundle hash and parse
 python3 bench/floor.py "$W/limits.out" "$W/pith.jsonl" "$W/corpus-$N.jsonl" "$CORES" \
   "$(python3 -c "print($N / $(med ref-issue 1))")" "$(python3 -c "print($N / $(med ref-verify 1))")" || true
+echo "publish --registry: $(python3 -c "print(f'{$N / $(secs pith-publish):,.0f}')") bundles/s (verified and written), peak RSS $(rss pith-publish) MiB; a second run $(secs pith-publish-again) s ($(tail -1 "$W/pith-publish-again.out"))"
 echo "cross-check: pith on pithref's bundles: $(tail -1 "$W/pith-verify-ref.err" 2>/dev/null)"
 echo "cross-check: pithref on pith's bundles: $(tail -1 "$W/ref-verify-pith.out")"
