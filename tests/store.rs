@@ -504,6 +504,28 @@ fn a_ledger_of_schema_1_upgrades_in_place_and_keeps_every_row() {
             .stderr(predicates::str::contains(said));
     }
     assert_eq!(q(&db, "SELECT COUNT(*) FROM events"), 203);
+    pith()
+        .args(["registry", "check", "--registry", db.to_str().unwrap()])
+        .assert()
+        .success()
+        .stdout(predicates::str::contains(
+            "203 event(s) in 203 version(s), 0 bundle(s): whole",
+        ));
+    // a stored event edited behind pith's back is found
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute(
+            "UPDATE event_versions SET event = replace(event, '\"created_at\":\"20', '\"created_at\":\"19') WHERE seq = 7",
+            [],
+        )
+        .unwrap();
+    pith()
+        .args(["registry", "check", "--registry", db.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "problem: event version 7: its bytes are not event",
+        ));
 }
 
 #[test]

@@ -296,6 +296,11 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Resu
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     let signed_at = built;
+    let path = ledger_path(a);
+    let mut ledger = match &key {
+        Some(_) => Some(pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?),
+        None => None,
+    };
     let sum = pith::registry::bulk::bundle_lines(
         &mut input,
         &name,
@@ -306,6 +311,7 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Resu
         &built,
         &signed_at,
         threads,
+        ledger.as_mut(),
         sink.writer(),
         &mut |no, e| errln!("refused: {name}:{no}: {}", super::vis(&e)),
     )

@@ -18,6 +18,15 @@ pub enum Cmd {
     /// Store signed events and bundles from files (each verified with --keyring), such as
     /// the events an older ledger did not keep.
     Add(AddArgs),
+    /// Check the ledger whole (SQLite integrity, foreign keys, every stored event's bytes).
+    Check(CheckArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckArgs {
+    /// The ledger; default $PITH_REGISTRY, else ./pith-registry.sqlite.
+    #[arg(long)]
+    registry: Option<PathBuf>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -151,6 +160,30 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
         }
         Cmd::Import(a) => import(a),
         Cmd::Add(a) => add(a),
+        Cmd::Check(a) => {
+            let l = open(a.registry.as_ref())?;
+            let c = l.check().map_err(|e| Failure::of(&e))?;
+            let (records, receipts, sigs) = l.counts().map_err(|e| Failure::of(&e))?;
+            let (events, versions, bundles) = l.store_counts().map_err(|e| Failure::of(&e))?;
+            for p in &c.problems {
+                errln!("problem: {}", super::vis(p));
+            }
+            if c.receipts_without_event > 0 {
+                errln!(
+                    "note: {} receipt(s) have no stored event (a ledger older than the event store): pith registry add EVENTS --keyring DIR brings them in",
+                    c.receipts_without_event
+                );
+            }
+            outln!(
+                "{records} record(s), {receipts} receipt(s), {sigs} signature row(s), {events} event(s) in {versions} version(s), {bundles} bundle(s): {}",
+                if c.problems.is_empty() {
+                    "whole"
+                } else {
+                    "NOT whole"
+                }
+            );
+            Ok(u8::from(!c.problems.is_empty()))
+        }
     }
 }
 

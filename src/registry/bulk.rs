@@ -700,6 +700,7 @@ pub fn bundle_lines(
     built_at: &Timestamp,
     signed_at: &Timestamp,
     threads: usize,
+    mut ledger: Option<&mut Ledger>,
     out: &mut dyn Write,
     each: &mut dyn FnMut(u64, &str),
 ) -> Result<Summary, BulkError> {
@@ -717,34 +718,57 @@ pub fn bundle_lines(
             .iter()
             .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
             .collect();
-        let made = par_map(&lines, threads, |(_, l)| -> Result<Vec<u8>, String> {
-            if l.as_slice() == TOO_LONG {
-                return Err(format!(
-                    "line longer than {} MiB: refused unread",
-                    MAX_LINE >> 20
-                ));
-            }
-            let v = canon::parse(l).map_err(|e| format!("not valid JSON {e}"))?;
-            let events = v
-                .as_array()
-                .ok_or("expected a JSON array of one record's events")?;
-            let unsigned =
-                crate::sign::bundle::assemble(events, keyring, base_url, built_at, signer)
-                    .map_err(|e| e.to_string())?;
-            let mut line = match key {
-                Some(k) => {
-                    crate::sign::bundle::sign_to_bytes(&unsigned, k, signed_at)
-                        .map_err(|e| e.to_string())?
-                        .1
+        let made = par_map(
+            &lines,
+            threads,
+            |(_, l)| -> Result<(Vec<u8>, Option<crate::registry::ledger::StoredBundle>), String> {
+                if l.as_slice() == TOO_LONG {
+                    return Err(format!(
+                        "line longer than {} MiB: refused unread",
+                        MAX_LINE >> 20
+                    ));
                 }
-                None => canon::to_canonical(&unsigned),
-            };
-            line.push(b'\n');
-            Ok(line)
-        });
+                let v = canon::parse(l).map_err(|e| format!("not valid JSON {e}"))?;
+                let events = v
+                    .as_array()
+                    .ok_or("expected a JSON array of one record's events")?;
+                let unsigned =
+                    crate::sign::bundle::assemble(events, keyring, base_url, built_at, signer)
+                        .map_err(|e| e.to_string())?;
+                let (mut line, stored) = match key {
+                    Some(k) => {
+                        let (sha, line) =
+                            crate::sign::bundle::sign_to_bytes(&unsigned, k, signed_at)
+                                .map_err(|e| e.to_string())?;
+                        let stored = crate::registry::ledger::StoredBundle {
+                            sha256: sha.hex(),
+                            number: unsigned
+                                .get("pith_number")
+                                .and_then(Value::as_str)
+                                .unwrap_or_default()
+                                .to_owned(),
+                            built_at: built_at.fmt_seconds(),
+                            text: String::from_utf8_lossy(&line).into_owned(),
+                        };
+                        (line, Some(stored))
+                    }
+                    None => (canon::to_canonical(&unsigned), None),
+                };
+                line.push(b'\n');
+                Ok((line, stored))
+            },
+        );
+        // the chunk's signed bundles are stored before any of them is written
+        if let Some(l) = ledger.as_deref_mut() {
+            let signed: Vec<&crate::registry::ledger::StoredBundle> = made
+                .iter()
+                .filter_map(|m| m.as_ref().ok().and_then(|(_, b)| b.as_ref()))
+                .collect();
+            l.store_bundles(&signed)?;
+        }
         for ((no, _), m) in lines.iter().zip(made) {
             match m {
-                Ok(line) => {
+                Ok((line, _)) => {
                     out.write_all(&line).map_err(|source| BulkError::Io {
                         what: "cannot write the output".into(),
                         source,

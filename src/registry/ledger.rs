@@ -22,7 +22,7 @@ use crate::verify::Verified;
 
 mod store;
 pub use store::{
-    AppliedOutcome, EXPORT_FORMAT, ImportError, Put, Select, StoredBundle, StoredEvent,
+    AppliedOutcome, Check, EXPORT_FORMAT, ImportError, Put, Select, StoredBundle, StoredEvent,
 };
 
 /// The ledger's schema version (table `meta`).

@@ -170,6 +170,15 @@ pub enum Select {
     Pending,
 }
 
+/// What [`Ledger::check`] found.
+#[derive(Clone, Debug)]
+pub struct Check {
+    /// What is wrong; empty when the ledger is whole.
+    pub problems: Vec<String>,
+    /// Receipts whose event the store does not hold.
+    pub receipts_without_event: i64,
+}
+
 /// What [`Ledger::record_applied`] did with one artifact.
 #[derive(Clone, Debug)]
 pub enum AppliedOutcome {
@@ -225,6 +234,19 @@ impl Ledger {
             text: String::from_utf8_lossy(&canon::to_canonical(b.value())).into_owned(),
         };
         self.immediate(|c| put_bundle(c, &sb, from_store))
+    }
+
+    /// Store bundles built from files (bulk `bundle`), in one transaction.
+    pub fn store_bundles(&mut self, bundles: &[&StoredBundle]) -> Result<(), LedgerError> {
+        if bundles.is_empty() {
+            return Ok(());
+        }
+        self.immediate(|c| {
+            for b in bundles {
+                put_bundle(c, b, false)?;
+            }
+            Ok(())
+        })
     }
 
     fn immediate<T>(
@@ -360,6 +382,76 @@ impl Ledger {
             )
         })?;
         Ok(())
+    }
+
+    /// Check the ledger whole: SQLite's `integrity_check` and `foreign_key_check`, every
+    /// event with a version, every version's bytes its event's; and how many receipts have
+    /// no stored event (a ledger older than the store, until `registry add`).
+    pub fn check(&self) -> Result<Check, LedgerError> {
+        let sql = self.sql();
+        let mut problems = Vec::new();
+        let integrity: String = self
+            .conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(&sql)?;
+        if integrity != "ok" {
+            problems.push(format!("integrity_check: {integrity}"));
+        }
+        let fk: i64 = self
+            .conn
+            .query_row("SELECT COUNT(*) FROM pragma_foreign_key_check", [], |r| {
+                r.get(0)
+            })
+            .map_err(&sql)?;
+        if fk > 0 {
+            problems.push(format!("{fk} row(s) fail foreign_key_check"));
+        }
+        let q = |s: &str| -> Result<i64, LedgerError> {
+            self.conn.query_row(s, [], |r| r.get(0)).map_err(&sql)
+        };
+        let bare = q(
+            "SELECT COUNT(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM event_versions v WHERE v.event_id = e.event_id)",
+        )?;
+        if bare > 0 {
+            problems.push(format!("{bare} event(s) without a signed version"));
+        }
+        let mut st = self
+            .conn
+            .prepare("SELECT v.seq, v.event_id, v.event FROM event_versions v ORDER BY v.seq")
+            .map_err(&sql)?;
+        let mut rows = st.query([]).map_err(&sql)?;
+        let mut bad = 0usize;
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let (seq, id, text): (i64, String, String) = (
+                r.get(0).map_err(&sql)?,
+                r.get(1).map_err(&sql)?,
+                r.get(2).map_err(&sql)?,
+            );
+            let ok = canon::parse(text.as_bytes()).is_ok_and(|v| {
+                v.get("event_id").and_then(Value::as_str) == Some(id.as_str())
+                    && format!(
+                        "sha256:{}",
+                        crate::format::digest::canon_sha256_without(
+                            &v,
+                            &crate::format::rules::EVENT_UNHASHED
+                        )
+                        .hex()
+                    ) == id
+            });
+            if !ok {
+                bad += 1;
+                if bad <= 5 {
+                    problems.push(format!("event version {seq}: its bytes are not event {id}"));
+                }
+            }
+        }
+        let receipts_without_event = q(
+            "SELECT COUNT(*) FROM receipts r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)",
+        )?;
+        Ok(Check {
+            problems,
+            receipts_without_event,
+        })
     }
 
     /// Row counts of the store: (events, event versions, bundles).
@@ -535,8 +627,6 @@ impl Ledger {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let mut records_by_number: std::collections::HashMap<String, crate::model::Record> =
-            std::collections::HashMap::new();
         let mut n = 0u64;
         for (i, line) in lines.enumerate() {
             let no = i + 1;
@@ -597,15 +687,27 @@ impl Ledger {
                         ],
                     )
                     .map_err(|e| bad(e.to_string()))?;
-                    records_by_number.insert(number, r);
                 }
                 "receipt" => {
                     let number = s("pith_number")?;
-                    let rec = records_by_number.get(&number).ok_or_else(|| {
+                    // read back from the import so far, so memory stays flat however large
+                    let text: Option<String> = tx
+                        .query_row(
+                            "SELECT canonical_record FROM records WHERE pith_number = ?1",
+                            params![number],
+                            |r| r.get(0),
+                        )
+                        .optional()
+                        .map_err(|e| bad(e.to_string()))?;
+                    let text = text.ok_or_else(|| {
                         bad(format!(
                             "a receipt of {number}, whose record is not before it"
                         ))
                     })?;
+                    let rec = canon::parse(text.as_bytes())
+                        .map_err(|e| bad(e.to_string()))
+                        .and_then(|v| crate::verify::record(v).map_err(|f| bad(f.to_string())))?;
+                    let rec = &rec;
                     let receipt = v.get("receipt").cloned().unwrap_or(Value::Null);
                     let ok = crate::verify::verify_receipt(receipt, rec, keyring).map_err(|r| {
                         bad(format!(
@@ -684,9 +786,6 @@ impl Ledger {
                 }
             }
             n += 1;
-        }
-        if n == 0 && records_by_number.is_empty() {
-            // the header alone (or nothing): an empty export is fine, a missing header not
         }
         tx.commit().map_err(sql)?;
         Ok(n)
