@@ -313,3 +313,116 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
         assert_eq!(out.status.code(), Some(0), "{args:?}: {err}");
     }
 }
+
+#[test]
+fn the_bash_completion_loads_in_bash_and_completes_subcommands() {
+    let script = pith()
+        .args(["completions", "bash"])
+        .assert()
+        .success()
+        .get_output()
+        .stdout
+        .clone();
+    let tmp = tempfile::tempdir().unwrap();
+    let f = tmp.path().join("pith.bash");
+    std::fs::write(&f, script).unwrap();
+    let complete = |words: &str, cword: usize| {
+        let out = std::process::Command::new("bash")
+            .arg("-c")
+            .arg(format!(
+                "source {}; COMP_WORDS=({words}); COMP_CWORD={cword}; COMP_LINE='{words}'; COMP_POINT=${{#COMP_LINE}}; _pith pith; printf '%s\\n' \"${{COMPREPLY[@]}}\"",
+                f.display()
+            ))
+            .output()
+            .expect("bash runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let top: Vec<String> = complete("pith re", 1).lines().map(str::to_owned).collect();
+    assert!(
+        top.contains(&"record".to_owned()) && top.contains(&"registry".to_owned()),
+        "{top:?}"
+    );
+    let key = complete("pith key r", 2);
+    assert!(
+        key.lines().any(|l| l == "rotate") && key.lines().any(|l| l == "revoke"),
+        "{key}"
+    );
+    // every shell clap_complete knows
+    for sh in ["zsh", "fish", "elvish", "powershell"] {
+        let out = pith().args(["completions", sh]).assert().success();
+        assert!(
+            String::from_utf8_lossy(&out.get_output().stdout).contains("pith"),
+            "{sh}"
+        );
+    }
+    pith()
+        .args(["completions", "tcsh"])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("invalid value 'tcsh'"));
+}
+
+#[test]
+fn man_writes_a_page_per_command_and_man_renders_every_one() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("man");
+    pith()
+        .args(["man", "-o", dir.to_str().unwrap()])
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("man page(s) to"));
+    let mut pages: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    pages.sort();
+    for want in [
+        "pith.1",
+        "pith-issue.1",
+        "pith-key-generate.1",
+        "pith-registry-import.1",
+        "pith-man.1",
+    ] {
+        assert!(pages.contains(&want.to_owned()), "{want} in {pages:?}");
+    }
+    for p in &pages {
+        let out = std::process::Command::new("man")
+            .arg("-l")
+            .arg(dir.join(p))
+            .env("MANWIDTH", "100")
+            .env("MAN_KEEP_FORMATTING", "0")
+            .output()
+            .expect("man is installed (.ci/run installs man-db)");
+        assert!(
+            out.status.success(),
+            "{p}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // without a terminal man still overstrikes bold (X BS X): drop the overstrikes
+        let raw = String::from_utf8_lossy(&out.stdout).into_owned();
+        let mut text = String::new();
+        for c in raw.chars() {
+            if c == '\u{8}' {
+                text.pop();
+            } else {
+                text.push(c);
+            }
+        }
+        let name = p.trim_end_matches(".1");
+        assert!(text.contains("NAME") && text.contains(name), "{p}: {text}");
+    }
+    // a second run refuses to overwrite without --force
+    pith()
+        .args(["man", "-o", dir.to_str().unwrap()])
+        .assert()
+        .code(1);
+    pith()
+        .args(["man", "-o", dir.to_str().unwrap(), "--force"])
+        .assert()
+        .success();
+}

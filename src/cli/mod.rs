@@ -21,6 +21,7 @@ macro_rules! errln {
 mod bulkio;
 mod bundle;
 mod canon;
+mod docs;
 mod event;
 mod graph;
 mod input;
@@ -55,7 +56,7 @@ enum Cmd {
     Record(record::RecordArgs),
     /// Issue Pith numbers: signed receipts in record_created events, kept in the ledger.
     Issue(issue::IssueArgs),
-    /// The registry ledger: show, export.
+    /// The registry ledger: show, export, import, add, check.
     #[command(subcommand)]
     Registry(registry::Cmd),
     /// Sign a graph_snapshot event for a paper (spec §9).
@@ -77,6 +78,10 @@ enum Cmd {
     /// Key custody: generate, import, list, rotate, revoke.
     #[command(subcommand)]
     Key(key::Cmd),
+    /// Print a shell completion script (bash, zsh, fish, elvish, powershell).
+    Completions(docs::CompletionsArgs),
+    /// Write the man pages: one per command.
+    Man(docs::ManArgs),
 }
 
 /// Run a parsed command line; the exit code on success paths (0, or 1 for a failed check).
@@ -96,6 +101,8 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Record(a) => record::record(a),
         Cmd::Issue(a) => issue::issue(a),
         Cmd::Registry(c) => registry::run(c),
+        Cmd::Completions(a) => docs::completions(a),
+        Cmd::Man(a) => docs::man(a),
     }
 }
 
