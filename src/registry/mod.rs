@@ -2,5 +2,6 @@
 
 pub mod bulk;
 pub mod ledger;
+pub(crate) mod pages;
 pub mod publish;
 pub mod rebuild;

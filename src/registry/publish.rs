@@ -2,6 +2,7 @@
 //!
 //! ```text
 //! pith/{CODE}/bundle.json  pith/{CODE}/state.json  .well-known/pith/{CODE}/bundle.json
+//! pith/{CODE}/index.html   index.html
 //! pith-signing-key.json    keys/{key_id}.json      pith-mirrors.json
 //! ```
 //! Output is a pure function of the inputs (no clock): a file is rewritten, atomically,
@@ -215,6 +216,12 @@ pub fn publish(
                 &mut done,
             )?;
         }
+        put(
+            out,
+            &format!("pith/{code}/index.html"),
+            crate::registry::pages::paper(b, base_url).as_bytes(),
+            &mut done,
+        )?;
         let t = *b.built_at();
         if newest.as_ref().is_none_or(|(n, _)| t.micros() > n.micros()) {
             newest = Some((t, b.signer().to_owned()));
@@ -240,6 +247,12 @@ pub fn publish(
         });
     if let Some(k) = active {
         put(out, "pith-signing-key.json", &bytes(&k.doc.raw), &mut done)?;
+        put(
+            out,
+            "index.html",
+            crate::registry::pages::site(base_url, &k.doc.raw).as_bytes(),
+            &mut done,
+        )?;
         // generated_at never goes back either
         let served = crate::io::read_input(&out.join("pith-mirrors.json"))
             .ok()
