@@ -41,8 +41,9 @@ fn title_of(b: &Bundle) -> Option<String> {
     let events = b.value().get("events")?.as_array()?;
     events
         .iter()
+        .rev()
         .filter(|e| e.get("event_type").and_then(Value::as_str) == Some("graph_snapshot"))
-        .filter_map(|e| {
+        .find_map(|e| {
             e.get("payload")?
                 .get("graph_snapshot")?
                 .get("paper")?
@@ -50,7 +51,6 @@ fn title_of(b: &Bundle) -> Option<String> {
                 .as_str()
                 .map(str::to_owned)
         })
-        .last()
 }
 
 /// `pith/{CODE}/index.html`: what the paper is, its number, its receipt, and how to check
