@@ -217,8 +217,29 @@ fn atom_2026_and_2016_and_api_errors() {
 
 #[test]
 fn oai_arxiv_and_arxivraw() {
-    // arXiv format: date-only `created` is midnight UTC; no version list: v1
-    let i = &ok("oai-arxiv-record.xml")[0];
+    // arXiv format: date-only `created` is midnight UTC; it states no version, so one is
+    // never guessed: refused without --version, taken as the operator's with it
+    let refused = read_with(
+        "oai-arxiv-record.xml",
+        &ReadOptions {
+            default_license: Some("http://example.org/operator-default".into()),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    let r = refused[0].as_ref().unwrap_err();
+    assert_eq!(r.field, "version");
+    assert!(r.message.contains("give --version N"), "{}", r.message);
+    let named = read_with(
+        "oai-arxiv-record.xml",
+        &ReadOptions {
+            default_license: Some("http://example.org/operator-default".into()),
+            version: Some(1),
+            ..ReadOptions::default()
+        },
+    )
+    .unwrap();
+    let i = named[0].as_ref().unwrap();
     check(
         i,
         "1601.03238",
@@ -547,13 +568,21 @@ fn every_reader_format_reads_from_stdin_as_from_a_file() {
         "snapshot-head200.jsonl",
     ] {
         let path = data(&format!("arxiv/{f}"));
+        // OAI-PMH arXiv states no version: the operator names it
+        let version: &[&str] = if f == "oai-arxiv-record.xml" {
+            &["--version", "1"]
+        } else {
+            &[]
+        };
         let from_file = crate::util::pith()
             .args(["record", path.to_str().unwrap(), "--default-license", lic])
+            .args(version)
             .assert()
             .get_output()
             .clone();
         let from_stdin = crate::util::pith()
             .args(["record", "-", "--default-license", lic])
+            .args(version)
             .write_stdin(std::fs::read(&path).unwrap())
             .assert()
             .get_output()

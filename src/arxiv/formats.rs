@@ -287,7 +287,19 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
     cross.dedup();
     let mut listed: Vec<u32> = raw.versions.iter().map(|v| v.0).collect();
     if listed.is_empty() {
-        listed.push(raw.named_version.unwrap_or(1));
+        // a source that states no version (OAI-PMH `arXiv`): never guessed; the operator
+        // names it with --version, and it is taken as theirs
+        match (raw.named_version, opts.version) {
+            (Some(v), _) | (None, Some(v)) => listed.push(v),
+            (None, None) => {
+                return vec![Err(rej(
+                    file,
+                    &who,
+                    "version",
+                    "this format does not state the paper's version: give --version N",
+                ))];
+            }
+        }
     }
     let chosen: Vec<u32> = match (opts.version, opts.all_versions) {
         (Some(v), _) => {

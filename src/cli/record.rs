@@ -28,6 +28,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     let out = sink.writer();
     let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
     let mut refused = false;
+    let (mut done, mut n_refused) = (0u64, 0u64);
     let opts = a.input.options();
     let threads = std::thread::available_parallelism().map_or(1, usize::from);
     for f in &a.input.inputs {
@@ -37,6 +38,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                 for it in items {
                     match it {
                         Ok(it) => {
+                            done += 1;
                             let line = record_line(&it, a.json);
                             out.write_all(line.as_bytes()).map_err(|source| {
                                 pith::registry::bulk::BulkError::Io {
@@ -49,6 +51,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                             errln!("refused: {}", super::with_hint(&r));
                             rejects.push(&r);
                             refused = true;
+                            n_refused += 1;
                         }
                     }
                 }
@@ -81,6 +84,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     }
     sink.finish()?;
     rejects.finish()?;
+    errln!("{done} record(s), {n_refused} refused");
     Ok(u8::from(refused))
 }
 
