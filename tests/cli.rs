@@ -271,8 +271,8 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.sqlite");
     let db = db.to_str().unwrap();
-    let cases: [&[&str]; 5] = [
-        &[
+    let cases: Vec<Vec<&str>> = vec![
+        vec![
             "issue",
             "tests/data/arxiv/main-job.abs",
             "--key",
@@ -283,23 +283,41 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
             db,
             "--json",
         ],
-        &[
+        vec![
             "record",
             "tests/data/arxiv/snapshot-head200.jsonl",
             "--default-license",
             "http://example.org/l",
         ],
-        &["record", "tests/data/arxiv/main-job.abs", "--json"],
-        &["canon", "tests/data/pith-bundle-2605.18404v1.json"],
-        &[
+        vec!["record", "tests/data/arxiv/main-job.abs", "--json"],
+        vec!["canon", "tests/data/pith-bundle-2605.18404v1.json"],
+        vec![
             "verify",
             "tests/data/pith-bundle-2605.18404v1.json",
             "--keyring",
             "keys.example",
             "--json",
         ],
+        // from the ledger the issue above filled
+        vec!["registry", "export", "--registry", db],
+        vec!["registry", "show", "2304.09157", "--registry", db],
+        vec![
+            "bundle",
+            "--all",
+            "--registry",
+            db,
+            "--keyring",
+            "keys.example",
+            "--key",
+            "keys.example/pith-example-2026-11.key.age",
+            "--passphrase-file",
+            "keys.example/example.passphrase",
+        ],
+        vec!["key", "list", "--keyring", "keys.example"],
+        vec!["completions", "bash"],
+        vec!["man"],
     ];
-    for args in cases {
+    for args in &cases {
         let mut child = std::process::Command::new(&bin)
             .args(args)
             .stdout(std::process::Stdio::piped())
