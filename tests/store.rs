@@ -713,9 +713,11 @@ fn publish_from_the_store_is_incremental() {
             PASS,
             "--registry",
             db.to_str().unwrap(),
+            "--quiet",
         ])
         .assert()
-        .success();
+        .success()
+        .stderr("");
     assert_eq!(lines(&rebuild(&db, &["--pending"])).len(), 1);
     let third = String::from_utf8(publish()).unwrap();
     assert!(third.contains("published 1 paper(s)"), "{third}");

@@ -168,7 +168,7 @@ pub fn bundle(a: BundleArgs) -> Result<u8, Failure> {
             .and_then(|mut l| l.store_bundle(&verified, false))
             .map_err(|e| Failure::of(&e))?;
         out_value(verified.value(), a.out.as_ref(), a.force)?;
-        errln!(
+        infoln!(
             "bundle of {} ({} event(s)) stored in {}",
             verified.number(),
             verified.event_ids().len(),
@@ -258,7 +258,7 @@ fn from_store(
     )
     .map_err(|e| Failure::of(&e))?;
     sink.finish()?;
-    errln!(
+    infoln!(
         "{} bundle(s) rebuilt from {} and stored, {} refused",
         sum.done,
         shown(&path),
@@ -317,6 +317,6 @@ fn bundle_bulk(a: &BundleArgs, keyring: &pith::verify::keyring::Keyring) -> Resu
     )
     .map_err(|e| Failure::of(&e))?;
     sink.finish()?;
-    errln!("{} bundled, {} refused", sum.done, sum.refused);
+    infoln!("{} bundled, {} refused", sum.done, sum.refused);
     Ok(u8::from(sum.refused > 0))
 }

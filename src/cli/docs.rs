@@ -55,7 +55,7 @@ pub fn man(a: ManArgs) -> Result<u8, Failure> {
         let path = dir.join(format!("{name}.1"));
         pith::io::write_output(Some(&path), &b, a.force)?;
     }
-    errln!(
+    infoln!(
         "wrote {} man page(s) to {}",
         pages.len(),
         super::shown(&dir)

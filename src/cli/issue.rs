@@ -59,9 +59,6 @@ pub struct IssueArgs {
     /// run reproducible.
     #[arg(long, value_name = "TIME")]
     at: Option<String>,
-    /// No progress or per-record lines on stderr (refusals are still reported).
-    #[arg(long)]
-    quiet: bool,
 }
 
 pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
@@ -99,7 +96,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         transaction_records: a.transaction_records.max(1),
     };
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
-    let mut progress = super::bulkio::Progress::new(a.quiet);
+    let mut progress = super::bulkio::Progress::new(super::quiet());
     let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
     let mut total = pith::registry::bulk::Summary::default();
     let json = a.json;
@@ -126,7 +123,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
                             })
                         );
                     }
-                    if !json && !streaming && !a.quiet {
+                    if !json && !streaming && !super::quiet() {
                         errln!(
                             "{} {}{}{}",
                             if done.new { "issued  " } else { "reissued" },

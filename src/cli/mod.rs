@@ -17,6 +17,11 @@ macro_rules! outp {
 macro_rules! errln {
     ($($t:tt)*) => { $crate::cli::err(format_args!("{}\n", format_args!($($t)*))) };
 }
+/// A success or progress line on stderr, which `--quiet` silences (warnings, refusals and
+/// errors use `errln!` and always show).
+macro_rules! infoln {
+    ($($t:tt)*) => { if !$crate::cli::quiet() { errln!($($t)*) } };
+}
 
 mod bulkio;
 mod bundle;
@@ -42,6 +47,16 @@ mod verify;
 pub struct Cli {
     #[command(subcommand)]
     cmd: Cmd,
+    /// No success lines or progress on stderr (warnings, refusals and errors still show).
+    #[arg(short, long, global = true)]
+    quiet: bool,
+}
+
+static QUIET: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether `--quiet` was given.
+pub fn quiet() -> bool {
+    QUIET.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[derive(Subcommand, Debug)]
@@ -86,6 +101,7 @@ enum Cmd {
 
 /// Run a parsed command line; the exit code on success paths (0, or 1 for a failed check).
 pub fn run(cli: Cli) -> Result<u8, Failure> {
+    QUIET.store(cli.quiet, std::sync::atomic::Ordering::Relaxed);
     match cli.cmd {
         Cmd::Canon(a) => canon::run(a),
         Cmd::Merge(a) => merge::run(a),

@@ -110,7 +110,7 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
     let mut b = canon::to_canonical(&response);
     b.push(b'\n');
     emit(a.out.as_ref(), false, &b)?;
-    errln!(
+    infoln!(
         "signed {} signature(s); audit log {}",
         made.len(),
         log.display()
@@ -160,7 +160,7 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
         use pith::registry::ledger::{AppliedOutcome, Put};
         match ledger.record_applied(art).map_err(|e| refused(chain(&e)))? {
             AppliedOutcome::Issued(done) if done.already => already += 1,
-            AppliedOutcome::Issued(done) => errln!(
+            AppliedOutcome::Issued(done) => infoln!(
                 "{} {}",
                 if done.new { "issued  " } else { "reissued" },
                 done.pith_number
@@ -183,13 +183,13 @@ pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
         emit(a.out.as_ref(), a.force, &b)?;
     }
     if already == artifacts.len() {
-        errln!(
+        infoln!(
             "already applied: all {} signed artifact(s) are in {}",
             artifacts.len(),
             shown(&path)
         );
     } else {
-        errln!(
+        infoln!(
             "applied {} signed artifact(s) to {}{}",
             artifacts.len() - already,
             shown(&path),

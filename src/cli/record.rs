@@ -84,7 +84,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     }
     sink.finish()?;
     rejects.finish()?;
-    errln!("{done} record(s), {n_refused} refused");
+    infoln!("{done} record(s), {n_refused} refused");
     Ok(u8::from(refused))
 }
 

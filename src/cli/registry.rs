@@ -155,7 +155,7 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
                 })
                 .map_err(|e| Failure::of(&e))?;
             sink.finish()?;
-            errln!("exported {n} row(s)");
+            infoln!("exported {n} row(s)");
             Ok(0)
         }
         Cmd::Import(a) => import(a),
@@ -229,7 +229,7 @@ fn import(a: ImportArgs) -> Result<u8, Failure> {
         )),
         other => Failure::Refused(other.to_string()),
     })?;
-    errln!(
+    infoln!(
         "imported {n} row(s) from {name} into {}",
         super::shown(&path)
     );
@@ -281,7 +281,7 @@ fn add(a: AddArgs) -> Result<u8, Failure> {
             }
         }
     }
-    errln!(
+    infoln!(
         "stored {new} artifact(s) in {} ({already} already there)",
         super::shown(&path)
     );

@@ -133,7 +133,7 @@ pub fn store_and_out(
     let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
     let put = ledger.store_event(&verified).map_err(|e| Failure::of(&e))?;
     out_value(verified.value(), sign.out.as_ref(), sign.force)?;
-    errln!(
+    infoln!(
         "{} event {} about {} ({}) in {}",
         match put {
             pith::registry::ledger::Put::New => "stored",

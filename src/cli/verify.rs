@@ -23,9 +23,6 @@ pub struct Args {
     /// Worker threads for JSON-lines files of artifacts (default: every core).
     #[arg(long)]
     threads: Option<usize>,
-    /// Only failures and the summary for JSON-lines files.
-    #[arg(long)]
-    quiet: bool,
     /// Show every failed check, also those that follow from an untrusted signer.
     #[arg(long)]
     verbose: bool,
@@ -137,7 +134,7 @@ fn verify_stream(
         let line = match (&r, a.json) {
             (Ok(rep), true) => Some(json_line(&serde_json::json!({"file": name, "line": no, "ok": rep.ok(), "kind": rep.kind, "pith_number": rep.pith_number, "failures": rep.failures, "warnings": rep.warnings}))),
             (Err(e), true) => Some(json_line(&serde_json::json!({"file": name, "line": no, "ok": false, "error": e}))),
-            (Ok(rep), false) if rep.ok() => (!a.quiet).then(|| format!("{name}:{no}: verified {} {}\n", rep.kind.name(), rep.pith_number.as_deref().unwrap_or(""))),
+            (Ok(rep), false) if rep.ok() => (!super::quiet()).then(|| format!("{name}:{no}: verified {} {}\n", rep.kind.name(), rep.pith_number.as_deref().unwrap_or(""))),
             (Ok(rep), false) => Some(format!("{name}:{no}: FAILED {} {}: {}\n", rep.kind.name(), rep.pith_number.as_deref().unwrap_or(""), rep.failures.iter().map(ToString::to_string).collect::<Vec<_>>().join("; "))),
             (Err(e), false) => Some(format!("{name}:{no}: FAILED {e}\n")),
         };
