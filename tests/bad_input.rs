@@ -242,3 +242,22 @@ fn wrong_type_key_document_fields_name_the_path() {
         r.failures
     );
 }
+
+#[test]
+fn a_checked_in_keyring_entry_linked_to_dev_zero_is_refused_unread() {
+    // tests/data/hostile/keyring-dev-zero/zero.pub.json is a symbolic link to /dev/zero,
+    // kept in git: reading it would never end
+    let started = std::time::Instant::now();
+    pith()
+        .args([
+            "verify",
+            "tests/data/pith-bundle-2605.18404v1.json",
+            "--keyring",
+            "tests/data/hostile/keyring-dev-zero",
+        ])
+        .timeout(std::time::Duration::from_secs(60))
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("zero.pub.json"));
+    assert!(started.elapsed() < std::time::Duration::from_secs(60));
+}
