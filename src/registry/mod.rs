@@ -2,6 +2,7 @@
 
 pub mod bulk;
 pub mod ledger;
+pub mod merkle;
 pub(crate) mod pages;
 pub mod publish;
 pub mod rebuild;
