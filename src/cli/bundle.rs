@@ -53,7 +53,7 @@ pub struct BundleArgs {
     #[arg(long)]
     signer_key_id: Option<String>,
     /// Write here instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace an existing --out file.
     #[arg(long)]

@@ -16,7 +16,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Write to this file instead of stdout (refuses to overwrite without --force).
-    #[arg(long)]
+    #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace an existing --out file (atomically).
     #[arg(long)]

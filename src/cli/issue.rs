@@ -32,7 +32,7 @@ pub struct IssueArgs {
     #[arg(long, default_value = pith::format::rules::SIGNER_ID)]
     signer_id: String,
     /// Write the events here (JSON for one, JSON lines for many) instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace an existing --out file.
     #[arg(long)]

@@ -22,7 +22,7 @@ pub struct Args {
     #[arg(long)]
     json: bool,
     /// Write the state to this file instead of stdout.
-    #[arg(long)]
+    #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace an existing --out file (atomically).
     #[arg(long)]

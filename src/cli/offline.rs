@@ -25,7 +25,7 @@ pub struct SignArgs {
     #[arg(long)]
     yes: bool,
     /// Write the response here (never over an existing file); default stdout.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// The signer's hash-chained audit log (default: signer-audit.jsonl beside the key).
     #[arg(long, value_name = "FILE")]
@@ -132,7 +132,7 @@ pub struct ApplyArgs {
     #[arg(long)]
     registry: Option<PathBuf>,
     /// Write the signed artifacts here (JSON for one, JSON lines for many).
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace an existing --out file.
     #[arg(long)]

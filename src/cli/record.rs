@@ -15,7 +15,7 @@ pub struct RecordArgs {
     #[arg(long)]
     json: bool,
     /// Write the records' lines here (atomically, at the end) instead of stdout.
-    #[arg(long)]
+    #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace an existing --out file.
     #[arg(long)]

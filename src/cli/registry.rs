@@ -73,7 +73,7 @@ pub struct ExportArgs {
     #[arg(long)]
     registry: Option<PathBuf>,
     /// Write here instead of stdout.
-    #[arg(long)]
+    #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
     /// Replace an existing --out file.
     #[arg(long)]

@@ -95,7 +95,7 @@ pub struct SignArgs {
     #[arg(long, default_value = pith::format::rules::SIGNER_ID)]
     pub signer_id: String,
     /// Write here instead of stdout.
-    #[arg(long, value_name = "FILE")]
+    #[arg(short = 'o', long, value_name = "FILE")]
     pub out: Option<PathBuf>,
     /// Replace an existing --out file.
     #[arg(long)]
