@@ -459,13 +459,13 @@ fn a_ledger_of_schema_1_upgrades_in_place_and_keeps_every_row() {
     assert_eq!(q(&db, "PRAGMA user_version"), 0);
     // the first write upgrades it: the same records, the store's tables added
     issue(&["tests/data/arxiv/snapshot-head200.jsonl"], &db).success();
-    assert_eq!(q(&db, "PRAGMA user_version"), 2);
+    assert_eq!(q(&db, "PRAGMA user_version"), 3);
     assert_eq!(
         q(
             &db,
             "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"
         ),
-        2
+        3
     );
     let ok: String = rusqlite::Connection::open(&db)
         .unwrap()

@@ -17,6 +17,7 @@ mod forgery;
 mod hostile;
 pub mod issue;
 mod keys;
+mod log;
 mod merkle;
 mod offline;
 mod policy;

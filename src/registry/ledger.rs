@@ -20,13 +20,15 @@ use crate::model::Event;
 use crate::sign::issue;
 use crate::verify::Verified;
 
+mod log;
 mod store;
+pub use log::{ENTRY_EVENT, Inclusion};
 pub use store::{
     AppliedOutcome, Check, EXPORT_FORMAT, ImportError, Put, Select, StoredBundle, StoredEvent,
 };
 
 /// The ledger's schema version (table `meta`).
-pub(crate) const SCHEMA_VERSION: i64 = 2;
+pub(crate) const SCHEMA_VERSION: i64 = 3;
 /// The environment variable naming the default ledger.
 pub(crate) const ENV_REGISTRY: &str = "PITH_REGISTRY";
 /// The ledger file used when neither `--registry` nor `PITH_REGISTRY` is given.
@@ -368,8 +370,8 @@ impl Ledger {
             )
             .optional()
             .map_err(sql)?;
-        // schema 1 reads too (records and receipts; it has no store yet)
-        if !matches!(v.as_deref(), Some("1" | "2")) {
+        // schemas 1 (records and receipts) and 2 (no log yet) read too
+        if !matches!(v.as_deref(), Some("1" | "2" | "3")) {
             return Err(LedgerError::Schema {
                 path: path.into(),
                 what: format!(
@@ -377,6 +379,12 @@ impl Ledger {
                     v.as_deref().unwrap_or("none")
                 ),
             });
+        }
+        if v.as_deref() == Some("3") {
+            log::check_shape(&conn).map_err(|what| LedgerError::Schema {
+                path: path.into(),
+                what,
+            })?;
         }
         Ok(Ledger {
             conn,
@@ -439,10 +447,11 @@ impl Ledger {
         let user: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql)?;
-        // schema 1 (receipts only) upgrades in place: the store's tables are added; a
+        // schema 1 (receipts only) and 2 (the store without its log) upgrade in place:
+        // the store's tables and the log are added, the log backfilled in store order; a
         // newer schema than this pith knows is refused, never written
         match (v.as_deref(), user) {
-            (None, 0) | (Some("1"), 0) => {}
+            (None, 0) | (Some("1"), 0) | (Some("2"), 2) => {}
             (Some(s), u) if s == SCHEMA_VERSION.to_string() && u == SCHEMA_VERSION => {}
             (s, u) => {
                 return Err(LedgerError::Schema {
@@ -455,6 +464,15 @@ impl Ledger {
             }
         }
         tx.execute_batch(store::SCHEMA_V2).map_err(sql)?;
+        tx.execute_batch(log::SCHEMA_LOG).map_err(sql)?;
+        // only an upgrade fills the log in: a schema 3 ledger missing a leaf is refused
+        if user < SCHEMA_VERSION {
+            log::backfill(&tx).map_err(sql)?;
+        }
+        log::check_shape(&tx).map_err(|what| LedgerError::Schema {
+            path: path.clone(),
+            what,
+        })?;
         tx.execute(
             "INSERT INTO meta (key, value) VALUES ('schema_version', ?1) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
             params![SCHEMA_VERSION.to_string()],

@@ -127,6 +127,10 @@ pub(super) fn put_event(conn: &Connection, e: &StoredEvent) -> rusqlite::Result<
             "INSERT INTO event_versions (event_id, public_key_fingerprint, signed_at, signature_b64, event) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (event_id, signature_b64) DO NOTHING",
         )?
         .execute(params![e.event_id, e.fingerprint, e.signed_at, e.signature_b64, e.text])?;
+    if version == 1 {
+        // the log's leaf, in the same transaction: nothing stored is left out of it
+        super::log::append(conn, conn.last_insert_rowid(), e)?;
+    }
     Ok(match (new, version) {
         (1, _) => Put::New,
         (_, 1) => Put::Resigned,
@@ -267,7 +271,7 @@ impl Ledger {
         Ok(out)
     }
 
-    fn corrupt(&self, what: String) -> LedgerError {
+    pub(super) fn corrupt(&self, what: String) -> LedgerError {
         LedgerError::Schema {
             path: self.path.clone(),
             what,
@@ -445,6 +449,7 @@ impl Ledger {
                 }
             }
         }
+        problems.extend(super::log::check_all(&self.conn, 5).map_err(&sql)?);
         let receipts_without_event = q(
             "SELECT COUNT(*) FROM receipts r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)",
         )?;
@@ -646,7 +651,10 @@ impl Ledger {
                     .ok_or_else(|| bad(format!("$.{k}: expected an integer")))
             };
             if no == 1 {
-                if kind != EXPORT_FORMAT || int("schema_version")? != super::SCHEMA_VERSION {
+                // schema 2 exports hold the same lines (the log is made from the events)
+                if kind != EXPORT_FORMAT
+                    || !matches!(int("schema_version")?, 2 | super::SCHEMA_VERSION)
+                {
                     return Err(bad(format!(
                         "expected the header {{\"kind\":\"{EXPORT_FORMAT}\",\"schema_version\":{}}}",
                         super::SCHEMA_VERSION
