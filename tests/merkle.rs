@@ -3,6 +3,7 @@
 //! spread beyond), and against Python's hashlib.
 
 use pith::Sha256Digest;
+use pith::registry::merkle;
 use pith::registry::merkle::{
     consistency_proof, inclusion_proof, leaf_hash, node_hash, root, verify_consistency,
     verify_inclusion,
@@ -138,5 +139,41 @@ for n in range(0, 70): print(mth(ls[:n]).hex())
     assert_eq!(py.len(), 70);
     for (n, want) in py.iter().enumerate() {
         assert_eq!(&root(&all[..n]).hex(), want, "size {n}");
+    }
+}
+
+#[test]
+fn proofs_from_perfect_subtree_hashes_equal_proofs_from_leaves() {
+    // the path a tile reader takes: only hashes of perfect subtrees, computed here by the
+    // definition (`mth`), never by the code under test
+    let all = leaves(300);
+    for n in 1..=300usize {
+        let d = &all[..n];
+        let mut perfect = |start: u64, h: u32| -> Result<Sha256Digest, ()> {
+            let (s, e) = (start as usize, start as usize + (1usize << h));
+            assert!(e <= n, "asked for leaves {s}..{e} beyond the tree of {n}");
+            assert_eq!(s % (1 << h), 0, "a subtree that is not aligned");
+            Ok(mth(&d[s..e]))
+        };
+        assert_eq!(merkle::root_by(n as u64, &mut perfect).unwrap(), mth(d));
+        // every leaf up to 64, then the edges and a spread
+        let spread: Vec<usize> = if n <= 64 {
+            (0..n).collect()
+        } else {
+            (0..n)
+                .filter(|m| m % 37 == 0 || *m + 2 >= n || m.is_power_of_two())
+                .collect()
+        };
+        for m in spread {
+            assert_eq!(
+                merkle::inclusion_proof_by(m as u64, n as u64, &mut perfect).unwrap(),
+                merkle::inclusion_proof(m, d),
+                "leaf {m} of {n}"
+            );
+        }
+        assert_eq!(
+            merkle::inclusion_proof_by(n as u64, n as u64, &mut perfect),
+            Ok(None)
+        );
     }
 }

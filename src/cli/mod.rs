@@ -32,6 +32,7 @@ mod graph;
 mod input;
 mod issue;
 mod key;
+mod log;
 mod merge;
 mod offline;
 mod publish;
@@ -74,6 +75,9 @@ enum Cmd {
     /// The registry ledger: show, export, import, add, check.
     #[command(subcommand)]
     Registry(registry::Cmd),
+    /// The registry's transparency log: head, proofs, signed checkpoints.
+    #[command(subcommand)]
+    Log(log::Cmd),
     /// Sign a graph_snapshot event for a paper (spec §9).
     Graph(graph::GraphArgs),
     /// Sign or re-sign events of the other kinds.
@@ -117,6 +121,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Record(a) => record::record(a),
         Cmd::Issue(a) => issue::issue(a),
         Cmd::Registry(c) => registry::run(c),
+        Cmd::Log(c) => log::run(c),
         Cmd::Completions(a) => docs::completions(a),
         Cmd::Man(a) => docs::man(a),
     }

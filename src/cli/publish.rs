@@ -37,7 +37,7 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
         PublishError::Ledger(l) => Failure::of(&l),
         other => Failure::Refused(super::chain(&other)),
     };
-    let (done, papers) = match &a.registry {
+    let (done, papers, log) = match &a.registry {
         Some(db) => {
             if !db.exists() {
                 return Err(Failure::Usage(format!(
@@ -80,14 +80,19 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
                 pith::registry::publish::publish(&bundles, &keyring, &a.base_url, &a.out)
                     .map_err(fail)?,
                 n,
+                None,
             )
         }
     };
     if a.json {
-        outln!(
-            "{}",
-            serde_json::to_string(&done).map_err(|e| Failure::Usage(e.to_string()))?
-        );
+        let mut v = serde_json::to_value(&done).map_err(|e| Failure::Usage(e.to_string()))?;
+        if let (Some(o), Some(l)) = (v.as_object_mut(), &log) {
+            o.insert(
+                "log".into(),
+                serde_json::to_value(l).map_err(|e| Failure::Usage(e.to_string()))?,
+            );
+        }
+        outln!("{v}");
     } else {
         for w in &done.written {
             outln!("wrote {}", a.out.join(w).display());
@@ -97,6 +102,18 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
             done.written.len(),
             done.unchanged
         );
+        match (&log, &a.registry) {
+            (Some(l), _) => outln!(
+                "served log {} at {} leaves (was {})",
+                super::vis(&l.origin),
+                l.tree_size,
+                l.served_before
+            ),
+            (None, Some(_)) => {
+                infoln!("the log is not served: no checkpoint signed yet (pith log checkpoint)")
+            }
+            (None, None) => {}
+        }
     }
     Ok(0)
 }

@@ -32,6 +32,111 @@ pub struct Args {
     /// For a transcript: the head hash (sha256:…) the custodians' paper log records.
     #[arg(long, value_name = "HASH")]
     expect_head: Option<String>,
+    /// Also require every event of each bundle to be in the transparency log whose
+    /// checkpoint this is (a signed note, signed by a keyring key valid now); default with
+    /// --tiles: the tree's log/checkpoint.
+    #[arg(long, value_name = "FILE", requires = "log_source")]
+    checkpoint: Option<PathBuf>,
+    /// The inclusion proofs (`pith log prove NUMBER` against the checkpoint's tree).
+    #[arg(long, value_name = "FILE", group = "log_source")]
+    proof: Option<PathBuf>,
+    /// A published tree (`pith publish --registry`): the proofs are computed from its
+    /// log/ tiles and the paper's leaf indices, and checked against the checkpoint.
+    #[arg(long, value_name = "DIR", group = "log_source")]
+    tiles: Option<PathBuf>,
+    /// The log's expected origin line.
+    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN)]
+    origin: String,
+}
+
+/// The log a bundle must be in: its verified checkpoint and the proofs against it.
+struct InLog {
+    checkpoint: pith::verify::Verified<pith::verify::checkpoint::SignedCheckpoint>,
+    proofs: Option<pith::verify::log::InclusionProofs>,
+}
+
+fn in_log(a: &Args, keyring: &pith::verify::keyring::Keyring) -> Result<Option<InLog>, Failure> {
+    let cp = match (&a.checkpoint, &a.tiles) {
+        (Some(cp), _) => cp.clone(),
+        (None, Some(t)) => t.join("log/checkpoint"),
+        (None, None) => return Ok(None),
+    };
+    let cp = &cp;
+    let bytes = pith::io::read_input(cp)?;
+    let checkpoint = pith::verify::checkpoint::verify_checkpoint(
+        &bytes,
+        keyring,
+        &a.origin,
+        &pith::format::time::Timestamp::now(),
+    )
+    .map_err(|e| Failure::Refused(format!("{}: {e}", shown(cp))))?;
+    let proofs = match &a.proof {
+        Some(pf) => Some(
+            pith::verify::log::InclusionProofs::from_value(&read_json(pf)?)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", shown(pf))))?,
+        ),
+        None => None,
+    };
+    Ok(Some(InLog { checkpoint, proofs }))
+}
+
+/// Verify one file as a bundle whose events are all in the log.
+fn verify_in_log(
+    f: &std::path::Path,
+    keyring: &pith::verify::keyring::Keyring,
+    log: &InLog,
+    a: &Args,
+) -> Result<u8, Failure> {
+    let name = shown(f);
+    let v = read_json(f)?;
+    let bundle = match pith::verify::verify_bundle(v, keyring) {
+        Ok(b) => b,
+        Err(report) => {
+            print(&name, &report, a);
+            return Ok(1);
+        }
+    };
+    let cp = &log.checkpoint.checkpoint;
+    let found = match (&log.proofs, &a.tiles) {
+        (Some(p), _) => pith::verify::log::bundle_in_log(&bundle, &log.checkpoint, p),
+        (None, Some(t)) => pith::verify::log::bundle_in_tiles(&bundle, &log.checkpoint, t),
+        (None, None) => Err(pith::verify::log::ProofError(
+            "give --proof FILE or --tiles DIR".into(),
+        )),
+    };
+    let (ok, what, leaves) = match found {
+        Ok(l) => (true, String::new(), l),
+        Err(e) => (false, e.to_string(), Vec::new()),
+    };
+    if a.json {
+        outp!(
+            "{}",
+            json_line(&serde_json::json!({
+                "file": name,
+                "ok": ok,
+                "kind": "bundle",
+                "pith_number": bundle.number().to_string(),
+                "log": {"origin": cp.origin(), "tree_size": cp.size(), "leaves": leaves.iter().map(|(id, i)| serde_json::json!({"event_id": id, "leaf_index": i})).collect::<Vec<_>>()},
+                "failures": if ok { Vec::new() } else { vec![what.clone()] },
+            }))
+        );
+    } else if ok {
+        outln!(
+            "{name}: verified bundle {}: its {} event(s) in log {} (tree of {} leaves, signed by {})",
+            bundle.number(),
+            leaves.len(),
+            super::vis(&cp.origin()),
+            cp.size(),
+            log.checkpoint.signers.join(", ")
+        );
+    } else {
+        outln!(
+            "{name}: FAILED bundle {}: {}",
+            bundle.number(),
+            super::vis(&what)
+        );
+    }
+    Ok(u8::from(!ok))
 }
 
 pub fn run(a: Args) -> Result<u8, Failure> {
@@ -42,6 +147,12 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         head: a.expect_head.clone(),
     };
     let mut worst = 0u8;
+    if let Some(log) = in_log(&a, &keyring)? {
+        for f in &a.files {
+            worst = worst.max(verify_in_log(f, &keyring, &log, &a)?);
+        }
+        return Ok(worst);
+    }
     for f in &a.files {
         let name = shown(f);
         let outcome = match verify_stream(f, &keyring, &a)? {

@@ -2,6 +2,7 @@
 
 pub mod canon;
 pub mod digest;
+pub mod note;
 pub mod rules;
 pub mod text;
 pub mod time;

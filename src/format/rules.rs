@@ -37,6 +37,25 @@ pub(crate) const DOMAIN_PREFIX: &str = "pith-domain-v1:";
 /// **decided**: the largest keyring file (key document, statement) read; the largest pith
 /// writes is a few KiB.
 pub(crate) const MAX_KEYRING_FILE: usize = 64 << 10;
+/// **decided**: `entry_type` of a transparency-log leaf logging one signed event version:
+/// the canonical object `{"entry_type", "event_id", "event_type", "signature_b64",
+/// "signer", "subject"}` (`signer` the signature's key fingerprint), at most a few hundred
+/// bytes, far under the tiles' 64 KiB entry limit.
+pub(crate) const LOG_ENTRY_EVENT: &str = "pith_log_event_v1";
+/// **decided**: `proof_type` of the inclusion-proof document `pith log prove` writes.
+pub(crate) const LOG_PROOF_TYPE: &str = "pith_log_inclusion_v1";
+/// **decided**: `proof_type` of the consistency-proof document `pith log prove --from`.
+pub(crate) const LOG_CONSISTENCY_TYPE: &str = "pith_log_consistency_v1";
+/// **decided**: the log's origin line when the operator names none.
+pub const LOG_ORIGIN: &str = "pith.science/log";
+/// **decided**: the longest log origin or note key name.
+pub(crate) const MAX_ORIGIN: usize = 255;
+/// **decided**: the largest signed note (checkpoint with cosignatures) read.
+pub(crate) const MAX_NOTE: usize = 64 << 10;
+/// **decided**: the most signature lines a note may carry.
+pub(crate) const MAX_NOTE_SIGNATURES: usize = 64;
+/// The tile height of the served log (C2SP tlog-tiles: 2^8 hashes or entries per tile).
+pub(crate) const TILE_HEIGHT: u32 = 8;
 /// `signer_id` of the registry (spec §7).
 pub const SIGNER_ID: &str = "pith.science";
 /// `signer_type` of the registry (spec §7).

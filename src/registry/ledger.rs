@@ -22,7 +22,7 @@ use crate::verify::Verified;
 
 mod log;
 mod store;
-pub use log::{ENTRY_EVENT, Inclusion};
+pub use log::Inclusion;
 pub use store::{
     AppliedOutcome, Check, EXPORT_FORMAT, ImportError, Put, Select, StoredBundle, StoredEvent,
 };
@@ -86,6 +86,14 @@ pub enum LedgerError {
         ledger: String,
         /// The receipt's.
         receipt: String,
+    },
+    /// The log refused: a checkpoint that would move it back, rename it, or is not its tree.
+    #[error("registry ledger {}: {what}", path.display())]
+    Log {
+        /// The database file.
+        path: PathBuf,
+        /// What was refused.
+        what: String,
     },
     /// The database is not a pith ledger, or a newer one.
     #[error("registry ledger {}: {what}", path.display())]

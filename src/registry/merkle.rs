@@ -82,6 +82,77 @@ fn path(m: usize, d: &[Sha256Digest], out: &mut Vec<Sha256Digest>) {
     }
 }
 
+/// The head of the tree of `size` leaves, from a source of perfect subtree hashes
+/// `perfect(start, height)` (the hash of leaves `start..start + 2^height`, such as a tile
+/// reader gives): equal to [`root`] over the same leaves.
+pub fn root_by<E>(
+    size: u64,
+    perfect: &mut dyn FnMut(u64, u32) -> Result<Sha256Digest, E>,
+) -> Result<Sha256Digest, E> {
+    if size == 0 {
+        return Ok(Sha256Digest(Sha256::digest([]).into()));
+    }
+    range_root(0, size, perfect)
+}
+
+/// The inclusion proof of leaf `index` in the tree of `size` leaves from perfect subtree
+/// hashes (see [`root_by`]): equal to [`inclusion_proof`]; None when `index >= size`.
+pub fn inclusion_proof_by<E>(
+    index: u64,
+    size: u64,
+    perfect: &mut dyn FnMut(u64, u32) -> Result<Sha256Digest, E>,
+) -> Result<Option<Vec<Sha256Digest>>, E> {
+    if index >= size {
+        return Ok(None);
+    }
+    let mut out = Vec::new();
+    path_by(index, 0, size, perfect, &mut out)?;
+    Ok(Some(out))
+}
+
+fn split64(n: u64) -> u64 {
+    1 << (u64::BITS - 1 - (n - 1).leading_zeros())
+}
+
+/// The head of leaves `lo..hi` of a tree, where `lo` is where the tree's own split puts a
+/// subtree (a multiple of the largest power of two not above `hi - lo`).
+fn range_root<E>(
+    lo: u64,
+    hi: u64,
+    perfect: &mut dyn FnMut(u64, u32) -> Result<Sha256Digest, E>,
+) -> Result<Sha256Digest, E> {
+    let n = hi - lo;
+    if n.is_power_of_two() {
+        return perfect(lo, n.trailing_zeros());
+    }
+    let k = split64(n);
+    let l = range_root(lo, lo + k, perfect)?;
+    let r = range_root(lo + k, hi, perfect)?;
+    Ok(node_hash(&l, &r))
+}
+
+fn path_by<E>(
+    m: u64,
+    lo: u64,
+    hi: u64,
+    perfect: &mut dyn FnMut(u64, u32) -> Result<Sha256Digest, E>,
+    out: &mut Vec<Sha256Digest>,
+) -> Result<(), E> {
+    let n = hi - lo;
+    if n <= 1 {
+        return Ok(());
+    }
+    let k = split64(n);
+    if m < lo + k {
+        path_by(m, lo, lo + k, perfect, out)?;
+        out.push(range_root(lo + k, hi, perfect)?);
+    } else {
+        path_by(m, lo + k, hi, perfect, out)?;
+        out.push(range_root(lo, lo + k, perfect)?);
+    }
+    Ok(())
+}
+
 /// Does `proof` show `leaf` at `index` in the tree of `size` leaves with head `root`?
 /// (RFC 9162 §2.1.3.2.)
 pub fn verify_inclusion(

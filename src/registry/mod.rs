@@ -6,3 +6,4 @@ pub mod merkle;
 pub(crate) mod pages;
 pub mod publish;
 pub mod rebuild;
+pub mod tiles;

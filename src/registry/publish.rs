@@ -85,6 +85,10 @@ pub enum PublishError {
         /// The first failure.
         why: String,
     },
+    /// The log cannot be served: its newest checkpoint does not verify, or the served log
+    /// is not a prefix of the ledger's (a rollback or a fork).
+    #[error("the log: {0}")]
+    Log(String),
     /// A directory of the tree is a symbolic link (writing through it would leave the tree).
     #[error("{}: is a symbolic link; publish writes only inside its own tree", path.display())]
     Link {
@@ -291,7 +295,7 @@ pub fn publish_from_store(
     keyring: &Keyring,
     base_url: &str,
     out: &Path,
-) -> Result<(Published, usize), PublishError> {
+) -> Result<(Published, usize, Option<LogServed>), PublishError> {
     let mut done = Published::default();
     let mut papers = 0;
     let mut after = ledger.published_seq()?;
@@ -323,5 +327,138 @@ pub fn publish_from_store(
         ledger.mark_published(top)?;
         after = top;
     }
-    Ok((done, papers))
+    let log = publish_log(ledger, keyring, out, &mut done)?;
+    Ok((done, papers, log))
+}
+
+/// What [`publish_log`] served.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct LogServed {
+    /// The log's origin.
+    pub origin: String,
+    /// The tree size of the served checkpoint.
+    pub tree_size: u64,
+    /// The tree size served before.
+    pub served_before: u64,
+}
+
+/// Serve the log beside the resolver tree (`log/`, C2SP tlog-tiles, `registry::tiles`):
+/// the tiles of the newest checkpoint kept in the ledger that the served tree lacks, the
+/// leaf indices of each paper with new leaves (`pith/<code>/log.json`), and last the
+/// checkpoint itself, so a reader never sees a checkpoint whose tiles are missing.
+///
+/// The served log never moves back: a served checkpoint larger than the new one, of
+/// another origin, or whose tree is not this ledger's at its size, is refused.
+pub fn publish_log(
+    ledger: &crate::registry::ledger::Ledger,
+    keyring: &Keyring,
+    out: &Path,
+    done: &mut Published,
+) -> Result<Option<LogServed>, PublishError> {
+    use crate::format::note::{Checkpoint, Note};
+    use crate::registry::tiles;
+    let Some((origin, size, note)) = ledger.log_last_checkpoint()? else {
+        return Ok(None);
+    };
+    crate::verify::checkpoint::verify_checkpoint(
+        note.as_bytes(),
+        keyring,
+        &origin,
+        &Timestamp::now(),
+    )
+    .map_err(|e| PublishError::Log(format!("the newest checkpoint kept does not verify: {e}")))?;
+    let all = ledger.log_leaf_hashes()?;
+    let leaves = all.get(..size as usize).ok_or_else(|| {
+        PublishError::Log(format!(
+            "the checkpoint of {size} leaves is beyond the ledger's log"
+        ))
+    })?;
+    let served_path = out.join("log/checkpoint");
+    let from = match std::fs::symlink_metadata(&served_path) {
+        Err(_) => 0,
+        Ok(_) => {
+            let bytes = crate::io::read_input(&served_path)?;
+            let served = Note::parse(&bytes)
+                .and_then(|n| Checkpoint::parse_body(&n.body))
+                .map_err(|e| {
+                    PublishError::Log(format!(
+                        "{}: the served checkpoint is unreadable: {e}",
+                        served_path.display()
+                    ))
+                })?;
+            if served.origin() != origin {
+                return Err(PublishError::Log(format!(
+                    "the tree serves log {:?}, the ledger's is {origin:?}",
+                    served.origin()
+                )));
+            }
+            if served.size() > size {
+                return Err(PublishError::Log(format!(
+                    "the tree serves a checkpoint of {} leaves; refusing to move it back to {size}",
+                    served.size()
+                )));
+            }
+            if crate::registry::merkle::root(&leaves[..served.size() as usize]) != *served.root() {
+                return Err(PublishError::Log(format!(
+                    "the served checkpoint of {} leaves is not this ledger's tree at that size (a fork)",
+                    served.size()
+                )));
+            }
+            served.size()
+        }
+    };
+    for (path, data) in tiles::hash_tiles(leaves, from) {
+        put(out, &format!("log/{path}"), &data, done)?;
+    }
+    let w = tiles::TILE_WIDTH;
+    for n in (from / w)..size.div_ceil(w) {
+        let lo = n * w;
+        let width = (size - lo).min(w);
+        if lo + width <= from {
+            continue;
+        }
+        let entries = ledger.log_entries(lo, lo + width)?;
+        let data = tiles::entry_bundle(entries.iter().map(|e| e.as_bytes()))
+            .ok_or_else(|| PublishError::Log(format!("an entry of tile {n} is over 64 KiB")))?;
+        put(
+            out,
+            &format!("log/{}", tiles::tile_path(None, n, width)),
+            &data,
+            done,
+        )?;
+    }
+    for (subject, leaves) in ledger.log_papers_touched(from, size)? {
+        let Some(number) = crate::format::digest::PithNumber::parse(&subject) else {
+            continue;
+        };
+        let doc = canon::object([
+            (
+                "log_leaves",
+                Value::Array(
+                    leaves
+                        .iter()
+                        .map(|(id, i)| {
+                            canon::object([
+                                ("event_id", id.as_str().into()),
+                                ("leaf_index", (*i).into()),
+                            ])
+                        })
+                        .collect(),
+                ),
+            ),
+            ("origin", origin.as_str().into()),
+        ]);
+        put(
+            out,
+            &format!("pith/{}/log.json", number.code),
+            &bytes(&doc),
+            done,
+        )?;
+    }
+    put(out, "log/checkpoint", note.as_bytes(), done)?;
+    Ok(Some(LogServed {
+        origin,
+        tree_size: size,
+        served_before: from,
+    }))
 }

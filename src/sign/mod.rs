@@ -2,6 +2,7 @@
 //! signing, key custody.
 
 pub mod bundle;
+pub mod checkpoint;
 pub mod custody;
 pub mod graph;
 pub mod issue;

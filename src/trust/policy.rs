@@ -128,4 +128,16 @@ impl Authorized {
         may_sign(&self.key, signed_at)?;
         signer::signature_object(&*self.signer, domain, digest, signed_at)
     }
+
+    /// An Ed25519 signature over a note's text (a log checkpoint), made at `now`: the key
+    /// must be valid then, as for every other signature.
+    pub(crate) fn sign_note(&self, text: &str, now: &Timestamp) -> Result<[u8; 64], SignError> {
+        may_sign(&self.key, now)?;
+        let Some(m) = signer::Message::note(text) else {
+            return Err(SignError::NotValid(
+                "the note's text could be read as another kind of signed message".into(),
+            ));
+        };
+        self.signer.sign(&m)
+    }
 }

@@ -73,6 +73,15 @@ impl Domain {
 pub struct Message(Vec<u8>);
 
 impl Message {
+    /// The text of a signed note (a log checkpoint, a cosignature), signed as it is
+    /// (C2SP signed-note); None when the text could be another kind's message: 32 bytes
+    /// long (a registry digest) or framed as pith's own kinds. `format::note::check_name`
+    /// keeps every origin and name clear of both.
+    pub(crate) fn note(text: &str) -> Option<Message> {
+        (text.len() != 32 && !text.starts_with(rules::DOMAIN_PREFIX))
+            .then(|| Message(text.as_bytes().to_vec()))
+    }
+
     /// The bytes to sign or verify.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

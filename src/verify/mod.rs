@@ -12,7 +12,9 @@ use crate::verify::check::{Checker, Finding, RecordFacts, q, show};
 use crate::verify::keyring::Keyring;
 
 pub mod check;
+pub mod checkpoint;
 pub mod keyring;
+pub mod log;
 pub mod merge;
 pub mod statements;
 

@@ -1,21 +1,16 @@
 //! The registry's transparency log in the ledger: every event version stored is appended,
 //! in the same transaction, as a leaf of an RFC 9162 Merkle tree (`registry::merkle`).
 //!
-//! The entry (decided): the canonical JSON object `{"entry_type": "pith_log_event_v1",
-//! "event_id", "event_type", "signature_b64", "signer", "subject"}` (`signer` is the
-//! signature's key fingerprint): small, canonical, enough to find the event and to see
-//! which key signed what. Leaves are never rewritten; the leaf index is the order in
-//! which versions were stored.
+//! The entry is decided in `format::note::event_entry`: small, canonical, enough to find
+//! the event and to see which key signed what. Leaves are never rewritten; the leaf index
+//! is the order in which versions were stored.
 
-use rusqlite::{Connection, params};
+use rusqlite::{Connection, OptionalExtension as _, params};
 
 use super::{Ledger, LedgerError, StoredEvent};
 use crate::format::canon;
 use crate::format::digest::Sha256Digest;
 use crate::registry::merkle;
-
-/// `entry_type` of an event leaf.
-pub const ENTRY_EVENT: &str = "pith_log_event_v1";
 
 pub(super) const SCHEMA_LOG: &str = "
 CREATE TABLE IF NOT EXISTS log_leaves (
@@ -24,18 +19,25 @@ CREATE TABLE IF NOT EXISTS log_leaves (
     entry TEXT NOT NULL,
     leaf_hash TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS log_checkpoints (
+    seq INTEGER PRIMARY KEY,
+    origin TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    root TEXT NOT NULL,
+    signed_at TEXT NOT NULL,
+    note TEXT NOT NULL
+);
 ";
 
-/// The log entry of one stored event version.
+/// The log entry of one stored event version (`format::note::event_entry`).
 pub(crate) fn entry(e: &StoredEvent) -> Vec<u8> {
-    canon::to_canonical(&canon::object([
-        ("entry_type", ENTRY_EVENT.into()),
-        ("event_id", e.event_id.as_str().into()),
-        ("event_type", e.event_type.as_str().into()),
-        ("signature_b64", e.signature_b64.as_str().into()),
-        ("signer", e.fingerprint.as_str().into()),
-        ("subject", e.subject.as_str().into()),
-    ]))
+    crate::format::note::event_entry(
+        &e.event_id,
+        &e.event_type,
+        &e.signature_b64,
+        &e.fingerprint,
+        &e.subject,
+    )
 }
 
 /// Append the leaf of the version just stored as `seq` (inside the caller's transaction).
@@ -173,6 +175,67 @@ impl Ledger {
         Ok(out)
     }
 
+    /// Every leaf hash, in order, checked against its entry (for serving tiles).
+    pub(crate) fn log_leaf_hashes(&self) -> Result<Vec<Sha256Digest>, LedgerError> {
+        self.leaves()
+    }
+
+    /// The entries of leaves `lo..hi`, in order.
+    pub(crate) fn log_entries(&self, lo: u64, hi: u64) -> Result<Vec<String>, LedgerError> {
+        let sql = self.sql();
+        let mut st = self
+            .conn
+            .prepare("SELECT entry FROM log_leaves WHERE idx >= ?1 AND idx < ?2 ORDER BY idx")
+            .map_err(&sql)?;
+        let rows = st
+            .query_map(params![lo as i64, hi as i64], |r| r.get(0))
+            .map_err(&sql)?
+            .collect::<Result<Vec<String>, _>>()
+            .map_err(&sql)?;
+        if rows.len() as u64 != hi.saturating_sub(lo) {
+            return Err(self.corrupt(format!("log leaves {lo}..{hi} are not all there")));
+        }
+        Ok(rows)
+    }
+
+    /// The papers with a leaf in `lo..hi`, each with all its leaves below `hi`:
+    /// (subject, [(event_id, leaf index)]).
+    pub(crate) fn log_papers_touched(
+        &self,
+        lo: u64,
+        hi: u64,
+    ) -> Result<Vec<PaperLeaves>, LedgerError> {
+        let sql = self.sql();
+        let mut st = self
+            .conn
+            .prepare(
+                "SELECT e.subject, v.event_id, l.idx FROM log_leaves l
+                 JOIN event_versions v ON v.seq = l.version_seq
+                 JOIN events e ON e.event_id = v.event_id
+                 WHERE l.idx < ?2 AND e.subject IN (
+                   SELECT e2.subject FROM log_leaves l2
+                   JOIN event_versions v2 ON v2.seq = l2.version_seq
+                   JOIN events e2 ON e2.event_id = v2.event_id
+                   WHERE l2.idx >= ?1 AND l2.idx < ?2)
+                 ORDER BY e.subject, l.idx",
+            )
+            .map_err(&sql)?;
+        let mut rows = st.query(params![lo as i64, hi as i64]).map_err(&sql)?;
+        let mut out: Vec<PaperLeaves> = Vec::new();
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let (subject, id, idx): (String, String, i64) = (
+                r.get(0).map_err(&sql)?,
+                r.get(1).map_err(&sql)?,
+                r.get(2).map_err(&sql)?,
+            );
+            match out.last_mut() {
+                Some((s, v)) if *s == subject => v.push((id, idx as u64)),
+                _ => out.push((subject, vec![(id, idx as u64)])),
+            }
+        }
+        Ok(out)
+    }
+
     /// The log's size and tree head.
     pub fn log_head(&self) -> Result<(u64, Sha256Digest), LedgerError> {
         let leaves = self.leaves()?;
@@ -182,14 +245,26 @@ impl Ledger {
     /// For each stored version of `event_id`: its leaf index, entry, and inclusion proof
     /// in the current tree, with the tree's size and head.
     pub fn log_inclusion(&self, event_id: &str) -> Result<Inclusion, LedgerError> {
+        self.inclusion_where("v.event_id = ?1", event_id)
+    }
+
+    /// The same for every stored event version about `subject` (a Pith number).
+    pub fn log_inclusion_of_subject(&self, subject: &str) -> Result<Inclusion, LedgerError> {
+        self.inclusion_where(
+            "v.event_id IN (SELECT event_id FROM events WHERE subject = ?1)",
+            subject,
+        )
+    }
+
+    fn inclusion_where(&self, cond: &str, param: &str) -> Result<Inclusion, LedgerError> {
         let leaves = self.leaves()?;
         let sql = self.sql();
         let mut st = self
             .conn
-            .prepare("SELECT l.idx, l.entry FROM log_leaves l JOIN event_versions v ON v.seq = l.version_seq WHERE v.event_id = ?1 ORDER BY l.idx")
+            .prepare(&format!("SELECT l.idx, l.entry FROM log_leaves l JOIN event_versions v ON v.seq = l.version_seq WHERE {cond} ORDER BY l.idx"))
             .map_err(&sql)?;
         let rows: Vec<(i64, String)> = st
-            .query_map(params![event_id], |r| Ok((r.get(0)?, r.get(1)?)))
+            .query_map(params![param], |r| Ok((r.get(0)?, r.get(1)?)))
             .map_err(&sql)?
             .collect::<Result<_, _>>()
             .map_err(&sql)?;
@@ -207,6 +282,97 @@ impl Ledger {
         })
     }
 
+    /// The newest signed checkpoint kept: (origin, size, note text).
+    pub fn log_last_checkpoint(&self) -> Result<Option<(String, u64, String)>, LedgerError> {
+        let sql = self.sql();
+        self.conn
+            .query_row(
+                "SELECT origin, size, note FROM log_checkpoints ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get::<_, i64>(1)? as u64, r.get(2)?)),
+            )
+            .optional()
+            .map_err(&sql)
+    }
+
+    /// The current tree as a checkpoint of `origin` to be signed, refused when it would
+    /// move the log back or rename it: a log keeps the origin of its first checkpoint.
+    pub fn log_checkpoint_draft(
+        &self,
+        origin: &str,
+    ) -> Result<crate::format::note::Checkpoint, LedgerError> {
+        let (size, root) = self.log_head()?;
+        if let Some((o, last, _)) = self.log_last_checkpoint()? {
+            if o != origin {
+                return Err(self.refuse(format!(
+                    "this log's checkpoints have origin {o:?}; refusing to sign one for {origin:?}"
+                )));
+            }
+            if size < last {
+                return Err(self.refuse(format!(
+                    "the log has {size} leaves but a checkpoint of {last} was signed: the tree moved back"
+                )));
+            }
+        }
+        crate::format::note::Checkpoint::new(origin, size, root)
+            .map_err(|e| self.refuse(e.to_string()))
+    }
+
+    /// Keep a signed checkpoint of this log (before it is shown anywhere): its tree must be
+    /// this ledger's tree at that size, not smaller than the last one kept, of the same
+    /// origin.
+    pub fn store_checkpoint(
+        &mut self,
+        checkpoint: &crate::format::note::Checkpoint,
+        note: &crate::format::note::Note,
+        signed_at: &crate::format::time::Timestamp,
+    ) -> Result<(), LedgerError> {
+        let leaves = self.leaves()?;
+        let size = usize::try_from(checkpoint.size()).unwrap_or(usize::MAX);
+        if size > leaves.len() || merkle::root(&leaves[..size]) != *checkpoint.root() {
+            return Err(self.refuse(format!(
+                "the checkpoint of {} leaves is not this log's tree",
+                checkpoint.size()
+            )));
+        }
+        self.log_checkpoint_draft(checkpoint.origin())?;
+        if let Some((_, last, _)) = self.log_last_checkpoint()?
+            && checkpoint.size() < last
+        {
+            return Err(self.refuse(format!(
+                "a checkpoint of {last} leaves is already kept; refusing an older one of {}",
+                checkpoint.size()
+            )));
+        }
+        let (origin, root, text) = (
+            checkpoint.origin().to_owned(),
+            checkpoint.root().hex(),
+            note.text(),
+        );
+        if self
+            .log_last_checkpoint()?
+            .is_some_and(|(_, _, last)| last == text)
+        {
+            return Ok(());
+        }
+        let size = checkpoint.size() as i64;
+        let at = signed_at.fmt_micros();
+        self.immediate(|c| {
+            c.execute(
+                "INSERT INTO log_checkpoints (origin, size, root, signed_at, note) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![origin, size, root, at, text],
+            )
+            .map(|_| ())
+        })
+    }
+
+    fn refuse(&self, what: String) -> LedgerError {
+        LedgerError::Log {
+            path: self.path().to_path_buf(),
+            what,
+        }
+    }
+
     /// The consistency proof from the tree of `old` leaves to the current tree.
     pub fn log_consistency(
         &self,
@@ -221,6 +387,9 @@ impl Ledger {
     }
 }
 
+/// A paper's log leaves: (subject, [(event_id, leaf index)]).
+pub(crate) type PaperLeaves = (String, Vec<(String, u64)>);
+
 /// Inclusion proofs of one event's versions.
 #[derive(Clone, Debug)]
 pub struct Inclusion {
@@ -230,4 +399,23 @@ pub struct Inclusion {
     pub root: Sha256Digest,
     /// (leaf index, entry, proof) for each version.
     pub proofs: Vec<(u64, String, Vec<Sha256Digest>)>,
+}
+
+impl Inclusion {
+    /// The proof document of these leaves (`verify::log`).
+    pub fn to_proofs(&self) -> crate::verify::log::InclusionProofs {
+        crate::verify::log::InclusionProofs {
+            size: self.size,
+            root: self.root,
+            leaves: self
+                .proofs
+                .iter()
+                .map(|(i, e, p)| crate::verify::log::LeafProof {
+                    index: *i,
+                    entry: e.as_bytes().to_vec(),
+                    path: p.clone(),
+                })
+                .collect(),
+        }
+    }
 }

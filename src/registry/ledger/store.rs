@@ -253,7 +253,7 @@ impl Ledger {
         })
     }
 
-    fn immediate<T>(
+    pub(super) fn immediate<T>(
         &mut self,
         f: impl FnOnce(&Connection) -> rusqlite::Result<T>,
     ) -> Result<T, LedgerError> {

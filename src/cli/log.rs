@@ -1,0 +1,197 @@
+//! `pith log`: the registry's transparency log — its head, proofs, signed checkpoints.
+
+use std::path::PathBuf;
+
+use pith::format::canon;
+use pith::format::time::Timestamp;
+use pith::trust::keys::b64_encode;
+
+use super::unlock::UnlockArgs;
+use super::{Failure, emit};
+
+#[derive(clap::Subcommand, Debug)]
+pub enum Cmd {
+    /// Print the log's tree size and head.
+    Head(HeadArgs),
+    /// Print inclusion proofs of a Pith number's or an event's leaves (the document
+    /// `verify --proof` reads), or with --from a consistency proof from an older size.
+    Prove(ProveArgs),
+    /// Sign a checkpoint of the log's current tree (C2SP tlog-checkpoint in a signed note),
+    /// kept in the ledger before it is written out.
+    Checkpoint(CheckpointArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct HeadArgs {
+    /// The ledger; default $PITH_REGISTRY, else ./pith-registry.sqlite.
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct ProveArgs {
+    /// A Pith number (`pith:YYYY:CODE`) or an `event_id`.
+    #[arg(required_unless_present = "from", conflicts_with = "from")]
+    what: Option<String>,
+    /// Prove the current tree consistent with the tree of this many leaves.
+    #[arg(long, value_name = "SIZE")]
+    from: Option<u64>,
+    /// The ledger; default $PITH_REGISTRY, else ./pith-registry.sqlite.
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CheckpointArgs {
+    /// The signing key (an age-encrypted ID.key.age): the registry key or a log key.
+    #[arg(long, value_name = "FILE")]
+    key: PathBuf,
+    /// The keyring that decides whether the key may sign (default: the key file's
+    /// directory).
+    #[arg(long, value_name = "DIR")]
+    keyring: Option<PathBuf>,
+    #[command(flatten)]
+    unlock: UnlockArgs,
+    /// The log's origin line; fixed by its first checkpoint.
+    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN)]
+    origin: String,
+    /// The ledger; default $PITH_REGISTRY, else ./pith-registry.sqlite.
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
+    /// Write here instead of stdout.
+    #[arg(short = 'o', long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
+}
+
+fn ledger_path(p: Option<&PathBuf>) -> Result<PathBuf, Failure> {
+    let path = p
+        .cloned()
+        .unwrap_or_else(pith::registry::ledger::default_path);
+    if !path.exists() {
+        return Err(Failure::Usage(format!(
+            "no registry ledger at {}",
+            path.display()
+        )));
+    }
+    Ok(path)
+}
+
+fn read_only(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> {
+    pith::registry::ledger::Ledger::open_read_only(&ledger_path(p)?).map_err(|e| Failure::of(&e))
+}
+
+pub fn run(cmd: Cmd) -> Result<u8, Failure> {
+    match cmd {
+        Cmd::Head(a) => head(a),
+        Cmd::Prove(a) => prove(a),
+        Cmd::Checkpoint(a) => checkpoint(a),
+    }
+}
+
+fn head(a: HeadArgs) -> Result<u8, Failure> {
+    let l = read_only(a.registry.as_ref())?;
+    let (size, root) = l.log_head().map_err(|e| Failure::of(&e))?;
+    if a.json {
+        emit(
+            None,
+            false,
+            super::json_line(&serde_json::json!({
+                "tree_size": size,
+                "root_hex": root.hex(),
+                "root_b64": b64_encode(&root.0),
+            }))
+            .as_bytes(),
+        )?;
+    } else {
+        outln!("tree size  {size}");
+        outln!("root       {}", root.hex());
+    }
+    Ok(0)
+}
+
+fn prove(a: ProveArgs) -> Result<u8, Failure> {
+    let l = read_only(a.registry.as_ref())?;
+    let doc = if let Some(old) = a.from {
+        let Some((size, root, path)) = l.log_consistency(old).map_err(|e| Failure::of(&e))? else {
+            let (size, _) = l.log_head().map_err(|e| Failure::of(&e))?;
+            return Err(Failure::Refused(format!(
+                "--from {old}: the log has {size} leaves; a consistency proof needs 1 to {size}"
+            )));
+        };
+        pith::verify::log::ConsistencyProof {
+            old_size: old,
+            size,
+            root,
+            path,
+        }
+        .to_value()
+    } else {
+        let what = a.what.as_deref().unwrap_or_default();
+        let inc = if pith::format::digest::PithNumber::parse(what).is_some() {
+            l.log_inclusion_of_subject(what)
+        } else {
+            l.log_inclusion(what)
+        }
+        .map_err(|e| Failure::of(&e))?;
+        if inc.proofs.is_empty() {
+            return Err(Failure::Refused(format!(
+                "{}: no leaf of the log's tree of {} leaves logs it",
+                super::vis(&what),
+                inc.size
+            )));
+        }
+        let n = inc.proofs.len();
+        let doc = inc.to_proofs().to_value();
+        infoln!(
+            "{n} leaf proof(s) in the tree of {} leaves, head {}",
+            inc.size,
+            inc.root.hex()
+        );
+        doc
+    };
+    let mut b = canon::to_canonical(&doc);
+    b.push(b'\n');
+    emit(a.out.as_ref(), a.force, &b)?;
+    Ok(0)
+}
+
+fn checkpoint(a: CheckpointArgs) -> Result<u8, Failure> {
+    let path = ledger_path(a.registry.as_ref())?;
+    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    let draft = ledger
+        .log_checkpoint_draft(&a.origin)
+        .map_err(|e| Failure::Refused(super::chain(&e)))?;
+    let now = Timestamp::now();
+    let (key, ring) = super::unlock::signing_key(&a.key, &a.unlock, a.keyring.as_deref(), &now)?;
+    let note = pith::sign::checkpoint::sign_checkpoint(&draft, &key, &now)
+        .map_err(|e| Failure::Refused(format!("{}: {e}", a.key.display())))?;
+    let text = note.text();
+    // what is kept and shown is what a reader with this keyring accepts
+    pith::verify::checkpoint::verify_checkpoint(text.as_bytes(), &ring, &a.origin, &now).map_err(
+        |e| Failure::Refused(format!("the checkpoint just signed does not verify: {e}")),
+    )?;
+    ledger
+        .store_checkpoint(&draft, &note, &now)
+        .map_err(|e| Failure::Refused(super::chain(&e)))?;
+    emit(a.out.as_ref(), a.force, text.as_bytes())?;
+    infoln!(
+        "signed checkpoint of {} ({} leaves) with key {}, kept in {}",
+        super::vis(&draft.origin()),
+        draft.size(),
+        key.key_id(),
+        super::shown(&path)
+    );
+    Ok(0)
+}
