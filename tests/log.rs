@@ -245,3 +245,492 @@ fn a_schema_2_ledger_gets_its_log_backfilled_in_store_order() {
     assert_eq!(q(&db, "PRAGMA user_version"), 3);
     assert_eq!(rows(&db), before);
 }
+
+const ORIGIN: &str = "pith.science/log";
+
+/// Sign a checkpoint of `db`'s log with the example key into `out`.
+fn checkpoint(db: &Path, out: &Path, extra: &[&str]) -> assert_cmd::assert::Assert {
+    pith()
+        .args([
+            "log",
+            "checkpoint",
+            "--key",
+            KEY,
+            "--passphrase-file",
+            PASS,
+            "--registry",
+        ])
+        .arg(db)
+        .args(extra)
+        .arg("-o")
+        .arg(out)
+        .arg("--force")
+        .assert()
+}
+
+/// The example key's public key, from its document.
+fn example_public() -> Vec<u8> {
+    let doc = crate::util::json("../../keys.example/pith-example-2026-11.pub.json");
+    crate::util::unhex(doc["public_key_hex"].as_str().unwrap())
+}
+
+/// A `signed_note` verifier for the example key under `name` (C2SP vkey syntax).
+fn verifier(name: &str) -> signed_note::VerifierList {
+    use base64::Engine;
+    let mut key = vec![1u8];
+    key.extend(example_public());
+    let id = signed_note::key_id(name, &key);
+    let vkey = format!(
+        "{name}+{id:08x}+{}",
+        base64::engine::general_purpose::STANDARD.encode(&key)
+    );
+    signed_note::VerifierList::new(vec![Box::new(
+        signed_note::StandardVerifier::new(&vkey).unwrap(),
+    )])
+}
+
+fn entries_of(db: &Path) -> Vec<Vec<u8>> {
+    rows(db).into_iter().map(|r| r.1.into_bytes()).collect()
+}
+
+#[test]
+fn a_checkpoint_is_a_c2sp_signed_note_that_signed_note_and_tlog_tiles_accept() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("l.sqlite");
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
+    let cp = tmp.path().join("checkpoint");
+    checkpoint(&db, &cp, &[])
+        .success()
+        .stderr(predicates::str::contains(
+            "signed checkpoint of pith.science/log (200 leaves)",
+        ));
+    let text = std::fs::read(&cp).unwrap();
+    // the signature verifies with an independent signed-note implementation
+    let note = signed_note::Note::from_bytes(&text).unwrap();
+    let (ok, unknown) = note.verify(&verifier(ORIGIN)).unwrap();
+    assert_eq!((ok.len(), unknown.len()), (1, 0));
+    // the body is a checkpoint of the tree tlog_tiles computes from the entries
+    let body = tlog_tiles::Checkpoint::from_bytes(note.text()).unwrap();
+    assert_eq!((body.origin(), body.size()), (ORIGIN, 200));
+    let th = tlog::tree_hash(200, &stored(&entries_of(&db))).unwrap();
+    assert_eq!(body.hash().0, th.0);
+    // under another name the key's hash differs: signed_note finds no verifier
+    assert!(
+        signed_note::Note::from_bytes(&text)
+            .unwrap()
+            .verify(&verifier("other.example/log"))
+            .is_err()
+    );
+    // kept in the ledger; the same checkpoint again adds nothing
+    checkpoint(&db, &cp, &[]).success();
+    assert_eq!(q(&db, "SELECT COUNT(*) FROM log_checkpoints"), 1);
+    assert_eq!(
+        q(&db, "SELECT size FROM log_checkpoints"),
+        200,
+        "the kept checkpoint is the tree signed"
+    );
+    // the log keeps its first origin; reserved origins are refused
+    let other = tmp.path().join("other");
+    checkpoint(&db, &other, &["--origin", "other.example/log"])
+        .code(1)
+        .stderr(predicates::str::contains(
+            "this log's checkpoints have origin \"pith.science/log\"",
+        ));
+    let fresh = tmp.path().join("fresh.sqlite");
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &fresh);
+    for bad in [
+        "pith-domain-v1:log",
+        "{\"a\":1}",
+        "a b",
+        "a+b",
+        "cosignature/v1",
+    ] {
+        checkpoint(&fresh, &other, &["--origin", bad]).code(1);
+    }
+    assert!(!other.exists());
+}
+
+/// Run `pith verify` of `bundle` against the log.
+fn verify_in_log(bundle: &Path, args: &[&std::ffi::OsStr]) -> assert_cmd::assert::Assert {
+    pith()
+        .arg("verify")
+        .arg(bundle)
+        .args(["--keyring", "keys.example"])
+        .args(args)
+        .assert()
+}
+
+fn bundle_of(db: &Path, number: &str, out: &Path) {
+    pith()
+        .args([
+            "bundle",
+            number,
+            "--keyring",
+            "keys.example",
+            "--key",
+            KEY,
+            "--passphrase-file",
+            PASS,
+            "--registry",
+        ])
+        .arg(db)
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .success();
+}
+
+fn first_subject(db: &Path) -> String {
+    let ev = &rows(db)[0].3;
+    let v: serde_json::Value = serde_json::from_str(ev).unwrap();
+    v["subject_pith_number"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn prove_writes_proofs_that_tlog_tiles_checks_and_verify_reads() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("l.sqlite");
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
+    let cp = tmp.path().join("checkpoint");
+    checkpoint(&db, &cp, &[]).success();
+    let number = first_subject(&db);
+    let proof = tmp.path().join("proof.json");
+    pith()
+        .args(["log", "prove", &number, "--registry"])
+        .arg(&db)
+        .arg("-o")
+        .arg(&proof)
+        .assert()
+        .success();
+    let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
+    let entries = entries_of(&db);
+    let s = stored(&entries);
+    let th = tlog::tree_hash(200, &s).unwrap();
+    assert_eq!(doc["tree_size"], 200);
+    for leaf in doc["leaves"].as_array().unwrap() {
+        let i = leaf["leaf_index"].as_u64().unwrap();
+        let entry = serde_json::to_string(&leaf["entry"]).unwrap();
+        assert_eq!(entry.as_bytes(), &entries[i as usize][..]);
+        let p: Vec<Hash> = leaf["path_b64"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|h| Hash::parse_hash(h.as_str().unwrap()).unwrap())
+            .collect();
+        tlog::check_record(&p, 200, th, i, tlog::record_hash(entry.as_bytes())).unwrap();
+    }
+    // a consistency proof from the CLI checks with tlog_tiles
+    let out = pith()
+        .args(["log", "prove", "--from", "77", "--registry"])
+        .arg(&db)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (c["old_size"].as_u64(), c["tree_size"].as_u64()),
+        (Some(77), Some(200))
+    );
+    let p: Vec<Hash> = c["path_b64"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| Hash::parse_hash(h.as_str().unwrap()).unwrap())
+        .collect();
+    tlog::check_tree(&p, 200, th, 77, tlog::tree_hash(77, &s).unwrap()).unwrap();
+    // verify: the bundle's event is in the checkpoint's tree
+    let bundle = tmp.path().join("b.json");
+    bundle_of(&db, &number, &bundle);
+    let (cpa, pa) = (
+        std::ffi::OsString::from(&cp),
+        std::ffi::OsString::from(&proof),
+    );
+    let args = |extra: &[&str]| {
+        let mut v: Vec<std::ffi::OsString> = vec![
+            "--checkpoint".into(),
+            cpa.clone(),
+            "--proof".into(),
+            pa.clone(),
+        ];
+        v.extend(extra.iter().map(std::ffi::OsString::from));
+        v
+    };
+    let run = |a: Vec<std::ffi::OsString>| {
+        let r: Vec<&std::ffi::OsStr> = a.iter().map(|s| s.as_os_str()).collect();
+        verify_in_log(&bundle, &r)
+    };
+    run(args(&[])).success().stdout(predicates::str::contains(
+        "its 1 event(s) in log pith.science/log (tree of 200 leaves",
+    ));
+    // a reader expecting another log refuses it
+    run(args(&["--origin", "other.example/log"]))
+        .code(1)
+        .stderr(predicates::str::contains(
+            "not the expected \"other.example/log\"",
+        ));
+    // proofs of another paper do not prove this one
+    let other = rows(&db)[1].3.clone();
+    let other: serde_json::Value = serde_json::from_str(&other).unwrap();
+    let other_proof = tmp.path().join("other-proof.json");
+    pith()
+        .args([
+            "log",
+            "prove",
+            other["event_id"].as_str().unwrap(),
+            "--registry",
+        ])
+        .arg(&db)
+        .arg("-o")
+        .arg(&other_proof)
+        .assert()
+        .success();
+    let r = [
+        std::ffi::OsStr::new("--checkpoint"),
+        cp.as_os_str(),
+        std::ffi::OsStr::new("--proof"),
+        other_proof.as_os_str(),
+    ];
+    verify_in_log(&bundle, &r)
+        .code(1)
+        .stdout(predicates::str::contains(
+            "is not proved to be in the log's tree of 200 leaves",
+        ));
+    // a proof document with a field more is refused before anything is checked
+    let mut extra = doc.clone();
+    extra["note"] = "x".into();
+    let extra_p = tmp.path().join("extra.json");
+    std::fs::write(&extra_p, serde_json::to_vec(&extra).unwrap()).unwrap();
+    let r = [
+        std::ffi::OsStr::new("--checkpoint"),
+        cp.as_os_str(),
+        std::ffi::OsStr::new("--proof"),
+        extra_p.as_os_str(),
+    ];
+    verify_in_log(&bundle, &r)
+        .code(2)
+        .stderr(predicates::str::contains("unexpected field \"note\""));
+    // a path element changed: the leaf no longer leads to the root
+    let mut bent = doc.clone();
+    bent["leaves"][0]["path_b64"][0] = base64_of_hex(&"00".repeat(32)).into();
+    let bent_p = tmp.path().join("bent.json");
+    std::fs::write(&bent_p, serde_json::to_vec(&bent).unwrap()).unwrap();
+    let r = [
+        std::ffi::OsStr::new("--checkpoint"),
+        cp.as_os_str(),
+        std::ffi::OsStr::new("--proof"),
+        bent_p.as_os_str(),
+    ];
+    verify_in_log(&bundle, &r).code(1);
+    // a checkpoint whose root line was changed no longer verifies
+    let text = std::fs::read_to_string(&cp).unwrap();
+    let lines: Vec<&str> = text.split('\n').collect();
+    let forged = text.replace(lines[2], &base64_of_hex(&"11".repeat(32)));
+    let forged_p = tmp.path().join("forged");
+    std::fs::write(&forged_p, forged).unwrap();
+    let r = [
+        std::ffi::OsStr::new("--checkpoint"),
+        forged_p.as_os_str(),
+        std::ffi::OsStr::new("--proof"),
+        proof.as_os_str(),
+    ];
+    verify_in_log(&bundle, &r)
+        .code(1)
+        .stderr(predicates::str::contains(
+            "signature by key pith-example-2026-11 does not verify",
+        ));
+}
+
+fn publish(db: &Path, site: &Path) -> assert_cmd::assert::Assert {
+    pith()
+        .args([
+            "publish",
+            "--keyring",
+            "keys.example",
+            "--json",
+            "--registry",
+        ])
+        .arg(db)
+        .arg("--out")
+        .arg(site)
+        .assert()
+}
+
+/// The files a `publish --json` run wrote.
+fn written(a: &assert_cmd::assert::Assert) -> Vec<String> {
+    let v: serde_json::Value = serde_json::from_slice(&a.get_output().stdout).unwrap();
+    v["written"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w.as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// The hash tiles tlog_tiles says a tree grown from `old` to `new` publishes, with their
+/// contents, in C2SP paths (`tile/<L>/…`; tlog_tiles writes Go's `tile/<H>/<L>/…`).
+fn expected_tiles(old: u64, new: u64, s: &Stored) -> Vec<(String, Vec<u8>)> {
+    tlog_tiles::Tile::new_tiles(8, old, new)
+        .into_iter()
+        .map(|t| {
+            let p = t.path().replacen("tile/8/", "log/tile/", 1);
+            (p, t.read_data(s).unwrap())
+        })
+        .collect()
+}
+
+fn vacuum_copy(db: &Path, to: &Path) {
+    rusqlite::Connection::open(db)
+        .unwrap()
+        .execute("VACUUM INTO ?1", [to.to_str().unwrap()])
+        .unwrap();
+}
+
+#[test]
+fn publish_serves_c2sp_tiles_incrementally_never_back_and_verify_reads_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let (db, site) = (tmp.path().join("l.sqlite"), tmp.path().join("site"));
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
+    // no checkpoint yet: the log is not served
+    publish(&db, &site).success();
+    assert!(!site.join("log").exists());
+    checkpoint(&db, &tmp.path().join("cp"), &[]).success();
+    let first = publish(&db, &site).success();
+    let entries = entries_of(&db);
+    let s = stored(&entries);
+    let want = expected_tiles(0, 200, &s);
+    assert_eq!(want.len(), 1, "one partial tile of 200 leaf hashes");
+    let got: Vec<String> = written(&first)
+        .into_iter()
+        .filter(|w| w.starts_with("log/tile/") && !w.starts_with("log/tile/entries/"))
+        .collect();
+    assert_eq!(got, want.iter().map(|w| w.0.clone()).collect::<Vec<_>>());
+    for (p, data) in &want {
+        assert_eq!(&std::fs::read(site.join(p)).unwrap(), data, "{p}");
+    }
+    // the entry bundle: big-endian u16 lengths and the entries, in order
+    let bundle = std::fs::read(site.join("log/tile/entries/000.p/200")).unwrap();
+    let mut at = 0;
+    for e in &entries {
+        let len = u16::from_be_bytes([bundle[at], bundle[at + 1]]) as usize;
+        assert_eq!(&bundle[at + 2..at + 2 + len], &e[..]);
+        at += 2 + len;
+    }
+    assert_eq!(at, bundle.len());
+    assert_eq!(
+        std::fs::read(site.join("log/checkpoint")).unwrap(),
+        std::fs::read(tmp.path().join("cp")).unwrap()
+    );
+    // a reader with the tree alone: checkpoint, tiles, the paper's leaf indices
+    let number = first_subject(&db);
+    let b = tmp.path().join("b.json");
+    bundle_of(&db, &number, &b);
+    let tiles = [std::ffi::OsStr::new("--tiles"), site.as_os_str()];
+    verify_in_log(&b, &tiles)
+        .success()
+        .stdout(predicates::str::contains("(tree of 200 leaves"));
+    // the tree grows: only the tiles that grew are written, the served log moves forward
+    let at200 = tmp.path().join("at200.sqlite");
+    vacuum_copy(&db, &at200);
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
+    checkpoint(&db, &tmp.path().join("cp2"), &[]).success();
+    let second = publish(&db, &site).success();
+    let entries = entries_of(&db);
+    let s = stored(&entries);
+    let want = expected_tiles(200, 400, &s);
+    assert_eq!(
+        want.len(),
+        3,
+        "level 0: 000 and 001.p/144; level 1: 000.p/1"
+    );
+    let got: Vec<String> = written(&second)
+        .into_iter()
+        .filter(|w| w.starts_with("log/tile/"))
+        .collect();
+    let mut expect: Vec<String> = want.iter().map(|w| w.0.clone()).collect();
+    expect.extend([
+        "log/tile/entries/000".to_owned(),
+        "log/tile/entries/001.p/144".to_owned(),
+    ]);
+    let (mut got, mut expect) = (got, expect);
+    got.sort();
+    expect.sort();
+    assert_eq!(got, expect);
+    for (p, data) in &want {
+        assert_eq!(&std::fs::read(site.join(p)).unwrap(), data, "{p}");
+    }
+    // the old partial tile stays: it is immutable at its width
+    assert!(site.join("log/tile/0/000.p/200").exists());
+    // the bundle verifies against the new tree too; the paper's later leaf is listed
+    verify_in_log(&b, &tiles)
+        .success()
+        .stdout(predicates::str::contains("(tree of 400 leaves"));
+    let hint: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(site.join(format!(
+            "pith/{}/log.json",
+            number.rsplit(':').next().unwrap()
+        )))
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!(hint["log_leaves"].as_array().unwrap().len(), 2);
+    // publishing again writes nothing new
+    let again = publish(&db, &site).success();
+    assert!(written(&again).iter().all(|w| !w.starts_with("log/")));
+    // the served log never moves back: a ledger whose checkpoint is older is refused
+    publish(&at200, &site)
+        .code(1)
+        .stderr(predicates::str::contains("refusing to move it back to 200"));
+    // nor to another tree of the same size (a fork)
+    let fork = tmp.path().join("fork.sqlite");
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &fork);
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &fork);
+    checkpoint(&fork, &tmp.path().join("cpf"), &[]).success();
+    publish(&fork, &site)
+        .code(1)
+        .stderr(predicates::str::contains("a fork"));
+    assert_eq!(
+        std::fs::read(site.join("log/checkpoint")).unwrap(),
+        std::fs::read(tmp.path().join("cp2")).unwrap()
+    );
+    // a served hash tile altered: the proof no longer reaches the checkpoint's root
+    let bad = tmp.path().join("bad-site");
+    copy_dir(&site, &bad);
+    let t = bad.join("log/tile/0/000");
+    let mut data = std::fs::read(&t).unwrap();
+    data[40] ^= 1;
+    std::fs::write(&t, data).unwrap();
+    let r = [std::ffi::OsStr::new("--tiles"), bad.as_os_str()];
+    verify_in_log(&b, &r)
+        .code(1)
+        .stdout(predicates::str::contains("FAILED bundle"));
+    // a leaf index hint pointing elsewhere proves nothing
+    let bad2 = tmp.path().join("bad-site2");
+    copy_dir(&site, &bad2);
+    let h = bad2.join(format!(
+        "pith/{}/log.json",
+        number.rsplit(':').next().unwrap()
+    ));
+    let text = std::fs::read_to_string(&h).unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    for l in v["log_leaves"].as_array_mut().unwrap() {
+        l["leaf_index"] = (l["leaf_index"].as_u64().unwrap() + 1).into();
+    }
+    std::fs::write(&h, serde_json::to_vec(&v).unwrap()).unwrap();
+    let r = [std::ffi::OsStr::new("--tiles"), bad2.as_os_str()];
+    verify_in_log(&b, &r)
+        .code(1)
+        .stdout(predicates::str::contains("is not among the paper's leaves"));
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let p = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &p);
+        } else {
+            std::fs::copy(e.path(), &p).unwrap();
+        }
+    }
+}
