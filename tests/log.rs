@@ -289,8 +289,16 @@ fn verifier(name: &str) -> signed_note::VerifierList {
     )])
 }
 
+/// Every leaf's entry, events and key statements, in order.
 fn entries_of(db: &Path) -> Vec<Vec<u8>> {
-    rows(db).into_iter().map(|r| r.1.into_bytes()).collect()
+    let c = rusqlite::Connection::open(db).unwrap();
+    let mut st = c
+        .prepare("SELECT entry FROM log_leaves ORDER BY idx")
+        .unwrap();
+    st.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(|e| e.unwrap().into_bytes())
+        .collect()
 }
 
 #[test]
@@ -302,7 +310,7 @@ fn a_checkpoint_is_a_c2sp_signed_note_that_signed_note_and_tlog_tiles_accept() {
     checkpoint(&db, &cp, &[])
         .success()
         .stderr(predicates::str::contains(
-            "signed checkpoint of pith.science/log (200 leaves)",
+            "signed checkpoint of pith.science/log (201 leaves)",
         ));
     let text = std::fs::read(&cp).unwrap();
     // the signature verifies with an independent signed-note implementation
@@ -311,9 +319,33 @@ fn a_checkpoint_is_a_c2sp_signed_note_that_signed_note_and_tlog_tiles_accept() {
     assert_eq!((ok.len(), unknown.len()), (1, 0));
     // the body is a checkpoint of the tree tlog_tiles computes from the entries
     let body = tlog_tiles::Checkpoint::from_bytes(note.text()).unwrap();
-    assert_eq!((body.origin(), body.size()), (ORIGIN, 200));
-    let th = tlog::tree_hash(200, &stored(&entries_of(&db))).unwrap();
+    assert_eq!((body.origin(), body.size()), (ORIGIN, 201));
+    let entries = entries_of(&db);
+    let th = tlog::tree_hash(201, &stored(&entries)).unwrap();
     assert_eq!(body.hash().0, th.0);
+    // the 201st leaf: the keyring's key transition, logged before the checkpoint
+    let t: serde_json::Value = crate::util::json(
+        "../../keys.example/pith-example-2026-11--pith-example-2027-11.transition.json",
+    );
+    let e: serde_json::Value = serde_json::from_slice(&entries[200]).unwrap();
+    let fps: Vec<&str> = t["signatures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["public_key_fingerprint"].as_str().unwrap())
+        .collect();
+    let mut signers = fps.clone();
+    signers.sort();
+    assert_eq!(
+        e,
+        serde_json::json!({
+            "entry_type": "pith_log_key_statement_v1",
+            "keys": [t["from_key"]["public_key_fingerprint"], t["to_key"]["public_key_fingerprint"]],
+            "signers": signers,
+            "statement_sha256": t["statement_sha256"],
+            "statement_type": t["statement_type"],
+        })
+    );
     // under another name the key's hash differs: signed_note finds no verifier
     assert!(
         signed_note::Note::from_bytes(&text)
@@ -326,8 +358,13 @@ fn a_checkpoint_is_a_c2sp_signed_note_that_signed_note_and_tlog_tiles_accept() {
     assert_eq!(q(&db, "SELECT COUNT(*) FROM log_checkpoints"), 1);
     assert_eq!(
         q(&db, "SELECT size FROM log_checkpoints"),
-        200,
+        201,
         "the kept checkpoint is the tree signed"
+    );
+    assert_eq!(
+        q(&db, "SELECT COUNT(*) FROM key_statements"),
+        1,
+        "logged once"
     );
     // the log keeps its first origin; reserved origins are refused
     let other = tmp.path().join("other");
@@ -405,8 +442,8 @@ fn prove_writes_proofs_that_tlog_tiles_checks_and_verify_reads() {
     let doc: serde_json::Value = serde_json::from_slice(&std::fs::read(&proof).unwrap()).unwrap();
     let entries = entries_of(&db);
     let s = stored(&entries);
-    let th = tlog::tree_hash(200, &s).unwrap();
-    assert_eq!(doc["tree_size"], 200);
+    let th = tlog::tree_hash(201, &s).unwrap();
+    assert_eq!(doc["tree_size"], 201);
     for leaf in doc["leaves"].as_array().unwrap() {
         let i = leaf["leaf_index"].as_u64().unwrap();
         let entry = serde_json::to_string(&leaf["entry"]).unwrap();
@@ -417,7 +454,7 @@ fn prove_writes_proofs_that_tlog_tiles_checks_and_verify_reads() {
             .iter()
             .map(|h| Hash::parse_hash(h.as_str().unwrap()).unwrap())
             .collect();
-        tlog::check_record(&p, 200, th, i, tlog::record_hash(entry.as_bytes())).unwrap();
+        tlog::check_record(&p, 201, th, i, tlog::record_hash(entry.as_bytes())).unwrap();
     }
     // a consistency proof from the CLI checks with tlog_tiles
     let out = pith()
@@ -429,7 +466,7 @@ fn prove_writes_proofs_that_tlog_tiles_checks_and_verify_reads() {
     let c: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(
         (c["old_size"].as_u64(), c["tree_size"].as_u64()),
-        (Some(77), Some(200))
+        (Some(77), Some(201))
     );
     let p: Vec<Hash> = c["path_b64"]
         .as_array()
@@ -437,7 +474,7 @@ fn prove_writes_proofs_that_tlog_tiles_checks_and_verify_reads() {
         .iter()
         .map(|h| Hash::parse_hash(h.as_str().unwrap()).unwrap())
         .collect();
-    tlog::check_tree(&p, 200, th, 77, tlog::tree_hash(77, &s).unwrap()).unwrap();
+    tlog::check_tree(&p, 201, th, 77, tlog::tree_hash(77, &s).unwrap()).unwrap();
     // verify: the bundle's event is in the checkpoint's tree
     let bundle = tmp.path().join("b.json");
     bundle_of(&db, &number, &bundle);
@@ -460,7 +497,7 @@ fn prove_writes_proofs_that_tlog_tiles_checks_and_verify_reads() {
         verify_in_log(&bundle, &r)
     };
     run(args(&[])).success().stdout(predicates::str::contains(
-        "its 1 event(s) in log pith.science/log (tree of 200 leaves",
+        "its 1 event(s) in log pith.science/log (tree of 201 leaves",
     ));
     // a reader expecting another log refuses it
     run(args(&["--origin", "other.example/log"]))
@@ -493,7 +530,7 @@ fn prove_writes_proofs_that_tlog_tiles_checks_and_verify_reads() {
     verify_in_log(&bundle, &r)
         .code(1)
         .stdout(predicates::str::contains(
-            "is not proved to be in the log's tree of 200 leaves",
+            "is not proved to be in the log's tree of 201 leaves",
         ));
     // a proof document with a field more is refused before anything is checked
     let mut extra = doc.clone();
@@ -597,8 +634,8 @@ fn publish_serves_c2sp_tiles_incrementally_never_back_and_verify_reads_them() {
     let first = publish(&db, &site).success();
     let entries = entries_of(&db);
     let s = stored(&entries);
-    let want = expected_tiles(0, 200, &s);
-    assert_eq!(want.len(), 1, "one partial tile of 200 leaf hashes");
+    let want = expected_tiles(0, 201, &s);
+    assert_eq!(want.len(), 1, "one partial tile of 201 leaf hashes");
     let got: Vec<String> = written(&first)
         .into_iter()
         .filter(|w| w.starts_with("log/tile/") && !w.starts_with("log/tile/entries/"))
@@ -608,7 +645,7 @@ fn publish_serves_c2sp_tiles_incrementally_never_back_and_verify_reads_them() {
         assert_eq!(&std::fs::read(site.join(p)).unwrap(), data, "{p}");
     }
     // the entry bundle: big-endian u16 lengths and the entries, in order
-    let bundle = std::fs::read(site.join("log/tile/entries/000.p/200")).unwrap();
+    let bundle = std::fs::read(site.join("log/tile/entries/000.p/201")).unwrap();
     let mut at = 0;
     for e in &entries {
         let len = u16::from_be_bytes([bundle[at], bundle[at + 1]]) as usize;
@@ -627,20 +664,20 @@ fn publish_serves_c2sp_tiles_incrementally_never_back_and_verify_reads_them() {
     let tiles = [std::ffi::OsStr::new("--tiles"), site.as_os_str()];
     verify_in_log(&b, &tiles)
         .success()
-        .stdout(predicates::str::contains("(tree of 200 leaves"));
+        .stdout(predicates::str::contains("(tree of 201 leaves"));
     // the tree grows: only the tiles that grew are written, the served log moves forward
-    let at200 = tmp.path().join("at200.sqlite");
+    let at200 = tmp.path().join("at201.sqlite");
     vacuum_copy(&db, &at200);
     issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
     checkpoint(&db, &tmp.path().join("cp2"), &[]).success();
     let second = publish(&db, &site).success();
     let entries = entries_of(&db);
     let s = stored(&entries);
-    let want = expected_tiles(200, 400, &s);
+    let want = expected_tiles(201, 401, &s);
     assert_eq!(
         want.len(),
         3,
-        "level 0: 000 and 001.p/144; level 1: 000.p/1"
+        "level 0: 000 and 001.p/145; level 1: 000.p/1"
     );
     let got: Vec<String> = written(&second)
         .into_iter()
@@ -649,7 +686,7 @@ fn publish_serves_c2sp_tiles_incrementally_never_back_and_verify_reads_them() {
     let mut expect: Vec<String> = want.iter().map(|w| w.0.clone()).collect();
     expect.extend([
         "log/tile/entries/000".to_owned(),
-        "log/tile/entries/001.p/144".to_owned(),
+        "log/tile/entries/001.p/145".to_owned(),
     ]);
     let (mut got, mut expect) = (got, expect);
     got.sort();
@@ -659,11 +696,11 @@ fn publish_serves_c2sp_tiles_incrementally_never_back_and_verify_reads_them() {
         assert_eq!(&std::fs::read(site.join(p)).unwrap(), data, "{p}");
     }
     // the old partial tile stays: it is immutable at its width
-    assert!(site.join("log/tile/0/000.p/200").exists());
+    assert!(site.join("log/tile/0/000.p/201").exists());
     // the bundle verifies against the new tree too; the paper's later leaf is listed
     verify_in_log(&b, &tiles)
         .success()
-        .stdout(predicates::str::contains("(tree of 400 leaves"));
+        .stdout(predicates::str::contains("(tree of 401 leaves"));
     let hint: serde_json::Value = serde_json::from_slice(
         &std::fs::read(site.join(format!(
             "pith/{}/log.json",
@@ -679,7 +716,7 @@ fn publish_serves_c2sp_tiles_incrementally_never_back_and_verify_reads_them() {
     // the served log never moves back: a ledger whose checkpoint is older is refused
     publish(&at200, &site)
         .code(1)
-        .stderr(predicates::str::contains("refusing to move it back to 200"));
+        .stderr(predicates::str::contains("refusing to move it back to 201"));
     // nor to another tree of the same size (a fork)
     let fork = tmp.path().join("fork.sqlite");
     issue("tests/data/arxiv/snapshot-head200.jsonl", &fork);

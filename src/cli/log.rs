@@ -17,7 +17,8 @@ pub enum Cmd {
     /// `verify --proof` reads), or with --from a consistency proof from an older size.
     Prove(ProveArgs),
     /// Sign a checkpoint of the log's current tree (C2SP tlog-checkpoint in a signed note),
-    /// kept in the ledger before it is written out.
+    /// kept in the ledger before it is written out; the keyring's key statements not yet
+    /// in the log are appended first.
     Checkpoint(CheckpointArgs),
 }
 
@@ -170,11 +171,16 @@ fn prove(a: ProveArgs) -> Result<u8, Failure> {
 fn checkpoint(a: CheckpointArgs) -> Result<u8, Failure> {
     let path = ledger_path(a.registry.as_ref())?;
     let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    let now = Timestamp::now();
+    let (key, ring) = super::unlock::signing_key(&a.key, &a.unlock, a.keyring.as_deref(), &now)?;
+    // every key statement the keyring trusts is in the tree the checkpoint signs
+    let added = ledger.log_statements(&ring).map_err(|e| Failure::of(&e))?;
+    if added > 0 {
+        infoln!("logged {added} key statement(s) of the keyring");
+    }
     let draft = ledger
         .log_checkpoint_draft(&a.origin)
         .map_err(|e| Failure::Refused(super::chain(&e)))?;
-    let now = Timestamp::now();
-    let (key, ring) = super::unlock::signing_key(&a.key, &a.unlock, a.keyring.as_deref(), &now)?;
     let note = pith::sign::checkpoint::sign_checkpoint(&draft, &key, &now)
         .map_err(|e| Failure::Refused(format!("{}: {e}", a.key.display())))?;
     let text = note.text();

@@ -52,6 +52,50 @@ pub fn event_entry_of(ev: &crate::format::canon::Value) -> Vec<u8> {
     )
 }
 
+/// The log entry of a verified key statement (**decided**, `rules::LOG_ENTRY_STATEMENT`):
+/// `{"entry_type", "keys", "signers", "statement_sha256", "statement_type"}`, `keys` the
+/// fingerprints it is about (old and new key of a transition, the revoked key), `signers`
+/// the fingerprints of its signatures, sorted.
+pub fn statement_entry(
+    v: &crate::format::canon::Value,
+    st: &crate::trust::statements::Statement,
+) -> Vec<u8> {
+    use crate::format::canon::Value;
+    use crate::trust::statements::Statement;
+    let keys: Vec<Value> = match st {
+        Statement::Transition { from, to, .. } => vec![from.as_str().into(), to.as_str().into()],
+        Statement::Revocation { key, .. } => vec![key.as_str().into()],
+    };
+    let mut signers: Vec<String> = v
+        .get("signatures")
+        .and_then(Value::as_array)
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.get("public_key_fingerprint").and_then(Value::as_str))
+                .map(str::to_owned)
+                .collect()
+        })
+        .unwrap_or_default();
+    signers.sort();
+    signers.dedup();
+    let s = |k: &str| {
+        v.get(k)
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    crate::format::canon::to_canonical(&crate::format::canon::object([
+        ("entry_type", rules::LOG_ENTRY_STATEMENT.into()),
+        ("keys", Value::Array(keys)),
+        (
+            "signers",
+            Value::Array(signers.into_iter().map(Value::from).collect()),
+        ),
+        ("statement_sha256", s("statement_sha256").into()),
+        ("statement_type", s("statement_type").into()),
+    ]))
+}
+
 /// The signature type byte of an Ed25519 note signature (C2SP signed-note).
 pub const TYPE_ED25519: u8 = 0x01;
 /// The signature type byte of a witness cosignature (C2SP tlog-cosignature).

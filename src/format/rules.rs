@@ -46,6 +46,9 @@ pub(crate) const LOG_ENTRY_EVENT: &str = "pith_log_event_v1";
 pub(crate) const LOG_PROOF_TYPE: &str = "pith_log_inclusion_v1";
 /// **decided**: `proof_type` of the consistency-proof document `pith log prove --from`.
 pub(crate) const LOG_CONSISTENCY_TYPE: &str = "pith_log_consistency_v1";
+/// **decided**: `entry_type` of a log leaf recording a key statement (transition,
+/// revocation) the registry's keyring trusts.
+pub(crate) const LOG_ENTRY_STATEMENT: &str = "pith_log_key_statement_v1";
 /// **decided**: the log's origin line when the operator names none.
 pub const LOG_ORIGIN: &str = "pith.science/log";
 /// **decided**: the longest log origin or note key name.

@@ -81,6 +81,8 @@ pub struct Keyring {
     retired: Vec<TrustedKey>,
     /// Verified key transitions: (old fingerprint, new fingerprint).
     transitions: Vec<(String, String)>,
+    /// The transparency-log entry of each verified statement: (`statement_sha256`, entry).
+    log_entries: Vec<(String, Vec<u8>)>,
 }
 
 impl Keyring {
@@ -242,6 +244,8 @@ impl Keyring {
             if let Some(d) = v.get("statement_sha256").and_then(canon::Value::as_str) {
                 self.statements
                     .push((path.clone(), d.to_owned(), st.clone()));
+                self.log_entries
+                    .push((d.to_owned(), crate::format::note::statement_entry(v, st)));
             }
         }
         for (path, _, st) in &checked {
@@ -355,6 +359,14 @@ impl Keyring {
             )));
         };
         Authorized::new(signer, k.clone(), now)
+    }
+
+    /// The transparency-log entry of each verified statement it holds:
+    /// (`statement_sha256`, entry), in the order they were checked.
+    pub fn statement_log_entries(&self) -> impl Iterator<Item = (&str, &[u8])> {
+        self.log_entries
+            .iter()
+            .map(|(d, e)| (d.as_str(), e.as_slice()))
     }
 
     /// The verified key statements it holds: (file, `statement_sha256`).

@@ -13,11 +13,18 @@ use crate::format::digest::Sha256Digest;
 use crate::registry::merkle;
 
 pub(super) const SCHEMA_LOG: &str = "
+CREATE TABLE IF NOT EXISTS key_statements (
+    seq INTEGER PRIMARY KEY,
+    statement_sha256 TEXT NOT NULL UNIQUE,
+    entry TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS log_leaves (
     idx INTEGER PRIMARY KEY,
-    version_seq INTEGER NOT NULL UNIQUE REFERENCES event_versions(seq),
+    version_seq INTEGER UNIQUE REFERENCES event_versions(seq),
+    statement_seq INTEGER UNIQUE REFERENCES key_statements(seq),
     entry TEXT NOT NULL,
-    leaf_hash TEXT NOT NULL
+    leaf_hash TEXT NOT NULL,
+    CHECK ((version_seq IS NULL) <> (statement_seq IS NULL))
 );
 CREATE TABLE IF NOT EXISTS log_checkpoints (
     seq INTEGER PRIMARY KEY,
@@ -81,7 +88,7 @@ pub(super) fn check_shape(conn: &Connection) -> Result<(), String> {
     let q = |s: &str| conn.query_row(s, [], |r| r.get::<_, i64>(0));
     let (leaves, versions, top) = (
         q("SELECT COUNT(*) FROM log_leaves"),
-        q("SELECT COUNT(*) FROM event_versions"),
+        q("SELECT (SELECT COUNT(*) FROM event_versions) + (SELECT COUNT(*) FROM key_statements)"),
         q("SELECT coalesce(max(idx), -1) FROM log_leaves"),
     );
     let (leaves, versions, top) = match (leaves, versions, top) {
@@ -90,7 +97,7 @@ pub(super) fn check_shape(conn: &Connection) -> Result<(), String> {
     };
     if leaves != versions {
         return Err(format!(
-            "the log has {leaves} leaves for {versions} stored event versions"
+            "the log has {leaves} leaves for {versions} stored event versions and key statements"
         ));
     }
     if top + 1 != leaves {
@@ -117,16 +124,25 @@ pub(super) fn check_shape(conn: &Connection) -> Result<(), String> {
 /// `Ledger::check`): at most `limit` are described, all are counted.
 pub(super) fn check_all(conn: &Connection, limit: usize) -> rusqlite::Result<Vec<String>> {
     let mut st = conn.prepare(
-        "SELECT l.idx, l.entry, l.leaf_hash, v.event FROM log_leaves l JOIN event_versions v ON v.seq = l.version_seq ORDER BY l.idx",
+        "SELECT l.idx, l.entry, l.leaf_hash, v.event, k.entry FROM log_leaves l LEFT JOIN event_versions v ON v.seq = l.version_seq LEFT JOIN key_statements k ON k.seq = l.statement_seq ORDER BY l.idx",
     )?;
     let mut rows = st.query([])?;
     let (mut out, mut bad, mut expect) = (Vec::new(), 0usize, 0i64);
     while let Some(r) = rows.next()? {
-        let (idx, entry, hash, text): (i64, String, String, String) =
-            (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?);
-        let logged = canon::parse(text.as_bytes())
-            .map(|v| self::entry(&StoredEvent::of(&v)))
-            .ok();
+        let (idx, entry, hash, text, statement): (
+            i64,
+            String,
+            String,
+            Option<String>,
+            Option<String>,
+        ) = (r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?);
+        let logged = match (text, statement) {
+            (Some(text), None) => canon::parse(text.as_bytes())
+                .map(|v| self::entry(&StoredEvent::of(&v)))
+                .ok(),
+            (None, Some(st)) => Some(st.into_bytes()),
+            _ => None,
+        };
         let ok = idx == expect
             && logged.as_deref() == Some(entry.as_bytes())
             && merkle::leaf_hash(entry.as_bytes()).hex() == hash;
@@ -144,6 +160,55 @@ pub(super) fn check_all(conn: &Connection, limit: usize) -> rusqlite::Result<Vec
         out.push(format!("{} more log leaves are wrong", bad - out.len()));
     }
     Ok(out)
+}
+
+/// Key statements in the log.
+impl Ledger {
+    /// Log every key statement `keyring` trusts that the log does not hold yet, each in
+    /// its own leaf (the same transaction for all); the number appended.
+    pub fn log_statements(
+        &mut self,
+        keyring: &crate::verify::keyring::Keyring,
+    ) -> Result<usize, LedgerError> {
+        let todo: Vec<(String, String)> = keyring
+            .statement_log_entries()
+            .map(|(d, e)| (d.to_owned(), String::from_utf8_lossy(e).into_owned()))
+            .collect();
+        self.immediate(|c| {
+            let mut n = 0;
+            for (digest, entry) in &todo {
+                let added = c
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO key_statements (statement_sha256, entry) VALUES (?1, ?2)",
+                    )?
+                    .execute(params![digest, entry])?;
+                if added == 0 {
+                    continue;
+                }
+                let seq = c.last_insert_rowid();
+                let leaf = merkle::leaf_hash(entry.as_bytes());
+                c.prepare_cached(
+                    "INSERT INTO log_leaves (idx, statement_seq, entry, leaf_hash) VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM log_leaves), ?1, ?2, ?3)",
+                )?
+                .execute(params![seq, entry, leaf.hex()])?;
+                n += 1;
+            }
+            Ok(n)
+        })
+    }
+
+    /// The `statement_sha256` of every key statement in the log.
+    pub fn logged_statements(&self) -> Result<Vec<String>, LedgerError> {
+        let sql = self.sql();
+        let mut st = self
+            .conn
+            .prepare("SELECT statement_sha256 FROM key_statements ORDER BY seq")
+            .map_err(&sql)?;
+        st.query_map([], |r| r.get(0))
+            .map_err(&sql)?
+            .collect::<Result<_, _>>()
+            .map_err(&sql)
+    }
 }
 
 /// Where the log stands, and the proofs it gives.
