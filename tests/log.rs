@@ -771,3 +771,137 @@ fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+fn audit(site: &Path, ring: &Path, state: &Path) -> assert_cmd::assert::Assert {
+    pith()
+        .args(["log", "audit"])
+        .arg(site)
+        .arg("--keyring")
+        .arg(ring)
+        .arg("--state")
+        .arg(state)
+        .assert()
+}
+
+/// A ledger of the 200-record snapshot, its bundles, a checkpoint, and the tree served.
+fn served_registry(dir: &Path, name: &str) -> (std::path::PathBuf, std::path::PathBuf) {
+    let db = dir.join(format!("{name}.sqlite"));
+    let site = dir.join(format!("{name}-site"));
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
+    bundles(&db, "--all");
+    checkpoint(&db, &dir.join(format!("{name}.cp")), &[]).success();
+    publish(&db, &site).success();
+    (db, site)
+}
+
+fn bundles(db: &Path, which: &str) {
+    pith()
+        .args([
+            "bundle",
+            which,
+            "--keyring",
+            "keys.example",
+            "--key",
+            KEY,
+            "--passphrase-file",
+            PASS,
+            "-q",
+            "--registry",
+        ])
+        .arg(db)
+        .arg("-o")
+        .arg(db.with_extension(format!("bundles{which}.jsonl")))
+        .arg("--force")
+        .assert()
+        .success();
+}
+
+#[test]
+fn audit_recomputes_the_served_log_and_catches_rollback_forks_and_unlogged_events() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ring = Path::new("keys.example");
+    let (db, site) = served_registry(tmp.path(), "a");
+    let state = tmp.path().join("state.json");
+    audit(&site, ring, &state)
+        .success()
+        .stdout(predicates::str::contains(
+            "audited log pith.science/log: 201 leaves (200 events, 1 key statements)",
+        ))
+        .stdout(predicates::str::contains("200 served bundle(s) checked"));
+    let s: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(s["tree_size"], 201);
+    assert_eq!(s["state_type"], "pith_log_monitor_state_v1");
+    let old_site = tmp.path().join("old-site");
+    copy_dir(&site, &old_site);
+    // bundles published ahead of the checkpoint: publish warns, the monitor finds them
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
+    bundles(&db, "--pending");
+    publish(&db, &site)
+        .success()
+        .stderr(predicates::str::contains(
+            "200 leaves beyond the served checkpoint of 201",
+        ));
+    audit(&site, ring, &state)
+        .code(1)
+        .stdout(predicates::str::contains("is served but not in the log"));
+    let unchanged: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+    assert_eq!(unchanged, s, "a failed audit does not move the state");
+    // signed and served: sound, and the state moves forward
+    checkpoint(&db, &tmp.path().join("a2.cp"), &[]).success();
+    publish(&db, &site).success();
+    audit(&site, ring, &state)
+        .success()
+        .stdout(predicates::str::contains("401 leaves"))
+        .stdout(predicates::str::contains("last audited at 201"));
+    // the older tree served again: a rollback
+    audit(&old_site, ring, &state)
+        .code(1)
+        .stdout(predicates::str::contains(
+            "rollback: the log had 401 leaves when last audited, its checkpoint now says 201",
+        ));
+    // another registry's log of the same origin and key: a fork of what was seen
+    let (fdb, fsite) = served_registry(tmp.path(), "f");
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &fdb);
+    checkpoint(&fdb, &tmp.path().join("f2.cp"), &[]).success();
+    publish(&fdb, &fsite).success();
+    audit(&fsite, ring, &state)
+        .code(1)
+        .stdout(predicates::str::contains(
+            "fork: the first 401 leaves no longer hash",
+        ));
+    // an entry rewritten in the served tiles: its hashes no longer make the root
+    let bent = tmp.path().join("bent-site");
+    copy_dir(&site, &bent);
+    let t = bent.join("log/tile/entries/000");
+    let data = std::fs::read(&t).unwrap();
+    let text = String::from_utf8_lossy(&data).replacen("record_created", "record_createe", 1);
+    std::fs::write(&t, text.as_bytes()).unwrap();
+    audit(&bent, ring, &tmp.path().join("fresh-state.json"))
+        .code(1)
+        .stdout(predicates::str::contains("not to the checkpoint's root"));
+    // a key statement the auditor trusts that the log never showed
+    let ring2 = tmp.path().join("ring2");
+    copy_dir(ring, &ring2);
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "pith-example-2027-11",
+            "--at",
+            "2026-11-30T00:00:00Z",
+            "--reason",
+            "superseded",
+            "--passphrase-file",
+            PASS,
+            "--keyring",
+        ])
+        .arg(&ring2)
+        .assert()
+        .success();
+    audit(&site, &ring2, &tmp.path().join("s2.json"))
+        .code(1)
+        .stdout(predicates::str::contains(
+            "is trusted by the keyring but not in the log",
+        ));
+}

@@ -20,6 +20,29 @@ pub enum Cmd {
     /// kept in the ledger before it is written out; the keyring's key statements not yet
     /// in the log are appended first.
     Checkpoint(CheckpointArgs),
+    /// Monitor a served log: recompute every hash from its entries, check the checkpoint,
+    /// the tiles, the key statements and the served bundles, and that the log extends the
+    /// one last audited (--state); the state moves forward only after a sound audit.
+    Audit(AuditArgs),
+}
+
+#[derive(clap::Args, Debug)]
+pub struct AuditArgs {
+    /// The published tree (its log/ and pith/ directories).
+    tree: PathBuf,
+    /// The keyring: the log's key, and the key statements that must be in the log.
+    #[arg(long, value_name = "DIR")]
+    keyring: PathBuf,
+    /// The monitor's state: the last log it accepted (read if present; written after a
+    /// sound audit).
+    #[arg(long, value_name = "FILE")]
+    state: Option<PathBuf>,
+    /// The log's expected origin line.
+    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN)]
+    origin: String,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -98,6 +121,7 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
         Cmd::Head(a) => head(a),
         Cmd::Prove(a) => prove(a),
         Cmd::Checkpoint(a) => checkpoint(a),
+        Cmd::Audit(a) => audit(a),
     }
 }
 
@@ -199,5 +223,63 @@ fn checkpoint(a: CheckpointArgs) -> Result<u8, Failure> {
         key.key_id(),
         super::shown(&path)
     );
+    Ok(0)
+}
+
+fn audit(a: AuditArgs) -> Result<u8, Failure> {
+    use pith::verify::audit::MonitorState;
+    let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
+    let state = match &a.state {
+        Some(p) if std::fs::symlink_metadata(p).is_ok() => Some(
+            MonitorState::from_value(&super::read_json(p)?)
+                .map_err(|e| Failure::Usage(format!("{}: {e}", super::shown(p))))?,
+        ),
+        _ => None,
+    };
+    let r = pith::verify::audit::audit(
+        &a.tree,
+        &keyring,
+        &a.origin,
+        state.as_ref(),
+        &Timestamp::now(),
+    )
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    if a.json {
+        outp!(
+            "{}",
+            super::json_line(&serde_json::to_value(&r).map_err(|e| Failure::Usage(e.to_string()))?)
+        );
+    } else {
+        for p in &r.problems {
+            outln!("PROBLEM {}", super::vis(p));
+        }
+        if !super::quiet() {
+            for n in &r.notes {
+                outln!("note: {}", super::vis(n));
+            }
+        }
+        let before = r
+            .previous_size
+            .map(|s| format!(", last audited at {s}"))
+            .unwrap_or_default();
+        outln!(
+            "{} log {}: {} leaves ({} events, {} key statements), root {}{before}; {} served bundle(s) checked",
+            if r.ok() { "audited" } else { "FAILED" },
+            super::vis(&r.origin),
+            r.tree_size,
+            r.event_leaves,
+            r.statement_leaves,
+            r.root_hex,
+            r.bundles_checked
+        );
+    }
+    if !r.ok() {
+        return Ok(1);
+    }
+    if let (Some(p), Some(s)) = (&a.state, r.state()) {
+        let mut b = canon::to_canonical(&s.to_value());
+        b.push(b'\n');
+        pith::io::write_output(Some(p), &b, true)?;
+    }
     Ok(0)
 }

@@ -84,6 +84,13 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
             )
         }
     };
+    if let Some(l) = log.as_ref().filter(|l| l.unsigned_leaves > 0) {
+        errln!(
+            "warning: the log holds {} leaves beyond the served checkpoint of {}: served bundles may carry events a monitor cannot find in the log yet; sign a checkpoint (pith log checkpoint) and publish again",
+            l.unsigned_leaves,
+            l.tree_size
+        );
+    }
     if a.json {
         let mut v = serde_json::to_value(&done).map_err(|e| Failure::Usage(e.to_string()))?;
         if let (Some(o), Some(l)) = (v.as_object_mut(), &log) {

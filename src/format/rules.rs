@@ -49,6 +49,8 @@ pub(crate) const LOG_CONSISTENCY_TYPE: &str = "pith_log_consistency_v1";
 /// **decided**: `entry_type` of a log leaf recording a key statement (transition,
 /// revocation) the registry's keyring trusts.
 pub(crate) const LOG_ENTRY_STATEMENT: &str = "pith_log_key_statement_v1";
+/// **decided**: `state_type` of the state file `pith log audit --state` keeps.
+pub(crate) const MONITOR_STATE_TYPE: &str = "pith_log_monitor_state_v1";
 /// **decided**: the log's origin line when the operator names none.
 pub const LOG_ORIGIN: &str = "pith.science/log";
 /// **decided**: the longest log origin or note key name.

@@ -340,6 +340,9 @@ pub struct LogServed {
     pub tree_size: u64,
     /// The tree size served before.
     pub served_before: u64,
+    /// Leaves of the ledger's log beyond the served checkpoint (events stored since it
+    /// was signed, which a monitor cannot yet find in the log).
+    pub unsigned_leaves: u64,
 }
 
 /// Serve the log beside the resolver tree (`log/`, C2SP tlog-tiles, `registry::tiles`):
@@ -460,5 +463,6 @@ pub fn publish_log(
         origin,
         tree_size: size,
         served_before: from,
+        unsigned_leaves: all.len() as u64 - size,
     }))
 }

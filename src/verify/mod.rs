@@ -11,6 +11,7 @@ use crate::trust::keys::KeyDocument;
 use crate::verify::check::{Checker, Finding, RecordFacts, q, show};
 use crate::verify::keyring::Keyring;
 
+pub mod audit;
 pub mod check;
 pub mod checkpoint;
 pub mod keyring;
