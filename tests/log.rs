@@ -905,3 +905,243 @@ fn audit_recomputes_the_served_log_and_catches_rollback_forks_and_unlogged_event
             "is trusted by the keyring but not in the log",
         ));
 }
+
+/// A witness key made with `pith key generate` in `dir`: (key file, passphrase file, raw
+/// public key).
+fn witness_key(dir: &Path, id: &str) -> (std::path::PathBuf, std::path::PathBuf, Vec<u8>) {
+    let pass = dir.join(format!("{id}.pass"));
+    std::fs::write(&pass, "witness passphrase\n").unwrap();
+    let out = dir.join(id);
+    pith()
+        .args([
+            "key",
+            "generate",
+            "--key-id",
+            id,
+            "--scrypt-log-n",
+            "10",
+            "-q",
+            "--passphrase-file",
+        ])
+        .arg(&pass)
+        .arg("--out-dir")
+        .arg(&out)
+        .assert()
+        .success();
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join(format!("{id}.pub.json"))).unwrap())
+            .unwrap();
+    let raw = crate::util::unhex(doc["public_key_hex"].as_str().unwrap());
+    (out.join(format!("{id}.key.age")), pass, raw)
+}
+
+fn cosign(
+    cp: &Path,
+    w: &(std::path::PathBuf, std::path::PathBuf, Vec<u8>),
+    name: &str,
+    state: &Path,
+    out: &Path,
+    extra: &[&std::ffi::OsStr],
+) -> assert_cmd::assert::Assert {
+    pith()
+        .args(["witness", "cosign"])
+        .arg(cp)
+        .arg("--key")
+        .arg(&w.0)
+        .arg("--passphrase-file")
+        .arg(&w.1)
+        .args(["--name", name, "--log-keyring", "keys.example", "--state"])
+        .arg(state)
+        .arg("-o")
+        .arg(out)
+        .arg("--force")
+        .args(extra)
+        .assert()
+}
+
+#[test]
+fn a_witness_cosigns_only_forward_and_verify_requires_the_policys_quorum() {
+    use base64::Engine;
+    use sha2::Digest;
+    let tmp = tempfile::tempdir().unwrap();
+    let (db, site) = served_registry(tmp.path(), "a");
+    let wa = witness_key(tmp.path(), "witness-a");
+    let wb = witness_key(tmp.path(), "witness-b");
+    let state = tmp.path().join("wstate");
+    let cp = site.join("log/checkpoint");
+    let cosigned = tmp.path().join("cosigned");
+    cosign(&cp, &wa, "witness.example/a", &state, &cosigned, &[])
+        .success()
+        .stderr(predicates::str::contains(
+            "cosigned pith.science/log at 201 leaves as witness witness.example/a",
+        ));
+    // the cosignature line, read by the letter of C2SP tlog-cosignature
+    let text = std::fs::read_to_string(&cosigned).unwrap();
+    let body = std::fs::read_to_string(&cp).unwrap();
+    let body = body.split("\n\n").next().unwrap().to_owned() + "\n";
+    let last = text.lines().last().unwrap();
+    let b64 = last.strip_prefix("\u{2014} witness.example/a ").unwrap();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(b64)
+        .unwrap();
+    assert_eq!(raw.len(), 4 + 8 + 64);
+    let mut h = sha2::Sha256::new();
+    h.update(b"witness.example/a\n\x04");
+    h.update(&wa.2);
+    assert_eq!(
+        &raw[..4],
+        &h.finalize()[..4],
+        "key hash of a cosignature/v1 key"
+    );
+    let t = u64::from_be_bytes(raw[4..12].try_into().unwrap());
+    let msg = format!("cosignature/v1\ntime {t}\n{body}");
+    let vk = ed25519_dalek::VerifyingKey::from_bytes(&wa.2.clone().try_into().unwrap()).unwrap();
+    let sig = ed25519_dalek::Signature::from_slice(&raw[12..]).unwrap();
+    vk.verify_strict(msg.as_bytes(), &sig).unwrap();
+    // the log's own signature is still there and verifies with signed_note
+    let note = signed_note::Note::from_bytes(text.as_bytes()).unwrap();
+    let (ok, unknown) = note.verify(&verifier(ORIGIN)).unwrap();
+    assert_eq!((ok.len(), unknown.len()), (1, 1));
+    // policies
+    let policy = |q: usize, ws: &[(&str, &Vec<u8>)]| {
+        let p = tmp.path().join(format!("policy-{q}-{}.json", ws.len()));
+        let list: Vec<serde_json::Value> = ws
+            .iter()
+            .map(|(n, k)| serde_json::json!({"name": n, "public_key_b64": base64::engine::general_purpose::STANDARD.encode(k)}))
+            .collect();
+        std::fs::write(
+            &p,
+            serde_json::to_vec(&serde_json::json!({"policy_type": "pith_witness_policy_v1", "quorum": q, "witnesses": list})).unwrap(),
+        )
+        .unwrap();
+        p
+    };
+    let number = first_subject(&db);
+    let b = tmp.path().join("b.json");
+    bundle_of(&db, &number, &b);
+    let one = policy(
+        1,
+        &[("witness.example/a", &wa.2), ("witness.example/b", &wb.2)],
+    );
+    let two = policy(
+        2,
+        &[("witness.example/a", &wa.2), ("witness.example/b", &wb.2)],
+    );
+    let args = |p: &Path| {
+        vec![
+            std::ffi::OsString::from("--tiles"),
+            site.clone().into_os_string(),
+            "--checkpoint".into(),
+            cosigned.clone().into_os_string(),
+            "--witness-policy".into(),
+            p.as_os_str().to_owned(),
+        ]
+    };
+    let run = |a: Vec<std::ffi::OsString>| {
+        let r: Vec<&std::ffi::OsStr> = a.iter().map(|s| s.as_os_str()).collect();
+        verify_in_log(&b, &r)
+    };
+    run(args(&one))
+        .success()
+        .stderr(predicates::str::contains("cosigned by witness.example/a"));
+    run(args(&two)).code(1).stderr(predicates::str::contains(
+        "cosigned by 1 of the policy's witnesses (witness.example/a), 2 required",
+    ));
+    // a cosignature under another name, or by another key, does not count
+    let wrong = policy(1, &[("witness.example/b", &wa.2)]);
+    run(args(&wrong)).code(1);
+    // the log grows: without a consistency proof from what was cosigned, no cosignature
+    let before = std::fs::read(
+        std::fs::read_dir(&state)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
+    bundles(&db, "--pending");
+    checkpoint(&db, &tmp.path().join("a2.cp"), &[]).success();
+    publish(&db, &site).success();
+    let out2 = tmp.path().join("cosigned2");
+    cosign(&cp, &wa, "witness.example/a", &state, &out2, &[])
+        .code(1)
+        .stderr(predicates::str::contains(
+            "a consistency proof from 201 is needed",
+        ));
+    // a proof from another size is refused
+    let prove = |from: &str, to: &Path| {
+        pith()
+            .args(["log", "prove", "--from", from, "--force", "--registry"])
+            .arg(&db)
+            .arg("-o")
+            .arg(to)
+            .assert()
+            .success();
+    };
+    let p100 = tmp.path().join("p100.json");
+    prove("100", &p100);
+    cosign(
+        &cp,
+        &wa,
+        "witness.example/a",
+        &state,
+        &out2,
+        &[std::ffi::OsStr::new("--proof"), p100.as_os_str()],
+    )
+    .code(1)
+    .stderr(predicates::str::contains(
+        "does not show the tree of 201 leaves",
+    ));
+    let after_refusals = std::fs::read(
+        std::fs::read_dir(&state)
+            .unwrap()
+            .next()
+            .unwrap()
+            .unwrap()
+            .path(),
+    )
+    .unwrap();
+    assert_eq!(
+        before, after_refusals,
+        "a refused cosignature moves no state"
+    );
+    let p201 = tmp.path().join("p201.json");
+    prove("201", &p201);
+    cosign(
+        &cp,
+        &wa,
+        "witness.example/a",
+        &state,
+        &out2,
+        &[std::ffi::OsStr::new("--proof"), p201.as_os_str()],
+    )
+    .success()
+    .stderr(predicates::str::contains("at 401 leaves"));
+    // the older checkpoint again: the log moved back
+    cosign(
+        &tmp.path().join("a.cp"),
+        &wa,
+        "witness.example/a",
+        &state,
+        &out2,
+        &[],
+    )
+    .code(1)
+    .stderr(predicates::str::contains("the log moved back: 201 leaves"));
+    // another tree of the same size: a fork
+    let (fdb, _) = served_registry(tmp.path(), "f");
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &fdb);
+    checkpoint(&fdb, &tmp.path().join("f2.cp"), &[]).success();
+    cosign(
+        &tmp.path().join("f2.cp"),
+        &wa,
+        "witness.example/a",
+        &state,
+        &out2,
+        &[],
+    )
+    .code(1)
+    .stderr(predicates::str::contains("a fork"));
+}

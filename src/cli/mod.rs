@@ -41,6 +41,7 @@ mod registry;
 mod signing;
 mod unlock;
 mod verify;
+mod witness;
 
 /// pith: issue, sign and verify Pith numbers for arXiv papers, offline.
 #[derive(Parser, Debug)]
@@ -78,6 +79,9 @@ enum Cmd {
     /// The registry's transparency log: head, proofs, signed checkpoints.
     #[command(subcommand)]
     Log(log::Cmd),
+    /// Witness a log: cosign its checkpoints, only forward.
+    #[command(subcommand)]
+    Witness(witness::Cmd),
     /// Sign a graph_snapshot event for a paper (spec §9).
     Graph(graph::GraphArgs),
     /// Sign or re-sign events of the other kinds.
@@ -122,6 +126,7 @@ pub fn run(cli: Cli) -> Result<u8, Failure> {
         Cmd::Issue(a) => issue::issue(a),
         Cmd::Registry(c) => registry::run(c),
         Cmd::Log(c) => log::run(c),
+        Cmd::Witness(c) => witness::run(c),
         Cmd::Completions(a) => docs::completions(a),
         Cmd::Man(a) => docs::man(a),
     }

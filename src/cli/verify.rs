@@ -47,6 +47,10 @@ pub struct Args {
     /// The log's expected origin line.
     #[arg(long, default_value = pith::format::rules::LOG_ORIGIN)]
     origin: String,
+    /// Require the checkpoint cosigned by a quorum of these witnesses (a
+    /// pith_witness_policy_v1 file).
+    #[arg(long, value_name = "FILE", requires = "log_source")]
+    witness_policy: Option<PathBuf>,
 }
 
 /// The log a bundle must be in: its verified checkpoint and the proofs against it.
@@ -70,6 +74,13 @@ fn in_log(a: &Args, keyring: &pith::verify::keyring::Keyring) -> Result<Option<I
         &pith::format::time::Timestamp::now(),
     )
     .map_err(|e| Failure::Refused(format!("{}: {e}", shown(cp))))?;
+    if let Some(wp) = &a.witness_policy {
+        let policy = pith::verify::checkpoint::WitnessPolicy::from_value(&read_json(wp)?)
+            .map_err(|e| Failure::Usage(format!("{}: {e}", shown(wp))))?;
+        let names = pith::verify::checkpoint::check_witnesses(&checkpoint, &policy)
+            .map_err(|e| Failure::Refused(format!("{}: {e}", shown(cp))))?;
+        infoln!("{}: cosigned by {}", shown(cp), names.join(", "));
+    }
     let proofs = match &a.proof {
         Some(pf) => Some(
             pith::verify::log::InclusionProofs::from_value(&read_json(pf)?)

@@ -220,6 +220,12 @@ impl Checkpoint {
     }
 }
 
+/// The text a witness signs for a checkpoint at `time` (unix seconds; C2SP
+/// tlog-cosignature `cosignature/v1`): `cosignature/v1\ntime <time>\n` and the body.
+pub fn cosignature_message(body: &str, time: u64) -> String {
+    format!("cosignature/v1\ntime {time}\n{body}")
+}
+
 /// The 4-byte key hash that names a key in a note's signature line.
 pub fn key_hash(name: &str, sig_type: u8, public: &[u8; 32]) -> [u8; 4] {
     let mut h = Sha256::new();

@@ -51,6 +51,8 @@ pub(crate) const LOG_CONSISTENCY_TYPE: &str = "pith_log_consistency_v1";
 pub(crate) const LOG_ENTRY_STATEMENT: &str = "pith_log_key_statement_v1";
 /// **decided**: `state_type` of the state file `pith log audit --state` keeps.
 pub(crate) const MONITOR_STATE_TYPE: &str = "pith_log_monitor_state_v1";
+/// **decided**: `policy_type` of the witness policy `verify --witness-policy` reads.
+pub(crate) const WITNESS_POLICY_TYPE: &str = "pith_witness_policy_v1";
 /// **decided**: the log's origin line when the operator names none.
 pub const LOG_ORIGIN: &str = "pith.science/log";
 /// **decided**: the longest log origin or note key name.

@@ -117,3 +117,116 @@ pub fn verify_checkpoint(
         notes,
     }))
 }
+
+/// Which witnesses a reader requires (**decided**, `rules::WITNESS_POLICY_TYPE`): `quorum`
+/// of the named `witnesses` must have cosigned the checkpoint.
+#[derive(Clone, Debug)]
+pub struct WitnessPolicy {
+    /// How many distinct witnesses.
+    pub quorum: usize,
+    /// (name, public key) of each witness.
+    pub witnesses: Vec<(String, crate::trust::keys::PublicKey)>,
+}
+
+impl WitnessPolicy {
+    /// Read a policy: `{"policy_type", "quorum", "witnesses": [{"name",
+    /// "public_key_b64"}]}`, closed; a quorum of 1 to the number of distinct witnesses.
+    pub fn from_value(v: &crate::format::canon::Value) -> Result<Self, String> {
+        use crate::format::canon::Value;
+        let o = v.as_object().ok_or("$: expected a witness policy object")?;
+        let want = ["policy_type", "quorum", "witnesses"];
+        if o.len() != 3 || want.iter().any(|k| !o.contains_key(*k)) {
+            return Err("$: a witness policy has exactly policy_type, quorum, witnesses".into());
+        }
+        if o.get("policy_type").and_then(Value::as_str)
+            != Some(crate::format::rules::WITNESS_POLICY_TYPE)
+        {
+            return Err(format!(
+                "$.policy_type: expected {:?}",
+                crate::format::rules::WITNESS_POLICY_TYPE
+            ));
+        }
+        let arr = o
+            .get("witnesses")
+            .and_then(Value::as_array)
+            .ok_or("$.witnesses: expected an array")?;
+        let mut witnesses: Vec<(String, crate::trust::keys::PublicKey)> = Vec::new();
+        for (i, w) in arr.iter().enumerate() {
+            let wo = w.as_object().filter(|m| m.len() == 2).ok_or(format!(
+                "$.witnesses[{i}]: expected exactly name, public_key_b64"
+            ))?;
+            let name = wo
+                .get("name")
+                .and_then(Value::as_str)
+                .ok_or(format!("$.witnesses[{i}].name: expected a string"))?;
+            note::check_name(name).map_err(|e| format!("$.witnesses[{i}].name: {e}"))?;
+            let key = wo
+                .get("public_key_b64")
+                .and_then(Value::as_str)
+                .and_then(|b| {
+                    let raw = crate::trust::keys::b64_decode(b)
+                        .filter(|r| crate::trust::keys::b64_encode(r) == b)?;
+                    crate::trust::keys::PublicKey::from_raw(raw.try_into().ok()?)
+                })
+                .ok_or(format!(
+                    "$.witnesses[{i}].public_key_b64: expected an Ed25519 public key"
+                ))?;
+            if witnesses
+                .iter()
+                .any(|(n, k)| n == name || k.raw() == key.raw())
+            {
+                return Err(format!("$.witnesses[{i}]: a witness named twice"));
+            }
+            witnesses.push((name.to_owned(), key));
+        }
+        let quorum = o
+            .get("quorum")
+            .and_then(Value::as_int)
+            .and_then(|q| usize::try_from(q).ok())
+            .filter(|q| *q >= 1 && *q <= witnesses.len())
+            .ok_or(format!(
+                "$.quorum: expected 1 to {} (the witnesses named)",
+                witnesses.len()
+            ))?;
+        Ok(WitnessPolicy { quorum, witnesses })
+    }
+}
+
+/// The policy's witnesses whose cosignatures (C2SP tlog-cosignature) of the checkpoint
+/// verify, each counted once; refused unless they reach the quorum.
+pub fn check_witnesses(
+    cp: &Verified<SignedCheckpoint>,
+    policy: &WitnessPolicy,
+) -> Result<Vec<String>, String> {
+    let mut ok = Vec::new();
+    for (name, key) in &policy.witnesses {
+        let hash = note::key_hash(name, note::TYPE_COSIGNATURE, key.raw());
+        let good = cp.note.signatures.iter().any(|l| {
+            if l.name != *name || l.key_hash != hash || l.signature.len() != 72 {
+                return false;
+            }
+            let mut t = [0u8; 8];
+            t.copy_from_slice(&l.signature[..8]);
+            let mut sig = [0u8; 64];
+            sig.copy_from_slice(&l.signature[8..]);
+            let msg = note::cosignature_message(&cp.note.body, u64::from_be_bytes(t));
+            Message::note(&msg).is_some_and(|m| key.verify_message(m.as_bytes(), &sig))
+        });
+        if good {
+            ok.push(name.clone());
+        }
+    }
+    if ok.len() < policy.quorum {
+        return Err(format!(
+            "the checkpoint is cosigned by {} of the policy's witnesses ({}), {} required",
+            ok.len(),
+            if ok.is_empty() {
+                "none".to_owned()
+            } else {
+                ok.join(", ")
+            },
+            policy.quorum
+        ));
+    }
+    Ok(ok)
+}

@@ -61,6 +61,45 @@ impl ConsistencyProof {
             ("tree_size", self.size.into()),
         ])
     }
+
+    /// Read a consistency-proof document, closed schema.
+    pub fn from_value(v: &Value) -> Result<Self, ProofError> {
+        let obj = v
+            .as_object()
+            .ok_or_else(|| bad("$: expected a consistency proof object"))?;
+        closed(
+            obj,
+            "$",
+            &[
+                "old_size",
+                "path_b64",
+                "proof_type",
+                "root_b64",
+                "tree_size",
+            ],
+        )?;
+        if obj.get("proof_type").and_then(Value::as_str) != Some(rules::LOG_CONSISTENCY_TYPE) {
+            return Err(bad(format!(
+                "$.proof_type: expected {:?}",
+                rules::LOG_CONSISTENCY_TYPE
+            )));
+        }
+        let path = obj
+            .get("path_b64")
+            .and_then(Value::as_array)
+            .filter(|p| p.len() <= 128)
+            .ok_or_else(|| bad("$.path_b64: expected an array of at most 128 hashes"))?
+            .iter()
+            .enumerate()
+            .map(|(j, h)| hash(Some(h), &format!("$.path_b64[{j}]")))
+            .collect::<Result<_, _>>()?;
+        Ok(ConsistencyProof {
+            old_size: uint(obj.get("old_size"), "$.old_size")?,
+            size: uint(obj.get("tree_size"), "$.tree_size")?,
+            root: hash(obj.get("root_b64"), "$.root_b64")?,
+            path,
+        })
+    }
 }
 
 /// Why a proof document or a bundle's inclusion was refused.
