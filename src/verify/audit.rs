@@ -350,6 +350,8 @@ pub fn audit(
         Err(_) => Vec::new(),
     };
     dirs.sort();
+    // each canonical record is one number, and each number one canonical record
+    let mut numbers_of: HashMap<String, String> = HashMap::new();
     for dir in dirs {
         let p = dir.join("bundle.json");
         if std::fs::symlink_metadata(&p).is_err() {
@@ -396,6 +398,43 @@ pub fn audit(
             );
         }
         r.bundles_checked += 1;
+        let mut records: Vec<&str> = b
+            .value()
+            .get("events")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter(|e| e.get("event_type").and_then(Value::as_str) == Some("record_created"))
+            .filter_map(|e| e.get("payload")?.get("canonical_sha256")?.as_str())
+            .collect();
+        records.sort_unstable();
+        records.dedup();
+        if records.len() > 1 {
+            push(
+                &mut r.problems,
+                &mut more,
+                format!(
+                    "{}: issued for {} different canonical records ({})",
+                    b.number(),
+                    records.len(),
+                    records.join(", ")
+                ),
+            );
+        }
+        for rec in records {
+            let n = b.number().to_string();
+            match numbers_of.get(rec) {
+                Some(other) if *other != n => push(
+                    &mut r.problems,
+                    &mut more,
+                    format!("canonical record {rec} was issued as two numbers: {other} and {n}"),
+                ),
+                Some(_) => {}
+                None => {
+                    numbers_of.insert(rec.to_owned(), n);
+                }
+            }
+        }
         for ev in b
             .value()
             .get("events")
