@@ -1145,3 +1145,52 @@ fn a_witness_cosigns_only_forward_and_verify_requires_the_policys_quorum() {
     .code(1)
     .stderr(predicates::str::contains("a fork"));
 }
+
+#[test]
+fn a_key_statement_made_with_registry_is_logged_at_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("l.sqlite");
+    issue("tests/data/arxiv/snapshot-head200.jsonl", &db);
+    let ring = tmp.path().join("ring");
+    copy_dir(Path::new("keys.example"), &ring);
+    pith()
+        .args([
+            "key",
+            "revoke",
+            "pith-example-2027-11",
+            "--at",
+            "2026-11-30T00:00:00Z",
+            "--reason",
+            "superseded",
+            "--passphrase-file",
+            PASS,
+            "--keyring",
+        ])
+        .arg(&ring)
+        .arg("--registry")
+        .arg(&db)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("logged 2 key statement(s)"));
+    // the transition already in the keyring and the new revocation, once each
+    assert_eq!(q(&db, "SELECT COUNT(*) FROM key_statements"), 2);
+    assert_eq!(q(&db, "SELECT COUNT(*) FROM log_leaves"), 202);
+    let last: String = rusqlite::Connection::open(&db)
+        .unwrap()
+        .query_row("SELECT entry FROM log_leaves WHERE idx = 201", [], |r| {
+            r.get(0)
+        })
+        .unwrap();
+    assert!(
+        last.contains("\"statement_type\":\"pith_key_revocation\""),
+        "{last}"
+    );
+    // a checkpoint with the same keyring adds nothing more
+    checkpoint(
+        &db,
+        &tmp.path().join("cp"),
+        &["--keyring", ring.to_str().unwrap()],
+    )
+    .success()
+    .stderr(predicates::str::contains("(202 leaves)"));
+}

@@ -58,9 +58,6 @@ pub struct BundleArgs {
     /// Replace an existing --out file.
     #[arg(long)]
     force: bool,
-    /// Accepted for uniformity: the output is the bundle JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 /// `--built-at` (whole seconds, default now), the signing key admitted now and at

@@ -153,6 +153,10 @@ pub struct RotateArgs {
     /// `notes` of a generated NEW's document.
     #[arg(long)]
     notes: Option<String>,
+    /// Also append the new key statement to this registry ledger's transparency log now
+    /// (else it is logged with the next `pith log checkpoint`).
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -180,6 +184,10 @@ pub struct RevokeArgs {
     signer_key: Option<PathBuf>,
     #[command(flatten)]
     unlock: UnlockArgs,
+    /// Also append the new key statement to this registry ledger's transparency log now
+    /// (else it is logged with the next `pith log checkpoint`).
+    #[arg(long, value_name = "DB")]
+    registry: Option<PathBuf>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -483,6 +491,7 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
             dir.join(pith::trust::statements::TRANSCRIPT_FILE).display()
         );
     }
+    log_statements(a.registry.as_ref(), dir)?;
     Ok(0)
 }
 
@@ -545,6 +554,7 @@ fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
         );
         outln!("  revocation statement: {}", r.statement_path.display());
     }
+    log_statements(a.registry.as_ref(), dir)?;
     Ok(0)
 }
 
@@ -679,6 +689,7 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
                 url: None,
                 notes: None,
                 json: false,
+                registry: None,
             })?;
             Some(to.clone())
         }
@@ -715,6 +726,7 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
                 signer_key: None,
                 unlock,
                 json: false,
+                registry: None,
             })?;
         }
     }
@@ -766,4 +778,14 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
         );
     }
     Ok(0)
+}
+
+/// Append the keyring's key statements not yet logged to the ledger's transparency log.
+fn log_statements(db: Option<&PathBuf>, dir: &std::path::Path) -> Result<(), Failure> {
+    let Some(db) = db else { return Ok(()) };
+    let ring = pith::verify::keyring::Keyring::load(dir)?;
+    let mut ledger = pith::registry::ledger::Ledger::open(db).map_err(|e| Failure::of(&e))?;
+    let n = ledger.log_statements(&ring).map_err(|e| Failure::of(&e))?;
+    infoln!("logged {n} key statement(s) in {}", super::shown(db));
+    Ok(())
 }

@@ -137,9 +137,6 @@ pub struct ApplyArgs {
     /// Replace an existing --out file.
     #[arg(long)]
     force: bool,
-    /// Accepted for uniformity: the output is the signed JSON.
-    #[arg(long)]
-    json: bool,
 }
 
 pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {

@@ -78,9 +78,6 @@ pub struct ExportArgs {
     /// Replace an existing --out file.
     #[arg(long)]
     force: bool,
-    /// Accepted for uniformity: export is always JSON lines.
-    #[arg(long)]
-    json: bool,
 }
 
 fn open(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> {

@@ -100,9 +100,6 @@ pub struct SignArgs {
     /// Replace an existing --out file.
     #[arg(long)]
     pub force: bool,
-    /// Accepted for uniformity: the output is the signed JSON object.
-    #[arg(long)]
-    pub json: bool,
     /// The registry ledger that stores every event signed (default: PITH_REGISTRY, else
     /// ./pith-registry.sqlite).
     #[arg(long, value_name = "DB")]
