@@ -103,8 +103,21 @@ pub struct GenerateArgs {
     protect: ProtectArgs,
     /// Replace an existing key of the same id (the new files are complete before the old
     /// ones are replaced).
-    #[arg(long)]
+    #[arg(long, conflicts_with = "pkcs11")]
     force: bool,
+    /// Generate the key inside this PKCS#11 token instead (`pkcs11:token=…;object=ID`):
+    /// sensitive, never extractable; only its public document and a transcript entry are
+    /// written.
+    #[arg(long, value_name = "URI")]
+    pkcs11: Option<String>,
+    /// With --pkcs11: the token's user PIN from this file (first line). Else PITH_PIN, else
+    /// a prompt.
+    #[arg(long, value_name = "FILE", requires = "pkcs11")]
+    pin_file: Option<PathBuf>,
+    /// With --pkcs11: the PKCS#11 module (default: the URI's module-path, else
+    /// PITH_PKCS11_MODULE).
+    #[arg(long, value_name = "PATH", requires = "pkcs11")]
+    pkcs11_module: Option<PathBuf>,
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
@@ -262,6 +275,9 @@ fn protection(a: &ProtectArgs, what: &str, env: &str) -> Result<Protection, Fail
 
 fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
     let now = now();
+    if let Some(uri) = a.pkcs11.clone() {
+        return generate_in_token(&a, &uri, &now);
+    }
     if a.passphrase_file.is_some() {
         a.protect.new_passphrase_file = a.passphrase_file.take();
     }
@@ -707,6 +723,8 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
         Some(_) => UnlockArgs {
             passphrase_file: a.protect.new_passphrase_file.clone(),
             identity: a.to_identity.clone(),
+            pin_file: a.unlock.pin_file.clone(),
+            pkcs11_module: a.unlock.pkcs11_module.clone(),
         },
         None => a.unlock.clone(),
     };
@@ -788,4 +806,74 @@ fn log_statements(db: Option<&PathBuf>, dir: &std::path::Path) -> Result<(), Fai
     let n = ledger.log_statements(&ring).map_err(|e| Failure::of(&e))?;
     infoln!("logged {n} key statement(s) in {}", super::shown(db));
     Ok(())
+}
+
+/// `key generate --pkcs11 URI`: the key pair made inside the token.
+fn generate_in_token(a: &GenerateArgs, uri: &str, now: &Timestamp) -> Result<u8, Failure> {
+    let uri = pith::trust::pkcs11::Pkcs11Uri::parse(uri).map_err(|e| Failure::Usage(e.to_string()))?;
+    let Some(id) = uri.object.clone() else {
+        return Err(Failure::Usage("--pkcs11: name the key with object=ID (its key id)".into()));
+    };
+    if a.key_id.as_ref().is_some_and(|k| *k != id) {
+        return Err(Failure::Usage(format!(
+            "--key-id {:?} differs from the URI's object={id:?}",
+            a.key_id.as_deref().unwrap_or_default()
+        )));
+    }
+    if !pith::format::digest::valid_key_id(&id) {
+        return Err(Failure::Usage(format!(
+            "object={id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'"
+        )));
+    }
+    std::fs::create_dir_all(&a.out_dir)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
+    if custody::pub_path(&a.out_dir, &id).exists() {
+        return Err(Failure::Refused(format!(
+            "refusing to overwrite {} (key {id:?} exists)",
+            custody::pub_path(&a.out_dir, &id).display()
+        )));
+    }
+    let access = UnlockArgs {
+        passphrase_file: None,
+        identity: None,
+        pin_file: a.pin_file.clone(),
+        pkcs11_module: a.pkcs11_module.clone(),
+    };
+    let (module, pin) = super::unlock::token_access(&uri, &access)?;
+    pith::trust::pkcs11::generate(&module, &uri, &pin).map_err(|e| Failure::Usage(e.to_string()))?;
+    let key = pith::trust::pkcs11::TokenKey::open(&module, &uri, &pin)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let (_, path) = custody::write_token_key(
+        &a.out_dir,
+        &key,
+        custody::DocFields {
+            url: a.url.as_deref(),
+            notes: a.notes.as_deref(),
+            valid_from: now,
+        },
+        now,
+    )?;
+    use pith::trust::signer::Signer as _;
+    if a.json {
+        outp!(
+            "{}",
+            json_line(&serde_json::json!({
+                "key_id": id,
+                "token": key.token(),
+                "fingerprint_sha256_hex": key.public().fingerprint(),
+                "fingerprint_sha256_b32_first128bits": key.public().fingerprint_b32(),
+                "public_key_document": path.display().to_string(),
+            }))
+        );
+    } else {
+        outln!(
+            "generated {id} in token {:?}  fingerprint {} ({})",
+            key.token(),
+            key.public().fingerprint(),
+            key.public().fingerprint_b32()
+        );
+        outln!("  public key document: {}", path.display());
+        outln!("  secret key: inside the token (sensitive, not extractable)");
+    }
+    Ok(0)
 }

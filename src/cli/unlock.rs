@@ -18,6 +18,57 @@ pub struct UnlockArgs {
     /// Open a recipient-encrypted key with this age identity file.
     #[arg(long, value_name = "FILE")]
     pub identity: Option<PathBuf>,
+    /// For a `pkcs11:` key: the token's user PIN from this file (first line). Else
+    /// PITH_PIN, else a prompt.
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+    /// For a `pkcs11:` key: the PKCS#11 module (default: the URI's module-path, else
+    /// PITH_PKCS11_MODULE).
+    #[arg(long, value_name = "PATH")]
+    pub pkcs11_module: Option<PathBuf>,
+}
+
+/// The PKCS#11 module and PIN for a token key: module from the flag, the URI or
+/// PITH_PKCS11_MODULE; PIN from `--pin-file`, else PITH_PIN (with a warning), else a
+/// no-echo prompt.
+pub fn token_access(
+    uri: &pith::trust::pkcs11::Pkcs11Uri,
+    args: &UnlockArgs,
+) -> Result<(PathBuf, Zeroizing<String>), Failure> {
+    let module = args
+        .pkcs11_module
+        .clone()
+        .or_else(|| uri.module_path.clone())
+        .or_else(|| std::env::var_os("PITH_PKCS11_MODULE").map(PathBuf::from))
+        .ok_or_else(|| {
+            Failure::Usage(
+                "a pkcs11: key needs its module: --pkcs11-module PATH, module-path= in the URI, or $PITH_PKCS11_MODULE".into(),
+            )
+        })?;
+    let pin: Zeroizing<String> = if let Some(f) = &args.pin_file {
+        let bytes = Zeroizing::new(pith::io::read_input(f)?);
+        let text = std::str::from_utf8(&bytes)
+            .map_err(|_| Failure::Usage(format!("{}: PIN file is not UTF-8", f.display())))?;
+        Zeroizing::new(text.lines().next().unwrap_or("").to_owned())
+    } else if let Ok(v) = std::env::var("PITH_PIN") {
+        errln!(
+            "warning: using the PIN in $PITH_PIN; the environment can leak to other processes (prefer a prompt or --pin-file)"
+        );
+        Zeroizing::new(v)
+    } else {
+        Zeroizing::new(
+            rpassword::prompt_password(format!("PIN for token {:?}: ", uri.token)).map_err(|e| {
+                Failure::Usage(format!(
+                    "no PIN for token {:?}: no terminal to ask on ({e}); use --pin-file FILE or $PITH_PIN",
+                    uri.token
+                ))
+            })?,
+        )
+    };
+    if pin.is_empty() {
+        return Err(Failure::Usage("empty PIN refused".into()));
+    }
+    Ok((module, pin))
 }
 
 /// A passphrase from a file, the environment, or the terminal.
@@ -115,6 +166,23 @@ pub fn signing_key(
     ),
     Failure,
 > {
+    if let Some(uri) = path.to_str().filter(|s| pith::trust::pkcs11::Pkcs11Uri::is_uri(s)) {
+        let uri = pith::trust::pkcs11::Pkcs11Uri::parse(uri).map_err(|e| Failure::Usage(e.to_string()))?;
+        let Some(dir) = keyring else {
+            return Err(Failure::Usage(
+                "a pkcs11: key needs --keyring DIR, the keyring holding its public document".into(),
+            ));
+        };
+        let ring = pith::verify::keyring::Keyring::load(dir)
+            .map_err(|e| Failure::Usage(super::chain(&e)))?;
+        let (module, pin) = token_access(&uri, args)?;
+        let key = pith::trust::pkcs11::TokenKey::open(&module, &uri, &pin)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let auth = ring
+            .authorize(Box::new(key), now)
+            .map_err(|e| Failure::Refused(format!("{}: {e}", path.display())))?;
+        return Ok((auth, ring));
+    }
     let ring = pith::verify::keyring::Keyring::for_signing(path, keyring).map_err(|e| {
         let hint = if keyring.is_none() {
             " (the key's public document and statements are looked for beside the key file; name another keyring with --keyring DIR)"

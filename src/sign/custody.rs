@@ -187,6 +187,59 @@ pub fn write_new_key(
     })
 }
 
+/// Record a key generated inside a PKCS#11 token: its public document in `dir` and a
+/// `generate` transcript entry signed by the token key itself. The secret never exists
+/// outside the token, so there is no secret file; an existing document of the id, or the
+/// same key under another id, is refused.
+pub fn write_token_key(
+    dir: &Path,
+    key: &crate::trust::pkcs11::TokenKey,
+    fields: DocFields<'_>,
+    now: &Timestamp,
+) -> Result<(Value, PathBuf), CustodyError> {
+    let DocFields {
+        url,
+        notes,
+        valid_from,
+    } = fields;
+    check_id(key.key_id())?;
+    match Keyring::load(dir) {
+        Ok(ring) => {
+            if let Some(k) = ring.get(key.public().fingerprint()) {
+                return Err(CustodyError::Refused(format!(
+                    "this key is already in {} as {:?} ({})",
+                    dir.display(),
+                    k.doc.key_id,
+                    k.file.display()
+                )));
+            }
+        }
+        Err(KeyringError::Empty { .. } | KeyringError::Dir { .. }) => {}
+        Err(e) => return Err(e.into()),
+    }
+    let pub_path = pub_path(dir, key.key_id());
+    if pub_path.exists() {
+        return Err(CustodyError::Exists {
+            path: pub_path,
+            key_id: key.key_id().to_owned(),
+        });
+    }
+    let doc = KeyDocument::build(key.key_id(), key.public(), url, notes, Some(valid_from));
+    write_atomic(&pub_path, &doc_bytes(&doc), false, Some(0o644))?;
+    append_transcript(
+        dir,
+        "generate",
+        canon::object([
+            ("key", statements::key_ref(key.key_id(), key.public())),
+            ("protection", format!("pkcs11 token {}", key.token()).into()),
+            ("valid_from", valid_from.to_string().into()),
+        ]),
+        key,
+        now,
+    )?;
+    Ok((doc, pub_path))
+}
+
 /// The directory (inside a keyring) where replaced keys are kept.
 pub const RETIRED_DIR: &str = "retired";
 

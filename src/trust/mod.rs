@@ -2,6 +2,7 @@
 //! statements.
 
 pub mod keys;
+pub mod pkcs11;
 pub mod policy;
 pub mod secret;
 pub mod signer;
