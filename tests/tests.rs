@@ -15,6 +15,7 @@ mod ed25519_vectors;
 mod float_repr;
 mod forgery;
 mod hostile;
+mod hsm;
 pub mod issue;
 mod keys;
 mod log;

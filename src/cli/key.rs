@@ -810,9 +810,12 @@ fn log_statements(db: Option<&PathBuf>, dir: &std::path::Path) -> Result<(), Fai
 
 /// `key generate --pkcs11 URI`: the key pair made inside the token.
 fn generate_in_token(a: &GenerateArgs, uri: &str, now: &Timestamp) -> Result<u8, Failure> {
-    let uri = pith::trust::pkcs11::Pkcs11Uri::parse(uri).map_err(|e| Failure::Usage(e.to_string()))?;
+    let uri =
+        pith::trust::pkcs11::Pkcs11Uri::parse(uri).map_err(|e| Failure::Usage(e.to_string()))?;
     let Some(id) = uri.object.clone() else {
-        return Err(Failure::Usage("--pkcs11: name the key with object=ID (its key id)".into()));
+        return Err(Failure::Usage(
+            "--pkcs11: name the key with object=ID (its key id)".into(),
+        ));
     };
     if a.key_id.as_ref().is_some_and(|k| *k != id) {
         return Err(Failure::Usage(format!(
@@ -840,7 +843,8 @@ fn generate_in_token(a: &GenerateArgs, uri: &str, now: &Timestamp) -> Result<u8,
         pkcs11_module: a.pkcs11_module.clone(),
     };
     let (module, pin) = super::unlock::token_access(&uri, &access)?;
-    pith::trust::pkcs11::generate(&module, &uri, &pin).map_err(|e| Failure::Usage(e.to_string()))?;
+    pith::trust::pkcs11::generate(&module, &uri, &pin)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
     let key = pith::trust::pkcs11::TokenKey::open(&module, &uri, &pin)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let (_, path) = custody::write_token_key(

@@ -166,8 +166,12 @@ pub fn signing_key(
     ),
     Failure,
 > {
-    if let Some(uri) = path.to_str().filter(|s| pith::trust::pkcs11::Pkcs11Uri::is_uri(s)) {
-        let uri = pith::trust::pkcs11::Pkcs11Uri::parse(uri).map_err(|e| Failure::Usage(e.to_string()))?;
+    if let Some(uri) = path
+        .to_str()
+        .filter(|s| pith::trust::pkcs11::Pkcs11Uri::is_uri(s))
+    {
+        let uri = pith::trust::pkcs11::Pkcs11Uri::parse(uri)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
         let Some(dir) = keyring else {
             return Err(Failure::Usage(
                 "a pkcs11: key needs --keyring DIR, the keyring holding its public document".into(),

@@ -108,9 +108,16 @@ impl Pkcs11Uri {
                 "token" => token = Some(text(v)?),
                 "object" => object = Some(text(v)?),
                 "id" => id = Some(pct_decode(v)?),
-                "manufacturer" | "model" | "serial" | "type" | "library-manufacturer"
-                | "library-description" | "library-version" | "slot-manufacturer"
-                | "slot-description" | "slot-id" => {}
+                "manufacturer"
+                | "model"
+                | "serial"
+                | "type"
+                | "library-manufacturer"
+                | "library-description"
+                | "library-version"
+                | "slot-manufacturer"
+                | "slot-description"
+                | "slot-id" => {}
                 other => {
                     return Err(Pkcs11Error::Uri(format!(
                         "unknown path attribute {other:?}"
@@ -215,12 +222,14 @@ fn open_token(module: &Path, uri: &Pkcs11Uri, pin: &str, rw: bool) -> Result<Ope
     }
     .map_err(|e| terr(e.to_string()))?;
     let auth = cryptoki::types::AuthPin::from(pin.to_owned());
-    session.login(UserType::User, Some(&auth)).map_err(|e| match e {
-        cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::PinIncorrect, _) => {
-            Pkcs11Error::Pin(uri.token.clone())
-        }
-        other => terr(format!("login failed: {other}")),
-    })?;
+    session
+        .login(UserType::User, Some(&auth))
+        .map_err(|e| match e {
+            cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::PinIncorrect, _) => {
+                Pkcs11Error::Pin(uri.token.clone())
+            }
+            other => terr(format!("login failed: {other}")),
+        })?;
     Ok(Opened {
         session,
         token: uri.token.clone(),
@@ -228,7 +237,10 @@ fn open_token(module: &Path, uri: &Pkcs11Uri, pin: &str, rw: bool) -> Result<Ope
 }
 
 fn template(uri: &Pkcs11Uri, class: ObjectClass) -> Vec<Attribute> {
-    let mut t = vec![Attribute::Class(class), Attribute::KeyType(KeyType::EC_EDWARDS)];
+    let mut t = vec![
+        Attribute::Class(class),
+        Attribute::KeyType(KeyType::EC_EDWARDS),
+    ];
     if let Some(o) = &uri.object {
         t.push(Attribute::Label(o.as_bytes().to_vec()));
     }
@@ -298,7 +310,11 @@ impl std::fmt::Debug for TokenKey {
 impl TokenKey {
     /// Open the key named by `uri` in the token of `module`, logged in with `pin`. Its key
     /// id is the object label (`object=`), which must be the key id of its document.
-    pub fn open(module: &Path, uri: &Pkcs11Uri, pin: &Zeroizing<String>) -> Result<Self, Pkcs11Error> {
+    pub fn open(
+        module: &Path,
+        uri: &Pkcs11Uri,
+        pin: &Zeroizing<String>,
+    ) -> Result<Self, Pkcs11Error> {
         let o = open_token(module, uri, pin, false)?;
         let terr = |what: String| Pkcs11Error::Token {
             token: o.token.clone(),
@@ -371,7 +387,11 @@ impl Signer for TokenKey {
 /// Generate an Ed25519 key pair inside the token (`CKM_EC_EDWARDS_KEY_PAIR_GEN`), labelled
 /// with the URI's `object` (the key id): the private key sensitive and never extractable.
 /// Refused when the token already holds a key of that label or id.
-pub fn generate(module: &Path, uri: &Pkcs11Uri, pin: &Zeroizing<String>) -> Result<PublicKey, Pkcs11Error> {
+pub fn generate(
+    module: &Path,
+    uri: &Pkcs11Uri,
+    pin: &Zeroizing<String>,
+) -> Result<PublicKey, Pkcs11Error> {
     let o = open_token(module, uri, pin, true)?;
     let terr = |what: String| Pkcs11Error::Token {
         token: o.token.clone(),
@@ -384,10 +404,15 @@ pub fn generate(module: &Path, uri: &Pkcs11Uri, pin: &Zeroizing<String>) -> Resu
     for class in [ObjectClass::PUBLIC_KEY, ObjectClass::PRIVATE_KEY] {
         let existing = o
             .session
-            .find_objects(&[Attribute::Class(class), Attribute::Label(label.as_bytes().to_vec())])
+            .find_objects(&[
+                Attribute::Class(class),
+                Attribute::Label(label.as_bytes().to_vec()),
+            ])
             .map_err(|e| terr(e.to_string()))?;
         if !existing.is_empty() {
-            return Err(terr(format!("a key labelled {label:?} is already in the token")));
+            return Err(terr(format!(
+                "a key labelled {label:?} is already in the token"
+            )));
         }
     }
     let id = uri.id.clone().unwrap_or_else(|| label.as_bytes().to_vec());
@@ -420,7 +445,10 @@ mod tests {
 
     #[test]
     fn uris_and_points() {
-        let u = Pkcs11Uri::parse("pkcs11:token=pith%20hsm;object=pith-v1-2026-12;id=%01%02?module-path=/usr/lib/x.so").unwrap();
+        let u = Pkcs11Uri::parse(
+            "pkcs11:token=pith%20hsm;object=pith-v1-2026-12;id=%01%02?module-path=/usr/lib/x.so",
+        )
+        .unwrap();
         assert_eq!(u.token, "pith hsm");
         assert_eq!(u.object.as_deref(), Some("pith-v1-2026-12"));
         assert_eq!(u.id, Some(vec![1, 2]));
