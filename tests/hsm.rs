@@ -322,3 +322,143 @@ fn a_wrong_pin_or_a_missing_token_or_key_changes_nothing() {
         .stderr(predicates::str::contains("is not in the keyring"));
     assert!(!ev.exists());
 }
+
+#[test]
+fn ceremonies_across_custody_software_to_token_to_token_and_a_token_signed_revocation() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(t) = Token::new() else { return };
+    let ring = t.path("ring");
+    let sp = t.path("soft.pass");
+    std::fs::write(&sp, "software key passphrase\n").unwrap();
+    t.pith()
+        .args([
+            "key",
+            "generate",
+            "--key-id",
+            "soft-1",
+            "--scrypt-log-n",
+            "10",
+            "-q",
+            "--passphrase-file",
+        ])
+        .arg(&sp)
+        .arg("--out-dir")
+        .arg(&ring)
+        .assert()
+        .success();
+    t.generate("hsm-1", &ring);
+    t.generate("hsm-2", &ring);
+    let rotate = |from: &str, from_key: Option<String>, to: &str| {
+        let mut c = t.pith();
+        c.args([
+            "key",
+            "rotate",
+            "--from",
+            from,
+            "--to",
+            to,
+            "--to-key",
+            &uri(to),
+            "--pin-file",
+        ])
+        .arg(&t.pin)
+        .arg("--passphrase-file")
+        .arg(&sp)
+        .arg("--keyring")
+        .arg(&ring);
+        if let Some(k) = from_key {
+            c.args(["--from-key", &k]);
+        }
+        c.assert()
+            .success()
+            .stdout(predicates::str::contains(format!("rotated {from} -> {to}")));
+    };
+    // software -> token, then token -> token (two keys of one token in one process)
+    rotate("soft-1", None, "hsm-1");
+    rotate("hsm-1", Some(uri("hsm-1")), "hsm-2");
+    // a revocation signed by the token key
+    t.pith()
+        .args([
+            "key",
+            "revoke",
+            "soft-1",
+            "--at",
+            "2026-01-01T00:00:00Z",
+            "--reason",
+            "compromised",
+            "--signer",
+            "hsm-2",
+            "--signer-key",
+            &uri("hsm-2"),
+            "--pin-file",
+        ])
+        .arg(&t.pin)
+        .arg("--keyring")
+        .arg(&ring)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("signed by hsm-2"));
+    // the transcript verifies whole, each entry signed by its acting key, token or not
+    t.pith()
+        .arg("verify")
+        .arg(ring.join("ceremony.jsonl"))
+        .arg("--keyring")
+        .arg(&ring)
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("verified transcript: 6 entries"));
+    // the new token key signs a checkpoint of a log: the key-validity policy holds for it
+    let db = t.path("r.sqlite");
+    t.pith()
+        .args([
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--default-license",
+            "http://example.org/l",
+            "-q",
+            "--key",
+            &uri("hsm-2"),
+            "--pin-file",
+        ])
+        .arg(&t.pin)
+        .arg("--keyring")
+        .arg(&ring)
+        .arg("--registry")
+        .arg(&db)
+        .arg("-o")
+        .arg(t.path("ev.json"))
+        .assert()
+        .success();
+    t.pith()
+        .args(["log", "checkpoint", "--key", &uri("hsm-2"), "--pin-file"])
+        .arg(&t.pin)
+        .arg("--keyring")
+        .arg(&ring)
+        .arg("--registry")
+        .arg(&db)
+        .arg("-o")
+        .arg(t.path("cp"))
+        .assert()
+        .success();
+    // and the rotated-out token key may no longer sign
+    t.pith()
+        .args([
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--default-license",
+            "http://example.org/l",
+            "--key",
+            &uri("hsm-1"),
+            "--pin-file",
+        ])
+        .arg(&t.pin)
+        .arg("--keyring")
+        .arg(&ring)
+        .arg("--registry")
+        .arg(&db)
+        .arg("-o")
+        .arg(t.path("ev2.json"))
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("rotated out"));
+}

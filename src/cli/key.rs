@@ -9,7 +9,7 @@ use pith::trust::secret::{Protection, SigningKey};
 use pith::trust::statements::Reason;
 use pith::verify::keyring::Keyring;
 
-use super::unlock::{UnlockArgs, passphrase, unlock};
+use super::unlock::{UnlockArgs, passphrase};
 use super::{Failure, chain, json_line};
 
 #[derive(clap::Subcommand, Debug)]
@@ -430,12 +430,13 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
         .from_key
         .clone()
         .unwrap_or_else(|| custody::secret_path(dir, &a.from));
-    let old = unlock(
+    let old = super::unlock::open_signer(
         &from_path,
         a.unlock.identity.as_deref(),
         a.unlock.passphrase_file.as_deref(),
         "PITH_PASSPHRASE",
         &format!("key {}", a.from),
+        &a.unlock,
     )?;
     if old.key_id() != a.from {
         return Err(Failure::Refused(format!(
@@ -451,12 +452,13 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
             .to_key
             .clone()
             .unwrap_or_else(|| custody::secret_path(dir, &a.to));
-        let k = unlock(
+        let k = super::unlock::open_signer(
             &to_path,
             a.to_identity.as_deref(),
             a.protect.new_passphrase_file.as_deref(),
             "PITH_NEW_PASSPHRASE",
             &format!("key {}", a.to),
+            &a.unlock,
         )?;
         if k.key_id() != a.to {
             return Err(Failure::Refused(format!(
@@ -486,7 +488,7 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
             notes: a.notes.as_deref(),
         }
     };
-    let r = custody::rotate(dir, &old, &from_path, new, &at, &now)?;
+    let r = custody::rotate(dir, &*old, &from_path, new, &at, &now)?;
     if a.json {
         outp!(
             "{}",
@@ -538,14 +540,15 @@ fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
         .signer_key
         .clone()
         .unwrap_or_else(|| custody::secret_path(dir, &signer_id));
-    let signer = unlock(
+    let signer = super::unlock::open_signer(
         &signer_path,
         a.unlock.identity.as_deref(),
         a.unlock.passphrase_file.as_deref(),
         "PITH_PASSPHRASE",
         &format!("key {signer_id}"),
+        &a.unlock,
     )?;
-    let r = custody::revoke(dir, &a.key_id, &at, reason, &signer, &signer_path, &now)?;
+    let r = custody::revoke(dir, &a.key_id, &at, reason, &*signer, &signer_path, &now)?;
     if r.self_signed {
         errln!(
             "warning: no other key may sign the revocation of {} (none is valid now, and it has no successor): it is signed by the revoked key itself",

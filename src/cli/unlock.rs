@@ -122,6 +122,30 @@ pub fn passphrase(
     Ok(SecretString::from(p.as_str().to_owned()))
 }
 
+/// Open a key for the key-custody commands: a `pkcs11:` URI as a token key (module and
+/// PIN from `token`), else a secret key file.
+pub fn open_signer(
+    path: &Path,
+    identity: Option<&Path>,
+    pass_file: Option<&Path>,
+    env: &str,
+    what: &str,
+    token: &UnlockArgs,
+) -> Result<Box<dyn pith::trust::signer::Signer>, Failure> {
+    if let Some(uri) = path
+        .to_str()
+        .filter(|s| pith::trust::pkcs11::Pkcs11Uri::is_uri(s))
+    {
+        let uri = pith::trust::pkcs11::Pkcs11Uri::parse(uri)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let (module, pin) = token_access(&uri, token)?;
+        let key = pith::trust::pkcs11::TokenKey::open(&module, &uri, &pin)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        return Ok(Box::new(key));
+    }
+    Ok(Box::new(unlock(path, identity, pass_file, env, what)?))
+}
+
 /// Open a secret key file.
 pub fn unlock(
     path: &Path,

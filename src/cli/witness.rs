@@ -24,6 +24,10 @@ pub struct CosignArgs {
     key: PathBuf,
     #[command(flatten)]
     unlock: UnlockArgs,
+    /// The keyring holding the witness key's document (default: the key file's directory;
+    /// needed for a pkcs11: key).
+    #[arg(long, value_name = "DIR")]
+    keyring: Option<PathBuf>,
     /// The witness's name in its cosignature lines (printable ASCII, no spaces or '+').
     #[arg(long)]
     name: String,
@@ -83,7 +87,7 @@ fn cosign(a: CosignArgs) -> Result<u8, Failure> {
         None => None,
     };
     let now = Timestamp::now();
-    let (key, _) = super::unlock::signing_key(&a.key, &a.unlock, None, &now)?;
+    let (key, _) = super::unlock::signing_key(&a.key, &a.unlock, a.keyring.as_deref(), &now)?;
     let (note, state) = pith::sign::checkpoint::witness_cosign(
         &bytes,
         &log_ring,

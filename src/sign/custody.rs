@@ -430,8 +430,8 @@ pub enum NewKey<'a> {
         /// `notes` of its document.
         notes: Option<&'a str>,
     },
-    /// Already in the keyring (unlocked by the caller).
-    Existing(SigningKey),
+    /// Already in the keyring (unlocked by the caller: a key file or a token key).
+    Existing(Box<dyn Signer>),
 }
 
 /// What a rotation wrote.
@@ -486,17 +486,17 @@ pub fn rotate(
                 valid_from: at,
             };
             write_new_key(dir, &key, protection, fields, now, false)?;
-            key
+            Box::new(key) as Box<dyn Signer>
         }
         NewKey::Existing(key) => {
-            matches_ring(&key, &ring, &secret_path(dir, key.key_id()))?;
+            matches_ring(&*key, &ring, &secret_path(dir, key.key_id()))?;
             key
         }
     };
     if new_key.public().raw() == old.public().raw() {
         return Err(CustodyError::Refused("the new key is the old key".into()));
     }
-    let statement = statements::transition(old, &new_key, at, now)?;
+    let statement = statements::transition(old, &*new_key, at, now)?;
     let statement_path = dir.join(format!(
         "{}--{}.transition.json",
         old.key_id(),

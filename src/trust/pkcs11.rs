@@ -177,6 +177,25 @@ pub fn is_ed25519_params(v: &[u8]) -> bool {
     v == OID_ED25519 || v == [&[0x13, 0x0c][..], b"edwards25519"].concat()
 }
 
+/// One initialised context per module for the whole process: PKCS#11 allows a module to be
+/// initialised once, and a rotation from one token key to another opens two keys.
+fn context(module: &Path) -> Result<Pkcs11, String> {
+    static CONTEXTS: std::sync::OnceLock<Mutex<std::collections::HashMap<PathBuf, Pkcs11>>> =
+        std::sync::OnceLock::new();
+    let mut map = CONTEXTS
+        .get_or_init(Default::default)
+        .lock()
+        .map_err(|_| "the PKCS#11 context lock is poisoned".to_owned())?;
+    if let Some(c) = map.get(module) {
+        return Ok(c.clone());
+    }
+    let ctx = Pkcs11::new(module).map_err(|e| e.to_string())?;
+    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
+        .map_err(|e| e.to_string())?;
+    map.insert(module.to_path_buf(), ctx.clone());
+    Ok(ctx)
+}
+
 /// An open token: module, slot, logged-in session.
 struct Opened {
     session: Session,
@@ -188,9 +207,7 @@ fn open_token(module: &Path, uri: &Pkcs11Uri, pin: &str, rw: bool) -> Result<Ope
         path: module.to_path_buf(),
         what,
     };
-    let ctx = Pkcs11::new(module).map_err(|e| merr(e.to_string()))?;
-    ctx.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK))
-        .map_err(|e| merr(e.to_string()))?;
+    let ctx = context(module).map_err(merr)?;
     let terr = |what: String| Pkcs11Error::Token {
         token: uri.token.clone(),
         what,
@@ -222,14 +239,15 @@ fn open_token(module: &Path, uri: &Pkcs11Uri, pin: &str, rw: bool) -> Result<Ope
     }
     .map_err(|e| terr(e.to_string()))?;
     let auth = cryptoki::types::AuthPin::from(pin.to_owned());
-    session
-        .login(UserType::User, Some(&auth))
-        .map_err(|e| match e {
-            cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::PinIncorrect, _) => {
-                Pkcs11Error::Pin(uri.token.clone())
-            }
-            other => terr(format!("login failed: {other}")),
-        })?;
+    match session.login(UserType::User, Some(&auth)) {
+        Ok(()) => {}
+        // a second key of the same token in this process: the token is logged in already
+        Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::UserAlreadyLoggedIn, _)) => {}
+        Err(cryptoki::error::Error::Pkcs11(cryptoki::error::RvError::PinIncorrect, _)) => {
+            return Err(Pkcs11Error::Pin(uri.token.clone()));
+        }
+        Err(other) => return Err(terr(format!("login failed: {other}"))),
+    }
     Ok(Opened {
         session,
         token: uri.token.clone(),

@@ -102,7 +102,7 @@ pub enum SignError {
 
 /// A private key that signs: in memory ([`crate::trust::secret::SigningKey`]) or in a
 /// hardware token.
-pub trait Signer: Send + Sync {
+pub trait Signer: Send + Sync + std::fmt::Debug {
     /// The key id of its public document.
     fn key_id(&self) -> &str;
     /// The public key.
