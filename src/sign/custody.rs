@@ -418,6 +418,7 @@ fn matches_ring(key: &dyn Signer, ring: &Keyring, path: &Path) -> Result<(), Cus
 
 /// The new key of a rotation.
 #[derive(Debug)]
+#[allow(clippy::large_enum_variant)] // made once per rotation; a box would buy nothing
 pub enum NewKey<'a> {
     /// Generated in this step: written to the keyring with this protection.
     Generate {
