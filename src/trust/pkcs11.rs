@@ -200,6 +200,8 @@ fn context(module: &Path) -> Result<Pkcs11, String> {
 struct Opened {
     session: Session,
     token: String,
+    ctx: Pkcs11,
+    slot: Slot,
 }
 
 fn open_token(module: &Path, uri: &Pkcs11Uri, pin: &str, rw: bool) -> Result<Opened, Pkcs11Error> {
@@ -251,6 +253,8 @@ fn open_token(module: &Path, uri: &Pkcs11Uri, pin: &str, rw: bool) -> Result<Ope
     Ok(Opened {
         session,
         token: uri.token.clone(),
+        ctx,
+        slot,
     })
 }
 
@@ -308,7 +312,10 @@ fn public_of(o: &Opened, uri: &Pkcs11Uri) -> Result<PublicKey, Pkcs11Error> {
 
 /// An Ed25519 key inside a token, signing through one logged-in session.
 pub struct TokenKey {
-    session: Mutex<Session>,
+    /// One session per worker thread (a session signs one message at a time); the login
+    /// is the token's, shared by all of them.
+    sessions: Vec<Mutex<Session>>,
+    next: std::sync::atomic::AtomicUsize,
     key: ObjectHandle,
     public: PublicKey,
     key_id: String,
@@ -353,12 +360,23 @@ impl TokenKey {
             .object
             .clone()
             .ok_or_else(|| terr("name the key with object= (its key id)".into()))?;
+        let workers = std::thread::available_parallelism()
+            .map_or(1, usize::from)
+            .min(16);
+        let mut sessions = vec![Mutex::new(o.session)];
+        for _ in 1..workers {
+            match o.ctx.open_ro_session(o.slot) {
+                Ok(s) => sessions.push(Mutex::new(s)),
+                Err(_) => break,
+            }
+        }
         Ok(TokenKey {
             key: *key,
             public,
             key_id,
             token: o.token.clone(),
-            session: Mutex::new(o.session),
+            sessions,
+            next: std::sync::atomic::AtomicUsize::new(0),
         })
     }
 
@@ -376,10 +394,17 @@ impl Signer for TokenKey {
         &self.public
     }
     fn sign(&self, message: &Message) -> Result<[u8; 64], SignError> {
-        let session = self
-            .session
-            .lock()
-            .map_err(|_| SignError::Device("the token session is poisoned".into()))?;
+        // a free session if there is one, else wait for one in turn
+        let session = match self.sessions.iter().find_map(|s| s.try_lock().ok()) {
+            Some(g) => g,
+            None => {
+                let i = self.next.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+                    % self.sessions.len();
+                self.sessions[i]
+                    .lock()
+                    .map_err(|_| SignError::Device("the token session is poisoned".into()))?
+            }
+        };
         let mech = Mechanism::Eddsa(EddsaParams::new(EddsaSignatureScheme::Pure));
         let sig = session
             .sign(&mech, self.key, message.as_bytes())
