@@ -407,6 +407,30 @@ fn ceremonies_across_custody_software_to_token_to_token_and_a_token_signed_revoc
         .assert()
         .success()
         .stdout(predicates::str::contains("verified transcript: 6 entries"));
+    // key list says where each secret lives
+    let out = t
+        .pith()
+        .args(["key", "list", "--json", "--keyring"])
+        .arg(&ring)
+        .output()
+        .unwrap();
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let at = |id: &str| {
+        rows.as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["key_id"] == id)
+            .map(|r| r["location"].as_str().unwrap().to_owned())
+            .unwrap()
+    };
+    assert_eq!(
+        (at("soft-1"), at("hsm-1"), at("hsm-2")),
+        (
+            "file".into(),
+            "token pith-test".into(),
+            "token pith-test".into()
+        )
+    );
     // the new token key signs a checkpoint of a log: the key-validity policy holds for it
     let db = t.path("r.sqlite");
     t.pith()
@@ -461,4 +485,66 @@ fn ceremonies_across_custody_software_to_token_to_token_and_a_token_signed_revoc
         .assert()
         .code(1)
         .stderr(predicates::str::contains("rotated out"));
+}
+
+#[test]
+fn an_offline_signer_signs_a_request_with_a_token_key() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(t) = Token::new() else { return };
+    let ring = t.path("ring");
+    t.generate("hsm-1", &ring);
+    let db = t.path("r.sqlite");
+    let req = t.path("req.json");
+    t.pith()
+        .args([
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--default-license",
+            "http://example.org/l",
+            "--signer",
+            "hsm-1",
+            "--request",
+        ])
+        .arg(&req)
+        .arg("--keyring")
+        .arg(&ring)
+        .arg("--registry")
+        .arg(&db)
+        .assert()
+        .success();
+    let resp = t.path("resp.json");
+    t.pith()
+        .arg("sign")
+        .arg(&req)
+        .args(["--key", &uri("hsm-1"), "--yes", "--pin-file"])
+        .arg(&t.pin)
+        .arg("--keyring")
+        .arg(&ring)
+        .arg("-o")
+        .arg(&resp)
+        .assert()
+        .success();
+    // the audit log is kept in the keyring, signed by the token key
+    assert!(ring.join("signer-audit.jsonl").exists());
+    let signed = t.path("signed.json");
+    t.pith()
+        .arg("apply")
+        .arg(&req)
+        .arg(&resp)
+        .arg("--keyring")
+        .arg(&ring)
+        .arg("--registry")
+        .arg(&db)
+        .arg("-o")
+        .arg(&signed)
+        .assert()
+        .success();
+    t.pith()
+        .arg("verify")
+        .arg(&signed)
+        .arg(ring.join("signer-audit.jsonl"))
+        .arg("--keyring")
+        .arg(&ring)
+        .assert()
+        .success();
 }

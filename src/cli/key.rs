@@ -363,6 +363,7 @@ fn list(a: ListArgs) -> Result<u8, Failure> {
         "FINGERPRINT (BASE32)".to_owned(),
         "STATUS".to_owned(),
         "VALID".to_owned(),
+        "SECRET".to_owned(),
     ]];
     for r in rows {
         let status = match r.status {
@@ -388,10 +389,11 @@ fn list(a: ListArgs) -> Result<u8, Failure> {
                 r.valid_from.as_deref().unwrap_or("-"),
                 r.valid_until.as_deref().unwrap_or("-")
             ),
+            pith::format::text::visible_line(&r.location).into_owned(),
         ]);
     }
     // aligned columns, as ssh-keygen -l and gpg --list-keys print them
-    let mut width = [0usize; 5];
+    let mut width = [0usize; 6];
     for row in &table {
         for (w, c) in width.iter_mut().zip(row) {
             *w = (*w).max(c.chars().count());

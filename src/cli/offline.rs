@@ -27,7 +27,8 @@ pub struct SignArgs {
     /// Write the response here (never over an existing file); default stdout.
     #[arg(short = 'o', long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// The signer's hash-chained audit log (default: signer-audit.jsonl beside the key).
+    /// The signer's hash-chained audit log (default: signer-audit.jsonl beside the key; for
+    /// a pkcs11: key, in --keyring).
     #[arg(long, value_name = "FILE")]
     log: Option<PathBuf>,
     /// The keyring that says whether the key may sign (default: the key file's directory).
@@ -48,10 +49,22 @@ pub fn sign(a: SignArgs) -> Result<u8, Failure> {
     let (key, _ring) = super::unlock::signing_key(&a.key, &a.unlock, a.keyring.as_deref(), &now)?;
     let review = pith::sign::offline::review(&req, &KeyRef::from(&key))
         .map_err(|e| refused(format!("{}: {e}", shown(&a.request))))?;
-    let log = a
-        .log
-        .clone()
-        .unwrap_or_else(|| a.key.parent().unwrap_or(Path::new(".")).join(DEFAULT_LOG));
+    // a token key has no directory: its audit log sits in the keyring
+    let token = a
+        .key
+        .to_str()
+        .is_some_and(pith::trust::pkcs11::Pkcs11Uri::is_uri);
+    let log = match (&a.log, token, &a.keyring) {
+        (Some(l), _, _) => l.clone(),
+        (None, true, Some(dir)) => dir.join(DEFAULT_LOG),
+        (None, true, None) => {
+            return Err(Failure::Usage(
+                "a pkcs11: key needs --keyring DIR (its audit log is kept there unless --log FILE)"
+                    .into(),
+            ));
+        }
+        (None, false, _) => a.key.parent().unwrap_or(Path::new(".")).join(DEFAULT_LOG),
+    };
     pith::sign::offline::check_replay(&log, &review.request_id).map_err(refused)?;
     if a.json {
         errln!(

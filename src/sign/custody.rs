@@ -679,6 +679,9 @@ pub fn revoke(
 pub struct KeyStatus {
     /// The key id.
     pub key_id: String,
+    /// Where the secret lives: `file` (an age file beside its document), `token LABEL` (a
+    /// PKCS#11 token, as its transcript entry records), or `elsewhere` (not here).
+    pub location: String,
     /// 32-hex fingerprint.
     pub fingerprint_sha256_hex: String,
     /// 26-char base32 fingerprint.
@@ -701,8 +704,49 @@ pub struct KeyStatus {
 
 /// The status of every key of a keyring at `now`.
 pub fn list(ring: &Keyring, now: &Timestamp) -> Vec<KeyStatus> {
+    // the tokens the transcripts beside the documents record keys as generated in
+    let mut tokens: std::collections::HashMap<String, String> = Default::default();
+    let mut dirs: Vec<PathBuf> = ring
+        .iter()
+        .filter_map(|k| k.file.parent().map(Path::to_path_buf))
+        .collect();
+    dirs.sort();
+    dirs.dedup();
+    for d in dirs {
+        let Ok(bytes) = crate::io::read_input(&d.join(statements::TRANSCRIPT_FILE)) else {
+            continue;
+        };
+        for line in bytes.split(|b| *b == b'\n') {
+            let Ok(v) = canon::parse(line) else { continue };
+            let details = v.get("details");
+            let fp = details
+                .and_then(|d| d.get("key"))
+                .and_then(|k| k.get("public_key_fingerprint"))
+                .and_then(Value::as_str);
+            let token = details
+                .and_then(|d| d.get("protection"))
+                .and_then(Value::as_str)
+                .and_then(|p| p.strip_prefix("pkcs11 token "));
+            if v.get("op").and_then(Value::as_str) == Some("generate")
+                && let (Some(fp), Some(t)) = (fp, token)
+            {
+                tokens.insert(fp.to_owned(), t.to_owned());
+            }
+        }
+    }
     ring.iter()
         .map(|k| {
+            let location = match (
+                k.file
+                    .parent()
+                    .map(|d| secret_path(d, &k.doc.key_id))
+                    .is_some_and(|p| p.exists()),
+                tokens.get(k.doc.key.fingerprint()),
+            ) {
+                (true, _) => "file".to_owned(),
+                (false, Some(t)) => format!("token {t}"),
+                (false, None) => "elsewhere".to_owned(),
+            };
             let status = match k.window_at(now) {
                 KeyWindow::Valid => "active",
                 KeyWindow::NotYetValid(_) => "not_yet_valid",
@@ -717,6 +761,7 @@ pub fn list(ring: &Keyring, now: &Timestamp) -> Vec<KeyStatus> {
                 .map(ToString::to_string);
             KeyStatus {
                 key_id: k.doc.key_id.clone(),
+                location,
                 fingerprint_sha256_hex: k.doc.key.fingerprint().to_owned(),
                 fingerprint_sha256_b32_first128bits: k.doc.key.fingerprint_b32().to_owned(),
                 status,
