@@ -732,3 +732,29 @@ fn publish_from_the_store_is_incremental() {
         assert!(c.contains(&code) || c == "pith-mirrors.json", "{c} changed");
     }
 }
+
+#[test]
+fn a_refused_import_leaves_an_older_ledger_as_it_was() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("v1.sqlite");
+    std::fs::copy("tests/data/ledger-v1.sqlite", &db).unwrap();
+    let before = std::fs::read(&db).unwrap();
+    crate::util::pith()
+        .args([
+            "registry",
+            "import",
+            "tests/data/pith-bundle-2605.18404v1.json",
+            "--keyring",
+            "keys.example",
+            "--registry",
+        ])
+        .arg(&db)
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("not empty"));
+    assert_eq!(
+        std::fs::read(&db).unwrap(),
+        before,
+        "not upgraded, not touched"
+    );
+}

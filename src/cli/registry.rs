@@ -216,6 +216,18 @@ fn import(a: ImportArgs) -> Result<u8, Failure> {
             Err(e) => Some(Err(format!("cannot read: {e}"))),
         }
     });
+    // an existing ledger is looked at read-only first: a refused import upgrades nothing
+    if std::fs::symlink_metadata(&path).is_ok() {
+        let ro =
+            pith::registry::ledger::Ledger::open_read_only(&path).map_err(|e| Failure::of(&e))?;
+        let (records, receipts, sigs) = ro.counts().map_err(|e| Failure::of(&e))?;
+        if records + receipts + sigs > 0 {
+            return Err(Failure::Refused(format!(
+                "registry ledger {}: not empty; import loads into an empty ledger only",
+                path.display()
+            )));
+        }
+    }
     let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
     use pith::registry::ledger::ImportError;
     let n = ledger.import(&mut lines, &keyring).map_err(|e| match e {

@@ -38,7 +38,12 @@ pub struct Args {
     #[arg(long, value_name = "FILE", requires = "log_source")]
     checkpoint: Option<PathBuf>,
     /// The inclusion proofs (`pith log prove NUMBER` against the checkpoint's tree).
-    #[arg(long, value_name = "FILE", group = "log_source")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        group = "log_source",
+        requires = "checkpoint"
+    )]
     proof: Option<PathBuf>,
     /// A published tree (`pith publish --registry`): the proofs are computed from its
     /// log/ tiles and the paper's leaf indices, and checked against the checkpoint.

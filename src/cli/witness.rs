@@ -61,12 +61,6 @@ fn cosign(a: CosignArgs) -> Result<u8, Failure> {
     use pith::verify::audit::MonitorState;
     let log_ring = pith::verify::keyring::Keyring::load(&a.log_keyring)?;
     let bytes = pith::io::read_input(&a.checkpoint)?;
-    std::fs::create_dir_all(&a.state).map_err(|e| {
-        Failure::Usage(format!(
-            "cannot create the state directory {}: {e}",
-            shown(&a.state)
-        ))
-    })?;
     // one state file per log, named by its origin's hash so no origin makes a path
     let file = a.state.join(format!(
         "{}.json",
@@ -102,6 +96,12 @@ fn cosign(a: CosignArgs) -> Result<u8, Failure> {
     )
     .map_err(|e| Failure::Refused(format!("{}: not cosigned: {e}", shown(&a.checkpoint))))?;
     // the state moves forward before the cosignature is shown
+    std::fs::create_dir_all(&a.state).map_err(|e| {
+        Failure::Usage(format!(
+            "cannot create the state directory {}: {e}",
+            shown(&a.state)
+        ))
+    })?;
     let mut b = canon::to_canonical(&state.to_value());
     b.push(b'\n');
     pith::io::write_output(Some(&file), &b, true)?;
