@@ -148,6 +148,22 @@ fn head(a: HeadArgs) -> Result<u8, Failure> {
 
 fn prove(a: ProveArgs) -> Result<u8, Failure> {
     let l = read_only(a.registry.as_ref())?;
+    if a.from == Some(0) {
+        return Err(Failure::Usage(
+            "--from 0: a consistency proof is from a tree of at least 1 leaf".into(),
+        ));
+    }
+    if let Some(w) = a.what.as_deref() {
+        let event_id = w.strip_prefix("sha256:").is_some_and(|h| {
+            h.len() == 64 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+        });
+        if !event_id && pith::format::digest::PithNumber::parse(w).is_none() {
+            return Err(Failure::Usage(format!(
+                "{}: expected a Pith number (pith:YYYY:CODE) or an event id (sha256:<64 hex>)",
+                super::vis(&w)
+            )));
+        }
+    }
     let doc = if let Some(old) = a.from {
         let Some((size, root, path)) = l.log_consistency(old).map_err(|e| Failure::of(&e))? else {
             let (size, _) = l.log_head().map_err(|e| Failure::of(&e))?;

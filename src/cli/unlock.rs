@@ -211,6 +211,14 @@ pub fn signing_key(
             .map_err(|e| Failure::Refused(format!("{}: {e}", path.display())))?;
         return Ok((auth, ring));
     }
+    // a key file that is not there is said so, before any keyring is looked for
+    if let Err(source) = std::fs::metadata(path) {
+        return Err(pith::io::IoError::Read {
+            path: path.to_path_buf(),
+            source,
+        }
+        .into());
+    }
     let ring = pith::verify::keyring::Keyring::for_signing(path, keyring).map_err(|e| {
         let hint = if keyring.is_none() {
             " (the key's public document and statements are looked for beside the key file; name another keyring with --keyring DIR)"
