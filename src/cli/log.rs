@@ -99,23 +99,6 @@ pub struct CheckpointArgs {
     force: bool,
 }
 
-fn ledger_path(p: Option<&PathBuf>) -> Result<PathBuf, Failure> {
-    let path = p
-        .cloned()
-        .unwrap_or_else(pith::registry::ledger::default_path);
-    if !path.exists() {
-        return Err(Failure::Usage(format!(
-            "no registry ledger at {}",
-            path.display()
-        )));
-    }
-    Ok(path)
-}
-
-fn read_only(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> {
-    pith::registry::ledger::Ledger::open_read_only(&ledger_path(p)?).map_err(|e| Failure::of(&e))
-}
-
 pub fn run(cmd: Cmd) -> Result<u8, Failure> {
     match cmd {
         Cmd::Head(a) => head(a),
@@ -126,7 +109,7 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
 }
 
 fn head(a: HeadArgs) -> Result<u8, Failure> {
-    let l = read_only(a.registry.as_ref())?;
+    let l = super::registry::open(a.registry.as_ref())?;
     let (size, root) = l.log_head().map_err(|e| Failure::of(&e))?;
     if a.json {
         emit(
@@ -147,7 +130,7 @@ fn head(a: HeadArgs) -> Result<u8, Failure> {
 }
 
 fn prove(a: ProveArgs) -> Result<u8, Failure> {
-    let l = read_only(a.registry.as_ref())?;
+    let l = super::registry::open(a.registry.as_ref())?;
     if a.from == Some(0) {
         return Err(Failure::Usage(
             "--from 0: a consistency proof is from a tree of at least 1 leaf".into(),
@@ -209,7 +192,7 @@ fn prove(a: ProveArgs) -> Result<u8, Failure> {
 }
 
 fn checkpoint(a: CheckpointArgs) -> Result<u8, Failure> {
-    let path = ledger_path(a.registry.as_ref())?;
+    let path = super::registry::existing(a.registry.as_ref())?;
     let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
     let now = Timestamp::now();
     let (key, ring) = super::unlock::signing_key(&a.key, &a.unlock, a.keyring.as_deref(), &now)?;

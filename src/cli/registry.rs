@@ -80,7 +80,8 @@ pub struct ExportArgs {
     force: bool,
 }
 
-fn open(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> {
+/// The ledger path (`--registry`, else the default), which must exist.
+pub(super) fn existing(p: Option<&PathBuf>) -> Result<PathBuf, Failure> {
     let path = p
         .cloned()
         .unwrap_or_else(pith::registry::ledger::default_path);
@@ -90,7 +91,12 @@ fn open(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> 
             path.display()
         )));
     }
-    pith::registry::ledger::Ledger::open_read_only(&path).map_err(|e| Failure::of(&e))
+    Ok(path)
+}
+
+/// An existing ledger, opened read-only.
+pub(super) fn open(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger, Failure> {
+    pith::registry::ledger::Ledger::open_read_only(&existing(p)?).map_err(|e| Failure::of(&e))
 }
 
 pub fn run(cmd: Cmd) -> Result<u8, Failure> {

@@ -46,32 +46,17 @@ pub fn tile_path(level: Option<u32>, n: u64, width: u64) -> String {
     p
 }
 
-/// The hashes of tree level `8·level`: the heads of each complete run of `256^level` leaves.
-fn level_hashes(leaves: &[Sha256Digest], level: u32) -> Vec<Sha256Digest> {
-    let mut cur = leaves.to_vec();
-    for _ in 0..level {
-        cur = cur
-            .chunks_exact(TILE_WIDTH as usize)
-            .map(merkle::root)
-            .collect();
-    }
-    cur
-}
-
 /// The hash tiles a tree of `size` leaves serves that a tree of `from` did not (every
 /// tile whose width grew), as (path, contents).
 pub fn hash_tiles(leaves: &[Sha256Digest], from: u64) -> Vec<(String, Vec<u8>)> {
     let size = leaves.len() as u64;
     let mut out = Vec::new();
+    // the hashes of tree level 8·level, each level folded from the one below it once
+    let mut nodes: std::borrow::Cow<'_, [Sha256Digest]> = leaves.into();
     let mut level = 0u32;
-    loop {
+    while !nodes.is_empty() {
         let span = TILE_HEIGHT * level;
-        if span >= u64::BITS || size >> span == 0 {
-            break;
-        }
-        let (new, old) = (size >> span, from.min(size) >> span);
-        let nodes = level_hashes(leaves, level);
-        debug_assert_eq!(nodes.len() as u64, new);
+        let (new, old) = (nodes.len() as u64, from.min(size) >> span);
         for n in (old / TILE_WIDTH)..new.div_ceil(TILE_WIDTH) {
             let lo = n * TILE_WIDTH;
             let width = (new - lo).min(TILE_WIDTH);
@@ -84,6 +69,11 @@ pub fn hash_tiles(leaves: &[Sha256Digest], from: u64) -> Vec<(String, Vec<u8>)> 
             }
             out.push((tile_path(Some(level), n, width), data));
         }
+        nodes = nodes
+            .chunks_exact(TILE_WIDTH as usize)
+            .map(merkle::root)
+            .collect::<Vec<_>>()
+            .into();
         level += 1;
     }
     out

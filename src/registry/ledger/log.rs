@@ -367,20 +367,33 @@ impl Ledger {
         origin: &str,
     ) -> Result<crate::format::note::Checkpoint, LedgerError> {
         let (size, root) = self.log_head()?;
-        if let Some((o, last, _)) = self.log_last_checkpoint()? {
-            if o != origin {
-                return Err(self.refuse(format!(
-                    "this log's checkpoints have origin {o:?}; refusing to sign one for {origin:?}"
-                )));
-            }
-            if size < last {
-                return Err(self.refuse(format!(
-                    "the log has {size} leaves but a checkpoint of {last} was signed: the tree moved back"
-                )));
-            }
-        }
+        self.extends_last(origin, size, self.log_last_checkpoint()?.as_ref())?;
         crate::format::note::Checkpoint::new(origin, size, root)
             .map_err(|e| self.refuse(e.to_string()))
+    }
+
+    /// A log of `size` leaves named `origin` may be checkpointed after `last`: the same
+    /// origin, and no smaller than the tree `last` signed.
+    fn extends_last(
+        &self,
+        origin: &str,
+        size: u64,
+        last: Option<&(String, u64, String)>,
+    ) -> Result<(), LedgerError> {
+        let Some((o, last, _)) = last else {
+            return Ok(());
+        };
+        if o != origin {
+            return Err(self.refuse(format!(
+                "this log's checkpoints have origin {o:?}; refusing to sign one for {origin:?}"
+            )));
+        }
+        if size < *last {
+            return Err(self.refuse(format!(
+                "the log has {size} leaves but a checkpoint of {last} was signed: the tree moved back"
+            )));
+        }
+        Ok(())
     }
 
     /// Keep a signed checkpoint of this log (before it is shown anywhere): its tree must be
@@ -400,9 +413,10 @@ impl Ledger {
                 checkpoint.size()
             )));
         }
-        self.log_checkpoint_draft(checkpoint.origin())?;
-        if let Some((_, last, _)) = self.log_last_checkpoint()?
-            && checkpoint.size() < last
+        let last = self.log_last_checkpoint()?;
+        self.extends_last(checkpoint.origin(), leaves.len() as u64, last.as_ref())?;
+        if let Some((_, last, _)) = &last
+            && checkpoint.size() < *last
         {
             return Err(self.refuse(format!(
                 "a checkpoint of {last} leaves is already kept; refusing an older one of {}",
@@ -414,10 +428,7 @@ impl Ledger {
             checkpoint.root().hex(),
             note.text(),
         );
-        if self
-            .log_last_checkpoint()?
-            .is_some_and(|(_, _, last)| last == text)
-        {
+        if last.is_some_and(|(_, _, last)| last == text) {
             return Ok(());
         }
         let size = checkpoint.size() as i64;
