@@ -1,4 +1,4 @@
-//! Bulk paths (issue 7): order and bytes independent of threads, bad lines reported by
+//! Bulk paths: order and bytes independent of threads, bad lines reported by
 //! line number, streaming verify.
 
 use pith::format::canon::{self, Value};
@@ -213,7 +213,7 @@ fn chunks_overlap_and_transactions_split_without_changing_the_output() {
     }
 }
 
-/// `pith issue --bundle` (issue 7): one signed bundle per record, identical for 1 and N
+/// `pith issue --bundle`: one signed bundle per record, identical for 1 and N
 /// threads over several chunks, every one verifying, and each the bundle that `pith bundle`
 /// assembles from the same events one at a time (same digest, same signature).
 #[test]
@@ -298,4 +298,125 @@ fn bulk_bundles_equal_one_at_a_time_bundles_for_1_and_n_threads() {
             sig(&b, "bundle_sha256").as_str().unwrap()
         );
     }
+}
+
+#[test]
+fn bulk_issue_reports_each_records_notes_on_stderr_and_in_the_report_file() {
+    let is = Issuer::new();
+    let snap = crate::util::data("arxiv/snapshot-head200.jsonl");
+    let text = std::fs::read_to_string(&snap).unwrap();
+    let withdrawn: Vec<String> = text
+        .lines()
+        .filter(|l| l.to_lowercase().contains("withdrawn"))
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(withdrawn.len(), 1, "the fixture has one withdrawn paper");
+    let report = is.file("report.jsonl");
+    let run = |input: &std::path::Path, force: bool| {
+        let mut c = is.issue(&[input]);
+        c.args(["--at", AT, "--report", report.to_str().unwrap()]);
+        c.args([
+            "--default-license",
+            "http://arxiv.org/licenses/assumed-1991-2003/",
+        ]);
+        if force {
+            c.arg("--force");
+        }
+        c.args(["-o", "/dev/null"]).assert()
+    };
+    let out = run(&snap, false).success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    // a stream shows only the records with notes, by file and line
+    let noted: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("(withdrawn)"))
+        .collect();
+    assert_eq!(noted.len(), 1, "{stderr}");
+    assert!(noted[0].contains("head200.jsonl: line "), "{stderr}");
+    assert!(stderr.contains("200 done, 0 refused"), "{stderr}");
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 200);
+    assert!(lines.iter().all(|l| l["outcome"] == "issued"));
+    let w: Vec<&serde_json::Value> = lines.iter().filter(|l| l["withdrawn"] == true).collect();
+    assert_eq!(w.len(), 1);
+    assert_eq!(w[0]["notes"], serde_json::json!(["withdrawn"]));
+    // the report is an output file: refused if it exists, unless --force
+    run(&snap, false)
+        .code(1)
+        .stderr(predicates::str::contains("refusing to overwrite"));
+    // changed metadata for one paper: the reissue names the number it replaces
+    let first = text.lines().next().unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(first).unwrap();
+    v["title"] = serde_json::json!("A changed title");
+    let mut body = serde_json::to_string(&v).unwrap();
+    body.push('\n');
+    body.push_str(text.lines().nth(1).unwrap());
+    body.push('\n');
+    let changed = is.file("changed.jsonl");
+    std::fs::write(&changed, body).unwrap();
+    let out = run(&changed, true).success().get_output().clone();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let old = lines[0]["pith_number"].as_str().unwrap();
+    assert!(
+        stderr.contains(&format!("(metadata changed; replaces {old})")),
+        "{stderr}"
+    );
+    let rep = std::fs::read_to_string(&report).unwrap();
+    let rep: Vec<serde_json::Value> = rep
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rep.len(), 2);
+    assert_eq!(rep[0]["replaces"], old);
+    assert_eq!(rep[1]["outcome"], "reissued");
+    assert_eq!(rep[1]["notes"], serde_json::json!([]));
+}
+
+#[test]
+fn record_report_has_a_line_per_record_and_refusals_with_their_reason() {
+    let is = Issuer::new();
+    let mut body = Vec::new();
+    for i in 0..5u32 {
+        if i == 2 {
+            body.extend_from_slice(b"{\"source\": 1}\n");
+            continue;
+        }
+        body.extend_from_slice(&canon::to_canonical(&record_with_id(3000 + i)));
+        body.push(b'\n');
+    }
+    let f = is.file("in.jsonl");
+    std::fs::write(&f, &body).unwrap();
+    let report = is.file("report.jsonl");
+    pith()
+        .args([
+            "record",
+            f.to_str().unwrap(),
+            "--report",
+            report.to_str().unwrap(),
+        ])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains("4 record(s), 1 refused"));
+    let rep: Vec<serde_json::Value> = std::fs::read_to_string(&report)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(rep.len(), 5);
+    assert_eq!(rep[2]["outcome"], "refused");
+    assert_eq!(rep[2]["record"], "line 3");
+    assert!(rep[2]["message"].as_str().unwrap().len() > 5);
+    assert_eq!(rep[0]["outcome"], "record");
+    assert!(
+        rep[0]["pith_number"].as_str().unwrap().starts_with("pith:"),
+        "{}",
+        rep[0]
+    );
 }

@@ -156,7 +156,7 @@ fn at<'v>(v: &'v canon::Value, path: &[&str]) -> &'v canon::Value {
 #[test]
 fn memoized_values_write_hash_and_compare_as_the_values_they_hold() {
     use pith::format::digest::canon_sha256_without;
-    // issue 7: bulk issuing writes a payload once (a memo) and copies it; the digests of
+    // bulk issuing writes a payload once (a memo) and copies it; the digests of
     // the real bundle must not change when every object and array in it is a memo
     let b = crate::util::bundle();
     let real = |path: &[&str]| at(&b, path).as_str().unwrap().to_owned();

@@ -1,4 +1,4 @@
-//! Crash safety (issue 8): SIGKILL at random points during key generate, key rotate, issue
+//! Crash safety: SIGKILL at random points during key generate, key rotate, issue
 //! and publish; afterwards every file is whole, the old key intact, the ledger consistent
 //! and the resolver tree never half-written. A handful of trials here; 100 per command in
 //! the ignored `crash_trials_long`.

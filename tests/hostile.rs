@@ -1,4 +1,4 @@
-//! Hostile input (issue 8): clear errors, bounded reads, nothing written outside the output.
+//! Hostile input: clear errors, bounded reads, nothing written outside the output.
 
 use pith::format::canon;
 
@@ -186,7 +186,7 @@ fn write_run(w: &mut dyn std::io::Write, b: u8, n: usize) -> std::io::Result<()>
 
 #[test]
 fn a_one_gib_line_is_refused_unread_with_bounded_memory() {
-    // issue 8: a 1 GiB line in the middle of a stream, and as its first line; the good
+    // a 1 GiB line in the middle of a stream, and as its first line; the good
     // lines around it still make records, and memory stays far below the line's size
     let rec = snapshot_line();
     let cases: [(u64, u8, &str, u64); 2] = [(2, b'x', "middle", 2), (1, b'{', "first", 1)];
@@ -220,7 +220,7 @@ fn a_one_gib_line_is_refused_unread_with_bounded_memory() {
 #[test]
 #[ignore = "long: 10 million tiny records through bulk verify and bulk record (bounded memory)"]
 fn ten_million_tiny_records() {
-    // issue 8: every tiny line is refused with its own line number; memory stays flat
+    // every tiny line is refused with its own line number; memory stays flat
     const N: u64 = 10_000_000;
     let tiny = |w: &mut dyn std::io::Write| -> std::io::Result<()> {
         let block = b"{}\n".repeat(1 << 16);

@@ -1,4 +1,4 @@
-//! Issuing (issue 4): receipts that verify, the ledger's reissue, collision, changed
+//! Issuing: receipts that verify, the ledger's reissue, collision, changed
 //! metadata, concurrency and crash behaviour.
 
 use std::path::{Path, PathBuf};

@@ -362,7 +362,7 @@ fn memlock_limit() -> Option<u64> {
 
 #[test]
 fn a_loaded_signing_key_is_locked_in_ram() {
-    // issue 8: the secret's page is mlocked while a key is loaded (it cannot reach swap);
+    // the secret's page is mlocked while a key is loaded (it cannot reach swap);
     // observed from /proc while `pith issue -` holds its key and waits for records on stdin
     #[cfg(target_os = "linux")]
     {

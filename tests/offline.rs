@@ -1,4 +1,4 @@
-//! Offline signing (issue 6): request → sign → apply → verify, and every refusal.
+//! Offline signing: request → sign → apply → verify, and every refusal.
 
 use std::path::{Path, PathBuf};
 

@@ -1,4 +1,4 @@
-//! Property tests (issue 8): canonical form round trip and idempotence, sign then verify,
+//! Property tests: canonical form round trip and idempotence, sign then verify,
 //! any single-byte change to a signed artifact fails verification, merge is independent
 //! of event order, reissue never changes first_computed_at.
 

@@ -1,4 +1,4 @@
-//! Events, merge, bundles and the resolver tree (issue 5).
+//! Events, merge, bundles and the resolver tree.
 
 use std::io::{Read as _, Write as _};
 use std::path::{Path, PathBuf};

@@ -1,4 +1,4 @@
-//! arXiv readers (issue 4): each fixture checked field by field against values read off the
+//! arXiv readers: each fixture checked field by field against values read off the
 //! files by hand, odd cases, version selection, detection, refusals. Fixtures are real
 //! (tests/data/arxiv, see PROVENANCE.md).
 
@@ -387,20 +387,21 @@ fn snapshot_records_equal_pithref() {
 
 #[test]
 fn cli_record_reports_refusals_and_exit_1() {
-    let rej = tempfile::NamedTempFile::new().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let rej = dir.path().join("rejects.jsonl");
     pith()
         .args([
             "record",
             "tests/data/arxiv/snapshot-head200.jsonl",
             "--rejects",
-            rej.path().to_str().unwrap(),
+            rej.to_str().unwrap(),
         ])
         .assert()
         .code(1)
         .stderr(predicates::str::contains(
             "snapshot-head200.jsonl: line 1 (0704.0001): license: no license stated",
         ));
-    let r = std::fs::read_to_string(rej.path()).unwrap();
+    let r = std::fs::read_to_string(&rej).unwrap();
     assert!(r.lines().count() > 100);
     pith()
         .args(["record", "tests/data/arxiv/main-job.abs", "--json"])

@@ -220,7 +220,7 @@ impl Progress {
     /// Count one outcome.
     pub fn tick(&mut self, o: &pith::registry::bulk::Outcome) {
         match o {
-            pith::registry::bulk::Outcome::Done(..) => self.done += 1,
+            pith::registry::bulk::Outcome::Done(_) => self.done += 1,
             pith::registry::bulk::Outcome::Refused(_) => self.refused += 1,
         }
         if let Some(b) = &self.bar {
@@ -264,34 +264,59 @@ impl Progress {
     }
 }
 
-/// `--rejects FILE`: refused records as JSON lines.
-pub struct Rejects {
-    path: Option<std::path::PathBuf>,
-    buf: Vec<u8>,
+/// A JSON-lines side file (`--rejects`, `--report`): streamed to a temp file beside it
+/// and moved into place at the end, refused at the start if it exists (unless `--force`).
+pub struct JsonLines {
+    sink: Option<(Sink, std::path::PathBuf)>,
+    error: Option<std::io::Error>,
 }
 
-impl Rejects {
-    /// Collect for `path` (nothing when None).
-    pub fn open(path: Option<&Path>) -> Result<Self, Failure> {
-        Ok(Rejects {
-            path: path.map(Path::to_path_buf),
-            buf: Vec::new(),
-        })
+impl JsonLines {
+    /// Open for `path` (nothing is written when None).
+    pub fn open(path: Option<&Path>, force: bool) -> Result<Self, Failure> {
+        let sink = match path {
+            Some(p) if p == Path::new("-") => {
+                return Err(Failure::Usage(format!(
+                    "{}: a side file needs a file name, not -",
+                    p.display()
+                )));
+            }
+            Some(p) => Some((Sink::open(Some(p), force)?, p.to_path_buf())),
+            None => None,
+        };
+        Ok(JsonLines { sink, error: None })
     }
-    /// One refused record.
-    pub fn push(&mut self, r: &pith::arxiv::Rejected) {
-        if self.path.is_some()
-            && let Ok(s) = serde_json::to_string(r)
+    /// One line.
+    pub fn push(&mut self, v: &serde_json::Value) {
+        if let Some((s, _)) = &mut self.sink
+            && self.error.is_none()
+            && let Err(e) = s.writer().write_all(super::json_line(v).as_bytes())
         {
-            self.buf.extend_from_slice(s.as_bytes());
-            self.buf.push(b'\n');
+            self.error = Some(e);
         }
     }
-    /// Write the file.
+    /// Move the file into place.
     pub fn finish(self) -> Result<(), Failure> {
-        if let Some(p) = &self.path {
-            pith::io::write_output(Some(p), &self.buf, true)?;
+        if let Some((s, p)) = self.sink {
+            if let Some(e) = self.error {
+                return Err(Failure::Usage(format!("cannot write {}: {e}", p.display())));
+            }
+            s.finish()?;
         }
         Ok(())
     }
+}
+
+/// A refused record as a JSON value (its line in `--rejects`).
+pub fn rejected_json(r: &pith::arxiv::Rejected) -> serde_json::Value {
+    serde_json::to_value(r).unwrap_or(serde_json::Value::Null)
+}
+
+/// A refused record's line in `--report`.
+pub fn refused_report(r: &pith::arxiv::Rejected) -> serde_json::Value {
+    let mut v = rejected_json(r);
+    if let Some(o) = v.as_object_mut() {
+        o.insert("outcome".into(), "refused".into());
+    }
+    v
 }

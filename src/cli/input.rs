@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use pith::arxiv::{self, Format, Item, ReadOptions, Rejected};
 use pith::format::canon::{self, Value};
 
-use super::{Failure, json_line, shown};
+use super::{Failure, shown};
 
 /// How inputs are read (shared by `record` and `issue`).
 #[derive(clap::Args, Debug)]
@@ -29,6 +29,10 @@ pub struct InputArgs {
     /// Also write refused records here, as JSON lines.
     #[arg(long, value_name = "FILE")]
     pub(super) rejects: Option<PathBuf>,
+    /// Write one JSON line per record here: its outcome, number and notes (withdrawn,
+    /// metadata changed), or why it was refused.
+    #[arg(long, value_name = "FILE")]
+    pub(super) report: Option<PathBuf>,
 }
 
 impl InputArgs {
@@ -42,8 +46,10 @@ impl InputArgs {
     }
 
     /// Read every input; refused records and unreadable inputs are reported on stderr (and
-    /// in `--rejects`). Returns the good items and whether anything was refused.
-    pub fn read_all(&self) -> Result<(Vec<Item>, bool), Failure> {
+    /// in `--rejects`, replaced only with `force`). Returns the good items and whether
+    /// anything was refused.
+    pub fn read_all(&self, force: bool) -> Result<(Vec<Item>, bool), Failure> {
+        let mut rejects_file = super::bulkio::JsonLines::open(self.rejects.as_deref(), force)?;
         let opts = self.options();
         let mut good = Vec::new();
         let mut rejects: Vec<Rejected> = Vec::new();
@@ -70,14 +76,10 @@ impl InputArgs {
         for r in &rejects {
             errln!("refused: {}", super::with_hint(&r));
         }
-        if let Some(p) = &self.rejects {
-            let mut out = Vec::new();
-            for r in &rejects {
-                let v = serde_json::to_value(r).map_err(|e| Failure::Usage(e.to_string()))?;
-                out.extend_from_slice(json_line(&v).as_bytes());
-            }
-            pith::io::write_output(Some(p), &out, true)?;
+        for r in &rejects {
+            rejects_file.push(&super::bulkio::rejected_json(r));
         }
+        rejects_file.finish()?;
         Ok((good, !rejects.is_empty()))
     }
 }

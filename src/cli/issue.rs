@@ -15,7 +15,7 @@ pub struct IssueArgs {
     key: Option<PathBuf>,
     /// Instead of signing, write a signing request for an offline signer (needs --signer
     /// and --keyring); nothing is recorded until `pith apply`.
-    #[arg(long, value_name = "FILE", conflicts_with = "key", requires_all = ["signer", "keyring"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "report"], requires_all = ["signer", "keyring"])]
     request: Option<PathBuf>,
     /// With --request: the id of the key that will sign.
     #[arg(long, value_name = "KEY_ID")]
@@ -97,7 +97,8 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     };
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
     let mut progress = super::bulkio::Progress::new(super::quiet());
-    let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
+    let mut rejects = super::bulkio::JsonLines::open(a.input.rejects.as_deref(), a.force)?;
+    let mut report = super::bulkio::JsonLines::open(a.input.report.as_deref(), a.force)?;
     let mut total = pith::registry::bulk::Summary::default();
     let json = a.json;
     let mut is = pith::registry::bulk::Issuer {
@@ -112,33 +113,34 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
         let streaming = matches!(input, super::bulkio::Input::Lines(_));
         let mut each = |o: &pith::registry::bulk::Outcome| {
             match o {
-                pith::registry::bulk::Outcome::Done(done, _, title, withdrawn) => {
+                pith::registry::bulk::Outcome::Done(d) => {
+                    let notes = d.notes();
+                    let line = done_json(&name, d, &notes);
                     if json {
-                        errln!(
-                            "{}",
-                            serde_json::json!({
-                                "pith_number": done.pith_number, "canonical_sha256": done.canonical_sha256, "new": done.new,
-                                "first_computed_at": done.first_computed_at, "last_reissued_at": done.last_reissued_at,
-                                "replaces": done.replaces, "withdrawn": withdrawn, "title": title,
-                            })
-                        );
+                        errln!("{line}");
+                    } else if !super::quiet() && (!streaming || !notes.is_empty()) {
+                        // a stream of many records shows only the records with notes
+                        let i = &d.issued;
+                        progress.suspend(|| {
+                            errln!(
+                                "{} {}{}{}",
+                                if i.new { "issued  " } else { "reissued" },
+                                i.pith_number,
+                                if streaming {
+                                    format!("  {}: {}", super::vis(&name), super::vis(&d.position))
+                                } else {
+                                    String::new()
+                                },
+                                notes.iter().map(|n| format!("  ({n})")).collect::<String>()
+                            )
+                        });
                     }
-                    if !json && !streaming && !super::quiet() {
-                        errln!(
-                            "{} {}{}{}",
-                            if done.new { "issued  " } else { "reissued" },
-                            done.pith_number,
-                            if *withdrawn { "  WITHDRAWN" } else { "" },
-                            done.replaces
-                                .as_deref()
-                                .map(|r| format!("  (metadata changed; replaces {r})"))
-                                .unwrap_or_default()
-                        );
-                    }
+                    report.push(&line);
                 }
                 pith::registry::bulk::Outcome::Refused(r) => {
                     progress.suspend(|| errln!("refused: {}", super::with_hint(&r)));
-                    rejects.push(r);
+                    rejects.push(&super::bulkio::rejected_json(r));
+                    report.push(&super::bulkio::refused_report(r));
                 }
             }
             progress.tick(o);
@@ -171,6 +173,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     }
     sink.finish()?;
     rejects.finish()?;
+    report.finish()?;
     progress.finish(&total);
     Ok(u8::from(total.refused > 0))
 }
@@ -184,7 +187,7 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
         ));
     };
     let kr = super::signing::key_ref(dir, signer)?;
-    let (items, mut refused) = a.input.read_all()?;
+    let (items, mut refused) = a.input.read_all(a.force)?;
     let path = a
         .registry
         .clone()
@@ -235,4 +238,16 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
     }
     super::signing::write_request(req, &kr, &out)?;
     Ok(u8::from(refused))
+}
+
+/// One issued record as JSON: its line in `--report`, and on stderr with `--json`.
+fn done_json(file: &str, d: &pith::registry::bulk::Done, notes: &[String]) -> serde_json::Value {
+    let i = &d.issued;
+    serde_json::json!({
+        "file": file, "record": d.position,
+        "outcome": if i.new { "issued" } else { "reissued" },
+        "pith_number": i.pith_number, "canonical_sha256": i.canonical_sha256, "new": i.new,
+        "first_computed_at": i.first_computed_at, "last_reissued_at": i.last_reissued_at,
+        "replaces": i.replaces, "withdrawn": d.withdrawn, "title": d.title, "notes": notes,
+    })
 }

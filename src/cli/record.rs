@@ -26,7 +26,8 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     // the lines are the output, with or without --json
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
     let out = sink.writer();
-    let mut rejects = super::bulkio::Rejects::open(a.input.rejects.as_deref())?;
+    let mut rejects = super::bulkio::JsonLines::open(a.input.rejects.as_deref(), a.force)?;
+    let mut report = super::bulkio::JsonLines::open(a.input.report.as_deref(), a.force)?;
     let mut refused = false;
     let (mut done, mut n_refused) = (0u64, 0u64);
     let opts = a.input.options();
@@ -39,6 +40,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                     match it {
                         Ok(it) => {
                             done += 1;
+                            report.push(&report_line(&name, &it));
                             let line = record_line(&it, a.json);
                             out.write_all(line.as_bytes()).map_err(|source| {
                                 pith::registry::bulk::BulkError::Io {
@@ -49,7 +51,8 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
                         }
                         Err(r) => {
                             errln!("refused: {}", super::with_hint(&r));
-                            rejects.push(&r);
+                            rejects.push(&super::bulkio::rejected_json(&r));
+                            report.push(&super::bulkio::refused_report(&r));
                             refused = true;
                             n_refused += 1;
                         }
@@ -84,6 +87,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
     }
     sink.finish()?;
     rejects.finish()?;
+    report.finish()?;
     infoln!("{done} record(s), {n_refused} refused");
     Ok(u8::from(refused))
 }
@@ -112,4 +116,18 @@ fn record_line(it: &Item, json: bool) -> String {
             if withdrawn { "  withdrawn" } else { "" }
         )
     }
+}
+
+/// One record's line in `--report`.
+fn report_line(file: &str, it: &Item) -> serde_json::Value {
+    let withdrawn = it.paper.as_ref().is_some_and(|p| p.withdrawn);
+    let number = pith::sign::issue::number_of(&it.record);
+    serde_json::json!({
+        "file": file, "record": it.position, "outcome": "record",
+        "source": source_label(&it.record),
+        "pith_number": number.as_ref().map(|(_, n)| n.to_string()),
+        "canonical_sha256": number.as_ref().map(|(s, _)| s.hex()),
+        "withdrawn": withdrawn,
+        "notes": pith::registry::bulk::notes(withdrawn, None),
+    })
 }

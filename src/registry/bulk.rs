@@ -188,15 +188,50 @@ fn read_chunk(
 
 /// What one input line became.
 pub enum Outcome {
-    /// Written to the output (a bundle or an event); what the ledger did, and the paper.
-    Done(
-        Box<crate::registry::ledger::Issued>,
-        Vec<u8>,
-        Option<String>,
-        bool,
-    ),
+    /// Written to the output (a bundle or an event).
+    Done(Box<Done>),
     /// Refused, with the reason (line number in `record`).
     Refused(Rejected),
+}
+
+/// A record issued in a bulk run: what the ledger did, the output line, and the paper.
+pub struct Done {
+    /// What the ledger recorded.
+    pub issued: crate::registry::ledger::Issued,
+    /// The output line (a bundle or an event, with its line end).
+    pub line: Vec<u8>,
+    /// Where the record was in its input (`line 12`, `record 3`).
+    pub position: String,
+    /// The paper's title, when the input carried one.
+    pub title: Option<String>,
+    /// The paper (or this version) is withdrawn.
+    pub withdrawn: bool,
+}
+
+impl Done {
+    /// What a person should be told about this record beyond its number: a withdrawn
+    /// paper, changed metadata, a retry that wrote nothing. Empty for a plain issue.
+    pub fn notes(&self) -> Vec<String> {
+        notes(self.withdrawn, Some(&self.issued))
+    }
+}
+
+/// The notes on one record (see [`Done::notes`]); `issued` is None where nothing is
+/// issued (`pith record`).
+pub fn notes(withdrawn: bool, issued: Option<&crate::registry::ledger::Issued>) -> Vec<String> {
+    let mut out = Vec::new();
+    if withdrawn {
+        out.push("withdrawn".to_owned());
+    }
+    if let Some(i) = issued {
+        if let Some(r) = &i.replaces {
+            out.push(format!("metadata changed; replaces {r}"));
+        }
+        if i.already {
+            out.push("already recorded: nothing new written".to_owned());
+        }
+    }
+    out
 }
 
 /// The reader saw one line as line 1 (or a record); name it by its line in the file.
@@ -616,11 +651,13 @@ impl Issuer<'_> {
                         })
                     };
                     match (res, m) {
-                        (Some(Ok(done)), Some(Ok(line))) => {
-                            let title = item.paper.as_ref().map(|p| p.title.clone());
-                            let withdrawn = item.paper.as_ref().is_some_and(|p| p.withdrawn);
-                            Outcome::Done(Box::new(done), line, title, withdrawn)
-                        }
+                        (Some(Ok(issued)), Some(Ok(line))) => Outcome::Done(Box::new(Done {
+                            issued,
+                            line,
+                            title: item.paper.as_ref().map(|p| p.title.clone()),
+                            withdrawn: item.paper.as_ref().is_some_and(|p| p.withdrawn),
+                            position: item.position.clone(),
+                        })),
                         (_, Some(Err(e))) => refuse(e),
                         (Some(Err(e)), _) => refuse(e.to_string()),
                         _ => refuse("not issued".into()),
@@ -628,8 +665,8 @@ impl Issuer<'_> {
                 }
             };
             match &outcome {
-                Outcome::Done(_, line, _, _) => {
-                    out.write_all(line).map_err(|source| BulkError::Io {
+                Outcome::Done(d) => {
+                    out.write_all(&d.line).map_err(|source| BulkError::Io {
                         what: "cannot write the output".into(),
                         source,
                     })?;
