@@ -444,3 +444,66 @@ fn man_writes_a_page_per_command_and_man_renders_every_one() {
         .assert()
         .success();
 }
+
+/// A command that fails leaves nothing behind: no ledger for a missing input or a refused
+/// artifact, no key directory when the passphrase cannot be read; and planning a signing
+/// request never creates a ledger, at the time `--at` names.
+#[test]
+fn failed_commands_create_nothing_and_a_request_plans_at_its_time() {
+    let d = tempfile::tempdir().unwrap();
+    let p = |n: &str| d.path().join(n).to_str().unwrap().to_owned();
+    let key = "keys.example/pith-example-2026-11.key.age";
+    let pass = "keys.example/example.passphrase";
+    pith()
+        .args([
+            "issue",
+            &p("missing.abs"),
+            "--key",
+            key,
+            "--passphrase-file",
+            pass,
+        ])
+        .args(["--registry", &p("a.sqlite")])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("missing.abs: No such file"));
+    pith()
+        .args(["registry", "add", "tests/cmd/data/event-tampered.json"])
+        .args(["--keyring", "keys.example", "--registry", &p("b.sqlite")])
+        .assert()
+        .code(1);
+    pith()
+        .args(["key", "generate", "--out-dir", &p("k/new")])
+        .args(["--passphrase-file", &p("no-pass")])
+        .assert()
+        .code(2);
+    let at = "2026-11-20T08:00:00Z";
+    pith()
+        .args([
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--request",
+            &p("req.json"),
+        ])
+        .args([
+            "--signer",
+            "pith-example-2026-11",
+            "--keyring",
+            "keys.example",
+        ])
+        .args(["--registry", &p("c.sqlite"), "--at", at])
+        .assert()
+        .success();
+    let left: Vec<String> = std::fs::read_dir(d.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left, ["req.json"], "only the request is written");
+    let req: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(p("req.json")).unwrap()).unwrap();
+    let art = &req["items"][0]["artifact"];
+    assert_eq!(art["created_at"], at);
+    let receipt = &art["payload"]["receipt"];
+    assert_eq!(receipt["first_computed_at"], "2026-11-20T08:00:00.000000Z");
+    assert_eq!(receipt["last_reissued_at"], "2026-11-20T08:00:00.000000Z");
+}

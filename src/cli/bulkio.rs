@@ -55,6 +55,24 @@ pub enum Input {
     Whole(Vec<u8>),
 }
 
+/// Every input file opens for reading (and is not a directory): checked before a command
+/// creates its ledger or any output, so a mistyped name leaves nothing behind.
+pub fn readable(inputs: &[std::path::PathBuf]) -> Result<(), Failure> {
+    for f in inputs.iter().filter(|f| f.as_path() != Path::new("-")) {
+        let fail = |source| {
+            Failure::from(pith::io::IoError::Read {
+                path: f.clone(),
+                source,
+            })
+        };
+        let file = std::fs::File::open(f).map_err(fail)?;
+        if file.metadata().map_err(fail)?.is_dir() {
+            return Err(fail(std::io::Error::from(std::io::ErrorKind::IsADirectory)));
+        }
+    }
+    Ok(())
+}
+
 /// Open `f` (a file or `-`): a stream of JSON lines when its content is snapshot or
 /// canonical-record JSON lines with more than one line (any line count on stdin); read
 /// whole for every other format, detected from content either way.

@@ -61,6 +61,19 @@ pub struct IssueArgs {
     at: Option<String>,
 }
 
+/// `--at`, parsed.
+fn run_time(a: &IssueArgs) -> Result<Option<pith::format::time::Timestamp>, Failure> {
+    a.at.as_ref()
+        .map(|t| {
+            pith::format::time::Timestamp::parse(t).ok_or_else(|| {
+                Failure::Usage(format!(
+                    "--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
+                ))
+            })
+        })
+        .transpose()
+}
+
 pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     if let Some(req) = &a.request {
         return issue_request(&a, req);
@@ -68,17 +81,11 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
     let Some(key_path) = a.key.as_ref() else {
         return Err(Failure::Usage("give --key FILE or --request FILE".into()));
     };
-    let at = match &a.at {
-        Some(t) => Some(pith::format::time::Timestamp::parse(t).ok_or_else(|| {
-            Failure::Usage(format!(
-                "--at {t:?}: expected a UTC time YYYY-MM-DDTHH:MM:SS[.ffffff]Z"
-            ))
-        })?),
-        None => None,
-    };
+    let at = run_time(&a)?;
     let now = at.unwrap_or_else(pith::format::time::Timestamp::now);
     let (key, _ring) = super::unlock::signing_key(key_path, &a.unlock, a.keyring.as_deref(), &now)?;
     let key_doc = key.document().clone();
+    super::bulkio::readable(&a.input.inputs)?;
     let path = a
         .registry
         .clone()
@@ -187,15 +194,17 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
         ));
     };
     let kr = super::signing::key_ref(dir, signer)?;
+    let now = run_time(a)?.unwrap_or_else(pith::format::time::Timestamp::now);
     let (items, mut refused) = a.input.read_all(a.force)?;
     let path = a
         .registry
         .clone()
         .unwrap_or_else(pith::registry::ledger::default_path);
-    let ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    let ledger =
+        pith::registry::ledger::Ledger::open_for_planning(&path).map_err(|e| Failure::of(&e))?;
     let mut out = Vec::new();
     for it in &items {
-        let plan = match ledger.plan(&it.record) {
+        let plan = match ledger.plan_at(&it.record, &now) {
             Ok(p) => p,
             Err(e @ pith::registry::ledger::LedgerError::Collision { .. }) => {
                 errln!(
@@ -206,7 +215,7 @@ fn issue_request(a: &IssueArgs, req: &std::path::Path) -> Result<u8, Failure> {
                 refused = true;
                 continue;
             }
-            Err(e) => return Err(Failure::Usage(chain(&e))),
+            Err(e) => return Err(Failure::of(&e)),
         };
         let receipt = pith::sign::issue::unsigned_receipt(&kr, &plan.sha, &plan.first, &plan.now);
         let Some(title) = it.paper.as_ref().map(|p| p.title.clone()) else {

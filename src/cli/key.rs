@@ -290,8 +290,6 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
             "--key-id {id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'"
         )));
     }
-    std::fs::create_dir_all(&a.out_dir)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
     // refuse before asking for a passphrase
     if !a.force {
         for p in [
@@ -307,6 +305,9 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
         }
     }
     let protect = protection(&a.protect, &format!("new key {id}"), "PITH_PASSPHRASE")?;
+    // the directory only once the passphrase is in hand: a refused run leaves nothing
+    std::fs::create_dir_all(&a.out_dir)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
     let key = SigningKey::generate(&id, now);
     let g = custody::write_new_key(
         &a.out_dir,
@@ -633,13 +634,13 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         None => now(),
     };
     let key = SigningKey::from_seed(&a.key_id, valid_from, &seed);
-    std::fs::create_dir_all(&a.out_dir)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
     let protect = protection(
         &a.protect,
         &format!("imported key {}", a.key_id),
         "PITH_PASSPHRASE",
     )?;
+    std::fs::create_dir_all(&a.out_dir)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
     let g = custody::write_new_key(
         &a.out_dir,
         &key,
@@ -833,8 +834,6 @@ fn generate_in_token(a: &GenerateArgs, uri: &str, now: &Timestamp) -> Result<u8,
             "object={id:?}: expected 1-64 characters of [A-Za-z0-9._-], not starting with '.'"
         )));
     }
-    std::fs::create_dir_all(&a.out_dir)
-        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
     if custody::pub_path(&a.out_dir, &id).exists() {
         return Err(Failure::Refused(format!(
             "refusing to overwrite {} (key {id:?} exists)",
@@ -848,6 +847,8 @@ fn generate_in_token(a: &GenerateArgs, uri: &str, now: &Timestamp) -> Result<u8,
         pkcs11_module: a.pkcs11_module.clone(),
     };
     let (module, pin) = super::unlock::token_access(&uri, &access)?;
+    std::fs::create_dir_all(&a.out_dir)
+        .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
     pith::trust::pkcs11::generate(&module, &uri, &pin)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let key = pith::trust::pkcs11::TokenKey::open(&module, &uri, &pin)

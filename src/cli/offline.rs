@@ -154,8 +154,15 @@ pub struct ApplyArgs {
 
 pub fn apply(a: ApplyArgs) -> Result<u8, Failure> {
     let req = read_json(&a.request)?;
-    let resp = read_json(&a.response)
-        .map_err(|e| refused(format!("{e}: refusing a truncated or damaged response")))?;
+    // a response that cannot be read is an I/O error (exit 2); one that reads but does not
+    // parse was damaged on its way from the air-gapped machine: refused (exit 1)
+    let resp_bytes = pith::io::read_input(&a.response)?;
+    let resp = pith::format::canon::parse(&resp_bytes).map_err(|e| {
+        refused(format!(
+            "{}: not valid JSON {e}: refusing a truncated or damaged response",
+            super::shown(&a.response)
+        ))
+    })?;
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     let artifacts = pith::sign::offline::apply(&req, &resp, &keyring)
         .map_err(|e| refused(format!("{}: {e}; nothing written", shown(&a.response))))?;

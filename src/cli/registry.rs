@@ -171,6 +171,12 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
             for p in &c.problems {
                 errln!("problem: {}", super::vis(p));
             }
+            if l.schema() < pith::registry::ledger::SCHEMA_VERSION {
+                errln!(
+                    "note: schema {} (upgraded in place, its log filled in, on the ledger's next write)",
+                    l.schema()
+                );
+            }
             if c.receipts_without_event > 0 {
                 errln!(
                     "note: {} receipt(s) have no stored event (a ledger older than the event store): pith registry add EVENTS --keyring DIR brings them in",
@@ -251,6 +257,12 @@ fn import(a: ImportArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
+/// A verified artifact `registry add` stores.
+enum Artifact {
+    Bundle(pith::verify::Verified<pith::model::Bundle>),
+    Event(pith::verify::Verified<pith::model::Event>),
+}
+
 fn add(a: AddArgs) -> Result<u8, Failure> {
     use pith::registry::ledger::Put;
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
@@ -258,8 +270,9 @@ fn add(a: AddArgs) -> Result<u8, Failure> {
         .registry
         .clone()
         .unwrap_or_else(pith::registry::ledger::default_path);
-    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
-    let (mut new, mut already) = (0usize, 0usize);
+    // every artifact read and verified before the ledger is opened (or created): a bad
+    // file leaves no ledger behind and stores nothing
+    let mut verified = Vec::new();
     for f in &a.inputs {
         let bytes = pith::io::read_input(f)?;
         let values = pith::verify::merge::read_events(&bytes).map_err(|e| {
@@ -280,20 +293,26 @@ fn add(a: AddArgs) -> Result<u8, Failure> {
                         .unwrap_or_default()
                 ))
             };
-            let fresh = if v.get("bundle_type").is_some() {
-                let b = pith::verify::verify_bundle(v, &keyring).map_err(|r| what(&r))?;
-                ledger
-                    .store_bundle(&b, false)
-                    .map_err(|e| Failure::of(&e))?
+            verified.push(if v.get("bundle_type").is_some() {
+                Artifact::Bundle(pith::verify::verify_bundle(v, &keyring).map_err(|r| what(&r))?)
             } else {
-                let e = pith::verify::verify_event(v, &keyring).map_err(|r| what(&r))?;
-                ledger.store_event(&e).map_err(|e| Failure::of(&e))? != Put::Already
-            };
-            if fresh {
-                new += 1;
-            } else {
-                already += 1;
+                Artifact::Event(pith::verify::verify_event(v, &keyring).map_err(|r| what(&r))?)
+            });
+        }
+    }
+    let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
+    let (mut new, mut already) = (0usize, 0usize);
+    for v in &verified {
+        let fresh = match v {
+            Artifact::Bundle(b) => ledger.store_bundle(b, false).map_err(|e| Failure::of(&e))?,
+            Artifact::Event(e) => {
+                ledger.store_event(e).map_err(|e| Failure::of(&e))? != Put::Already
             }
+        };
+        if fresh {
+            new += 1;
+        } else {
+            already += 1;
         }
     }
     infoln!(

@@ -28,7 +28,7 @@ pub use store::{
 };
 
 /// The ledger's schema version (table `meta`).
-pub(crate) const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 3;
 /// The environment variable naming the default ledger.
 pub(crate) const ENV_REGISTRY: &str = "PITH_REGISTRY";
 /// The ledger file used when neither `--registry` nor `PITH_REGISTRY` is given.
@@ -39,12 +39,12 @@ pub(crate) const DEFAULT_FILE: &str = "pith-registry.sqlite";
 #[non_exhaustive]
 pub enum LedgerError {
     /// SQLite failed.
-    #[error("registry ledger {}: {source}", path.display())]
+    #[error("registry ledger {}: {}", path.display(), sqlite_message(cause))]
     Sql {
         /// The database file.
         path: PathBuf,
-        /// The cause.
-        source: rusqlite::Error,
+        /// SQLite's error (shown once, by the message above; not a separate source).
+        cause: rusqlite::Error,
     },
     /// Two different canonical records share a 26-character code: refused.
     #[error(
@@ -105,6 +105,35 @@ pub enum LedgerError {
     },
 }
 
+/// SQLite's own message once (rusqlite's display repeats the code's description after it),
+/// and what a file that is not a database means here.
+fn sqlite_message(e: &rusqlite::Error) -> String {
+    match e {
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::NotADatabase => {
+            "not a SQLite database (not a pith ledger)".into()
+        }
+        rusqlite::Error::SqliteFailure(f, _) if f.code == rusqlite::ErrorCode::CannotOpen => {
+            "cannot open the database file (does its directory exist, and may pith write there?)"
+                .into()
+        }
+        rusqlite::Error::SqliteFailure(_, Some(m)) => m.clone(),
+        rusqlite::Error::SqliteFailure(f, None) => f.to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// A ledger is a file: a directory named as one is refused by name, not as SQLite's
+/// "disk I/O error".
+fn not_a_directory(path: &Path) -> Result<(), LedgerError> {
+    if path.is_dir() {
+        return Err(LedgerError::Schema {
+            path: path.into(),
+            what: "is a directory; expected a ledger file".into(),
+        });
+    }
+    Ok(())
+}
+
 /// The default ledger path: `PITH_REGISTRY`, else `pith-registry.sqlite` in the current
 /// directory.
 pub fn default_path() -> PathBuf {
@@ -120,6 +149,9 @@ pub struct Ledger {
     held: Option<Held>,
     /// Records a bulk transaction may gather before it commits (0: every batch commits).
     hold_limit: usize,
+    /// The schema it holds: [`SCHEMA_VERSION`] once opened for writing; an older one when
+    /// opened read-only, which cannot upgrade it.
+    schema: i64,
 }
 
 /// An open bulk transaction: the time it took the write lock, the records recorded in it,
@@ -343,9 +375,10 @@ impl Ledger {
     /// (no write access for the WAL's shared-memory file), it is opened immutable.
     pub fn open_read_only(path: &Path) -> Result<Self, LedgerError> {
         use rusqlite::OpenFlags;
+        not_a_directory(path)?;
         let sql = |source| LedgerError::Sql {
             path: path.into(),
-            source,
+            cause: source,
         };
         let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_URI;
         let uri = |extra: &str| {
@@ -394,19 +427,45 @@ impl Ledger {
                 what,
             })?;
         }
+        let schema = v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
         Ok(Ledger {
             conn,
             path: path.into(),
             held: None,
             hold_limit: 0,
+            schema,
         })
+    }
+
+    /// Plan against the ledger at `path` without writing anything: the existing ledger
+    /// read-only, or, where none exists yet, an empty one in memory (named `path` in
+    /// messages), so that planning a signing request never creates a ledger.
+    pub fn open_for_planning(path: &Path) -> Result<Self, LedgerError> {
+        if path.exists() {
+            return Self::open_read_only(path);
+        }
+        let sql = |source| LedgerError::Sql {
+            path: path.into(),
+            cause: source,
+        };
+        let conn = Connection::open_in_memory().map_err(sql)?;
+        let mut l = Ledger {
+            conn,
+            path: path.into(),
+            held: None,
+            hold_limit: 0,
+            schema: SCHEMA_VERSION,
+        };
+        l.migrate()?;
+        Ok(l)
     }
 
     /// Open (creating when absent) the ledger at `path`.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
+        not_a_directory(path)?;
         let sql = |source| LedgerError::Sql {
             path: path.into(),
-            source,
+            cause: source,
         };
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(sql)?;
@@ -421,6 +480,7 @@ impl Ledger {
             path: path.into(),
             held: None,
             hold_limit: 0,
+            schema: SCHEMA_VERSION,
         };
         l.migrate()?;
         Ok(l)
@@ -429,7 +489,7 @@ impl Ledger {
     fn sql(&self) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
         |source| LedgerError::Sql {
             path: self.path.clone(),
-            source,
+            cause: source,
         }
     }
 
@@ -437,7 +497,7 @@ impl Ledger {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),
-            source,
+            cause: source,
         };
         let tx = self
             .conn
@@ -489,6 +549,36 @@ impl Ledger {
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)
             .map_err(sql)?;
         tx.commit().map_err(sql)
+    }
+
+    /// The schema this ledger holds (an older ledger opened read-only keeps its own).
+    pub fn schema(&self) -> i64 {
+        self.schema
+    }
+
+    /// Refuse clearly what an older ledger, opened read-only, does not hold yet: the event
+    /// store (schema 2) or the transparency log (schema 3).
+    pub(crate) fn needs(&self, schema: i64) -> Result<(), LedgerError> {
+        if self.schema >= schema {
+            return Ok(());
+        }
+        let what = if schema >= 3 {
+            "transparency log"
+        } else {
+            "event store"
+        };
+        Err(LedgerError::Schema {
+            path: self.path.clone(),
+            what: format!(
+                "schema {} has no {what} yet; its next write (`pith registry add`, `pith issue`, `pith log checkpoint`) upgrades it in place{}",
+                self.schema,
+                if schema >= 3 {
+                    " and fills the log in"
+                } else {
+                    ""
+                }
+            ),
+        })
     }
 
     /// The ledger's file.
@@ -613,7 +703,7 @@ impl Ledger {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),
-            source,
+            cause: source,
         };
         let Some(held) = self.held.as_mut() else {
             return Err(LedgerError::Schema {
@@ -672,7 +762,7 @@ impl Ledger {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),
-            source,
+            cause: source,
         };
         let Some(now) = self.held.as_ref().map(|h| h.now) else {
             return Err(LedgerError::Schema {
@@ -788,6 +878,12 @@ impl Ledger {
     /// the ledger on a reissue), whether it is new, and the number it replaces. Read-only:
     /// for signing requests, whose signatures come back later through [`Self::record_event`].
     pub fn plan(&self, record: &Value) -> Result<Plan, LedgerError> {
+        self.plan_at(record, &Timestamp::now())
+    }
+
+    /// [`Self::plan`] at a given time (`issue --request --at`): the request's receipt
+    /// times are `now`, and a record first computed after it is refused as in bulk.
+    pub fn plan_at(&self, record: &Value, now: &Timestamp) -> Result<Plan, LedgerError> {
         let sql = self.sql();
         let Some((sha, number)) = issue::number_of(record) else {
             return Err(LedgerError::Schema {
@@ -796,7 +892,7 @@ impl Ledger {
             });
         };
         let (kind, sid, ver) = source_of(record);
-        let now = Timestamp::now();
+        let now = *now;
         let existing: Option<(String, String)> = self
             .conn
             .query_row(
@@ -827,7 +923,7 @@ impl Ledger {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),
-            source,
+            cause: source,
         };
         let pl = event.get("payload");
         let record = pl

@@ -199,6 +199,7 @@ impl Ledger {
 
     /// The `statement_sha256` of every key statement in the log.
     pub fn logged_statements(&self) -> Result<Vec<String>, LedgerError> {
+        self.needs(3)?;
         let sql = self.sql();
         let mut st = self
             .conn
@@ -216,6 +217,7 @@ impl Ledger {
     /// Every leaf hash, in order (recomputed from the stored entries, so a leaf whose
     /// entry was edited is found: the ledger is refused).
     fn leaves(&self) -> Result<Vec<Sha256Digest>, LedgerError> {
+        self.needs(3)?;
         let sql = self.sql();
         let mut st = self
             .conn
@@ -247,6 +249,7 @@ impl Ledger {
 
     /// The entries of leaves `lo..hi`, in order.
     pub(crate) fn log_entries(&self, lo: u64, hi: u64) -> Result<Vec<String>, LedgerError> {
+        self.needs(3)?;
         let sql = self.sql();
         let mut st = self
             .conn
@@ -270,6 +273,7 @@ impl Ledger {
         lo: u64,
         hi: u64,
     ) -> Result<Vec<PaperLeaves>, LedgerError> {
+        self.needs(3)?;
         let sql = self.sql();
         let mut st = self
             .conn
@@ -349,6 +353,7 @@ impl Ledger {
 
     /// The newest signed checkpoint kept: (origin, size, note text).
     pub fn log_last_checkpoint(&self) -> Result<Option<(String, u64, String)>, LedgerError> {
+        self.needs(3)?;
         let sql = self.sql();
         self.conn
             .query_row(

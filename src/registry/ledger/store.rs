@@ -260,7 +260,7 @@ impl Ledger {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),
-            source,
+            cause: source,
         };
         let tx = self
             .conn
@@ -280,6 +280,7 @@ impl Ledger {
 
     /// The current events about `number`: the newest version of each, in store order.
     pub fn events_of(&self, number: &PithNumber) -> Result<Vec<Value>, LedgerError> {
+        self.needs(2)?;
         let sql = self.sql();
         let mut st = self
             .conn
@@ -413,6 +414,13 @@ impl Ledger {
         let q = |s: &str| -> Result<i64, LedgerError> {
             self.conn.query_row(s, [], |r| r.get(0)).map_err(&sql)
         };
+        if self.schema() < 2 {
+            // an older ledger read-only: no store to check; every receipt lacks its event
+            return Ok(Check {
+                problems,
+                receipts_without_event: q("SELECT COUNT(*) FROM receipts")?,
+            });
+        }
         let bare = q(
             "SELECT COUNT(*) FROM events e WHERE NOT EXISTS (SELECT 1 FROM event_versions v WHERE v.event_id = e.event_id)",
         )?;
@@ -449,7 +457,9 @@ impl Ledger {
                 }
             }
         }
-        problems.extend(super::log::check_all(&self.conn, 5).map_err(&sql)?);
+        if self.schema() >= 3 {
+            problems.extend(super::log::check_all(&self.conn, 5).map_err(&sql)?);
+        }
         let receipts_without_event = q(
             "SELECT COUNT(*) FROM receipts r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)",
         )?;
@@ -461,6 +471,9 @@ impl Ledger {
 
     /// Row counts of the store: (events, event versions, bundles).
     pub fn store_counts(&self) -> Result<(i64, i64, i64), LedgerError> {
+        if self.schema() < 2 {
+            return Ok((0, 0, 0));
+        }
         let sql = self.sql();
         let c = |t: &str| {
             self.conn
@@ -626,7 +639,7 @@ impl Ledger {
         let path = self.path.clone();
         let sql = |source| LedgerError::Sql {
             path: path.clone(),
-            source,
+            cause: source,
         };
         let tx = self
             .conn
