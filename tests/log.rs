@@ -382,7 +382,9 @@ fn a_checkpoint_is_a_c2sp_signed_note_that_signed_note_and_tlog_tiles_accept() {
         "a+b",
         "cosignature/v1",
     ] {
-        checkpoint(&fresh, &other, &["--origin", bad]).code(1);
+        checkpoint(&fresh, &other, &["--origin", bad])
+            .code(2)
+            .stderr(predicates::str::contains("for '--origin <ORIGIN>'"));
     }
     assert!(!other.exists());
 }

@@ -123,11 +123,27 @@ pub struct Rejected {
 
 impl std::fmt::Display for Rejected {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{}: {}: {}: {}",
-            self.file, self.record, self.field, self.message
-        )
+        // a whole input refused has no record or field to name
+        write!(f, "{}", self.file)?;
+        for part in [&self.record, &self.field] {
+            if !part.is_empty() {
+                write!(f, ": {part}")?;
+            }
+        }
+        write!(f, ": {}", self.message)
+    }
+}
+
+impl From<ReadError> for Rejected {
+    /// A whole input that cannot be read, as the one refusal it makes in a run that goes
+    /// on with the other inputs: no record or field (empty in `--rejects` too).
+    fn from(e: ReadError) -> Self {
+        Rejected {
+            file: e.file,
+            record: String::new(),
+            field: String::new(),
+            message: e.message,
+        }
     }
 }
 

@@ -140,10 +140,7 @@ impl Sink {
         match out.filter(|p| *p != Path::new("-")) {
             Some(p) => {
                 if p.exists() && !force && p != Path::new("/dev/null") {
-                    return Err(Failure::Refused(format!(
-                        "refusing to overwrite {} (it exists; pass --force to replace it)",
-                        p.display()
-                    )));
+                    return Err(pith::io::IoError::Exists { path: p.into() }.into());
                 }
                 if p == Path::new("/dev/null") {
                     return Ok(Sink {

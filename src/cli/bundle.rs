@@ -230,13 +230,7 @@ fn from_store(
             "rebuilding from the registry store signs: give --key".into(),
         ));
     };
-    let path = ledger_path(a);
-    if !path.exists() {
-        return Err(Failure::Usage(format!(
-            "{}: no registry ledger there (name one with --registry DB)",
-            shown(&path)
-        )));
-    }
+    let path = super::registry::existing(Some(&ledger_path(a)))?;
     let mut ledger = pith::registry::ledger::Ledger::open(&path).map_err(|e| Failure::of(&e))?;
     let mut sink = super::bulkio::Sink::open(a.out.as_deref(), a.force)?;
     let how = pith::registry::rebuild::Rebuild {

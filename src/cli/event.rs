@@ -79,10 +79,11 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
                     a.subject
                 ))
             })?;
-            for id in a.prev.iter().chain(&a.supersedes) {
+            let ids = a.prev.iter().map(|i| ("--prev", i));
+            for (flag, id) in ids.chain(a.supersedes.iter().map(|i| ("--supersedes", i))) {
                 if !event_id_ok(id) {
                     return Err(Failure::Usage(format!(
-                        "{id:?}: expected an event id sha256:<64 hex>"
+                        "{flag} {id:?}: expected an event id sha256:<64 hex>"
                     )));
                 }
             }
@@ -106,6 +107,13 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
         }
         EventCmd::Resign(a) => {
             let ev = read_json(&a.event)?;
+            let what = pith::verify::describe(&ev);
+            if what != pith::verify::Kind::Event.a() {
+                return Err(Failure::Refused(format!(
+                    "{}: expected a signed event to re-sign; this is {what}",
+                    shown(&a.event)
+                )));
+            }
             let mut ck = pith::verify::check::Checker::new(None);
             pith::verify::check::event(&mut ck, &ev, "$", None);
             let bad: Vec<String> = ck

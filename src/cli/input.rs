@@ -65,12 +65,7 @@ impl InputArgs {
                         }
                     }
                 }
-                Err(e) => rejects.push(Rejected {
-                    file: name,
-                    record: "(whole input)".into(),
-                    field: "-".into(),
-                    message: e.message,
-                }),
+                Err(e) => rejects.push(Rejected::from(e)),
             }
         }
         for r in &rejects {

@@ -163,12 +163,7 @@ pub fn issue(a: IssueArgs) -> Result<u8, Failure> {
             super::bulkio::Input::Whole(bytes) => {
                 let items = match pith::arxiv::read(&bytes, &name, &opts.read) {
                     Ok(items) => items,
-                    Err(e) => vec![Err(pith::arxiv::Rejected {
-                        file: name.clone(),
-                        record: "(whole input)".into(),
-                        field: "-".into(),
-                        message: e.message,
-                    })],
+                    Err(e) => vec![Err(pith::arxiv::Rejected::from(e))],
                 };
                 pith::registry::bulk::issue_items(items, &name, &mut is, sink.writer(), &mut each)
             }

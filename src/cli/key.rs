@@ -298,7 +298,7 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
         ] {
             if p.exists() {
                 return Err(Failure::Refused(format!(
-                    "refusing to overwrite {} (key {id:?} exists; pass --force to replace it)",
+                    "refusing to overwrite {}: key {id:?} exists; pass --force to replace it",
                     p.display()
                 )));
             }
@@ -836,7 +836,7 @@ fn generate_in_token(a: &GenerateArgs, uri: &str, now: &Timestamp) -> Result<u8,
     }
     if custody::pub_path(&a.out_dir, &id).exists() {
         return Err(Failure::Refused(format!(
-            "refusing to overwrite {} (key {id:?} exists)",
+            "refusing to overwrite {}: key {id:?} exists",
             custody::pub_path(&a.out_dir, &id).display()
         )));
     }

@@ -38,7 +38,7 @@ pub struct AuditArgs {
     #[arg(long, value_name = "FILE")]
     state: Option<PathBuf>,
     /// The log's expected origin line.
-    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN)]
+    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN, value_parser = super::note_name)]
     origin: String,
     /// Machine-readable output.
     #[arg(long)]
@@ -86,7 +86,7 @@ pub struct CheckpointArgs {
     #[command(flatten)]
     unlock: UnlockArgs,
     /// The log's origin line; fixed by its first checkpoint.
-    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN)]
+    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN, value_parser = super::note_name)]
     origin: String,
     /// The ledger; default $PITH_REGISTRY, else ./pith-registry.sqlite.
     #[arg(long, value_name = "DB")]

@@ -266,6 +266,14 @@ pub fn read_json(p: &Path) -> Result<pith::format::canon::Value, Failure> {
         .map_err(|e| Failure::Usage(format!("{}: not valid JSON {e}", shown(p))))
 }
 
+/// A log origin or note key name given on the command line, checked as it is parsed (a
+/// usage error, exit 2) by the rule the notes are made and read with.
+pub fn note_name(s: &str) -> Result<String, String> {
+    pith::format::note::check_name(s)
+        .map(|()| s.to_owned())
+        .map_err(|e| e.to_string())
+}
+
 /// Write command output to `--out` (atomically, never overwriting unless `force`) or stdout.
 pub fn emit(out: Option<&PathBuf>, force: bool, bytes: &[u8]) -> Result<(), Failure> {
     pith::io::write_output(out.map(PathBuf::as_path), bytes, force)?;

@@ -39,14 +39,9 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
     };
     let (done, papers, log) = match &a.registry {
         Some(db) => {
-            if !db.exists() {
-                return Err(Failure::Usage(format!(
-                    "{}: no registry ledger there",
-                    shown(db)
-                )));
-            }
+            let db = super::registry::existing(Some(db))?;
             let mut ledger =
-                pith::registry::ledger::Ledger::open(db).map_err(|e| Failure::of(&e))?;
+                pith::registry::ledger::Ledger::open(&db).map_err(|e| Failure::of(&e))?;
             pith::registry::publish::publish_from_store(&mut ledger, &keyring, &a.base_url, &a.out)
                 .map_err(fail)?
         }

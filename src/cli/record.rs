@@ -74,12 +74,7 @@ pub fn record(a: RecordArgs) -> Result<u8, Failure> {
             super::bulkio::Input::Whole(bytes) => {
                 let items = match arxiv::read(&bytes, &name, &opts) {
                     Ok(items) => items,
-                    Err(e) => vec![Err(Rejected {
-                        file: name.clone(),
-                        record: "(whole input)".into(),
-                        field: "-".into(),
-                        message: e.message,
-                    })],
+                    Err(e) => vec![Err(Rejected::from(e))],
                 };
                 emit_items(items).map_err(|e| Failure::of(&e))?;
             }

@@ -87,7 +87,7 @@ pub(super) fn existing(p: Option<&PathBuf>) -> Result<PathBuf, Failure> {
         .unwrap_or_else(pith::registry::ledger::default_path);
     if !path.exists() {
         return Err(Failure::Usage(format!(
-            "no registry ledger at {}",
+            "no registry ledger at {} (name one with --registry DB or $PITH_REGISTRY)",
             path.display()
         )));
     }

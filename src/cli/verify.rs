@@ -50,7 +50,7 @@ pub struct Args {
     #[arg(long, value_name = "DIR", group = "log_source")]
     tiles: Option<PathBuf>,
     /// The log's expected origin line.
-    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN)]
+    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN, value_parser = super::note_name)]
     origin: String,
     /// Require the checkpoint cosigned by a quorum of these witnesses (a
     /// pith_witness_policy_v1 file).

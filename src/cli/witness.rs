@@ -29,13 +29,13 @@ pub struct CosignArgs {
     #[arg(long, value_name = "DIR")]
     keyring: Option<PathBuf>,
     /// The witness's name in its cosignature lines (printable ASCII, no spaces or '+').
-    #[arg(long)]
+    #[arg(long, value_parser = super::note_name)]
     name: String,
     /// The keyring holding the log's key.
     #[arg(long, value_name = "DIR")]
     log_keyring: PathBuf,
     /// The log's expected origin line.
-    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN)]
+    #[arg(long, default_value = pith::format::rules::LOG_ORIGIN, value_parser = super::note_name)]
     origin: String,
     /// The witness's state directory: the last checkpoint cosigned, per log.
     #[arg(long, value_name = "DIR")]

@@ -292,6 +292,7 @@ fn s<'a>(v: &'a Value, k: &str) -> Option<&'a str> {
 /// Check a request against the signing key's identity: request id, key, every item's
 /// kind and digest recomputed from its artifact, titles against the record.
 pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
+    is_a(req, "request_type", "a pith signing request, version 1")?;
     let want = req
         .get("key")
         .ok_or_else(|| malformed("$.key", "the key that must sign"))?;
@@ -331,7 +332,21 @@ pub fn review(req: &Value, key: &KeyRef) -> Result<Review, OfflineError> {
     })
 }
 
+/// The document has the type member of what is expected (its value is checked after), else
+/// it is refused naming what it is instead (`pith sign` given a bundle: "… expected a pith signing request, version 1;
+/// this is a bundle").
+fn is_a(v: &Value, member: &str, expected: &str) -> Result<(), OfflineError> {
+    if v.get(member).is_some() {
+        return Ok(());
+    }
+    Err(malformed(
+        format!("$.{member}"),
+        &format!("{expected}; this is {}", crate::verify::describe(v)),
+    ))
+}
+
 fn check_request(req: &Value) -> Result<Vec<Checked>, OfflineError> {
+    is_a(req, "request_type", "a pith signing request, version 1")?;
     if s(req, "request_type") != Some(REQUEST_TYPE) || s(req, "request_version") != Some(VERSION) {
         return Err(malformed(
             "$.request_type",
@@ -736,7 +751,7 @@ impl Applied {
 /// `keyring`, and return the signed artifacts. Nothing is returned unless all verify.
 pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Applied>, OfflineError> {
     let checked = check_request(req)?;
-    closed(resp, "$", &crate::model::RESPONSE)?;
+    is_a(resp, "response_type", "a pith signing response, version 1")?;
     if s(resp, "response_type") != Some(RESPONSE_TYPE)
         || s(resp, "response_version") != Some(VERSION)
     {
@@ -745,6 +760,7 @@ pub fn apply(req: &Value, resp: &Value, keyring: &Keyring) -> Result<Vec<Applied
             "a pith signing response, version 1",
         ));
     }
+    closed(resp, "$", &crate::model::RESPONSE)?;
     let rid = s(req, "request_id").unwrap_or_default();
     let got = s(resp, "request_id").unwrap_or("nothing");
     if got != rid {

@@ -43,6 +43,17 @@ pub enum Kind {
 }
 
 impl Kind {
+    /// The name with its article, for messages: "a bundle", "an event".
+    pub fn a(&self) -> String {
+        let n = self.name();
+        let article = if n.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {n}")
+    }
+
     /// Human name.
     pub fn name(&self) -> &'static str {
         match self {
@@ -148,6 +159,22 @@ pub fn detect(v: &Value) -> Result<Kind, UnknownArtifact> {
     )
 }
 
+/// What a JSON value is, for a message refusing it where another kind was expected:
+/// "a bundle", "a signing response", or "JSON of no kind pith knows".
+pub fn describe(v: &Value) -> String {
+    let s = |k: &str| v.get(k).and_then(Value::as_str);
+    if s("request_type") == Some(crate::sign::offline::REQUEST_TYPE) {
+        return "a signing request".into();
+    }
+    if s("response_type") == Some(crate::sign::offline::RESPONSE_TYPE) {
+        return "a signing response".into();
+    }
+    match detect(v) {
+        Ok(k) => k.a(),
+        Err(_) => "JSON of no kind pith knows".into(),
+    }
+}
+
 /// Verify a parsed artifact. `record` is the canonical record a standalone receipt covers.
 pub fn verify_value(
     v: &Value,
@@ -227,7 +254,7 @@ pub fn verify_bundle(
         Err(UnknownArtifact(what)) => return Err(Box::new(not_a(Kind::Bundle, what))),
     };
     if r.kind != Kind::Bundle {
-        let found = format!("a {}", r.kind.name());
+        let found = r.kind.a();
         return Err(Box::new(not_a(Kind::Bundle, found)));
     }
     if !r.ok() {
@@ -293,7 +320,7 @@ pub fn verify_receipt(
         Err(UnknownArtifact(what)) => return Err(Box::new(not_a(Kind::Receipt, what))),
     };
     if r.kind != Kind::Receipt {
-        let found = format!("a {}", r.kind.name());
+        let found = r.kind.a();
         return Err(Box::new(not_a(Kind::Receipt, found)));
     }
     if !r.ok() {
@@ -324,6 +351,12 @@ pub fn verify_event(
     v: Value,
     keyring: &Keyring,
 ) -> Result<Verified<crate::model::Event>, Box<Report>> {
+    // another kind of artifact is named as such, not checked member by member as an event
+    if let Ok(k) = detect(&v)
+        && k != Kind::Event
+    {
+        return Err(Box::new(not_a(Kind::Event, k.a())));
+    }
     let mut ck = Checker::new(Some(keyring));
     let facts = check::event(&mut ck, &v, "$", None);
     let subject = v
@@ -353,7 +386,7 @@ fn not_a(kind: Kind, found: String) -> Report {
         pith_number: None,
         failures: vec![Finding {
             path: "$".into(),
-            expected: format!("a {}", kind.name()),
+            expected: kind.a(),
             found,
             code: "wrong_kind",
         }],
