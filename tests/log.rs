@@ -10,8 +10,8 @@ use tlog_tiles::tlog::{self, Hash, HashReader};
 
 use crate::util::pith;
 
-const KEY: &str = "keys.example/pith-example-2026-11.key.age";
-const PASS: &str = "keys.example/example.passphrase";
+pub const KEY: &str = "keys.example/pith-example-2026-11.key.age";
+pub const PASS: &str = "keys.example/example.passphrase";
 
 /// An in-memory `HashReader`: the stored hashes `tlog_tiles` computes as records arrive.
 pub struct Stored(pub Vec<Hash>);

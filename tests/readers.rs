@@ -593,3 +593,138 @@ fn every_reader_format_reads_from_stdin_as_from_a_file() {
         assert_eq!(from_stdin.stdout, from_file.stdout, "{f}");
     }
 }
+
+/// The version rules, format by format, from the command line: with no flag the latest
+/// listed version; `--all-versions` one record per listed version; `--version N` only if
+/// listed; a format that lists none (OAI-PMH `arXiv`) needs `--version N` and takes it
+/// as the operator's.
+#[test]
+fn version_rules_per_format() {
+    let lic = "http://example.org/operator-default";
+    // (fixture, records by default, with --all-versions, a listed version, an unlisted one)
+    type Want = Result<usize, &'static str>;
+    let table: [(&str, Want, Want, u32, u32); 9] = [
+        ("main-job.abs", Ok(1), Ok(2), 1, 3),
+        ("old-style.abs", Ok(1), Ok(2), 1, 3),
+        ("withdrawn.abs", Ok(1), Ok(8), 7, 9),
+        ("atom-2016-id_list.xml", Ok(1), Ok(1), 2, 1),
+        ("oai-arxivraw-get.xml", Ok(1), Ok(2), 1, 3),
+        ("oai-arxivraw-list.xml", Ok(6), Ok(12), 1, 7),
+        (
+            "oai-arxiv-record.xml",
+            Err("does not state the paper's version: give --version N"),
+            Err("does not list the paper's versions, so --all-versions has none to read"),
+            5,
+            0,
+        ),
+        ("snapshot-head200.jsonl", Ok(200), Ok(0), 1, 99),
+        ("atom-2026-query.xml", Ok(15), Ok(15), 0, 99),
+    ];
+    let run = |f: &str, args: &[&str]| {
+        let out = pith()
+            .args(["record", data(&format!("arxiv/{f}")).to_str().unwrap()])
+            .args(["--default-license", lic])
+            .args(args)
+            .output()
+            .unwrap();
+        let n = out.stdout.iter().filter(|b| **b == b'\n').count();
+        let err = String::from_utf8_lossy(&out.stderr).into_owned();
+        (out.status.code(), n, err)
+    };
+    let expect = |f: &str, args: &[&str], want: Result<usize, &str>| {
+        let (code, n, err) = run(f, args);
+        match want {
+            Ok(0) => assert_eq!(code, Some(0), "{f} {args:?}: {err}"),
+            Ok(want) => {
+                assert_eq!((code, n), (Some(0), want), "{f} {args:?}: {err}");
+            }
+            Err(msg) => {
+                assert_eq!((code, n), (Some(1), 0), "{f} {args:?}");
+                assert!(err.contains(msg), "{f} {args:?}: {err}");
+            }
+        }
+        n
+    };
+    for (f, default, all, listed, unlisted) in table {
+        expect(f, &[], default);
+        let n_all = expect(f, &["--all-versions"], all);
+        if f == "snapshot-head200.jsonl" {
+            // every snapshot line lists its versions: more records than lines
+            assert!(n_all > 200, "{n_all}");
+        }
+        if listed > 0 {
+            let (code, n, err) = run(f, &["--version", &listed.to_string()]);
+            assert_eq!(code, Some(0), "{f} --version {listed}: {err}");
+            assert!(n >= 1, "{f}");
+        }
+        if unlisted > 0 {
+            let (code, n, err) = run(f, &["--version", &unlisted.to_string()]);
+            assert_eq!((code, n), (Some(1), 0), "{f} --version {unlisted}");
+            assert!(
+                err.contains(&format!("version {unlisted} is not listed")),
+                "{f}: {err}"
+            );
+        }
+    }
+    // the operator's version on a format that states none is taken as stated
+    let (code, _, err) = run("oai-arxiv-record.xml", &["--version", "5"]);
+    assert_eq!(code, Some(0), "{err}");
+    let out = pith()
+        .args([
+            "record",
+            data("arxiv/oai-arxiv-record.xml").to_str().unwrap(),
+        ])
+        .args(["--default-license", lic, "--version", "5"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).contains(" 1601.03238v5 "));
+}
+
+/// A bulk issue from stdin with `--all-versions` issues every version each line lists,
+/// one number per version, in input order.
+#[test]
+fn bulk_issue_reads_every_version_of_a_snapshot_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("l.sqlite");
+    let lines: Vec<u8> = std::fs::read(data("arxiv/snapshot-head200.jsonl"))
+        .unwrap()
+        .split_inclusive(|b| *b == b'\n')
+        .take(3)
+        .flatten()
+        .copied()
+        .collect();
+    let want = pith()
+        .args(["record", "-", "--all-versions"])
+        .args(["--default-license", "http://example.org/l"])
+        .write_stdin(lines.clone())
+        .output()
+        .unwrap();
+    let want: Vec<String> = String::from_utf8_lossy(&want.stdout)
+        .lines()
+        .map(|l| l.split_whitespace().next().unwrap().to_owned())
+        .collect();
+    assert_eq!(want.len(), 7, "the first three lines list 7 versions");
+    let out = pith()
+        .args(["issue", "-", "--all-versions"])
+        .args(["--default-license", "http://example.org/l"])
+        .args([
+            "--key",
+            crate::log::KEY,
+            "--passphrase-file",
+            crate::log::PASS,
+        ])
+        .arg("--registry")
+        .arg(&db)
+        .write_stdin(lines)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&out.get_output().stdout).into_owned();
+    let got: Vec<String> = stdout
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            v["subject_pith_number"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(got, want);
+}

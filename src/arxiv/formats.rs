@@ -292,12 +292,12 @@ fn items(raw: Raw, pos: &str, file: &str, opts: &ReadOptions) -> Vec<Result<Item
         match (raw.named_version, opts.version) {
             (Some(v), _) | (None, Some(v)) => listed.push(v),
             (None, None) => {
-                return vec![Err(rej(
-                    file,
-                    &who,
-                    "version",
-                    "this format does not state the paper's version: give --version N",
-                ))];
+                let message = if opts.all_versions {
+                    "this format does not list the paper's versions, so --all-versions has none to read: give --version N"
+                } else {
+                    "this format does not state the paper's version: give --version N"
+                };
+                return vec![Err(rej(file, &who, "version", message))];
             }
         }
     }
@@ -434,7 +434,7 @@ pub(super) fn read_snapshot(
         let v = match canon::parse(line.trim_ascii()) {
             Ok(v) => v,
             Err(e) => {
-                out.push(Err(rej(file, &pos, "-", format!("not valid JSON {e}"))));
+                out.push(Err(rej(file, &pos, "", format!("not valid JSON {e}"))));
                 continue;
             }
         };

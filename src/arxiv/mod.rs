@@ -267,7 +267,7 @@ fn record_item(pos: String, v: Result<Value, String>, file: &str) -> Result<Item
         field,
         message,
     };
-    let v = v.map_err(|m| rej("-".into(), m))?;
+    let v = v.map_err(|m| rej(String::new(), m))?;
     match crate::verify::record(v) {
         Ok(r) => Ok(Item {
             position: pos,

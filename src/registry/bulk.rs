@@ -242,7 +242,8 @@ fn renumber(pos: &str, no: u64) -> String {
     }
 }
 
-fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<Item, Rejected> {
+/// One input line's records: one, or with `--all-versions` one per version it lists.
+fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Vec<Result<Item, Rejected>> {
     let rej = |field: &str, message: String| Rejected {
         file: name.to_owned(),
         record: format!("line {no}"),
@@ -250,28 +251,31 @@ fn parse_line(name: &str, no: u64, line: &[u8], opts: &ReadOptions) -> Result<It
         message,
     };
     if line == TOO_LONG {
-        return Err(rej(
-            "-",
+        return vec![Err(rej(
+            "",
             format!("line longer than {} MiB: refused unread", MAX_LINE >> 20),
-        ));
+        ))];
     }
-    let items = arxiv::read_line(line, name, opts).map_err(|e| rej("-", e.message))?;
-    let mut it = items.into_iter();
-    match (it.next(), it.next()) {
-        (Some(Ok(mut i)), None) => {
-            i.position = renumber(&i.position, no);
-            Ok(i)
-        }
-        (Some(Err(mut r)), None) => {
-            r.record = renumber(&r.record, no);
-            Err(r)
-        }
-        (None, _) => Err(rej("-", "no record on this line".into())),
-        (Some(_), Some(_)) => Err(rej(
-            "-",
-            "several records on one line (name one version, or read every version)".into(),
-        )),
+    let items = match arxiv::read_line(line, name, opts) {
+        Ok(items) => items,
+        Err(e) => return vec![Err(rej("", e.message))],
+    };
+    if items.is_empty() {
+        return vec![Err(rej("", "no record on this line".into()))];
     }
+    items
+        .into_iter()
+        .map(|r| match r {
+            Ok(mut i) => {
+                i.position = renumber(&i.position, no);
+                Ok(i)
+            }
+            Err(mut r) => {
+                r.record = renumber(&r.record, no);
+                Err(r)
+            }
+        })
+        .collect()
 }
 
 /// Make the signed objects of one record: the record_created event, and with
@@ -394,9 +398,8 @@ pub fn read_lines(
             .iter()
             .filter(|(_, l)| !l.iter().all(u8::is_ascii_whitespace))
             .collect();
-        each(par_map(&lines, threads, |(no, l)| {
-            parse_line(name, *no, l, opts)
-        }))?;
+        let parsed = par_map(&lines, threads, |(no, l)| parse_line(name, *no, l, opts));
+        each(parsed.into_iter().flatten().collect())?;
     }
     Ok(lines_read)
 }
@@ -646,7 +649,7 @@ impl Issuer<'_> {
                         Outcome::Refused(Rejected {
                             file: name.into(),
                             record: item.position.clone(),
-                            field: "-".into(),
+                            field: String::new(),
                             message,
                         })
                     };
