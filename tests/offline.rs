@@ -648,3 +648,103 @@ fn a_record_created_item_without_a_title_is_refused() {
         ));
     assert!(!t.p("resp.json").exists());
 }
+
+/// `audit export` shows only an intact signer audit log: a missing file is a usage error,
+/// a ceremony transcript is not an audit log, a broken chain is refused by line; with
+/// `--keyring` the signatures are verified too, without it the summary says they are not.
+#[test]
+fn audit_export_shows_only_an_intact_audit_log() {
+    let t = T::new();
+    for n in ["1", "2"] {
+        let payload = t.write(
+            &format!("p{n}.json"),
+            &canon::object([("proof", format!("ots:{n}").as_str().into())]),
+        );
+        pith()
+            .args(["event", "sign", "--type", "timestamp_anchor"])
+            .args(["--subject", "pith:2026:USNR7PI7ZDEQNRM6DFJQ3IZ4SX"])
+            .args(["--payload", &payload])
+            .args(["--request", &t.s(&format!("req{n}.json"))])
+            .args([
+                "--signer",
+                "pith-example-2026-11",
+                "--keyring",
+                "keys.example",
+            ])
+            .assert()
+            .success();
+        t.sign(&t.s(&format!("req{n}.json")), &format!("resp{n}.json"))
+            .success();
+    }
+    let export = |log: &str, ring: bool| {
+        let mut c = pith();
+        c.args(["audit", "export", "--log", log]);
+        if ring {
+            c.args(["--keyring", "keys.example"]);
+        }
+        c.assert()
+    };
+    let log = t.s("audit.jsonl");
+    let out = export(&log, false)
+        .success()
+        .stderr(predicates::str::contains("2 entries, head sha256:"))
+        .stderr(predicates::str::contains(
+            "chain checked, signatures not (pass --keyring DIR)",
+        ));
+    assert_eq!(
+        out.get_output()
+            .stdout
+            .iter()
+            .filter(|b| **b == b'\n')
+            .count(),
+        2
+    );
+    export(&log, true)
+        .success()
+        .stderr(predicates::str::contains(
+            "chain and signatures verified against keys.example",
+        ));
+    // a keyring without the signer's key: refused, naming the key
+    let empty = t.p("empty-ring");
+    std::fs::create_dir(&empty).unwrap();
+    std::fs::copy(
+        "keys.example/pith-v1-2026-05.pub.json",
+        empty.join("pith-v1-2026-05.pub.json"),
+    )
+    .unwrap();
+    pith()
+        .args(["audit", "export", "--log", &log, "--keyring"])
+        .arg(&empty)
+        .assert()
+        .code(1)
+        .stdout("")
+        .stderr(predicates::str::contains("a key in the keyring"));
+    // missing
+    export(&t.s("nope.jsonl"), false)
+        .code(2)
+        .stderr(predicates::str::contains("no audit log at "));
+    // a ceremony transcript is not an audit log
+    export("keys.example/ceremony.jsonl", false)
+        .code(1)
+        .stdout("")
+        .stderr(predicates::str::contains("a ceremony transcript"));
+    // an entry dropped from the middle breaks the chain at the line after it
+    let text = std::fs::read_to_string(t.p("audit.jsonl")).unwrap();
+    let first = text.lines().next().unwrap();
+    let cut = t.p("cut.jsonl");
+    std::fs::write(&cut, format!("{}\n", text.lines().nth(1).unwrap())).unwrap();
+    export(cut.to_str().unwrap(), false)
+        .code(1)
+        .stdout("")
+        .stderr(predicates::str::contains("line 1.seq"));
+    // an entry edited after signing: its hash no longer matches
+    let edited = t.p("edited.jsonl");
+    std::fs::write(
+        &edited,
+        text.replacen(first, &first.replace("2026-", "2025-"), 1),
+    )
+    .unwrap();
+    export(edited.to_str().unwrap(), false)
+        .code(1)
+        .stderr(predicates::str::contains("entry_sha256"));
+}

@@ -231,6 +231,10 @@ pub struct AuditArgs {
     /// The audit log (signer-audit.jsonl).
     #[arg(long)]
     log: PathBuf,
+    /// Verify each entry's signature against this keyring (without it, only the chain
+    /// is checked: who signed the entries is not).
+    #[arg(long)]
+    keyring: Option<PathBuf>,
     /// Print the entries as JSON lines.
     #[arg(long)]
     json: bool,
@@ -238,7 +242,37 @@ pub struct AuditArgs {
 
 pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
     let AuditCmd::Export(a) = cmd;
+    let name = shown(&a.log);
+    match std::fs::metadata(&a.log) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Failure::Usage(format!(
+                "no audit log at {name} (the signer keeps {DEFAULT_LOG} beside its key; name it with --log FILE)"
+            )));
+        }
+        Ok(m) if m.is_dir() => {
+            return Err(Failure::Usage(format!(
+                "{name} is a directory, not an audit log"
+            )));
+        }
+        _ => {}
+    }
     let entries = pith::sign::custody::read_log(&a.log).map_err(|e| Failure::of(&e))?;
+    let keyring = a
+        .keyring
+        .as_deref()
+        .map(pith::verify::keyring::Keyring::load)
+        .transpose()?;
+    let report = pith::verify::audit_log(&entries, keyring.as_ref());
+    if !report.ok() {
+        errln!(
+            "refused: {name} is not an intact signer audit log: {} failed check(s)",
+            report.failures.len()
+        );
+        for f in &report.failures {
+            errln!("  FAIL {}", super::vis(f));
+        }
+        return Ok(1);
+    }
     let mut out = std::io::stdout().lock();
     for e in &entries {
         let line = if a.json {
@@ -273,7 +307,20 @@ pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
             )
         };
         out.write_all(line.as_bytes())
-            .map_err(|e| Failure::Usage(format!("cannot write stdout: {e}")))?;
+            .map_err(|e| Failure::of(&e))?;
+    }
+    drop(out);
+    let head = report.log.map(|l| l.head).unwrap_or_default();
+    match &a.keyring {
+        Some(k) => infoln!(
+            "{name}: {} entries, head {head}; chain and signatures verified against {}",
+            entries.len(),
+            shown(k)
+        ),
+        None => infoln!(
+            "{name}: {} entries, head {head}; chain checked, signatures not (pass --keyring DIR)",
+            entries.len()
+        ),
     }
     Ok(0)
 }

@@ -424,6 +424,36 @@ pub fn verify_transcript(entries: &[Value], keyring: &Keyring) -> Report {
     verify_transcript_expecting(entries, keyring, &Expect::default())
 }
 
+/// Check the offline signer's audit log before it is shown: that it is one (its entries
+/// signed as audit entries, not a ceremony transcript's), its chain (`seq`,
+/// `prev_sha256`, `entry_sha256`, closed entries), and, given a keyring, its signatures.
+/// Without a keyring the chain can be checked but not who made it.
+pub fn audit_log(entries: &[Value], keyring: Option<&Keyring>) -> Report {
+    use crate::trust::signer::Domain;
+    let history = keyring.map(Keyring::with_retired);
+    let mut ck = Checker::new(history.as_ref());
+    if !entries.is_empty() && log_domain(entries) != Domain::Audit {
+        ck.fail(
+            "wrong_kind",
+            "line 1",
+            "a signer audit log (entries signed as audit entries)",
+            "a ceremony transcript",
+        );
+    } else {
+        crate::verify::statements::check_transcript(&mut ck, entries, Domain::Audit, &|i| {
+            format!("line {}", i + 1)
+        });
+    }
+    Report {
+        kind: Kind::Transcript,
+        pith_number: None,
+        failures: ck.failures,
+        warnings: ck.warnings,
+        notes: ck.notes,
+        log: Some(log_head(entries)),
+    }
+}
+
 /// What a log must show: the entry count and head the custodians wrote down.
 #[derive(Clone, Debug, Default)]
 pub struct Expect {
