@@ -2,6 +2,7 @@
 
 use pith::format::canon::{self, Value};
 
+use crate::log::{KEY, PASS};
 use crate::util::{bundle, pith};
 
 #[test]
@@ -258,9 +259,65 @@ fn main_job_end_to_end_on_the_shipped_example() {
     }
 }
 
-/// CLI behaviour pinned in data files: one `tests/cmd/*.toml` case per message.
+/// CLI behaviour pinned in data files: one `tests/cmd/*.toml` case per message. The
+/// success cases that write (a ledger, a keyring, a site) write under `target/trycmd`,
+/// made afresh here from the checked-in data, each case in its own files.
 #[test]
 fn cli_cases() {
+    let s = std::path::Path::new("target/trycmd");
+    if s.exists() {
+        std::fs::remove_dir_all(s).unwrap();
+    }
+    std::fs::create_dir_all(s).unwrap();
+    for l in [
+        "bundle",
+        "checkpoint",
+        "publish",
+        "witness",
+        "event",
+        "graph",
+        "resign",
+    ] {
+        std::fs::copy(
+            "tests/cmd/data/ledger-main-job.sqlite",
+            s.join(format!("ledger-{l}.sqlite")),
+        )
+        .unwrap();
+    }
+    // a keyring of one key to rotate; the example keyring, already rotated, to revoke in
+    for (ring, only) in [
+        ("ring-rotate", "pith-example-2026-11."),
+        ("ring-revoke", ""),
+        ("ring-compromise", ""),
+    ] {
+        std::fs::create_dir(s.join(ring)).unwrap();
+        for f in std::fs::read_dir("keys.example").unwrap() {
+            let f = f.unwrap().path();
+            let name = f.file_name().unwrap();
+            if name.to_string_lossy().starts_with(only) {
+                std::fs::copy(&f, s.join(ring).join(name)).unwrap();
+            }
+        }
+    }
+    // the witness cosigns the log's checkpoint
+    pith()
+        .args(["log", "checkpoint", "--key", KEY, "--passphrase-file", PASS])
+        .args(["--registry", "target/trycmd/ledger-witness.sqlite"])
+        .args(["-o", "target/trycmd/checkpoint"])
+        .assert()
+        .success();
+    // a monitor audits a published log
+    pith()
+        .args(["log", "checkpoint", "--key", KEY, "--passphrase-file", PASS])
+        .args(["--registry", "target/trycmd/ledger-publish.sqlite"])
+        .assert()
+        .success();
+    pith()
+        .args(["publish", "--keyring", "keys.example"])
+        .args(["--registry", "target/trycmd/ledger-publish.sqlite"])
+        .args(["--out", "target/trycmd/audit-site"])
+        .assert()
+        .success();
     trycmd::TestCases::new().case("tests/cmd/*.toml");
 }
 
