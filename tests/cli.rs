@@ -328,6 +328,7 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("l.sqlite");
     let db = db.to_str().unwrap();
+    let site = dir.path().join("site").to_str().unwrap().to_owned();
     let cases: Vec<Vec<&str>> = vec![
         vec![
             "issue",
@@ -373,6 +374,40 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
         vec!["key", "list", "--keyring", "keys.example"],
         vec!["completions", "bash"],
         vec!["man"],
+        vec![
+            "merge",
+            "tests/cmd/data/events-2605.18404v1.jsonl",
+            "--keyring",
+            "keys.example",
+        ],
+        vec!["audit", "export", "--log", "tests/cmd/data/signer-audit.jsonl"],
+        vec!["log", "head", "--registry", "tests/cmd/data/ledger-main-job.sqlite"],
+        vec![
+            "log",
+            "prove",
+            "pith:2023:FMOYH72BUJMG6MYP73K65CZAP2",
+            "--registry",
+            "tests/cmd/data/ledger-main-job.sqlite",
+        ],
+        vec![
+            "publish",
+            "tests/data/pith-bundle-2605.18404v1.json",
+            "--keyring",
+            "keys.example",
+            "--out",
+            &site,
+        ],
+        vec![
+            "graph",
+            "--record",
+            "tests/data/arxiv/main-job.abs",
+            "--key",
+            "keys.example/pith-example-2026-11.key.age",
+            "--passphrase-file",
+            "keys.example/example.passphrase",
+            "--registry",
+            db,
+        ],
     ];
     for args in &cases {
         let mut child = std::process::Command::new(&bin)
