@@ -380,8 +380,18 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
             "--keyring",
             "keys.example",
         ],
-        vec!["audit", "export", "--log", "tests/cmd/data/signer-audit.jsonl"],
-        vec!["log", "head", "--registry", "tests/cmd/data/ledger-main-job.sqlite"],
+        vec![
+            "audit",
+            "export",
+            "--log",
+            "tests/cmd/data/signer-audit.jsonl",
+        ],
+        vec![
+            "log",
+            "head",
+            "--registry",
+            "tests/cmd/data/ledger-main-job.sqlite",
+        ],
         vec![
             "log",
             "prove",

@@ -11,6 +11,13 @@ use super::{Cli, Failure};
 pub struct CompletionsArgs {
     /// The shell.
     shell: clap_complete::Shell,
+    /// Write the script here instead of stdout (atomically; refused if it exists unless
+    /// --force).
+    #[arg(short = 'o', long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
 }
 
 #[derive(clap::Args, Debug)]
@@ -28,7 +35,14 @@ pub fn completions(a: CompletionsArgs) -> Result<u8, Failure> {
     let mut cmd = Cli::command();
     let mut b = Vec::new();
     clap_complete::generate(a.shell, &mut cmd, "pith", &mut b);
-    super::emit(None, false, &b)?;
+    super::emit(a.out.as_ref(), a.force, &b)?;
+    if let Some(p) = &a.out {
+        infoln!(
+            "wrote the {} completion script to {}",
+            a.shell,
+            super::shown(p)
+        );
+    }
     Ok(0)
 }
 

@@ -60,6 +60,8 @@ pub struct CompromiseArgs {
     /// A registry ledger: every signature it records by the key from --since on is listed.
     #[arg(long, value_name = "DB")]
     registry: Option<PathBuf>,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 /// How a new secret key file is protected.
@@ -131,6 +133,8 @@ pub struct ListArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 #[derive(clap::Args, Debug)]
@@ -173,6 +177,8 @@ pub struct RotateArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 #[derive(clap::Args, Debug)]
@@ -204,6 +210,8 @@ pub struct RevokeArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 pub fn run(cmd: Cmd) -> Result<u8, Failure> {
@@ -321,34 +329,16 @@ fn generate(mut a: GenerateArgs) -> Result<u8, Failure> {
         &now,
         a.force,
     )?;
-    if a.json {
-        outp!(
-            "{}",
-            json_line(&serde_json::json!({
-                "key_id": id,
-                "fingerprint_sha256_hex": key.public().fingerprint(),
-                "fingerprint_sha256_b32_first128bits": key.public().fingerprint_b32(),
-                "public_key_b64": key.public().b64(),
-                "public_key_file": g.pub_path.display().to_string(),
-                "secret_key_file": g.secret_path.display().to_string(),
-            }))
-        );
-    } else {
-        outln!(
-            "generated {id}  fingerprint {} ({})",
-            key.public().fingerprint(),
-            key.public().fingerprint_b32()
-        );
-        outln!("  public key document: {}", g.pub_path.display());
-        outln!(
-            "  secret key (age-encrypted, 0600): {}",
-            g.secret_path.display()
-        );
-    }
+    report_new_key("generated", &id, &key, &g, a.json);
     Ok(0)
 }
 
-fn list(a: ListArgs) -> Result<u8, Failure> {
+fn list(mut a: ListArgs) -> Result<u8, Failure> {
+    let o = std::mem::take(&mut a.output);
+    o.run(|| list_to(a))
+}
+
+fn list_to(a: ListArgs) -> Result<u8, Failure> {
     let ring = Keyring::load(&a.keyring)?;
     let rows = custody::list(&ring, &Timestamp::now());
     if a.json {
@@ -414,7 +404,12 @@ fn list(a: ListArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn rotate(a: RotateArgs) -> Result<u8, Failure> {
+fn rotate(mut a: RotateArgs) -> Result<u8, Failure> {
+    let o = std::mem::take(&mut a.output);
+    o.run(|| rotate_to(a))
+}
+
+fn rotate_to(a: RotateArgs) -> Result<u8, Failure> {
     let now = now();
     let at = match &a.at {
         Some(s) => parse_time(s, "--at")?,
@@ -516,7 +511,12 @@ fn rotate(a: RotateArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn revoke(a: RevokeArgs) -> Result<u8, Failure> {
+fn revoke(mut a: RevokeArgs) -> Result<u8, Failure> {
+    let o = std::mem::take(&mut a.output);
+    o.run(|| revoke_to(a))
+}
+
+fn revoke_to(a: RevokeArgs) -> Result<u8, Failure> {
     let now = now();
     let at = parse_time(&a.at, "--at")?;
     let reason = Reason::parse(&a.reason).ok_or_else(|| {
@@ -599,6 +599,37 @@ pub struct ImportArgs {
     /// `valid_from` of the key document (default now).
     #[arg(long, value_name = "TIME")]
     valid_from: Option<String>,
+    /// Machine-readable output.
+    #[arg(long)]
+    json: bool,
+}
+
+/// The report of a key made or imported in software: what an operator writes down.
+fn report_new_key(verb: &str, id: &str, key: &SigningKey, g: &custody::Generated, json: bool) {
+    if json {
+        outp!(
+            "{}",
+            json_line(&serde_json::json!({
+                "key_id": id,
+                "fingerprint_sha256_hex": key.public().fingerprint(),
+                "fingerprint_sha256_b32_first128bits": key.public().fingerprint_b32(),
+                "public_key_b64": key.public().b64(),
+                "public_key_file": g.pub_path.display().to_string(),
+                "secret_key_file": g.secret_path.display().to_string(),
+            }))
+        );
+    } else {
+        outln!(
+            "{verb} {id}  fingerprint {} ({})",
+            key.public().fingerprint(),
+            key.public().fingerprint_b32()
+        );
+        outln!("  public key document: {}", g.pub_path.display());
+        outln!(
+            "  secret key (age-encrypted, 0600): {}",
+            g.secret_path.display()
+        );
+    }
 }
 
 fn import(mut a: ImportArgs) -> Result<u8, Failure> {
@@ -658,24 +689,19 @@ fn import(mut a: ImportArgs) -> Result<u8, Failure> {
         e @ CustodyError::Exists { .. } => Failure::Refused(e.to_string()),
         e => e.into(),
     })?;
-    outln!(
-        "imported {}  fingerprint {} ({})",
-        a.key_id,
-        key.public().fingerprint(),
-        key.public().fingerprint_b32()
-    );
-    outln!("  public key document: {}", g.pub_path.display());
-    outln!(
-        "  secret key (age-encrypted, 0600): {}",
-        g.secret_path.display()
-    );
+    report_new_key("imported", &a.key_id, &key, &g, a.json);
     Ok(0)
 }
 
 /// The compromise procedure of SECURITY.md as one command: rotate (when asked and the key
 /// is still active), revoke from `--since` (signed by the successor, else by the key the
 /// policy picks), then re-verify the artifacts given.
-fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
+fn compromise(mut a: CompromiseArgs) -> Result<u8, Failure> {
+    let o = std::mem::take(&mut a.output);
+    o.run(|| compromise_to(a))
+}
+
+fn compromise_to(a: CompromiseArgs) -> Result<u8, Failure> {
     let now = now();
     let since = parse_time(&a.since, "--since")?;
     let dir = &a.keyring;
@@ -698,7 +724,8 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
     let signer = match &a.to {
         _ if covered.is_some() => None,
         Some(to) if active => {
-            rotate(RotateArgs {
+            rotate_to(RotateArgs {
+                output: super::ReportOut::default(),
                 keyring: dir.clone(),
                 from: a.key_id.clone(),
                 to: to.clone(),
@@ -741,7 +768,8 @@ fn compromise(a: CompromiseArgs) -> Result<u8, Failure> {
             super::vis(reason)
         ),
         None => {
-            revoke(RevokeArgs {
+            revoke_to(RevokeArgs {
+                output: super::ReportOut::default(),
                 keyring: dir.clone(),
                 key_id: a.key_id.clone(),
                 at: since.to_string(),

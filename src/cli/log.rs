@@ -43,6 +43,8 @@ pub struct AuditArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 #[derive(clap::Args, Debug)]
@@ -53,6 +55,8 @@ pub struct HeadArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 #[derive(clap::Args, Debug)]
@@ -108,7 +112,12 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
     }
 }
 
-fn head(a: HeadArgs) -> Result<u8, Failure> {
+fn head(mut a: HeadArgs) -> Result<u8, Failure> {
+    let o = std::mem::take(&mut a.output);
+    o.run(|| head_to(a))
+}
+
+fn head_to(a: HeadArgs) -> Result<u8, Failure> {
     let l = super::registry::open(a.registry.as_ref())?;
     let (size, root) = l.log_head().map_err(|e| Failure::of(&e))?;
     if a.json {
@@ -225,7 +234,12 @@ fn checkpoint(a: CheckpointArgs) -> Result<u8, Failure> {
     Ok(0)
 }
 
-fn audit(a: AuditArgs) -> Result<u8, Failure> {
+fn audit(mut a: AuditArgs) -> Result<u8, Failure> {
+    let o = std::mem::take(&mut a.output);
+    o.run(|| audit_to(a))
+}
+
+fn audit_to(a: AuditArgs) -> Result<u8, Failure> {
     use pith::verify::audit::MonitorState;
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     let state = match &a.state {

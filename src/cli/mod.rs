@@ -169,11 +169,73 @@ impl Failure {
     }
 }
 
+/// A report command's output while `-o FILE` holds it (see [`ReportOut`]).
+static CAPTURE: std::sync::Mutex<Option<Vec<u8>>> = std::sync::Mutex::new(None);
+
+/// `-o/--out FILE` for commands whose output is a report printed as it is made (`verify`,
+/// `key list`, `log head`, …): the report is held and written atomically once the command
+/// has run (also when a check failed, exit 1; not on an error, exit 2).
+#[derive(clap::Args, Debug, Default)]
+pub struct ReportOut {
+    /// Write the output here instead of stdout (atomically; refused if it exists unless
+    /// --force).
+    #[arg(short = 'o', long = "out", value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Replace an existing --out file.
+    #[arg(long)]
+    force: bool,
+}
+
+impl ReportOut {
+    /// Run `f` with its standard output going where `-o` says.
+    pub fn run(&self, f: impl FnOnce() -> Result<u8, Failure>) -> Result<u8, Failure> {
+        let Some(path) = self.out.as_deref().filter(|p| *p != Path::new("-")) else {
+            return f();
+        };
+        if !self.force && std::fs::symlink_metadata(path).is_ok() {
+            return Err(pith::io::IoError::Exists { path: path.into() }.into());
+        }
+        *CAPTURE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(Vec::new());
+        let res = f();
+        let held = CAPTURE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+            .unwrap_or_default();
+        let code = res?;
+        pith::io::write_output(Some(path), &held, self.force)?;
+        infoln!("wrote {}", shown(path));
+        Ok(code)
+    }
+}
+
+/// Standard output as a writer: stdout, or the buffer `-o` holds.
+pub struct Stdout;
+
+impl std::io::Write for Stdout {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(held) = CAPTURE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .as_mut()
+        {
+            held.extend_from_slice(buf);
+            return Ok(buf.len());
+        }
+        std::io::stdout().lock().write(buf)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stdout().lock().flush()
+    }
+}
+
 /// Write a line to stdout; a closed pipe ends the command quietly (exit 0), another
 /// write error exits 2. `println!` would panic.
 pub fn out(args: std::fmt::Arguments<'_>) {
     use std::io::Write as _;
-    let mut o = std::io::stdout().lock();
+    let mut o = Stdout;
     if let Err(e) = o.write_fmt(args).and_then(|()| o.flush()) {
         if e.kind() == std::io::ErrorKind::BrokenPipe {
             std::process::exit(0);

@@ -238,10 +238,17 @@ pub struct AuditArgs {
     /// Print the entries as JSON lines.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
-    let AuditCmd::Export(a) = cmd;
+    let AuditCmd::Export(mut a) = cmd;
+    let o = std::mem::take(&mut a.output);
+    o.run(|| export(a))
+}
+
+fn export(a: AuditArgs) -> Result<u8, Failure> {
     let name = shown(&a.log);
     match std::fs::metadata(&a.log) {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
@@ -273,7 +280,7 @@ pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
         }
         return Ok(1);
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::Stdout;
     for e in &entries {
         let line = if a.json {
             let mut b = canon::to_canonical(e);
@@ -309,7 +316,6 @@ pub fn audit(cmd: AuditCmd) -> Result<u8, Failure> {
         out.write_all(line.as_bytes())
             .map_err(|e| Failure::of(&e))?;
     }
-    drop(out);
     let head = report.log.map(|l| l.head).unwrap_or_default();
     match &a.keyring {
         Some(k) => infoln!(

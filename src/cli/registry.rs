@@ -27,6 +27,11 @@ pub struct CheckArgs {
     /// The ledger; default $PITH_REGISTRY, else ./pith-registry.sqlite.
     #[arg(long)]
     registry: Option<PathBuf>,
+    /// Machine-readable output: one object with the counts and the problems found.
+    #[arg(long)]
+    json: bool,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 #[derive(clap::Args, Debug)]
@@ -65,6 +70,8 @@ pub struct ShowArgs {
     /// Machine-readable output.
     #[arg(long)]
     json: bool,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 #[derive(clap::Args, Debug)]
@@ -101,51 +108,9 @@ pub(super) fn open(p: Option<&PathBuf>) -> Result<pith::registry::ledger::Ledger
 
 pub fn run(cmd: Cmd) -> Result<u8, Failure> {
     match cmd {
-        Cmd::Show(a) => {
-            let l = open(a.registry.as_ref())?;
-            let rows = l.show(&a.query).map_err(|e| Failure::of(&e))?;
-            if rows.is_empty() {
-                return Err(Failure::Refused(format!(
-                    "{:?} is not in the ledger",
-                    a.query
-                )));
-            }
-            for r in rows {
-                if a.json {
-                    let mut b = canon::to_canonical(&r);
-                    b.push(b'\n');
-                    emit(None, false, &b)?;
-                } else {
-                    let g = |k: &str| r.get(k).map(canon::Value::brief).unwrap_or_default();
-                    outln!(
-                        "{}  {}v{}",
-                        g("pith_number").trim_matches('"'),
-                        g("source_id").trim_matches('"'),
-                        g("source_version")
-                    );
-                    outln!(
-                        "  canonical_sha256   {}",
-                        g("canonical_sha256").trim_matches('"')
-                    );
-                    outln!(
-                        "  first_computed_at  {}",
-                        g("first_computed_at").trim_matches('"')
-                    );
-                    outln!(
-                        "  last_reissued_at   {}",
-                        g("last_reissued_at").trim_matches('"')
-                    );
-                    if let Some(rep) = r.get("replaces").and_then(canon::Value::as_str) {
-                        outln!("  replaces           {rep} (metadata changed)");
-                    }
-                    let n = r
-                        .get("receipts")
-                        .and_then(canon::Value::as_array)
-                        .map_or(0, Vec::len);
-                    outln!("  receipts           {n}");
-                }
-            }
-            Ok(0)
+        Cmd::Show(mut a) => {
+            let o = std::mem::take(&mut a.output);
+            o.run(|| show(a))
         }
         Cmd::Export(a) => {
             let l = open(a.registry.as_ref())?;
@@ -163,37 +128,108 @@ pub fn run(cmd: Cmd) -> Result<u8, Failure> {
         }
         Cmd::Import(a) => import(a),
         Cmd::Add(a) => add(a),
-        Cmd::Check(a) => {
-            let l = open(a.registry.as_ref())?;
-            let c = l.check().map_err(|e| Failure::of(&e))?;
-            let (records, receipts, sigs) = l.counts().map_err(|e| Failure::of(&e))?;
-            let (events, versions, bundles) = l.store_counts().map_err(|e| Failure::of(&e))?;
-            for p in &c.problems {
-                errln!("problem: {}", super::vis(p));
-            }
-            if l.schema() < pith::registry::ledger::SCHEMA_VERSION {
-                errln!(
-                    "note: schema {} (upgraded in place, its log filled in, on the ledger's next write)",
-                    l.schema()
-                );
-            }
-            if c.receipts_without_event > 0 {
-                errln!(
-                    "note: {} receipt(s) have no stored event (a ledger older than the event store): pith registry add EVENTS --keyring DIR brings them in",
-                    c.receipts_without_event
-                );
-            }
-            outln!(
-                "{records} record(s), {receipts} receipt(s), {sigs} signature row(s), {events} event(s) in {versions} version(s), {bundles} bundle(s): {}",
-                if c.problems.is_empty() {
-                    "whole"
-                } else {
-                    "NOT whole"
-                }
-            );
-            Ok(u8::from(!c.problems.is_empty()))
+        Cmd::Check(mut a) => {
+            let o = std::mem::take(&mut a.output);
+            o.run(|| check(a))
         }
     }
+}
+
+fn show(a: ShowArgs) -> Result<u8, Failure> {
+    let l = open(a.registry.as_ref())?;
+    let rows = l.show(&a.query).map_err(|e| Failure::of(&e))?;
+    if rows.is_empty() {
+        return Err(Failure::Refused(format!(
+            "{:?} is not in the ledger",
+            a.query
+        )));
+    }
+    for r in rows {
+        if a.json {
+            let mut b = canon::to_canonical(&r);
+            b.push(b'\n');
+            emit(None, false, &b)?;
+        } else {
+            let g = |k: &str| r.get(k).map(canon::Value::brief).unwrap_or_default();
+            outln!(
+                "{}  {}v{}",
+                g("pith_number").trim_matches('"'),
+                g("source_id").trim_matches('"'),
+                g("source_version")
+            );
+            outln!(
+                "  canonical_sha256   {}",
+                g("canonical_sha256").trim_matches('"')
+            );
+            outln!(
+                "  first_computed_at  {}",
+                g("first_computed_at").trim_matches('"')
+            );
+            outln!(
+                "  last_reissued_at   {}",
+                g("last_reissued_at").trim_matches('"')
+            );
+            if let Some(rep) = r.get("replaces").and_then(canon::Value::as_str) {
+                outln!("  replaces           {rep} (metadata changed)");
+            }
+            let n = r
+                .get("receipts")
+                .and_then(canon::Value::as_array)
+                .map_or(0, Vec::len);
+            outln!("  receipts           {n}");
+        }
+    }
+    Ok(0)
+}
+
+fn check(a: CheckArgs) -> Result<u8, Failure> {
+    let l = open(a.registry.as_ref())?;
+    let c = l.check().map_err(|e| Failure::of(&e))?;
+    let (records, receipts, sigs) = l.counts().map_err(|e| Failure::of(&e))?;
+    let (events, versions, bundles) = l.store_counts().map_err(|e| Failure::of(&e))?;
+    if a.json {
+        outp!(
+            "{}",
+            super::json_line(&serde_json::json!({
+                "ledger": super::shown(&existing(a.registry.as_ref())?),
+                "schema": l.schema(),
+                "whole": c.problems.is_empty(),
+                "problems": c.problems,
+                "records": records,
+                "receipts": receipts,
+                "signature_rows": sigs,
+                "events": events,
+                "event_versions": versions,
+                "bundles": bundles,
+                "receipts_without_event": c.receipts_without_event,
+            }))
+        );
+        return Ok(u8::from(!c.problems.is_empty()));
+    }
+    for p in &c.problems {
+        errln!("problem: {}", super::vis(p));
+    }
+    if l.schema() < pith::registry::ledger::SCHEMA_VERSION {
+        errln!(
+            "note: schema {} (upgraded in place, its log filled in, on the ledger's next write)",
+            l.schema()
+        );
+    }
+    if c.receipts_without_event > 0 {
+        errln!(
+            "note: {} receipt(s) have no stored event (a ledger older than the event store): pith registry add EVENTS --keyring DIR brings them in",
+            c.receipts_without_event
+        );
+    }
+    outln!(
+        "{records} record(s), {receipts} receipt(s), {sigs} signature row(s), {events} event(s) in {versions} version(s), {bundles} bundle(s): {}",
+        if c.problems.is_empty() {
+            "whole"
+        } else {
+            "NOT whole"
+        }
+    );
+    Ok(u8::from(!c.problems.is_empty()))
 }
 
 fn import(a: ImportArgs) -> Result<u8, Failure> {

@@ -56,6 +56,8 @@ pub struct Args {
     /// pith_witness_policy_v1 file).
     #[arg(long, value_name = "FILE", requires = "log_source")]
     witness_policy: Option<PathBuf>,
+    #[command(flatten)]
+    output: super::ReportOut,
 }
 
 /// The log a bundle must be in: its verified checkpoint and the proofs against it.
@@ -155,7 +157,12 @@ fn verify_in_log(
     Ok(u8::from(!ok))
 }
 
-pub fn run(a: Args) -> Result<u8, Failure> {
+pub fn run(mut a: Args) -> Result<u8, Failure> {
+    let o = std::mem::take(&mut a.output);
+    o.run(|| run_to(a))
+}
+
+fn run_to(a: Args) -> Result<u8, Failure> {
     let keyring = pith::verify::keyring::Keyring::load(&a.keyring)?;
     let record = a.record.as_deref().map(read_json).transpose()?;
     let expect = pith::verify::Expect {
@@ -254,7 +261,7 @@ fn verify_stream(
         .threads
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
     let start = std::time::Instant::now();
-    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    let mut out = std::io::BufWriter::new(super::Stdout);
     let mut werr = None;
     let sum = pith::registry::bulk::verify_lines(&mut input, &name, keyring, threads, &mut |no, r| {
         use std::io::Write as _;
