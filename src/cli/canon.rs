@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use super::{Failure, emit, json_line, read_json};
+use super::{Failure, json_line, read_json};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -37,6 +37,6 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         b.push(b'\n');
         b
     };
-    emit(a.out.as_ref(), a.force, &out)?;
+    super::emit_reported(a.out.as_ref(), a.force, &out)?;
     Ok(0)
 }

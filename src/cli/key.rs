@@ -84,6 +84,8 @@ pub struct ProtectArgs {
 }
 
 #[derive(clap::Args, Debug)]
+// the new key's passphrase is --passphrase-file here; the shared flag stays accepted
+#[command(mut_arg("new_passphrase_file", |a| a.hide(true)))]
 pub struct GenerateArgs {
     /// Key id (default pith-v1-YYYY-MM of now, UTC).
     #[arg(long)]
@@ -581,6 +583,8 @@ fn revoke_to(a: RevokeArgs) -> Result<u8, Failure> {
 }
 
 #[derive(clap::Args, Debug)]
+// the new key's passphrase is --passphrase-file here; the shared flag stays accepted
+#[command(mut_arg("new_passphrase_file", |a| a.hide(true)))]
 pub struct ImportArgs {
     /// Key id.
     #[arg(long)]

@@ -4,7 +4,7 @@ use std::path::PathBuf;
 
 use pith::format::digest::PithNumber;
 
-use super::{Failure, emit, json_line, shown};
+use super::{Failure, json_line, shown};
 
 #[derive(clap::Args, Debug)]
 pub struct Args {
@@ -95,6 +95,6 @@ pub fn run(a: Args) -> Result<u8, Failure> {
         b.push(b'\n');
         b
     };
-    emit(a.out.as_ref(), a.force, &out)?;
+    super::emit_reported(a.out.as_ref(), a.force, &out)?;
     Ok(0)
 }

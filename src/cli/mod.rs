@@ -342,6 +342,15 @@ pub fn emit(out: Option<&PathBuf>, force: bool, bytes: &[u8]) -> Result<(), Fail
     Ok(())
 }
 
+/// [`emit`], then the success line of a command whose only report is the file it wrote.
+pub fn emit_reported(out: Option<&PathBuf>, force: bool, bytes: &[u8]) -> Result<(), Failure> {
+    emit(out, force, bytes)?;
+    if let Some(p) = out.filter(|p| p.as_path() != Path::new("-")) {
+        infoln!("wrote {}", shown(p));
+    }
+    Ok(())
+}
+
 /// Print one JSON value as a line (for `--json`).
 pub fn json_line(v: &serde_json::Value) -> String {
     let mut s = v.to_string();
