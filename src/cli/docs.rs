@@ -56,6 +56,12 @@ pub fn man(a: ManArgs) -> Result<u8, Failure> {
         super::emit(None, false, &b)?;
         return Ok(0);
     };
+    if std::fs::metadata(&dir).is_ok_and(|m| !m.is_dir()) {
+        return Err(Failure::Usage(format!(
+            "{}: is not a directory; man -o names the directory for the pages",
+            super::shown(&dir)
+        )));
+    }
     std::fs::create_dir_all(&dir)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", super::shown(&dir))))?;
     let mut pages = Vec::new();

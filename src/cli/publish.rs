@@ -35,6 +35,7 @@ pub fn publish(a: PublishArgs) -> Result<u8, Failure> {
     let fail = |e: PublishError| match e {
         PublishError::Io(io) => Failure::from(io),
         PublishError::Ledger(l) => Failure::of(&l),
+        e @ PublishError::NotADirectory { .. } => Failure::Usage(e.to_string()),
         other => Failure::Refused(super::chain(&other)),
     };
     let (done, papers, log) = match &a.registry {

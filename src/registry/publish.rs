@@ -89,6 +89,12 @@ pub enum PublishError {
     /// is not a prefix of the ledger's (a rollback or a fork).
     #[error("the log: {0}")]
     Log(String),
+    /// The tree's root exists and is not a directory.
+    #[error("{}: is not a directory; publish writes a tree of files under its --out directory", path.display())]
+    NotADirectory {
+        /// The root.
+        path: std::path::PathBuf,
+    },
     /// A directory of the tree is a symbolic link (writing through it would leave the tree).
     #[error("{}: is a symbolic link; publish writes only inside its own tree", path.display())]
     Link {
@@ -177,6 +183,14 @@ fn put(out: &Path, rel: &str, data: &[u8], done: &mut Published) -> Result<(), P
     Ok(())
 }
 
+/// The tree's root is a directory or does not exist yet (created on the first write).
+fn root_ok(out: &Path) -> Result<(), PublishError> {
+    match std::fs::metadata(out) {
+        Ok(m) if !m.is_dir() => Err(PublishError::NotADirectory { path: out.into() }),
+        _ => Ok(()),
+    }
+}
+
 /// Write the resolver tree for verified `bundles` into `out`.
 ///
 /// Paths come from each bundle's verified Pith number, never from its JSON; only the
@@ -198,6 +212,7 @@ pub fn publish(
     base_url: &str,
     out: &Path,
 ) -> Result<Published, PublishError> {
+    root_ok(out)?;
     let mut done = Published::default();
     let mut newest: Option<(Timestamp, String)> = None;
     for b in bundles {
@@ -296,6 +311,7 @@ pub fn publish_from_store(
     base_url: &str,
     out: &Path,
 ) -> Result<(Published, usize, Option<LogServed>), PublishError> {
+    root_ok(out)?;
     let mut done = Published::default();
     let mut papers = 0;
     let mut after = ledger.published_seq()?;
