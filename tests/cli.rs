@@ -289,6 +289,7 @@ fn cli_cases() {
         ("ring-rotate", "pith-example-2026-11."),
         ("ring-revoke", ""),
         ("ring-compromise", ""),
+        ("ring-compromise-json", ""),
     ] {
         std::fs::create_dir(s.join(ring)).unwrap();
         for f in std::fs::read_dir("keys.example").unwrap() {

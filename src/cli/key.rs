@@ -60,6 +60,10 @@ pub struct CompromiseArgs {
     /// A registry ledger: every signature it records by the key from --since on is listed.
     #[arg(long, value_name = "DB")]
     registry: Option<PathBuf>,
+    /// Machine-readable output: one JSON line per step (rotation, revocation) and a last
+    /// one with what was checked and what the ledger holds that is now invalid.
+    #[arg(long)]
+    json: bool,
     #[command(flatten)]
     output: super::ReportOut,
 }
@@ -741,7 +745,7 @@ fn compromise_to(a: CompromiseArgs) -> Result<u8, Failure> {
                 protect: a.protect.clone(),
                 url: None,
                 notes: None,
-                json: false,
+                json: a.json,
                 registry: None,
             })?;
             Some(to.clone())
@@ -781,56 +785,77 @@ fn compromise_to(a: CompromiseArgs) -> Result<u8, Failure> {
                 signer,
                 signer_key: None,
                 unlock,
-                json: false,
+                json: a.json,
                 registry: None,
             })?;
         }
     }
     let ring = Keyring::load(dir)?;
     let mut invalid = 0usize;
+    let mut checked = Vec::new();
     for f in &a.check {
         let v = super::read_json(f)?;
         let r = pith::verify::verify_value(&v, &ring, None)
             .map_err(|e| Failure::Usage(format!("{}: {e}", super::shown(f))))?;
-        if r.ok() {
-            outln!("still valid: {}", super::shown(f));
-        } else {
-            invalid += 1;
-            let first = r
-                .failures
-                .first()
-                .map(ToString::to_string)
-                .unwrap_or_default();
+        let first = r.failures.first().map(ToString::to_string);
+        invalid += usize::from(!r.ok());
+        if a.json {
+            checked.push(serde_json::json!({"file": super::shown(f), "valid": r.ok(), "first_failure": first}));
+        } else if let Some(first) = first {
             outln!("now invalid: {}: {first}", super::shown(f));
+        } else {
+            outln!("still valid: {}", super::shown(f));
         }
     }
-    if !a.check.is_empty() {
+    if !a.check.is_empty() && !a.json {
         outln!(
             "{invalid} of {} checked artifact(s) no longer verify",
             a.check.len()
         );
     }
+    let mut ledger_report = serde_json::Value::Null;
     if let Some(db) = &a.registry {
         let ledger =
             pith::registry::ledger::Ledger::open_read_only(db).map_err(|e| Failure::of(&e))?;
         let fp = k.doc.key.fingerprint().to_owned();
         let mut papers = std::collections::BTreeSet::new();
+        let mut rows = Vec::new();
         let n = ledger
             .signatures_since(&fp, &since, &mut |row| {
-                outln!(
-                    "now invalid: {} {} signed at {}",
-                    super::vis(&row.subject),
-                    super::vis(&row.signed_message),
-                    row.signed_at
-                );
+                if a.json {
+                    rows.push(serde_json::json!({"subject": row.subject, "signed_message": row.signed_message, "signed_at": row.signed_at.to_string()}));
+                } else {
+                    outln!(
+                        "now invalid: {} {} signed at {}",
+                        super::vis(&row.subject),
+                        super::vis(&row.signed_message),
+                        row.signed_at
+                    );
+                }
                 papers.insert(row.subject);
             })
             .map_err(|e| Failure::of(&e))?;
-        outln!(
-            "{n} signature(s) by {} in {} made from {since} on are now invalid ({} paper(s)): re-sign them with the successor key",
-            a.key_id,
-            super::shown(db),
-            papers.len()
+        if a.json {
+            ledger_report = serde_json::json!({"ledger": super::shown(db), "invalid_signatures": rows, "papers": papers.len()});
+        } else {
+            outln!(
+                "{n} signature(s) by {} in {} made from {since} on are now invalid ({} paper(s)): re-sign them with the successor key",
+                a.key_id,
+                super::shown(db),
+                papers.len()
+            );
+        }
+    }
+    if a.json {
+        outp!(
+            "{}",
+            json_line(&serde_json::json!({
+                "key_id": a.key_id,
+                "compromised_since": since.to_string(),
+                "already_revoked": covered.is_some(),
+                "checked": checked,
+                "registry": ledger_report,
+            }))
         );
     }
     Ok(0)
