@@ -710,6 +710,18 @@ pub fn to_canonical(v: &Value) -> Vec<u8> {
     out
 }
 
+/// Canonical bytes as text: valid UTF-8 by construction (written from strings and ASCII),
+/// so this moves the buffer after a validation pass, without the copy a lossy
+/// conversion makes.
+pub fn into_text(bytes: Vec<u8>) -> String {
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The canonical form of `v` as text.
+pub fn to_canonical_text(v: &Value) -> String {
+    into_text(to_canonical(v))
+}
+
 /// Where canonical bytes go: a buffer ([`Vec<u8>`]), or straight into a hash.
 pub trait Sink {
     /// Append bytes.

@@ -346,7 +346,7 @@ fn make(
         sha256: bundle_digest.hex(),
         number: plan.number.to_string(),
         built_at: created.fmt_seconds(),
-        text: String::from_utf8_lossy(&line).into_owned(),
+        text: canon::into_text(line.clone()),
     });
     let event_row = rows.signatures.get(1).cloned().unwrap_or_default();
     for (label, digest) in [
@@ -788,7 +788,7 @@ pub fn bundle_lines(
                                 .unwrap_or_default()
                                 .to_owned(),
                             built_at: built_at.fmt_seconds(),
-                            text: String::from_utf8_lossy(&line).into_owned(),
+                            text: canon::into_text(line.clone()),
                         };
                         (line, Some(stored))
                     }

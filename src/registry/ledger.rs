@@ -27,6 +27,9 @@ pub use store::{
     AppliedOutcome, Check, EXPORT_FORMAT, ImportError, Put, Select, StoredBundle, StoredEvent,
 };
 
+/// The page size of a new ledger (bytes).
+const PAGE_SIZE: i64 = 16 << 10;
+
 /// The ledger's schema version (table `meta`).
 pub const SCHEMA_VERSION: i64 = 3;
 /// The environment variable naming the default ledger.
@@ -469,6 +472,11 @@ impl Ledger {
         };
         let conn = Connection::open(path).map_err(sql)?;
         conn.busy_timeout(Duration::from_secs(60)).map_err(sql)?;
+        // a new ledger's pages: a stored bundle (~14 kB) spans one page and an overflow
+        // page instead of four, and a bulk run makes a third of the write and read calls;
+        // an existing ledger keeps its page size
+        conn.pragma_update(None, "page_size", PAGE_SIZE)
+            .map_err(sql)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql)?;
         conn.pragma_update(None, "synchronous", "FULL")
@@ -595,6 +603,16 @@ impl Ledger {
     /// committed is rolled back when the ledger is dropped, as after a crash.
     pub fn hold_transactions(&mut self, records: usize) {
         self.hold_limit = records;
+        if records > 1 {
+            // a bulk run's working set: the random-key index pages stay cached instead of
+            // being read back each batch, and the WAL is copied into the database once per
+            // 32 MiB rather than per 4 MiB, so a hot page is copied once, not eight times
+            // (about a third of the run's system time); both bounded, peak RSS stays low
+            let _ = self.conn.pragma_update(None, "cache_size", -8192);
+            let _ = self
+                .conn
+                .pragma_update(None, "wal_autocheckpoint", (32 << 20) / PAGE_SIZE);
+        }
     }
 
     /// Commit the bulk transaction held open, if any.
@@ -1274,7 +1292,7 @@ fn plan_issue(
 }
 
 fn text(v: &Value) -> String {
-    String::from_utf8_lossy(&canon::to_canonical(v)).into_owned()
+    canon::to_canonical_text(v)
 }
 
 fn parse_stored(s: &str) -> Value {

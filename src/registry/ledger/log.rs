@@ -54,7 +54,7 @@ pub(super) fn append(conn: &Connection, seq: i64, e: &StoredEvent) -> rusqlite::
     conn.prepare_cached(
         "INSERT INTO log_leaves (idx, version_seq, entry, leaf_hash) VALUES ((SELECT coalesce(max(idx) + 1, 0) FROM log_leaves), ?1, ?2, ?3)",
     )?
-    .execute(params![seq, String::from_utf8_lossy(&entry), leaf.hex()])?;
+    .execute(params![seq, canon::into_text(entry), leaf.hex()])?;
     Ok(())
 }
 

@@ -85,7 +85,7 @@ impl StoredEvent {
             fingerprint: s(sig, "public_key_fingerprint"),
             signed_at: s(sig, "signed_at"),
             signature_b64: s(sig, "signature_b64"),
-            text: String::from_utf8_lossy(&canon::to_canonical(ev)).into_owned(),
+            text: canon::to_canonical_text(ev),
         }
     }
 }
@@ -235,7 +235,7 @@ impl Ledger {
             sha256: crate::sign::bundle::bundle_sha256(b.value()).hex(),
             number: b.number().to_string(),
             built_at: b.built_at().fmt_seconds(),
-            text: String::from_utf8_lossy(&canon::to_canonical(b.value())).into_owned(),
+            text: canon::to_canonical_text(b.value()),
         };
         self.immediate(|c| put_bundle(c, &sb, from_store))
     }
@@ -698,7 +698,7 @@ impl Ledger {
                             r.number().code,
                             number,
                             r.sha256().hex(),
-                            String::from_utf8_lossy(&canon::to_canonical(r.value())),
+                            canon::to_canonical_text(r.value()),
                             s("source_kind")?,
                             s("source_id")?,
                             int("source_version")?,
@@ -741,7 +741,7 @@ impl Ledger {
                     })?;
                     tx.execute(
                         "INSERT INTO receipts (pith_number, issued_at, receipt, event_id) VALUES (?1, ?2, ?3, ?4)",
-                        params![number, s("issued_at")?, String::from_utf8_lossy(&canon::to_canonical(ok.value())), s("event_id")?],
+                        params![number, s("issued_at")?, canon::to_canonical_text(ok.value()), s("event_id")?],
                     )
                     .map_err(|e| bad(e.to_string()))?;
                 }
@@ -795,7 +795,7 @@ impl Ledger {
                             ok.number().to_string(),
                             ok.built_at().fmt_seconds(),
                             int("events_seq")?,
-                            String::from_utf8_lossy(&canon::to_canonical(ok.value()))
+                            canon::to_canonical_text(ok.value())
                         ],
                     )
                     .map_err(|e| bad(e.to_string()))?;
