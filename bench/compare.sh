@@ -6,6 +6,10 @@
 # set (bench/floor.py).
 #
 # Usage: bench/compare.sh [N_RECORDS]        (default 20000; WORK=/tmp/pithbench)
+#        HSM=1 bench/compare.sh [N_RECORDS]  a token key instead of the Python peer: a fresh
+#          SoftHSM2 token (its configuration under $WORK) generates its own key, and issuing
+#          N records to bundles with it, on 1 and 2 threads, is timed against the software
+#          key (PITH_PKCS11_MODULE, default Debian's /usr/lib/softhsm/libsofthsm2.so)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
@@ -19,7 +23,7 @@ PUB=$(python3 "$REF" pubkey --secret-hex $SECRET)
 CORES=$(nproc)
 
 cargo build --release -q
-PITH=target/release/pith
+PITH=${CARGO_TARGET_DIR:-target}/release/pith
 
 # the bench key as a pith key file (fast scrypt: a throwaway key)
 K="$W/keys"
@@ -39,10 +43,62 @@ t() {  # t LABEL CMD...: wall seconds and peak RSS (KiB) into $W/LABEL.time
 secs() { awk -F': ' '/Elapsed \(wall clock\)/ {n=split($2,p,":"); s=0; for(i=1;i<=n;i++) s=s*60+p[i]; print s}' "$W/$1.time"; }
 rss() { awk -F': ' '/Maximum resident/ {printf "%.1f", $2/1024}' "$W/$1.time"; }
 
+ISSUE="$PITH issue $W/corpus-$N.jsonl --bundle --key $K/pith-v1-2026-06.key.age --passphrase-file $W/pass --keyring $K --default-license $LIC --force --quiet"
+RUNS=${RUNS:-3}
+
+# HSM=1: a token key against the software key. Nothing secret is imported: the token makes
+# its own key pair (never extractable) and pith writes only its public document.
+if [ "${HSM:-0}" = 1 ]; then
+  MODULE=${PITH_PKCS11_MODULE:-/usr/lib/softhsm/libsofthsm2.so}
+  if ! command -v softhsm2-util >/dev/null || [ ! -f "$MODULE" ]; then
+    echo "HSM=1 needs softhsm2-util and $MODULE (Debian: apt-get install softhsm2)" >&2
+    exit 2
+  fi
+  H="$W/softhsm"
+  rm -rf "$H"
+  mkdir -p "$H/tokens"
+  export SOFTHSM2_CONF="$H/softhsm2.conf"
+  printf 'directories.tokendir = %s\nobjectstore.backend = file\nlog.level = ERROR\n' "$H/tokens" > "$SOFTHSM2_CONF"
+  printf '123456\n' > "$H/pin"   # the throwaway bench token's user PIN
+  softhsm2-util --init-token --free --label pith-bench --so-pin 87654321 --pin 123456 >/dev/null
+  URI='pkcs11:token=pith-bench;object=pith-bench-hsm'
+  $PITH key generate --pkcs11 "$URI" --pkcs11-module "$MODULE" --pin-file "$H/pin" --out-dir "$H/keys" -q >/dev/null
+  HISSUE="$PITH issue $W/corpus-$N.jsonl --bundle --key $URI --pkcs11-module $MODULE --pin-file $H/pin --keyring $H/keys --default-license $LIC --force --quiet"
+  for r in $(seq 1 "$RUNS"); do
+    for th in 1 2; do
+      rm -f "$W"/ledger-*.sqlite*
+      t hsm-$th-$r $HISSUE --threads $th --registry "$W/ledger-hsm.sqlite" --out "$W/hsm-$th.jsonl"
+      t soft-$th-$r $ISSUE --threads $th --registry "$W/ledger-soft.sqlite" --out "$W/soft-$th.jsonl"
+    done
+  done
+  rm -f "$W"/ledger-*.sqlite*
+  # the token's bundles verify against its keyring, and by the Python peer
+  t hsm-verify $PITH verify "$W/hsm-2.jsonl" --keyring "$H/keys" --quiet
+  HPUB=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["public_key_b64"])' "$H/keys/pith-bench-hsm.pub.json")
+  t hsm-verify-ref python3 "$REF" verify-bulk "$W/hsm-2.jsonl" --pubkey-b64 "$HPUB" || true
+  # distinct signatures per bundle (the receipt is shown twice: in its event and the state)
+  SIGS=$(head -1 "$W/hsm-2.jsonl" | grep -o '"signature_b64":"[^"]*"' | sort -u | wc -l)
+  medsecs() { for r in $(seq 1 "$RUNS"); do secs "$1-$r"; done | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+  python3 - "$N" "$CORES" "$RUNS" "$SIGS" "$(medsecs hsm-1)" "$(medsecs hsm-2)" "$(medsecs soft-1)" "$(medsecs soft-2)" <<'PY'
+import sys
+n, cores, runs, sigs = map(int, sys.argv[1:5])
+h1, h2, s1, s2 = map(float, sys.argv[5:9])
+def rate(s): return n / s if s > 0 else float("nan")
+print(f"issue --bundle, {n} records ({sigs} signatures each), {cores} cores, median of {runs} rounds")
+print("| key | 1 thread | 2 threads |")
+print("| --- | ---: | ---: |")
+print(f"| SoftHSM2 token | {rate(h1):,.0f}/s | {rate(h2):,.0f}/s |")
+print(f"| software (age file) | {rate(s1):,.0f}/s | {rate(s2):,.0f}/s |")
+print(f"| token / software | {rate(h1)/rate(s1):.2f} | {rate(h2)/rate(s2):.2f} |")
+print(f"what the token adds per signature on 1 thread: {1e6 * (h1 - s1) / (n * sigs):.0f} us")
+PY
+  echo "cross-check: pith on the token's bundles: $(grep -h verified "$W/hsm-verify.time" | tail -1)"
+  echo "cross-check: pithref on the token's bundles: $(tail -1 "$W/hsm-verify-ref.out")"
+  exit 0
+fi
+
 # RUNS rounds (default 3), each running pithref and pith back to back, so that both see the
 # same machine (a shared VM drifts); the table takes the median of each step over the rounds
-RUNS=${RUNS:-3}
-ISSUE="$PITH issue $W/corpus-$N.jsonl --bundle --key $K/pith-v1-2026-06.key.age --passphrase-file $W/pass --keyring $K --default-license $LIC --force --quiet"
 for r in $(seq 1 "$RUNS"); do
   rm -f "$W/ledger.sqlite"* "$W/ledger1.sqlite"*
   t ref-issue-$r python3 "$REF" issue-bulk "$W/corpus-$N.jsonl" --secret-hex $SECRET --out "$W/ref.jsonl" --default-license $LIC

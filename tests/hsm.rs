@@ -548,3 +548,345 @@ fn an_offline_signer_signs_a_request_with_a_token_key() {
         .assert()
         .success();
 }
+
+/// The public key of a token key's document in `ring`, base64.
+fn public_b64(ring: &Path, id: &str) -> String {
+    let doc: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(ring.join(format!("{id}.pub.json"))).unwrap())
+            .unwrap();
+    doc["public_key_b64"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn graph_event_sign_and_resign_bundle_checkpoint_and_witness_cosign_take_a_token_key() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(t) = Token::new() else { return };
+    let ring = t.path("ring");
+    t.generate("hsm-1", &ring);
+    // the witness's key: a second key of the same token, in a keyring of its own
+    let wring = t.path("wring");
+    t.generate("hsm-w", &wring);
+    let db = t.path("r.sqlite");
+    // every signing command below: --key URI --pin-file PIN --keyring RING --registry DB
+    let signed = |args: &[&str], out: &Path| {
+        t.pith()
+            .args(args)
+            .args(["--key", &uri("hsm-1"), "--pin-file"])
+            .arg(&t.pin)
+            .arg("--keyring")
+            .arg(&ring)
+            .arg("--registry")
+            .arg(&db)
+            .arg("-o")
+            .arg(out)
+            .assert()
+            .success();
+        serde_json::from_slice::<serde_json::Value>(&std::fs::read(out).unwrap()).unwrap()
+    };
+    let verified = |file: &Path, what: &str| {
+        t.pith()
+            .arg("verify")
+            .arg(file)
+            .arg("--keyring")
+            .arg(&ring)
+            .assert()
+            .success()
+            .stdout(predicates::str::contains(format!("verified {what}")));
+    };
+    let rc = t.path("rc.json");
+    let ev = signed(
+        &[
+            "issue",
+            "tests/data/arxiv/main-job.abs",
+            "--default-license",
+            "http://example.org/l",
+        ],
+        &rc,
+    );
+    let subject = ev["subject_pith_number"].as_str().unwrap().to_owned();
+    // graph
+    let g = t.path("graph.json");
+    let graph = signed(
+        &[
+            "graph",
+            "--record",
+            "tests/data/arxiv/main-job.abs",
+            "--default-license",
+            "http://example.org/l",
+        ],
+        &g,
+    );
+    assert_eq!(graph["event_type"], "graph_snapshot");
+    assert_eq!(graph["signer"]["key_id"], "hsm-1");
+    verified(&g, "event");
+    // event sign, then event resign: a new signature, the event id unchanged
+    let payload = t.path("payload.json");
+    std::fs::write(&payload, r#"{"mirror":"https://example.org"}"#).unwrap();
+    let h = t.path("hint.json");
+    let hint = signed(
+        &[
+            "event",
+            "sign",
+            "--type",
+            "mirror_hint",
+            "--subject",
+            &subject,
+            "--payload",
+            payload.to_str().unwrap(),
+        ],
+        &h,
+    );
+    verified(&h, "event");
+    std::thread::sleep(std::time::Duration::from_millis(2));
+    let h2 = t.path("hint2.json");
+    let again = signed(&["event", "resign", h.to_str().unwrap()], &h2);
+    assert_eq!(again["event_id"], hint["event_id"]);
+    assert_ne!(again["signature"], hint["signature"]);
+    verified(&h2, "event");
+    // a bundle of the three, signed by the token key
+    let b = t.path("b.json");
+    signed(
+        &[
+            "bundle",
+            rc.to_str().unwrap(),
+            g.to_str().unwrap(),
+            h2.to_str().unwrap(),
+        ],
+        &b,
+    );
+    verified(&b, "bundle");
+    // the Python peer checks every token signature in it: three events and the bundle's
+    if let Some(pithref) = crate::util::pithref() {
+        let out = std::process::Command::new("python3")
+            .arg(&pithref)
+            .arg("verify")
+            .arg(&b)
+            .args(["--pubkey-b64", &public_b64(&ring, "hsm-1")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pithref: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+    // a checkpoint of the log signed by the token key, and the bundle's events in it
+    let cp = t.path("checkpoint");
+    t.pith()
+        .args(["log", "checkpoint", "--key", &uri("hsm-1"), "--pin-file"])
+        .arg(&t.pin)
+        .arg("--keyring")
+        .arg(&ring)
+        .arg("--registry")
+        .arg(&db)
+        .arg("-o")
+        .arg(&cp)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(
+            "signed checkpoint of pith.science/log",
+        ));
+    let proof = t.path("proof.json");
+    t.pith()
+        .args(["log", "prove", &subject, "--registry"])
+        .arg(&db)
+        .arg("-o")
+        .arg(&proof)
+        .assert()
+        .success();
+    let in_log = |checkpoint: &Path, extra: &[&std::ffi::OsStr]| {
+        t.pith()
+            .arg("verify")
+            .arg(&b)
+            .arg("--keyring")
+            .arg(&ring)
+            .arg("--checkpoint")
+            .arg(checkpoint)
+            .arg("--proof")
+            .arg(&proof)
+            .args(extra)
+            .assert()
+    };
+    in_log(&cp, &[]).success();
+    // a witness cosigns it with its token key; verify requires that cosignature
+    let cosigned = t.path("cosigned");
+    t.pith()
+        .args(["witness", "cosign"])
+        .arg(&cp)
+        .args(["--key", &uri("hsm-w"), "--pin-file"])
+        .arg(&t.pin)
+        .arg("--keyring")
+        .arg(&wring)
+        .args(["--name", "witness.example/hsm", "--log-keyring"])
+        .arg(&ring)
+        .arg("--state")
+        .arg(t.path("wstate"))
+        .arg("-o")
+        .arg(&cosigned)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("as witness witness.example/hsm"));
+    let policy = t.path("policy.json");
+    std::fs::write(
+        &policy,
+        serde_json::to_vec(&serde_json::json!({
+            "policy_type": "pith_witness_policy_v1",
+            "quorum": 1,
+            "witnesses": [{"name": "witness.example/hsm", "public_key_b64": public_b64(&wring, "hsm-w")}],
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let with_policy = [std::ffi::OsStr::new("--witness-policy"), policy.as_os_str()];
+    in_log(&cosigned, &with_policy)
+        .success()
+        .stderr(predicates::str::contains("cosigned by witness.example/hsm"));
+    // the log's checkpoint alone does not meet the policy
+    in_log(&cp, &with_policy).code(1);
+}
+
+#[test]
+fn bulk_issue_signs_with_a_token_key_on_one_and_two_threads_alike() {
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(t) = Token::new() else { return };
+    let ring = t.path("ring");
+    t.generate("hsm-1", &ring);
+    let run = |threads: &str| {
+        let out = t.path(&format!("bundles-{threads}.jsonl"));
+        t.pith()
+            .args([
+                "issue",
+                "tests/data/arxiv/snapshot-head200.jsonl",
+                "--default-license",
+                "http://example.org/l",
+                "--bundle",
+                "--threads",
+                threads,
+                "--at",
+                "2030-01-01T10:00:00Z",
+                "--quiet",
+                "--key",
+                &uri("hsm-1"),
+                "--pin-file",
+            ])
+            .arg(&t.pin)
+            .arg("--keyring")
+            .arg(&ring)
+            .arg("--registry")
+            .arg(t.path(&format!("r{threads}.sqlite")))
+            .arg("-o")
+            .arg(&out)
+            .assert()
+            .success();
+        out
+    };
+    let one = run("1");
+    let two = run("2");
+    let bytes = std::fs::read(&two).unwrap();
+    assert_eq!(bytes.iter().filter(|&&c| c == b'\n').count(), 200);
+    // Ed25519 is deterministic: the token's signatures do not depend on the session
+    assert_eq!(
+        std::fs::read(&one).unwrap(),
+        bytes,
+        "output depends on threads"
+    );
+    t.pith()
+        .arg("verify")
+        .arg(&two)
+        .arg("--keyring")
+        .arg(&ring)
+        .assert()
+        .success();
+    if let Some(pithref) = crate::util::pithref() {
+        let out = std::process::Command::new("python3")
+            .arg(&pithref)
+            .arg("verify-bulk")
+            .arg(&two)
+            .args(["--pubkey-b64", &public_b64(&ring, "hsm-1")])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "pithref: {}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+        assert!(
+            String::from_utf8_lossy(&out.stdout).contains("verified 200, failed 0"),
+            "{}",
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+const PIN_WARNING: &str = "warning: using the PIN in $PITH_PIN; the environment can leak to other processes (prefer a prompt or --pin-file)";
+
+#[test]
+fn the_pin_comes_from_pin_file_then_pith_pin_with_a_warning_and_never_from_no_terminal() {
+    use predicates::boolean::PredicateBooleanExt as _;
+    use std::os::unix::process::CommandExt as _;
+    let _g = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    let Some(t) = Token::new() else { return };
+    let ring = t.path("ring");
+    t.generate("hsm-1", &ring);
+    // `issue` with the token key, PIN from nowhere yet, its outputs numbered `n`
+    let issue = |n: &str| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_pith"));
+        c.current_dir(crate::util::root())
+            .env("SOFTHSM2_CONF", &t.conf)
+            .env("PITH_PKCS11_MODULE", MODULE)
+            .env_remove("PITH_PIN")
+            .stdin(std::process::Stdio::null())
+            .args([
+                "issue",
+                "tests/data/arxiv/main-job.abs",
+                "--default-license",
+                "http://example.org/l",
+                "--key",
+                &uri("hsm-1"),
+            ])
+            .arg("--keyring")
+            .arg(&ring)
+            .arg("--registry")
+            .arg(t.path(&format!("r{n}.sqlite")))
+            .arg("-o")
+            .arg(t.path(&format!("ev{n}.json")));
+        c
+    };
+    // $PITH_PIN alone: it signs, and says the environment is a poor place for a PIN
+    let mut c = issue("1");
+    c.env("PITH_PIN", "123456");
+    assert_cmd::Command::from_std(c)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains(PIN_WARNING));
+    assert!(t.path("ev1.json").exists());
+    // --pin-file wins over $PITH_PIN (a wrong one here): signed, no warning
+    let mut c = issue("2");
+    c.env("PITH_PIN", "000000").arg("--pin-file").arg(&t.pin);
+    assert_cmd::Command::from_std(c)
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("PITH_PIN").not());
+    assert!(t.path("ev2.json").exists());
+    // neither, and no terminal to ask on (a new session has no controlling terminal):
+    // a usage error naming --pin-file, nothing signed or stored
+    let mut c = issue("3");
+    // SAFETY: setsid is async-signal-safe and touches no memory of this process
+    unsafe {
+        c.pre_exec(|| {
+            rustix::process::setsid()
+                .map(|_| ())
+                .map_err(std::io::Error::from)
+        });
+    }
+    assert_cmd::Command::from_std(c)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains(
+            "no PIN for token \"pith-test\": no terminal to ask on",
+        ))
+        .stderr(predicates::str::contains(
+            "use --pin-file FILE or $PITH_PIN",
+        ));
+    assert!(!t.path("ev3.json").exists() && !t.path("r3.sqlite").exists());
+}

@@ -44,7 +44,8 @@ pub struct BundleArgs {
     /// Write a signing request for the bundle instead (needs --signer-key-id).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["unsigned", "key"], requires = "signer_key_id")]
     request: Option<PathBuf>,
-    /// The bundle signing key (not needed with --unsigned or --request).
+    /// The bundle signing key: a key file or a `pkcs11:` URI (not needed with --unsigned or
+    /// --request).
     #[arg(long, value_name = "FILE", required_unless_present_any = ["unsigned", "request"])]
     key: Option<PathBuf>,
     #[command(flatten)]

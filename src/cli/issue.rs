@@ -10,7 +10,7 @@ use super::{Failure, chain, shown};
 pub struct IssueArgs {
     #[command(flatten)]
     input: InputArgs,
-    /// The signing key (an age-encrypted ID.key.age).
+    /// The signing key: an age-encrypted ID.key.age, or a `pkcs11:` URI of a token key.
     #[arg(long, value_name = "FILE", required_unless_present = "request")]
     key: Option<PathBuf>,
     /// Instead of signing, write a signing request for an offline signer (needs --signer

@@ -157,12 +157,12 @@ pub struct RotateArgs {
     /// When NEW takes over (UTC, YYYY-MM-DDTHH:MM:SSZ); default now.
     #[arg(long)]
     at: Option<String>,
-    /// OLD's secret key file (default KEYRING/OLD.key.age).
+    /// OLD's secret key file or `pkcs11:` URI (default KEYRING/OLD.key.age).
     #[arg(long, value_name = "FILE")]
     from_key: Option<PathBuf>,
     #[command(flatten)]
     unlock: UnlockArgs,
-    /// An existing NEW's secret key file (default KEYRING/NEW.key.age).
+    /// An existing NEW's secret key file or `pkcs11:` URI (default KEYRING/NEW.key.age).
     #[arg(long, value_name = "FILE")]
     to_key: Option<PathBuf>,
     /// Open an existing recipient-encrypted NEW with this identity file.
@@ -204,7 +204,7 @@ pub struct RevokeArgs {
     /// when it is the only one).
     #[arg(long)]
     signer: Option<String>,
-    /// The signer's secret key file (default KEYRING/SIGNER.key.age).
+    /// The signer's secret key file or `pkcs11:` URI (default KEYRING/SIGNER.key.age).
     #[arg(long, value_name = "FILE")]
     signer_key: Option<PathBuf>,
     #[command(flatten)]

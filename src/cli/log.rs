@@ -80,7 +80,8 @@ pub struct ProveArgs {
 
 #[derive(clap::Args, Debug)]
 pub struct CheckpointArgs {
-    /// The signing key (an age-encrypted ID.key.age): the registry key or a log key.
+    /// The signing key (an age-encrypted ID.key.age, or a `pkcs11:` URI of a token key): the
+    /// registry key or a log key.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
     /// The keyring that decides whether the key may sign (default: the key file's

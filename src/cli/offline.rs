@@ -16,7 +16,7 @@ const DEFAULT_LOG: &str = "signer-audit.jsonl";
 pub struct SignArgs {
     /// The signing request.
     request: PathBuf,
-    /// The signing key (an age-encrypted ID.key.age).
+    /// The signing key: an age-encrypted ID.key.age, or a `pkcs11:` URI of a token key.
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
     #[command(flatten)]

@@ -75,7 +75,7 @@ pub fn out_value(v: &Value, out: Option<&PathBuf>, force: bool) -> Result<u8, Fa
 /// The signing key and where its output goes (shared by the signing commands).
 #[derive(clap::Args, Debug)]
 pub struct SignArgs {
-    /// The signing key (an age-encrypted ID.key.age).
+    /// The signing key: an age-encrypted ID.key.age, or a `pkcs11:` URI of a token key.
     #[arg(long, value_name = "FILE", required_unless_present = "request")]
     pub key: Option<PathBuf>,
     /// Instead of signing, write a signing request for an offline signer.

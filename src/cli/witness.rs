@@ -19,7 +19,8 @@ pub enum Cmd {
 pub struct CosignArgs {
     /// The log's checkpoint (a signed note; `-` for stdin).
     checkpoint: PathBuf,
-    /// The witness's signing key (an age-encrypted ID.key.age, its document beside it).
+    /// The witness's signing key: an age-encrypted ID.key.age, its document beside it, or a
+    /// `pkcs11:` URI of a token key (with --keyring).
     #[arg(long, value_name = "FILE")]
     key: PathBuf,
     #[command(flatten)]
