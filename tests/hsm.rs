@@ -890,3 +890,60 @@ fn the_pin_comes_from_pin_file_then_pith_pin_with_a_warning_and_never_from_no_te
         ));
     assert!(!t.path("ev3.json").exists() && !t.path("r3.sqlite").exists());
 }
+
+/// A real module whose token offers no Ed25519 (p11-kit's trust module, "System Trust"):
+/// refused after reading the token's mechanism list, naming the token; nothing is made.
+#[test]
+fn a_token_without_eddsa_is_refused_by_name() {
+    const TRUST: &str = "/usr/lib/x86_64-linux-gnu/pkcs11/p11-kit-trust.so";
+    if !crate::util::available(
+        Path::new(TRUST).exists(),
+        "p11-kit's trust module (p11-kit-modules)",
+        "PITH_REQUIRE_SOFTHSM",
+    ) {
+        return;
+    }
+    let tmp = tempfile::tempdir().unwrap();
+    let pin = tmp.path().join("pin");
+    std::fs::write(&pin, "1234\n").unwrap();
+    let db = tmp.path().join("l.sqlite");
+    pith()
+        .args(["issue", "tests/data/arxiv/main-job.abs"])
+        .args([
+            "--key",
+            "pkcs11:token=System%20Trust;object=pith-v1-2026-12",
+        ])
+        .args([
+            "--pkcs11-module",
+            TRUST,
+            "--keyring",
+            "keys.example",
+            "--pin-file",
+        ])
+        .arg(&pin)
+        .arg("--registry")
+        .arg(&db)
+        .assert()
+        .code(2)
+        .stdout("")
+        .stderr(predicates::str::contains(
+            "token \"System Trust\": the token does not offer Ed25519 (CKM_EDDSA",
+        ));
+    assert!(!db.exists(), "nothing written");
+    let ring = tmp.path().join("ring");
+    pith()
+        .args([
+            "key",
+            "generate",
+            "--pkcs11",
+            "pkcs11:token=System%20Trust;object=k",
+        ])
+        .args(["--pkcs11-module", TRUST, "--pin-file"])
+        .arg(&pin)
+        .arg("--out-dir")
+        .arg(&ring)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("does not offer Ed25519"));
+    assert!(!ring.exists(), "nothing written");
+}

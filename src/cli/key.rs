@@ -904,10 +904,17 @@ fn generate_in_token(a: &GenerateArgs, uri: &str, now: &Timestamp) -> Result<u8,
         pkcs11_module: a.pkcs11_module.clone(),
     };
     let (module, pin) = super::unlock::token_access(&uri, &access)?;
+    // the directory before the key, so that a key made in the token always gets its
+    // document; a token that refuses leaves no new directory behind
+    let created = !a.out_dir.exists();
     std::fs::create_dir_all(&a.out_dir)
         .map_err(|e| Failure::Usage(format!("cannot create {}: {e}", a.out_dir.display())))?;
-    pith::trust::pkcs11::generate(&module, &uri, &pin)
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    if let Err(e) = pith::trust::pkcs11::generate(&module, &uri, &pin) {
+        if created {
+            let _ = std::fs::remove_dir(&a.out_dir);
+        }
+        return Err(Failure::Usage(e.to_string()));
+    }
     let key = pith::trust::pkcs11::TokenKey::open(&module, &uri, &pin)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let (_, path) = custody::write_token_key(
