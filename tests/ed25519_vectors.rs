@@ -151,8 +151,9 @@ fn fast_strict_equals_verify_strict() {
                 .is_ok()
         })
     };
-    // (public key, message, signature, the pinned outcome of a crafted case)
-    let mut cases: Vec<(Vec<u8>, Vec<u8>, Vec<u8>, Option<bool>)> = Vec::new();
+    // public key, message, signature, the pinned outcome of a crafted case
+    type Case = (Vec<u8>, Vec<u8>, Vec<u8>, Option<bool>);
+    let mut cases: Vec<Case> = Vec::new();
     for t in json("crypto/rfc8032_7.1_ed25519.json")["vectors"]
         .as_array()
         .unwrap()
