@@ -1,29 +1,40 @@
 #!/usr/bin/env bash
 # pith against its Python peer (../shared/bench/pithref.py), same corpus, same machine,
 # one run: issue metadata -> signed bundles, then verify them. Prints bundles/s, the ratio
-# pith/pithref and peak RSS (/usr/bin/time -v), and the Ed25519 ceiling measured by
-# ../shared/bench/limits on this machine, and the floor under both rates that those primitives
-# set (bench/floor.py).
+# pith/pithref and peak RSS (/usr/bin/time -v), the Ed25519 ceiling and the floor under both
+# rates (bench/floor.py), from the primitives measured by the very build being measured
+# (examples/primitives.rs, built with the same profile, flags and target directory).
 #
 # Usage: bench/compare.sh [N_RECORDS]        (default 20000; WORK=/tmp/pithbench)
 #        HSM=1 bench/compare.sh [N_RECORDS]  a token key instead of the Python peer: a fresh
 #          SoftHSM2 token (its configuration under $WORK) generates its own key, and issuing
 #          N records to bundles with it, on 1 and 2 threads, is timed against the software
 #          key (PITH_PKCS11_MODULE, default Debian's /usr/lib/softhsm/libsofthsm2.so)
+#        NATIVE=1 bench/compare.sh [N]       the same for a build for this machine's CPU
+#                                            (RUSTFLAGS='-C target-cpu=native', in
+#                                            $CARGO_TARGET_DIR/native, default target/native)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 N=${1:-20000}
 W=${WORK:-/tmp/pithbench}
 REF=../shared/bench/pithref.py
-LIMITS=../shared/bench/limits
 mkdir -p "$W"
 SECRET=9d61b19deffd5a60ba844af492ec2cc44449c5697b326919703bac031cae7f60   # RFC 8032 test 1: the bench key, never a real one
 LIC=http://arxiv.org/licenses/assumed-1991-2003/
 PUB=$(python3 "$REF" pubkey --secret-hex $SECRET)
 CORES=$(nproc)
 
-cargo build --release -q
-PITH=${CARGO_TARGET_DIR:-target}/release/pith
+T=${CARGO_TARGET_DIR:-target}
+if [ "${NATIVE:-0}" = 1 ]; then
+  T=$T/native
+  export RUSTFLAGS="${RUSTFLAGS:-} -C target-cpu=native"
+fi
+export CARGO_TARGET_DIR=$T
+cargo build --release -q --bin pith --example primitives
+PITH=$T/release/pith
+echo "build: $T (RUSTFLAGS='${RUSTFLAGS:-}')"
+# the backend curve25519-dalek's build script chose for this build (its cfg lines)
+grep -h 'curve25519_dalek_backend' "$T"/release/build/curve25519-dalek-*/output 2>/dev/null | sort -u | sed 's/^/  /' || true
 
 # the bench key as a pith key file (fast scrypt: a throwaway key)
 K="$W/keys"
@@ -124,14 +135,16 @@ med() {
   fi
 }
 
-# the Ed25519 ceiling on this machine (single thread), from the limits crate
-CARGO_TARGET_DIR="$W/limits-target" cargo build --release -q --manifest-path "$LIMITS/Cargo.toml"
-"$W/limits-target/release/pith-limits" tests/data/pith-bundle-2605.18404v1.json > "$W/limits.out" 2>&1 || true
-SIGN_US=$(awk -F'|' '/ed25519 sign/ {gsub(/ /,"",$3); print $3; exit}' "$W/limits.out")
-# the verification ceiling is limits' own: its cofactorless `verify` line. pith's strict check
-# costs the same (dalek's raw_verify plus a 32-byte comparison against the eight small-order
-# encodings: see PublicKey::verify_message), so dalek's slower verify_strict would flatter pith.
-VERIFY_US=$(awk -F'|' '/ed25519 verify \(32-byte msg\)/ {gsub(/ /,"",$3); print $3; exit}' "$W/limits.out")
+# the primitives of this build (single thread): pith's sign and strict verify, SHA-256, parse
+P="$W/primitives.out"
+"$T/release/examples/primitives" tests/data/pith-bundle-2605.18404v1.json > "$P" 2>&1 || true
+grep -E '^(cpu|build|curve25519)' "$P" | sed 's/^/  /'
+SIGN_US=$(awk -F'|' '/ed25519 sign/ {gsub(/ /,"",$3); print $3; exit}' "$P")
+# pith's own strict check (dalek's raw_verify plus a 32-byte comparison against the eight
+# small-order encodings: see PublicKey::verify_message), the check every bundle goes through
+VERIFY_US=$(awk -F'|' '/ed25519 verify \(32-byte msg\)/ {gsub(/ /,"",$3); print $3; exit}' "$P")
+STRICT_US=$(awk -F'|' '/ed25519 verify_strict/ {gsub(/ /,"",$3); print $3; exit}' "$P")
+echo "primitives (median, 1 thread): sign ${SIGN_US} us, pith strict verify ${VERIFY_US} us, dalek verify_strict ${STRICT_US} us"
 
 python3 - "$N" "$CORES" "$(med ref-issue 1)" "$(med pith-issue 1)" "$(med pith-issue-1 1)" "$(med ref-verify 1)" "$(med pith-verify 1)" \
   "$(med ref-issue 2)" "$(med pith-issue 2)" "$(med ref-verify 2)" "$(med pith-verify 2)" "${SIGN_US:-0}" "${VERIFY_US:-0}" <<'PY'
@@ -151,9 +164,10 @@ if sign_us and verify_us:
     cv = cores * 1e6 / (4 * verify_us)   # 4 verifications per bundle
     print(f"| signature-bound ceiling ({cores} cores) | issue {ci:,.0f}/s (pith at {100*rate(pi)/ci:.0f} %) | verify {cv:,.0f}/s (pith at {100*rate(pv)/cv:.0f} %) | | |")
 PY
-# the floor: limits' primitives times the bytes the spec makes every bundle hash and parse
-python3 bench/floor.py "$W/limits.out" "$W/pith.jsonl" "$W/corpus-$N.jsonl" "$CORES" \
-  "$(python3 -c "print($N / $(med ref-issue 1))")" "$(python3 -c "print($N / $(med ref-verify 1))")" || true
+# the floor: this build's primitives times the bytes the spec makes every bundle hash and parse
+python3 bench/floor.py "$P" "$W/pith.jsonl" "$W/corpus-$N.jsonl" "$CORES" \
+  "$(python3 -c "print($N / $(med ref-issue 1))")" "$(python3 -c "print($N / $(med ref-verify 1))")" \
+  "$(python3 -c "print($N / $(med pith-issue 1))")" "$(python3 -c "print($N / $(med pith-verify 1))")" || true
 echo "publish --registry: $(python3 -c "print(f'{$N / $(secs pith-publish):,.0f}')") bundles/s (verified and written), peak RSS $(rss pith-publish) MiB; a second run $(secs pith-publish-again) s ($(tail -1 "$W/pith-publish-again.out"))"
 echo "cross-check: pith on pithref's bundles: $(tail -1 "$W/pith-verify-ref.err" 2>/dev/null)"
 echo "cross-check: pithref on pith's bundles: $(tail -1 "$W/ref-verify-pith.out")"

@@ -82,11 +82,24 @@ fn wycheproof_ed25519_every_invalid_rejected_every_valid_accepted() {
     );
 }
 
+/// The CCTV flags that make pith refuse a vector: a low-order A or R, a non-canonical
+/// encoding of A or R, or a signature that holds only under the cofactored equation.
+const CCTV_REFUSED_FLAGS: [&str; 5] = [
+    "low_order_A",
+    "low_order_R",
+    "non_canonical_R",
+    "non_canonical_A",
+    "low_order_residue",
+];
+
+/// How many of the 914 CCTV vectors pith accepts: those with none of `CCTV_REFUSED_FLAGS`.
+/// Pinned so that a change of Ed25519 library cannot move the acceptance set unnoticed.
+const CCTV_ACCEPTED: usize = 43;
+
 /// CCTV edge cases: pith's acceptance is a function of the flags, pinned here.
 ///
-/// Never accepted: a low-order A or R, a non-canonical encoding of A or R, or a signature
-/// that holds only under the cofactored equation (`low_order_residue`). A point that merely
-/// has a low-order *component* is accepted when the cofactorless equation holds.
+/// Accepted exactly when no flag of `CCTV_REFUSED_FLAGS` is set: a point that merely has
+/// a low-order *component* is accepted when the cofactorless equation holds.
 #[test]
 fn cctv_criteria() {
     let v = json("crypto/ed25519vectors.json");
@@ -102,27 +115,16 @@ fn cctv_criteria() {
             t["msg"].as_str().unwrap().as_bytes(),
             &unhex(t["sig"].as_str().unwrap()),
         );
+        let refused = CCTV_REFUSED_FLAGS.iter().any(|f| flags.contains(f));
+        assert_eq!(ok, !refused, "vector {} (flags {flags:?})", t["number"]);
         if ok {
             accepted += 1;
-            for f in [
-                "low_order_A",
-                "low_order_R",
-                "non_canonical_R",
-                "non_canonical_A",
-                "low_order_residue",
-            ] {
-                assert!(
-                    !flags.contains(&f),
-                    "vector {} accepted despite {f}: {flags:?}",
-                    t["number"]
-                );
-            }
         } else {
             rejected += 1;
         }
     }
     println!("cctv ed25519: {accepted} accepted, {rejected} rejected");
-    assert!(accepted > 0 && rejected > 0);
+    assert_eq!((accepted, rejected), (CCTV_ACCEPTED, 914 - CCTV_ACCEPTED));
 }
 
 /// The library's strict check is computed without decompressing R (see
@@ -131,7 +133,9 @@ fn cctv_criteria() {
 /// 8-torsion encoding as R, non-canonical encodings of small-order R, weak keys, and
 /// signatures under a mixed-order key whose cofactorless equation holds with R of small
 /// order (accepted by the bare equation, refused by `verify_strict`) or with R of mixed
-/// order (accepted by both).
+/// order (accepted by both). The crafted cases' outcomes are pinned as well (the vectors'
+/// are pinned by the tests above), so a new ed25519-dalek whose `verify_strict` moved
+/// would fail here rather than carry pith's acceptance set along with it.
 #[test]
 fn fast_strict_equals_verify_strict() {
     use curve25519_dalek::constants::{ED25519_BASEPOINT_POINT as B, EIGHT_TORSION};
@@ -147,13 +151,15 @@ fn fast_strict_equals_verify_strict() {
                 .is_ok()
         })
     };
-    let mut cases: Vec<(Vec<u8>, Vec<u8>, Vec<u8>)> = Vec::new();
+    // public key, message, signature, the pinned outcome of a crafted case
+    type Case = (Vec<u8>, Vec<u8>, Vec<u8>, Option<bool>);
+    let mut cases: Vec<Case> = Vec::new();
     for t in json("crypto/rfc8032_7.1_ed25519.json")["vectors"]
         .as_array()
         .unwrap()
     {
         let f = |k: &str| unhex(t[k].as_str().unwrap());
-        cases.push((f("public_key"), f("message"), f("signature")));
+        cases.push((f("public_key"), f("message"), f("signature"), None));
     }
     for g in json("crypto/ed25519_test.json")["testGroups"]
         .as_array()
@@ -162,7 +168,7 @@ fn fast_strict_equals_verify_strict() {
         let pk = unhex(g["publicKey"]["pk"].as_str().unwrap());
         for t in g["tests"].as_array().unwrap() {
             let f = |k: &str| unhex(t[k].as_str().unwrap());
-            cases.push((pk.clone(), f("msg"), f("sig")));
+            cases.push((pk.clone(), f("msg"), f("sig"), None));
         }
     }
     for t in json("crypto/ed25519vectors.json").as_array().unwrap() {
@@ -171,12 +177,13 @@ fn fast_strict_equals_verify_strict() {
             unhex(t["key"].as_str().unwrap()),
             msg,
             unhex(t["sig"].as_str().unwrap()),
+            None,
         ));
     }
     let vectors = cases.len();
 
     // small-order R in place of a valid signature's R: canonical, y + p, x sign bit set
-    let (pk0, msg0, sig0) = cases[0].clone();
+    let (pk0, msg0, sig0, _) = cases[0].clone();
     let p_plus = |mut e: [u8; 32]| -> Option<[u8; 32]> {
         // y + p for y < 19 (y + p < 2^255 only for those)
         let y0 = u16::from(e[0]) | u16::from(e[1]) << 8;
@@ -199,8 +206,8 @@ fn fast_strict_equals_verify_strict() {
         {
             let mut sig = sig0.clone();
             sig[..32].copy_from_slice(&r);
-            cases.push((pk0.clone(), msg0.clone(), sig));
-            cases.push((r.to_vec(), msg0.clone(), sig0.clone())); // a weak key
+            cases.push((pk0.clone(), msg0.clone(), sig, Some(false)));
+            cases.push((r.to_vec(), msg0.clone(), sig0.clone(), Some(false))); // a weak key
         }
     }
 
@@ -244,7 +251,8 @@ fn fast_strict_equals_verify_strict() {
         } else {
             mixed_r += 1;
         }
-        cases.push((a_pub.to_vec(), msg, sig));
+        // refused with R of small order, accepted with R of mixed order
+        cases.push((a_pub.to_vec(), msg, sig, Some(r_scalar != Scalar::ZERO)));
         if small_r >= 4 && mixed_r >= 4 {
             break;
         }
@@ -255,8 +263,11 @@ fn fast_strict_equals_verify_strict() {
     );
 
     let mut accepted = 0;
-    for (i, (pk, msg, sig)) in cases.iter().enumerate() {
+    for (i, (pk, msg, sig, pinned)) in cases.iter().enumerate() {
         let want = dalek(pk, msg, sig);
+        if let Some(pinned) = pinned {
+            assert_eq!(want, *pinned, "crafted case {i}: verify_strict moved");
+        }
         assert_eq!(
             verify_strict_raw(pk, msg, sig),
             want,

@@ -133,7 +133,9 @@ pub enum SecretKeyError {
 impl SigningKey {
     /// A new key from the operating system's CSPRNG.
     pub fn generate(key_id: &str, created_at: Timestamp) -> Self {
-        let inner = ed25519_dalek::SigningKey::generate(&mut rand_core::OsRng);
+        let inner = ed25519_dalek::SigningKey::generate(&mut getrandom::rand_core::UnwrapErr(
+            getrandom::SysRng,
+        ));
         Self::wrap(key_id, created_at, inner)
     }
 
