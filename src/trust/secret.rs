@@ -444,6 +444,40 @@ pub fn harden_process() -> std::io::Result<()> {
 mod tests {
     use super::*;
 
+    /// pith's signing path (the seed expanded once, `raw_sign`) makes SUPERCOP's
+    /// known-answer signatures, all 1,024, from the seed alone: signatures checked
+    /// against bytes another implementation produced, not against dalek's own.
+    #[test]
+    fn signs_the_supercop_known_answers() {
+        use crate::trust::signer::Signer as _;
+        let text = std::fs::read_to_string(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/data/crypto/sign.input"
+        ))
+        .unwrap();
+        let hex = |s: &str| crate::format::digest::unhex(s).unwrap();
+        let mut n = 0;
+        for line in text.lines() {
+            let f: Vec<&str> = line.split(':').collect();
+            let (sk, pk, msg, sm) = (hex(f[0]), hex(f[1]), hex(f[2]), hex(f[3]));
+            let seed: [u8; 32] = sk[..32].try_into().unwrap();
+            let k = SigningKey::from_seed("kat", Timestamp::now(), &seed);
+            assert_eq!(
+                k.public().verifying_key().as_bytes(),
+                &pk[..],
+                "line {}",
+                n + 1
+            );
+            let sig = k
+                .sign(&crate::trust::signer::Message::raw(msg.clone()))
+                .unwrap();
+            assert_eq!(sig[..], sm[..64], "line {}", n + 1);
+            assert_eq!(sm[64..], msg[..], "line {}", n + 1);
+            n += 1;
+        }
+        assert_eq!(n, 1024);
+    }
+
     #[test]
     fn the_work_factor_is_read_from_the_header_and_capped() {
         let k = SigningKey::from_seed("t", Timestamp::now(), &[1; 32]);

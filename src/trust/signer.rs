@@ -82,6 +82,12 @@ impl Message {
             .then(|| Message(text.as_bytes().to_vec()))
     }
 
+    /// Any bytes, for the known-answer tests only: outside tests nothing unframed is signed.
+    #[cfg(test)]
+    pub(crate) fn raw(bytes: Vec<u8>) -> Message {
+        Message(bytes)
+    }
+
     /// The bytes to sign or verify.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0
