@@ -157,12 +157,7 @@ fn standalone_receipt_event_and_state_verify() {
 fn main_job_end_to_end_on_the_shipped_example() {
     let dir = tempfile::tempdir().unwrap();
     let w = |n: &str| dir.path().join(n).to_str().unwrap().to_owned();
-    let key = [
-        "--key",
-        "keys.example/pith-example-2026-11.key.age",
-        "--passphrase-file",
-        "keys.example/example.passphrase",
-    ];
+    let key = ["--key", KEY, "--passphrase-file", PASS];
     let rec = "tests/data/arxiv/main-job.abs";
     pith()
         .args([
@@ -246,15 +241,14 @@ fn main_job_end_to_end_on_the_shipped_example() {
                 .and_then(Value::as_str)
                 .unwrap()
                 .to_owned();
-        let out = std::process::Command::new("python3")
-            .arg(&pithref)
-            .args(["verify", &w("b.json"), "--pubkey-b64", &pk])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pithref: {}",
-            String::from_utf8_lossy(&out.stdout)
+        crate::util::pithref_ok(
+            &pithref,
+            &[
+                "verify".as_ref(),
+                w("b.json").as_ref(),
+                "--pubkey-b64".as_ref(),
+                pk.as_ref(),
+            ],
         );
     }
 }
@@ -335,9 +329,9 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
             "issue",
             "tests/data/arxiv/main-job.abs",
             "--key",
-            "keys.example/pith-example-2026-11.key.age",
+            KEY,
             "--passphrase-file",
-            "keys.example/example.passphrase",
+            PASS,
             "--registry",
             db,
             "--json",
@@ -368,9 +362,9 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
             "--keyring",
             "keys.example",
             "--key",
-            "keys.example/pith-example-2026-11.key.age",
+            KEY,
             "--passphrase-file",
-            "keys.example/example.passphrase",
+            PASS,
         ],
         vec!["key", "list", "--keyring", "keys.example"],
         vec!["completions", "bash"],
@@ -413,9 +407,9 @@ fn a_closed_pipe_ends_every_streaming_command_quietly() {
             "--record",
             "tests/data/arxiv/main-job.abs",
             "--key",
-            "keys.example/pith-example-2026-11.key.age",
+            KEY,
             "--passphrase-file",
-            "keys.example/example.passphrase",
+            PASS,
             "--registry",
             db,
         ],
@@ -555,8 +549,8 @@ fn man_writes_a_page_per_command_and_man_renders_every_one() {
 fn failed_commands_create_nothing_and_a_request_plans_at_its_time() {
     let d = tempfile::tempdir().unwrap();
     let p = |n: &str| d.path().join(n).to_str().unwrap().to_owned();
-    let key = "keys.example/pith-example-2026-11.key.age";
-    let pass = "keys.example/example.passphrase";
+    let key = KEY;
+    let pass = PASS;
     pith()
         .args([
             "issue",

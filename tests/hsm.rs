@@ -166,17 +166,14 @@ fn a_token_key_is_generated_inside_signs_through_the_one_path_and_never_leaves()
     let doc: serde_json::Value =
         serde_json::from_slice(&std::fs::read(ring.join("pith-hsm-1.pub.json")).unwrap()).unwrap();
     if let Some(pithref) = crate::util::pithref() {
-        let out = std::process::Command::new("python3")
-            .arg(&pithref)
-            .arg("verify")
-            .arg(&b)
-            .args(["--pubkey-b64", doc["public_key_b64"].as_str().unwrap()])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pithref: {}",
-            String::from_utf8_lossy(&out.stdout)
+        crate::util::pithref_ok(
+            &pithref,
+            &[
+                "verify".as_ref(),
+                b.as_os_str(),
+                "--pubkey-b64".as_ref(),
+                doc["public_key_b64"].as_str().unwrap().as_ref(),
+            ],
         );
     }
     // the private key object, as the token reports it: sensitive, never extractable
@@ -657,17 +654,14 @@ fn graph_event_sign_and_resign_bundle_checkpoint_and_witness_cosign_take_a_token
     verified(&b, "bundle");
     // the Python peer checks every token signature in it: three events and the bundle's
     if let Some(pithref) = crate::util::pithref() {
-        let out = std::process::Command::new("python3")
-            .arg(&pithref)
-            .arg("verify")
-            .arg(&b)
-            .args(["--pubkey-b64", &public_b64(&ring, "hsm-1")])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pithref: {}",
-            String::from_utf8_lossy(&out.stdout)
+        crate::util::pithref_ok(
+            &pithref,
+            &[
+                "verify".as_ref(),
+                b.as_os_str(),
+                "--pubkey-b64".as_ref(),
+                public_b64(&ring, "hsm-1").as_ref(),
+            ],
         );
     }
     // a checkpoint of the log signed by the token key, and the bundle's events in it
@@ -798,23 +792,16 @@ fn bulk_issue_signs_with_a_token_key_on_one_and_two_threads_alike() {
         .assert()
         .success();
     if let Some(pithref) = crate::util::pithref() {
-        let out = std::process::Command::new("python3")
-            .arg(&pithref)
-            .arg("verify-bulk")
-            .arg(&two)
-            .args(["--pubkey-b64", &public_b64(&ring, "hsm-1")])
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "pithref: {}",
-            String::from_utf8_lossy(&out.stdout)
+        let out = crate::util::pithref_ok(
+            &pithref,
+            &[
+                "verify-bulk".as_ref(),
+                two.as_os_str(),
+                "--pubkey-b64".as_ref(),
+                public_b64(&ring, "hsm-1").as_ref(),
+            ],
         );
-        assert!(
-            String::from_utf8_lossy(&out.stdout).contains("verified 200, failed 0"),
-            "{}",
-            String::from_utf8_lossy(&out.stdout)
-        );
+        assert!(out.contains("verified 200, failed 0"), "{out}");
     }
 }
 

@@ -1,7 +1,7 @@
 //! Shared helpers for the integration tests.
 #![allow(dead_code)]
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use pith::format::canon::{self, Value};
 use pith::verify::keyring::Keyring;
@@ -174,4 +174,16 @@ pub fn pithref() -> Option<PathBuf> {
         "PITH_REQUIRE_PYTHON",
     )
     .then_some(p)
+}
+
+/// Run the Python peer with `args`; it must succeed. Returns its standard output.
+pub fn pithref_ok(pithref: &Path, args: &[&std::ffi::OsStr]) -> String {
+    let out = std::process::Command::new("python3")
+        .arg(pithref)
+        .args(args)
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "pithref: {stdout}");
+    stdout
 }
