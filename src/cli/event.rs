@@ -107,11 +107,11 @@ pub fn event(cmd: EventCmd) -> Result<u8, Failure> {
         }
         EventCmd::Resign(a) => {
             let ev = read_json(&a.event)?;
-            let what = pith::verify::describe(&ev);
-            if what != pith::verify::Kind::Event.a() {
+            if !matches!(pith::verify::detect(&ev), Ok(pith::verify::Kind::Event)) {
                 return Err(Failure::Refused(format!(
-                    "{}: expected a signed event to re-sign; this is {what}",
-                    shown(&a.event)
+                    "{}: expected a signed event to re-sign; this is {}",
+                    shown(&a.event),
+                    pith::verify::describe(&ev)
                 )));
             }
             let mut ck = pith::verify::check::Checker::new(None);

@@ -192,6 +192,8 @@ impl ReportOut {
         let Some(path) = self.out.as_deref().filter(|p| *p != Path::new("-")) else {
             return f();
         };
+        // refused before the command runs: a report must not follow a revocation signed
+        // and then go unwritten
         if !self.force && std::fs::symlink_metadata(path).is_ok() {
             return Err(pith::io::IoError::Exists { path: path.into() }.into());
         }

@@ -191,7 +191,7 @@ fn check(a: CheckArgs) -> Result<u8, Failure> {
         outp!(
             "{}",
             super::json_line(&serde_json::json!({
-                "ledger": super::shown(&existing(a.registry.as_ref())?),
+                "ledger": super::shown(l.path()),
                 "schema": l.schema(),
                 "whole": c.problems.is_empty(),
                 "problems": c.problems,

@@ -444,13 +444,18 @@ pub fn audit_log(entries: &[Value], keyring: Option<&Keyring>) -> Report {
             format!("line {}", i + 1)
         });
     }
+    transcript_report(ck, log_head(entries))
+}
+
+/// The report on a log (transcript or audit log) from its checks and its head.
+fn transcript_report(ck: Checker<'_>, head: LogHead) -> Report {
     Report {
         kind: Kind::Transcript,
         pith_number: None,
         failures: ck.failures,
         warnings: ck.warnings,
         notes: ck.notes,
-        log: Some(log_head(entries)),
+        log: Some(head),
     }
 }
 
@@ -541,14 +546,7 @@ pub fn verify_transcript_expecting(
             format!("head {}", head.head),
         );
     }
-    Report {
-        kind: Kind::Transcript,
-        pith_number: None,
-        failures: ck.failures,
-        warnings: ck.warnings,
-        notes: ck.notes,
-        log: Some(head),
-    }
+    transcript_report(ck, head)
 }
 
 fn key_document(ck: &mut Checker<'_>, v: &Value, keyring: &Keyring) {
