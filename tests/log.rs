@@ -242,7 +242,7 @@ fn a_schema_2_ledger_gets_its_log_backfilled_in_store_order() {
         .assert()
         .success();
     drop(Ledger::open(&db).unwrap());
-    assert_eq!(q(&db, "PRAGMA user_version"), 3);
+    assert_eq!(q(&db, "PRAGMA user_version"), 4);
     assert_eq!(rows(&db), before);
 }
 

@@ -459,13 +459,13 @@ fn a_ledger_of_schema_1_upgrades_in_place_and_keeps_every_row() {
     assert_eq!(q(&db, "PRAGMA user_version"), 0);
     // the first write upgrades it: the same records, the store's tables added
     issue(&["tests/data/arxiv/snapshot-head200.jsonl"], &db).success();
-    assert_eq!(q(&db, "PRAGMA user_version"), 3);
+    assert_eq!(q(&db, "PRAGMA user_version"), 4);
     assert_eq!(
         q(
             &db,
             "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'schema_version'"
         ),
-        3
+        4
     );
     let ok: String = rusqlite::Connection::open(&db)
         .unwrap()
@@ -757,4 +757,179 @@ fn a_refused_import_leaves_an_older_ledger_as_it_was() {
         before,
         "not upgraded, not touched"
     );
+}
+
+#[test]
+fn bundles_are_stored_by_reference_and_read_back_as_signed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("a.sqlite");
+    let out = tmp.path().join("bundles.jsonl");
+    issue(
+        &[
+            "tests/data/arxiv/snapshot-head200.jsonl",
+            "--bundle",
+            "--keyring",
+            "keys.example",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        &db,
+    )
+    .success();
+    let written = std::fs::read(&out).unwrap();
+    let n = written
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .count() as i64;
+    // every bundle is kept by reference, in well under half its bytes
+    assert_eq!(
+        q(&db, "SELECT COUNT(*) FROM bundles WHERE refs IS NOT NULL"),
+        n
+    );
+    let stored = q(&db, "SELECT SUM(length(bundle)) FROM bundles");
+    assert!(
+        stored * 100 < written.len() as i64 * 45,
+        "{stored} bytes stored for {} written",
+        written.len()
+    );
+    // read back (export) they are the bundles written, and they verify, in pith and in
+    // the independent peer
+    let x = tmp.path().join("x.jsonl");
+    pith()
+        .args(["registry", "export", "--registry", db.to_str().unwrap()])
+        .args(["--out", x.to_str().unwrap()])
+        .assert()
+        .success();
+    let exported: Vec<serde_json::Value> = std::fs::read_to_string(&x)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "bundle")
+        .map(|v| v["bundle"].clone())
+        .collect();
+    let issued: Vec<serde_json::Value> = std::str::from_utf8(&written)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(exported, issued);
+    let again = tmp.path().join("again.jsonl");
+    std::fs::write(
+        &again,
+        exported
+            .iter()
+            .map(|b| serde_json::to_string(b).unwrap() + "\n")
+            .collect::<String>(),
+    )
+    .unwrap();
+    pith()
+        .args([
+            "verify",
+            again.to_str().unwrap(),
+            "--keyring",
+            "keys.example",
+        ])
+        .assert()
+        .success();
+    if let Some(pithref) = crate::util::pithref() {
+        let doc: serde_json::Value = serde_json::from_slice(
+            &std::fs::read("keys.example/pith-example-2026-11.pub.json").unwrap(),
+        )
+        .unwrap();
+        let said = crate::util::pithref_ok(
+            &pithref,
+            &[
+                "verify-bulk".as_ref(),
+                again.as_os_str(),
+                "--pubkey-b64".as_ref(),
+                doc["public_key_b64"].as_str().unwrap().as_ref(),
+            ],
+        );
+        assert!(said.contains(&format!("verified {n}, failed 0 ")), "{said}");
+    }
+    pith()
+        .args(["registry", "check", "--registry", db.to_str().unwrap()])
+        .assert()
+        .success();
+    // a reference that no longer fits is found by check and refused on reading, by name
+    rusqlite::Connection::open(&db)
+        .unwrap()
+        .execute_batch("UPDATE bundles SET refs = '0,1,0,99999' WHERE seq = 3; UPDATE bundles SET refs = replace(refs, ',', ',9') WHERE seq = 5;")
+        .unwrap();
+    pith()
+        .args(["registry", "check", "--registry", db.to_str().unwrap()])
+        .assert()
+        .code(1)
+        .stderr(predicates::str::contains(
+            "bundle 3: reference 1: bytes 0+99999 are not in event version 1",
+        ))
+        .stderr(predicates::str::contains("bundle 5: reference 1"));
+    pith()
+        .args(["registry", "export", "--registry", db.to_str().unwrap()])
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("stored bundle 3: reference 1"));
+}
+
+#[test]
+fn a_schema_3_ledger_keeps_its_whole_bundles_and_stores_new_ones_by_reference() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("a.sqlite");
+    let bundle = |input: &str, out: &Path| {
+        issue(
+            &[
+                input,
+                "--bundle",
+                "--keyring",
+                "keys.example",
+                "--out",
+                out.to_str().unwrap(),
+            ],
+            &db,
+        )
+        .success();
+    };
+    bundle(
+        "tests/data/arxiv/main-job.abs",
+        &tmp.path().join("one.json"),
+    );
+    // as schema 3 wrote it: the bundle whole, no references column
+    {
+        let c = rusqlite::Connection::open(&db).unwrap();
+        let whole = std::fs::read_to_string(tmp.path().join("one.json")).unwrap();
+        let whole = whole.trim_end();
+        c.execute_batch(&format!(
+            "UPDATE bundles SET bundle = '{}'; ALTER TABLE bundles DROP COLUMN refs; UPDATE meta SET value = '3' WHERE key = 'schema_version'; PRAGMA user_version = 3;",
+            whole.replace('\'', "''")
+        ))
+        .unwrap();
+    }
+    let read_back = |db: &Path| -> Vec<serde_json::Value> {
+        let out = pith()
+            .args(["registry", "export", "--registry", db.to_str().unwrap()])
+            .assert()
+            .success();
+        String::from_utf8(out.get_output().stdout.clone())
+            .unwrap()
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+            .filter(|v| v["kind"] == "bundle")
+            .map(|v| v["bundle"].clone())
+            .collect()
+    };
+    let one: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(tmp.path().join("one.json")).unwrap()).unwrap();
+    assert_eq!(read_back(&db), vec![one.clone()]);
+    bundle(
+        "tests/data/arxiv/snapshot-head200.jsonl",
+        &tmp.path().join("more.jsonl"),
+    );
+    assert_eq!(q(&db, "PRAGMA user_version"), 4);
+    assert_eq!(q(&db, "SELECT COUNT(*) FROM bundles WHERE refs IS NULL"), 1);
+    assert!(q(&db, "SELECT COUNT(*) FROM bundles WHERE refs IS NOT NULL") > 100);
+    assert_eq!(read_back(&db)[0], one);
+    pith()
+        .args(["registry", "check", "--registry", db.to_str().unwrap()])
+        .assert()
+        .success();
 }

@@ -211,8 +211,13 @@ fn check(a: CheckArgs) -> Result<u8, Failure> {
     }
     if l.schema() < pith::registry::ledger::SCHEMA_VERSION {
         errln!(
-            "note: schema {} (upgraded in place, its log filled in, on the ledger's next write)",
-            l.schema()
+            "note: schema {} (upgraded in place{}, on the ledger's next write)",
+            l.schema(),
+            if l.schema() < 3 {
+                ", its log filled in"
+            } else {
+                ""
+            }
         );
     }
     if c.receipts_without_event > 0 {

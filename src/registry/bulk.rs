@@ -342,12 +342,22 @@ fn make(
             .map_err(|e| e.to_string())?;
     let (bundle_digest, mut line) =
         crate::sign::bundle::sign_to_bytes(&unsigned, key, now).map_err(|e| e.to_string())?;
-    rows.bundle = Some(crate::registry::ledger::StoredBundle {
+    let mut stored = crate::registry::ledger::StoredBundle {
         sha256: bundle_digest.hex(),
         number: plan.number.to_string(),
         built_at: created.fmt_seconds(),
         text: canon::into_text(line.clone()),
-    });
+        events: rows.events.iter().map(Into::into).collect(),
+        spliced: None,
+    };
+    stored.cut_against(
+        &rows
+            .events
+            .iter()
+            .map(|e| e.text.as_str())
+            .collect::<Vec<_>>(),
+    );
+    rows.bundle = Some(stored);
     let event_row = rows.signatures.get(1).cloned().unwrap_or_default();
     for (label, digest) in [
         (rules::LABEL_EVENT, graph_digest),
@@ -789,6 +799,8 @@ pub fn bundle_lines(
                                 .to_owned(),
                             built_at: built_at.fmt_seconds(),
                             text: canon::into_text(line.clone()),
+                            events: crate::registry::ledger::EventKey::all_of(&unsigned),
+                            spliced: None,
                         };
                         (line, Some(stored))
                     }

@@ -21,17 +21,20 @@ use crate::sign::issue;
 use crate::verify::Verified;
 
 mod log;
+mod splice;
 mod store;
 pub use log::Inclusion;
+pub(crate) use splice::Spliced;
 pub use store::{
-    AppliedOutcome, Check, EXPORT_FORMAT, ImportError, Put, Select, StoredBundle, StoredEvent,
+    AppliedOutcome, Check, EXPORT_FORMAT, EventKey, ImportError, Put, Select, StoredBundle,
+    StoredEvent,
 };
 
 /// The page size of a new ledger (bytes).
 const PAGE_SIZE: i64 = 16 << 10;
 
 /// The ledger's schema version (table `meta`).
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// The environment variable naming the default ledger.
 pub(crate) const ENV_REGISTRY: &str = "PITH_REGISTRY";
 /// The ledger file used when neither `--registry` nor `PITH_REGISTRY` is given.
@@ -414,8 +417,11 @@ impl Ledger {
             )
             .optional()
             .map_err(sql)?;
-        // schemas 1 (records and receipts) and 2 (no log yet) read too
-        if !matches!(v.as_deref(), Some("1" | "2" | "3")) {
+        // schemas 1 (records and receipts), 2 (no log yet) and 3 (whole bundles) read too
+        let schema: i64 = v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
+        if v.as_deref() != Some(schema.to_string().as_str())
+            || !(1..=SCHEMA_VERSION).contains(&schema)
+        {
             return Err(LedgerError::Schema {
                 path: path.into(),
                 what: format!(
@@ -424,13 +430,12 @@ impl Ledger {
                 ),
             });
         }
-        if v.as_deref() == Some("3") {
+        if schema >= 3 {
             log::check_shape(&conn).map_err(|what| LedgerError::Schema {
                 path: path.into(),
                 what,
             })?;
         }
-        let schema = v.as_deref().and_then(|s| s.parse().ok()).unwrap_or(0);
         Ok(Ledger {
             conn,
             path: path.into(),
@@ -523,11 +528,12 @@ impl Ledger {
         let user: i64 = tx
             .query_row("PRAGMA user_version", [], |r| r.get(0))
             .map_err(sql)?;
-        // schema 1 (receipts only) and 2 (the store without its log) upgrade in place:
-        // the store's tables and the log are added, the log backfilled in store order; a
-        // newer schema than this pith knows is refused, never written
+        // schema 1 (receipts only), 2 (the store without its log) and 3 (bundles kept
+        // whole) upgrade in place: the store's tables and the log are added, the log
+        // backfilled in store order, bundles' references column added (the rows already
+        // stored stay whole); a newer schema than this pith knows is refused, never written
         match (v.as_deref(), user) {
-            (None, 0) | (Some("1"), 0) | (Some("2"), 2) => {}
+            (None, 0) | (Some("1"), 0) | (Some("2"), 2) | (Some("3"), 3) => {}
             (Some(s), u) if s == SCHEMA_VERSION.to_string() && u == SCHEMA_VERSION => {}
             (s, u) => {
                 return Err(LedgerError::Schema {
@@ -540,9 +546,21 @@ impl Ledger {
             }
         }
         tx.execute_batch(store::SCHEMA_V2).map_err(sql)?;
+        // schema 4: bundles may be kept by reference to stored events; older rows stay whole
+        let has_refs: bool = tx
+            .query_row(
+                "SELECT EXISTS (SELECT 1 FROM pragma_table_info('bundles') WHERE name = 'refs')",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        if !has_refs {
+            tx.execute_batch("ALTER TABLE bundles ADD COLUMN refs TEXT")
+                .map_err(sql)?;
+        }
         tx.execute_batch(log::SCHEMA_LOG).map_err(sql)?;
         // only an upgrade fills the log in: a schema 3 ledger missing a leaf is refused
-        if user < SCHEMA_VERSION {
+        if user < 3 {
             log::backfill(&tx).map_err(sql)?;
         }
         log::check_shape(&tx).map_err(|what| LedgerError::Schema {
@@ -872,11 +890,12 @@ impl Ledger {
                     ])
                     .map_err(sql)?;
                 }
+                let mut stored = Vec::with_capacity(rows.events.len());
                 for e in &rows.events {
-                    store::put_event(tx, e).map_err(sql)?;
+                    stored.push(store::put_event_seq(tx, e).map_err(sql)?.1);
                 }
                 if let Some(b) = &rows.bundle {
-                    store::put_bundle(tx, b, true).map_err(sql)?;
+                    store::put_bundle_of(tx, b, true, &stored).map_err(sql)?;
                 }
                 out.push(Ok(Issued {
                     pith_number: number,

@@ -41,7 +41,8 @@ CREATE TABLE IF NOT EXISTS bundles (
     pith_number TEXT NOT NULL,
     built_at TEXT NOT NULL,
     events_seq INTEGER NOT NULL,
-    bundle TEXT NOT NULL
+    bundle TEXT NOT NULL,
+    refs TEXT
 );
 CREATE INDEX IF NOT EXISTS bundles_number ON bundles(pith_number, seq);
 ";
@@ -90,6 +91,50 @@ impl StoredEvent {
     }
 }
 
+/// Which stored event version a bundle carries: its `event_id` and `signature_b64`.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct EventKey {
+    /// `event_id`.
+    pub event_id: String,
+    /// `signature.signature_b64`.
+    pub signature_b64: String,
+}
+
+impl EventKey {
+    /// The keys of the events in a bundle's `events`, in order (those without both
+    /// fields are left out: they cannot be stored events).
+    pub(crate) fn all_of(bundle: &Value) -> Vec<Self> {
+        let s = |v: Option<&Value>, k: &str| {
+            v.and_then(|x| x.get(k))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
+        bundle
+            .get("events")
+            .and_then(Value::as_array)
+            .map(|evs| {
+                evs.iter()
+                    .filter_map(|e| {
+                        Some(EventKey {
+                            event_id: s(Some(e), "event_id")?,
+                            signature_b64: s(e.get("signature"), "signature_b64")?,
+                        })
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl From<&StoredEvent> for EventKey {
+    fn from(e: &StoredEvent) -> Self {
+        EventKey {
+            event_id: e.event_id.clone(),
+            signature_b64: e.signature_b64.clone(),
+        }
+    }
+}
+
 /// A built bundle as the store keeps it.
 #[derive(Clone, Debug, Default)]
 pub struct StoredBundle {
@@ -101,6 +146,19 @@ pub struct StoredBundle {
     pub built_at: String,
     /// The whole bundle, canonical.
     pub text: String,
+    /// The events it carries: those the store holds are kept once, by reference.
+    pub events: Vec<EventKey>,
+    /// Its text already cut against the events signed with it ([`Self::cut_against`]).
+    pub(crate) spliced: Option<super::Spliced>,
+}
+
+impl StoredBundle {
+    /// Cut the copies of `events` (the canonical texts of the events signed with it,
+    /// stored in the same transaction) out of the text now, off the ledger's write path;
+    /// storing then only names their `seq`s.
+    pub(crate) fn cut_against(&mut self, events: &[&str]) {
+        self.spliced = super::splice::cut(&self.text, events);
+    }
 }
 
 /// What storing an event did.
@@ -117,6 +175,11 @@ pub enum Put {
 
 /// Store one event version on `conn` (inside the caller's transaction).
 pub(super) fn put_event(conn: &Connection, e: &StoredEvent) -> rusqlite::Result<Put> {
+    put_event_seq(conn, e).map(|(put, _)| put)
+}
+
+/// Store one event version on `conn` ([`put_event`]); also gives the version's `seq`.
+pub(super) fn put_event_seq(conn: &Connection, e: &StoredEvent) -> rusqlite::Result<(Put, i64)> {
     let new = conn
         .prepare_cached(
             "INSERT INTO events (event_id, subject, event_type, created_at) VALUES (?1, ?2, ?3, ?4) ON CONFLICT (event_id) DO NOTHING",
@@ -127,15 +190,23 @@ pub(super) fn put_event(conn: &Connection, e: &StoredEvent) -> rusqlite::Result<
             "INSERT INTO event_versions (event_id, public_key_fingerprint, signed_at, signature_b64, event) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (event_id, signature_b64) DO NOTHING",
         )?
         .execute(params![e.event_id, e.fingerprint, e.signed_at, e.signature_b64, e.text])?;
-    if version == 1 {
+    let seq = if version == 1 {
+        let seq = conn.last_insert_rowid();
         // the log's leaf, in the same transaction: nothing stored is left out of it
-        super::log::append(conn, conn.last_insert_rowid(), e)?;
-    }
-    Ok(match (new, version) {
+        super::log::append(conn, seq, e)?;
+        seq
+    } else {
+        conn.prepare_cached(
+            "SELECT seq FROM event_versions WHERE event_id = ?1 AND signature_b64 = ?2",
+        )?
+        .query_row(params![e.event_id, e.signature_b64], |r| r.get(0))?
+    };
+    let put = match (new, version) {
         (1, _) => Put::New,
         (_, 1) => Put::Resigned,
         _ => Put::Already,
-    })
+    };
+    Ok((put, seq))
 }
 
 /// Store one bundle on `conn`; false when it was already stored. `from_store`: it was
@@ -147,6 +218,31 @@ pub(super) fn put_bundle(
     b: &StoredBundle,
     from_store: bool,
 ) -> rusqlite::Result<bool> {
+    let held = held_versions(conn, &b.events)?;
+    let texts: Vec<&str> = held.iter().map(|(_, t)| t.as_str()).collect();
+    let seqs: Vec<i64> = held.iter().map(|(s, _)| *s).collect();
+    let spliced = super::splice::cut(&b.text, &texts);
+    put_bundle_as(conn, b, from_store, spliced.as_ref(), &seqs)
+}
+
+/// Store one bundle on `conn` ([`put_bundle`]) cut by [`StoredBundle::cut_against`]
+/// the events whose `seq`s are `seqs`, in the order they were given to it.
+pub(super) fn put_bundle_of(
+    conn: &Connection,
+    b: &StoredBundle,
+    from_store: bool,
+    seqs: &[i64],
+) -> rusqlite::Result<bool> {
+    put_bundle_as(conn, b, from_store, b.spliced.as_ref(), seqs)
+}
+
+fn put_bundle_as(
+    conn: &Connection,
+    b: &StoredBundle,
+    from_store: bool,
+    spliced: Option<&super::Spliced>,
+    seqs: &[i64],
+) -> rusqlite::Result<bool> {
     let covered: i64 = if from_store {
         conn.prepare_cached(
             "SELECT coalesce(max(v.seq), 0) FROM events e JOIN event_versions v ON v.event_id = e.event_id WHERE e.subject = ?1",
@@ -155,12 +251,56 @@ pub(super) fn put_bundle(
     } else {
         0
     };
+    let (text, refs) = match spliced.and_then(|s| Some((s.skeleton(), s.refs(seqs)?))) {
+        Some((skeleton, refs)) => (skeleton, Some(refs)),
+        None => (b.text.as_str(), None),
+    };
     let n = conn
         .prepare_cached(
-            "INSERT INTO bundles (bundle_sha256, pith_number, built_at, events_seq, bundle) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT (bundle_sha256) DO UPDATE SET events_seq = max(events_seq, excluded.events_seq) WHERE excluded.events_seq > events_seq",
+            "INSERT INTO bundles (bundle_sha256, pith_number, built_at, events_seq, bundle, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (bundle_sha256) DO UPDATE SET events_seq = max(events_seq, excluded.events_seq) WHERE excluded.events_seq > events_seq",
         )?
-        .execute(params![b.sha256, b.number, b.built_at, covered, b.text])?;
+        .execute(params![b.sha256, b.number, b.built_at, covered, text, refs])?;
     Ok(n == 1)
+}
+
+/// The `(seq, canonical text)` of those of `events` the store holds.
+fn held_versions(conn: &Connection, events: &[EventKey]) -> rusqlite::Result<Vec<(i64, String)>> {
+    let mut st = conn.prepare_cached(
+        "SELECT seq, event FROM event_versions WHERE event_id = ?1 AND signature_b64 = ?2",
+    )?;
+    let mut held = Vec::with_capacity(events.len());
+    for k in events {
+        if let Some(row) = st
+            .query_row(params![k.event_id, k.signature_b64], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?
+        {
+            held.push(row);
+        }
+    }
+    Ok(held)
+}
+
+/// A stored bundle's whole bytes: `text` as stored, with the event versions `refs`
+/// names put back (`refs` None: the text is whole).
+pub(super) fn joined(
+    conn: &Connection,
+    text: String,
+    refs: Option<&str>,
+) -> Result<String, String> {
+    let Some(refs) = refs else {
+        return Ok(text);
+    };
+    let mut st = conn
+        .prepare_cached("SELECT event FROM event_versions WHERE seq = ?1")
+        .map_err(|e| e.to_string())?;
+    super::splice::join(&text, refs, |seq| {
+        st.query_row(params![seq], |r| r.get(0))
+            .optional()
+            .map_err(|e| e.to_string())?
+            .ok_or_else(|| format!("it refers to event version {seq}, which is not stored"))
+    })
 }
 
 /// Which papers a walk of the store visits.
@@ -236,6 +376,8 @@ impl Ledger {
             number: b.number().to_string(),
             built_at: b.built_at().fmt_seconds(),
             text: canon::to_canonical_text(b.value()),
+            events: EventKey::all_of(b.value()),
+            spliced: None,
         };
         self.immediate(|c| put_bundle(c, &sb, from_store))
     }
@@ -363,19 +505,41 @@ impl Ledger {
         let sql = self.sql();
         let mut st = self
             .conn
-            .prepare_cached(
-                "SELECT b.seq, b.bundle FROM bundles b WHERE b.seq > ?1 AND b.seq = (SELECT max(c.seq) FROM bundles c WHERE c.pith_number = b.pith_number) ORDER BY b.seq LIMIT ?2",
-            )
+            .prepare_cached(&format!(
+                "SELECT b.seq, b.bundle, {} FROM bundles b WHERE b.seq > ?1 AND b.seq = (SELECT max(c.seq) FROM bundles c WHERE c.pith_number = b.pith_number) ORDER BY b.seq LIMIT ?2",
+                self.refs_column("b.")
+            ))
             .map_err(&sql)?;
         let mut rows = st.query(params![after, limit as i64]).map_err(&sql)?;
         let mut out = Vec::new();
         while let Some(r) = rows.next().map_err(&sql)? {
-            let (seq, text): (i64, String) = (r.get(0).map_err(&sql)?, r.get(1).map_err(&sql)?);
+            let seq: i64 = r.get(0).map_err(&sql)?;
+            let text = self.bundle_text(seq, r.get(1).map_err(&sql)?, r.get(2).map_err(&sql)?)?;
             let v = canon::parse(text.as_bytes())
                 .map_err(|e| self.corrupt(format!("stored bundle {seq}: {e}")))?;
             out.push((seq, v));
         }
         Ok(out)
+    }
+
+    /// Where a stored bundle's references are: `refs` from schema 4; none before.
+    fn refs_column(&self, table: &str) -> String {
+        if self.schema() >= 4 {
+            format!("{table}refs")
+        } else {
+            "NULL".into()
+        }
+    }
+
+    /// Stored bundle `seq`'s whole bytes (see [`joined`]).
+    fn bundle_text(
+        &self,
+        seq: i64,
+        text: String,
+        refs: Option<String>,
+    ) -> Result<String, LedgerError> {
+        joined(&self.conn, text, refs.as_deref())
+            .map_err(|e| self.corrupt(format!("stored bundle {seq}: {e}")))
     }
 
     /// Note that every bundle up to `seq` is in the published tree (never moves back).
@@ -460,6 +624,9 @@ impl Ledger {
         if self.schema() >= 3 {
             problems.extend(super::log::check_all(&self.conn, 5).map_err(&sql)?);
         }
+        if self.schema() >= 4 {
+            problems.extend(self.check_bundles(5)?);
+        }
         let receipts_without_event = q(
             "SELECT COUNT(*) FROM receipts r WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.event_id = r.event_id)",
         )?;
@@ -467,6 +634,46 @@ impl Ledger {
             problems,
             receipts_without_event,
         })
+    }
+
+    /// Every bundle kept by reference joins back to bytes that parse as a bundle of its
+    /// paper with its digest; at most `limit` problems are named, the rest counted.
+    fn check_bundles(&self, limit: usize) -> Result<Vec<String>, LedgerError> {
+        let sql = self.sql();
+        let mut st = self
+            .conn
+            .prepare("SELECT seq, bundle_sha256, pith_number, bundle, refs FROM bundles WHERE refs IS NOT NULL ORDER BY seq")
+            .map_err(&sql)?;
+        let mut rows = st.query([]).map_err(&sql)?;
+        let (mut problems, mut bad) = (Vec::new(), 0usize);
+        while let Some(r) = rows.next().map_err(&sql)? {
+            let (seq, sha, number): (i64, String, String) = (
+                r.get(0).map_err(&sql)?,
+                r.get(1).map_err(&sql)?,
+                r.get(2).map_err(&sql)?,
+            );
+            let refs: String = r.get(4).map_err(&sql)?;
+            let whole = joined(&self.conn, r.get(3).map_err(&sql)?, Some(&refs)).and_then(|t| {
+                let v = canon::parse(t.as_bytes()).map_err(|e| e.to_string())?;
+                let ok = v.get("pith_number").and_then(Value::as_str) == Some(number.as_str())
+                    && crate::sign::bundle::bundle_sha256(&v).hex() == sha;
+                ok.then_some(())
+                    .ok_or_else(|| "its joined bytes are not its bundle".to_owned())
+            });
+            if let Err(e) = whole {
+                bad += 1;
+                if bad <= limit {
+                    problems.push(format!("bundle {seq}: {e}"));
+                }
+            }
+        }
+        if bad > limit {
+            problems.push(format!(
+                "{} more bundle(s) that do not join back",
+                bad - limit
+            ));
+        }
+        Ok(problems)
     }
 
     /// Row counts of the store: (events, event versions, bundles).
@@ -604,18 +811,20 @@ impl Ledger {
         }
         let mut st = self
             .conn
-            .prepare("SELECT seq, events_seq, bundle FROM bundles ORDER BY seq")
+            .prepare(&format!(
+                "SELECT seq, events_seq, bundle, {} FROM bundles ORDER BY seq",
+                self.refs_column("")
+            ))
             .map_err(&sql)?;
         let mut rows = st.query([]).map_err(&sql)?;
         while let Some(r) = rows.next().map_err(&sql)? {
+            let seq: i64 = r.get(0).map_err(&sql)?;
+            let text = self.bundle_text(seq, r.get(2).map_err(&sql)?, r.get(3).map_err(&sql)?)?;
             let v = canon::object([
                 ("kind", "bundle".into()),
-                ("seq", r.get::<_, i64>(0).map_err(&sql)?.into()),
+                ("seq", seq.into()),
                 ("events_seq", r.get::<_, i64>(1).map_err(&sql)?.into()),
-                (
-                    "bundle",
-                    parse(&r.get::<_, String>(2).map_err(&sql)?, "bundle")?,
-                ),
+                ("bundle", parse(&text, "bundle")?),
             ]);
             each(&v).map_err(io)?;
             n += 1;
@@ -666,7 +875,7 @@ impl Ledger {
             if no == 1 {
                 // schema 2 exports hold the same lines (the log is made from the events)
                 if kind != EXPORT_FORMAT
-                    || !matches!(int("schema_version")?, 2 | super::SCHEMA_VERSION)
+                    || !(2..=super::SCHEMA_VERSION).contains(&int("schema_version")?)
                 {
                     return Err(bad(format!(
                         "expected the header {{\"kind\":\"{EXPORT_FORMAT}\",\"schema_version\":{}}}",
@@ -787,15 +996,29 @@ impl Ledger {
                         ))
                     })?;
                     let seq = int("seq")?;
+                    let whole = canon::to_canonical_text(ok.value());
+                    let held = held_versions(&tx, &EventKey::all_of(ok.value()))
+                        .map_err(|e| bad(e.to_string()))?;
+                    let texts: Vec<&str> = held.iter().map(|(_, t)| t.as_str()).collect();
+                    let seqs: Vec<i64> = held.iter().map(|(s, _)| *s).collect();
+                    let spliced = super::splice::cut(&whole, &texts);
+                    let (text, refs) = match spliced
+                        .as_ref()
+                        .and_then(|s| Some((s.skeleton(), s.refs(&seqs)?)))
+                    {
+                        Some((skeleton, refs)) => (skeleton, Some(refs)),
+                        None => (whole.as_str(), None),
+                    };
                     tx.execute(
-                        "INSERT INTO bundles (seq, bundle_sha256, pith_number, built_at, events_seq, bundle) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                        "INSERT INTO bundles (seq, bundle_sha256, pith_number, built_at, events_seq, bundle, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                         params![
                             seq,
                             crate::sign::bundle::bundle_sha256(ok.value()).hex(),
                             ok.number().to_string(),
                             ok.built_at().fmt_seconds(),
                             int("events_seq")?,
-                            canon::to_canonical_text(ok.value())
+                            text,
+                            refs
                         ],
                     )
                     .map_err(|e| bad(e.to_string()))?;
