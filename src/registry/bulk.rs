@@ -3,9 +3,10 @@
 //! Input is read in chunks of lines; each chunk is parsed and signed on `threads` worker
 //! threads and written in input order, so the output is byte-identical whatever the
 //! thread count. The ledger takes up to [`RECORDS_PER_TRANSACTION`] records per
-//! transaction; a transaction's records carry one time, read when it took the write lock
-//! (so concurrent issuers stay ordered); `--at` fixes one time for the whole run, which
-//! makes a run reproducible.
+//! transaction; records carry the time read when their batch took the write lock (so
+//! concurrent issuers stay ordered), and a batch goes on across a commit while no other
+//! writer commits in between; `--at` fixes one time for the whole run, which makes a run
+//! reproducible.
 
 use std::io::{BufRead, Write};
 
@@ -534,9 +535,10 @@ pub struct Signed {
 
 impl Issuer<'_> {
     /// One chunk: plan it against the ledger, then sign it on the worker threads while
-    /// this thread records and writes the previous chunk (`pending`); the chunk becomes
-    /// the new `pending`. Nothing is planned while a transaction about to commit still has
-    /// a chunk to record: every plan is recorded in the transaction that made it.
+    /// this thread records and writes the previous chunk (`pending`), committing the
+    /// transaction when it is full; the chunk becomes the new `pending`. A commit does
+    /// not stop the workers: the batch goes on in the next transaction unless another
+    /// writer committed in between, and then this chunk is planned and signed again.
     pub fn chunk(
         &mut self,
         ready: Vec<Ready>,
@@ -547,10 +549,7 @@ impl Issuer<'_> {
         each: &mut dyn FnMut(&Outcome),
     ) -> Result<(), BulkError> {
         let good = ready.iter().filter(|p| p.is_ok()).count();
-        let full = pending
-            .as_ref()
-            .is_some_and(|p| self.ledger.fills_transaction(p.ready.len()));
-        if full || self.opts.threads <= 1 {
+        if self.opts.threads <= 1 {
             self.drain(pending, name, out, sum, each)?;
         }
         let records: Vec<&Prepared> = ready
@@ -567,6 +566,7 @@ impl Issuer<'_> {
             }
         };
         drop(records);
+        let batch = self.ledger.batch();
         let (key, key_doc, opts) = (self.key, self.key_doc, self.opts);
         let pairs: Vec<(&Item, Option<&Plan>)> = ready
             .iter()
@@ -604,6 +604,13 @@ impl Issuer<'_> {
             }
         };
         drop(pairs);
+        if !self.ledger.holds_batch(batch) {
+            // another writer committed while the previous chunk's transaction ended: the
+            // plans this chunk was signed with are void; plan and sign it again (nothing
+            // is pending now, so this time it is planned in the transaction it ends in)
+            drop((plans, made));
+            return self.chunk(ready, pending, name, out, sum, each);
+        }
         *pending = Some(Signed { ready, plans, made });
         Ok(())
     }

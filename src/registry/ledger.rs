@@ -155,6 +155,8 @@ pub struct Ledger {
     held: Option<Held>,
     /// Records a bulk transaction may gather before it commits (0: every batch commits).
     hold_limit: usize,
+    /// Batches started so far (see [`Ledger::batch`]).
+    batches: u64,
     /// The schema it holds: [`SCHEMA_VERSION`] once opened for writing; an older one when
     /// opened read-only, which cannot upgrade it.
     schema: i64,
@@ -165,6 +167,10 @@ pub struct Ledger {
 #[derive(Clone, Debug)]
 struct Held {
     now: Timestamp,
+    /// `now` is the run's fixed time (`--at`), not the clock's.
+    fixed: bool,
+    /// Which batch this is: a new one each time a transaction starts afresh.
+    batch: u64,
     records: usize,
     planned: HashMap<String, (Sha256Digest, Timestamp)>,
 }
@@ -441,6 +447,7 @@ impl Ledger {
             path: path.into(),
             held: None,
             hold_limit: 0,
+            batches: 0,
             schema,
         })
     }
@@ -462,6 +469,7 @@ impl Ledger {
             path: path.into(),
             held: None,
             hold_limit: 0,
+            batches: 0,
             schema: SCHEMA_VERSION,
         };
         l.migrate()?;
@@ -493,6 +501,7 @@ impl Ledger {
             path: path.into(),
             held: None,
             hold_limit: 0,
+            batches: 0,
             schema: SCHEMA_VERSION,
         };
         l.migrate()?;
@@ -641,21 +650,78 @@ impl Ledger {
         Ok(())
     }
 
-    /// Whether recording `more` records would fill the held transaction (so that it
-    /// commits after them, and nothing more should be planned in it first).
-    pub(crate) fn fills_transaction(&self, more: usize) -> bool {
-        self.held
-            .as_ref()
-            .is_some_and(|h| h.records + more >= self.hold_limit)
+    /// Commit the held transaction once it holds [`Self::hold_transactions`] records, and
+    /// go on in a new one at once, so that plans made but not yet recorded stay good.
+    ///
+    /// They stay good only if no other writer committed between the two transactions:
+    /// `PRAGMA data_version`, read under the write lock before the commit and after the
+    /// next `BEGIN IMMEDIATE`, says so. Then the batch goes on (its outstanding plans are
+    /// recorded with the time they were made, which is still no later than anything
+    /// committed; new plans take the clock's time again). If another writer did commit,
+    /// the new transaction is given up and the batch ends: [`Self::holds_batch`] then
+    /// says its outstanding plans are void and must be made again.
+    pub(crate) fn commit_if_full(&mut self) -> Result<(), LedgerError> {
+        let Some(h) = &self.held else {
+            return Ok(());
+        };
+        if h.records < self.hold_limit {
+            return Ok(());
+        }
+        if self.hold_limit == 0 {
+            // not a bulk run: each batch is its own transaction, nothing goes on
+            return self.commit();
+        }
+        self.commit_and_go_on(|| {})
     }
 
-    /// Commit the held transaction once it holds [`Self::hold_transactions`] records.
-    /// Call it only with no plan outstanding (every [`Self::plan_batch`] recorded).
-    pub(crate) fn commit_if_full(&mut self) -> Result<(), LedgerError> {
-        match &self.held {
-            Some(h) if h.records >= self.hold_limit => self.commit(),
-            _ => Ok(()),
+    /// [`Self::commit_if_full`] once full; `between` runs between the commit and the next
+    /// `BEGIN IMMEDIATE` (the tests let another writer in there).
+    fn commit_and_go_on(&mut self, between: impl FnOnce()) -> Result<(), LedgerError> {
+        let version =
+            |c: &Connection| c.query_row("PRAGMA data_version", [], |r| r.get::<_, i64>(0));
+        let res = (|| {
+            let before = version(&self.conn)?;
+            self.conn.execute_batch("COMMIT")?;
+            between();
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+            Ok(before == version(&self.conn)?)
+        })();
+        match res {
+            Ok(true) => {
+                if let Some(h) = &mut self.held {
+                    h.records = 0;
+                    if !h.fixed {
+                        // never back, even if the clock steps back
+                        let t = Timestamp::now();
+                        if t.micros() > h.now.micros() {
+                            h.now = t;
+                        }
+                    }
+                }
+                Ok(())
+            }
+            Ok(false) => {
+                self.held = None;
+                self.conn.execute_batch("ROLLBACK").map_err(self.sql())
+            }
+            Err(e) => {
+                // the commit or the begin failed: nothing is held any more
+                if self.held.take().is_some() && !self.conn.is_autocommit() {
+                    let _ = self.conn.execute_batch("ROLLBACK");
+                }
+                Err(self.sql()(e))
+            }
         }
+    }
+
+    /// The batch the plans of [`Self::plan_batch`] belong to.
+    pub(crate) fn batch(&self) -> Option<u64> {
+        self.held.as_ref().map(|h| h.batch)
+    }
+
+    /// Whether plans made in `batch` can still be recorded (see [`Self::commit_if_full`]).
+    pub(crate) fn holds_batch(&self, batch: Option<u64>) -> bool {
+        batch.is_some() && self.batch() == batch
     }
 
     /// Issue many records in one transaction (bulk paths): [`Self::plan_batch`], let
@@ -697,8 +763,11 @@ impl Ledger {
                 .map_err(self.sql())?;
             // the issue time is read once the write lock is held, so concurrent issuers
             // on one ledger never reissue "before" a first issue another one committed
+            self.batches += 1;
             self.held = Some(Held {
                 now: at.copied().unwrap_or_else(Timestamp::now),
+                fixed: at.is_some(),
+                batch: self.batches,
                 records: 0,
                 planned: HashMap::new(),
             });
@@ -800,13 +869,12 @@ impl Ledger {
             path: path.clone(),
             cause: source,
         };
-        let Some(now) = self.held.as_ref().map(|h| h.now) else {
+        if self.held.is_none() {
             return Err(LedgerError::Schema {
                 path: path.clone(),
                 what: "internal: recording outside a transaction".into(),
             });
-        };
-        let now_text = now.fmt_micros();
+        }
         let tx = &self.conn;
         let mut out = Vec::with_capacity(records.len());
         {
@@ -844,6 +912,8 @@ impl Ledger {
                     continue;
                 };
                 let number = plan.number.to_string();
+                // the time the plan was made (the batch's when it was made)
+                let now_text = plan.now.fmt_micros();
                 // The first plan of a code in the transaction is the new one; a later plan
                 // of it finds no row when that first one was refused (not signed): it is
                 // then the first issue, and is recorded as one.
@@ -1331,4 +1401,56 @@ fn strip_version(id: &str) -> (String, Option<u32>) {
         }
     }
     (id.to_owned(), None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(id: &str) -> Prepared {
+        let text = std::fs::read_to_string("tests/data/pith-bundle-2605.18404v1.json").unwrap();
+        let b = canon::parse(text.as_bytes()).unwrap();
+        let mut r = b.get("canonical_record").unwrap().clone();
+        let src = r.as_object_mut().unwrap().get_mut("source").unwrap();
+        src.as_object_mut().unwrap().insert("id".into(), id.into());
+        Prepared::new(&r).unwrap()
+    }
+
+    #[test]
+    fn a_batch_goes_on_across_commits_unless_another_writer_came_between() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("l.sqlite");
+        let mut l = Ledger::open(&path).unwrap();
+        l.hold_transactions(2);
+        let (a, b) = (record("2605.00001"), record("2605.00002"));
+        let first = l.plan_batch(&[&a], None).unwrap();
+        let batch = l.batch();
+        assert!(batch.is_some());
+        // nobody else wrote: the same batch, its plans good, the time never back
+        l.commit_and_go_on(|| {}).unwrap();
+        assert!(l.holds_batch(batch));
+        assert!(!l.conn.is_autocommit());
+        let t0 = first[0].as_ref().unwrap().now;
+        let again = l.plan_batch(&[&b], None).unwrap();
+        assert!(again[0].as_ref().unwrap().now.micros() >= t0.micros());
+        // another writer committed between: the batch ends, its plans are void
+        let other = Connection::open(&path).unwrap();
+        l.commit_and_go_on(|| {
+            other
+                .execute("INSERT INTO meta (key, value) VALUES ('x', 'y')", [])
+                .unwrap();
+        })
+        .unwrap();
+        assert!(!l.holds_batch(batch));
+        assert_eq!(l.batch(), None);
+        assert!(l.conn.is_autocommit(), "the write lock is given up");
+        // the next plan starts a new batch, after the other writer
+        l.plan_batch(&[&b], None).unwrap();
+        assert!(l.batch().is_some() && !l.holds_batch(batch));
+        l.commit().unwrap();
+        let x: String = other
+            .query_row("SELECT value FROM meta WHERE key = 'x'", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(x, "y");
+    }
 }

@@ -144,7 +144,7 @@ pub struct StoredBundle {
     pub number: String,
     /// `built_at`.
     pub built_at: String,
-    /// The whole bundle, canonical.
+    /// The whole bundle, canonical (empty once [`Self::cut_against`] has cut it).
     pub text: String,
     /// The events it carries: those the store holds are kept once, by reference.
     pub events: Vec<EventKey>,
@@ -155,9 +155,12 @@ pub struct StoredBundle {
 impl StoredBundle {
     /// Cut the copies of `events` (the canonical texts of the events signed with it,
     /// stored in the same transaction) out of the text now, off the ledger's write path;
-    /// storing then only names their `seq`s.
+    /// storing then only names their `seq`s. The whole text is not kept once cut.
     pub(crate) fn cut_against(&mut self, events: &[&str]) {
         self.spliced = super::splice::cut(&self.text, events);
+        if self.spliced.is_some() {
+            self.text = String::new();
+        }
     }
 }
 
@@ -251,8 +254,15 @@ fn put_bundle_as(
     } else {
         0
     };
-    let (text, refs) = match spliced.and_then(|s| Some((s.skeleton(), s.refs(seqs)?))) {
-        Some((skeleton, refs)) => (skeleton, Some(refs)),
+    let (text, refs) = match spliced {
+        Some(s) => {
+            let refs = s.refs(seqs).ok_or_else(|| {
+                rusqlite::Error::ToSqlConversionFailure(
+                    "internal: a bundle cut against more events than were stored".into(),
+                )
+            })?;
+            (s.skeleton(), Some(refs))
+        }
         None => (b.text.as_str(), None),
     };
     let n = conn
