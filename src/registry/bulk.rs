@@ -347,17 +347,15 @@ fn make(
         sha256: bundle_digest.hex(),
         number: plan.number.to_string(),
         built_at: created.fmt_seconds(),
-        text: canon::into_text(line.clone()),
+        text: String::new(),
         events: rows.events.iter().map(Into::into).collect(),
         spliced: None,
     };
-    stored.cut_against(
-        &rows
-            .events
-            .iter()
-            .map(|e| e.text.as_str())
-            .collect::<Vec<_>>(),
-    );
+    let events: Vec<&str> = rows.events.iter().map(|e| e.text.as_str()).collect();
+    match std::str::from_utf8(&line) {
+        Ok(text) => stored.set_text_cut(text, &events),
+        Err(_) => stored.text = canon::into_text(line.clone()),
+    }
     rows.bundle = Some(stored);
     let event_row = rows.signatures.get(1).cloned().unwrap_or_default();
     for (label, digest) in [

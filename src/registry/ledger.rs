@@ -163,7 +163,8 @@ pub struct Ledger {
 }
 
 /// An open bulk transaction: the time it took the write lock, the records recorded in it,
-/// and every code planned in it (digest, `first_computed_at`), recorded yet or not.
+/// and every code planned in it and not yet committed (digest, `first_computed_at`, and
+/// the plan batch it was planned in), recorded yet or not.
 #[derive(Clone, Debug)]
 struct Held {
     now: Timestamp,
@@ -172,7 +173,12 @@ struct Held {
     /// Which batch this is: a new one each time a transaction starts afresh.
     batch: u64,
     records: usize,
-    planned: HashMap<String, (Sha256Digest, Timestamp)>,
+    planned: HashMap<String, (Sha256Digest, Timestamp, u64)>,
+    /// [`Ledger::plan_batch`] calls so far in the batch, and [`Ledger::record_batch`]
+    /// calls: plans are recorded in the order they were made, so the plans of call
+    /// `n > recorded` are still outstanding.
+    plan_calls: u64,
+    recorded: u64,
 }
 
 /// What issuing a record would do (see [`Ledger::plan`]).
@@ -690,6 +696,10 @@ impl Ledger {
             Ok(true) => {
                 if let Some(h) = &mut self.held {
                     h.records = 0;
+                    // what is committed the ledger now answers for; only the codes of
+                    // plans still outstanding are held, so a long run holds no more
+                    let recorded = h.recorded;
+                    h.planned.retain(|_, e| e.2 > recorded);
                     if !h.fixed {
                         // never back, even if the clock steps back
                         let t = Timestamp::now();
@@ -770,6 +780,8 @@ impl Ledger {
                 batch: self.batches,
                 records: 0,
                 planned: HashMap::new(),
+                plan_calls: 0,
+                recorded: 0,
             });
         }
         let res = self.plan_in_transaction(records);
@@ -788,6 +800,7 @@ impl Ledger {
         let out = self.rollback_on_error(res)?;
         if let Some(h) = &mut self.held {
             h.records += records.len();
+            h.recorded += 1;
         }
         Ok(out)
     }
@@ -816,7 +829,8 @@ impl Ledger {
                 what: "internal: planning outside a transaction".into(),
             });
         };
-        let (now, planned) = (&held.now, &mut held.planned);
+        held.plan_calls += 1;
+        let (now, planned, call) = (&held.now, &mut held.planned, held.plan_calls);
         let tx = &self.conn;
         let mut plans: Vec<Result<Plan, LedgerError>> = Vec::with_capacity(records.len());
         {
@@ -829,7 +843,7 @@ impl Ledger {
             for rec in records {
                 let (sha, number) = (rec.sha, rec.number.clone());
                 let existing: Option<(String, String)> = match planned.get(number.code.as_str()) {
-                    Some((h, f)) => Some((h.hex(), f.fmt_micros())),
+                    Some((h, f, _)) => Some((h.hex(), f.fmt_micros())),
                     None => find
                         .query_row(params![number.code], |r| Ok((r.get(0)?, r.get(1)?)))
                         .optional()
@@ -850,7 +864,8 @@ impl Ledger {
                 if let Ok(p) = &plan {
                     planned
                         .entry(rec.number.code.clone())
-                        .or_insert((rec.sha, p.first));
+                        .and_modify(|e| e.2 = call)
+                        .or_insert((rec.sha, p.first, call));
                 }
                 plans.push(plan);
             }
@@ -1433,6 +1448,15 @@ mod tests {
         let t0 = first[0].as_ref().unwrap().now;
         let again = l.plan_batch(&[&b], None).unwrap();
         assert!(again[0].as_ref().unwrap().now.micros() >= t0.micros());
+        // neither plan is recorded: both codes stay held across the commit
+        let held = |l: &Ledger| l.held.as_ref().map_or(0, |h| h.planned.len());
+        l.held.as_mut().unwrap().records = 2;
+        l.commit_and_go_on(|| {}).unwrap();
+        assert_eq!(held(&l), 2);
+        // once recorded and committed, a code is the ledger's to answer for, not held
+        l.held.as_mut().unwrap().recorded = 1;
+        l.commit_and_go_on(|| {}).unwrap();
+        assert_eq!(held(&l), 1);
         // another writer committed between: the batch ends, its plans are void
         let other = Connection::open(&path).unwrap();
         l.commit_and_go_on(|| {

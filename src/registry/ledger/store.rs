@@ -144,23 +144,26 @@ pub struct StoredBundle {
     pub number: String,
     /// `built_at`.
     pub built_at: String,
-    /// The whole bundle, canonical (empty once [`Self::cut_against`] has cut it).
+    /// The whole bundle, canonical (empty once [`Self::set_text_cut`] has cut it).
     pub text: String,
     /// The events it carries: those the store holds are kept once, by reference.
     pub events: Vec<EventKey>,
-    /// Its text already cut against the events signed with it ([`Self::cut_against`]).
+    /// Its text already cut against the events signed with it ([`Self::set_text_cut`]).
     pub(crate) spliced: Option<super::Spliced>,
 }
 
 impl StoredBundle {
-    /// Cut the copies of `events` (the canonical texts of the events signed with it,
-    /// stored in the same transaction) out of the text now, off the ledger's write path;
-    /// storing then only names their `seq`s. The whole text is not kept once cut.
-    pub(crate) fn cut_against(&mut self, events: &[&str]) {
-        self.spliced = super::splice::cut(&self.text, events);
-        if self.spliced.is_some() {
-            self.text = String::new();
-        }
+    /// Give it its canonical `text`, with the copies of `events` (the canonical texts of
+    /// the events signed with it, stored in the same transaction) cut out now, off the
+    /// ledger's write path; storing then only names their `seq`s. The whole text is kept
+    /// only when nothing could be cut.
+    pub(crate) fn set_text_cut(&mut self, text: &str, events: &[&str]) {
+        self.spliced = super::splice::cut(text, events);
+        self.text = if self.spliced.is_some() {
+            String::new()
+        } else {
+            text.to_owned()
+        };
     }
 }
 
@@ -228,7 +231,7 @@ pub(super) fn put_bundle(
     put_bundle_as(conn, b, from_store, spliced.as_ref(), &seqs)
 }
 
-/// Store one bundle on `conn` ([`put_bundle`]) cut by [`StoredBundle::cut_against`]
+/// Store one bundle on `conn` ([`put_bundle`]) cut by [`StoredBundle::set_text_cut`]
 /// the events whose `seq`s are `seqs`, in the order they were given to it.
 pub(super) fn put_bundle_of(
     conn: &Connection,
