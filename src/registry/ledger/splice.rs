@@ -201,7 +201,13 @@ pub(super) fn join(
             len: big(len)?,
         });
     }
-    let extra: usize = cuts.iter().map(|c| c.len).sum();
+    // a damaged `refs` may claim any length: each part is checked against its event, and
+    // nothing beyond what a bundle can be is allocated up front
+    let extra = cuts
+        .iter()
+        .map(|c| c.len)
+        .fold(0usize, usize::saturating_add)
+        .min(crate::registry::bulk::MAX_LINE);
     let mut out = String::with_capacity(skeleton.len() + extra);
     let mut from = 0;
     let mut held: Vec<(i64, String)> = Vec::new();
@@ -297,6 +303,8 @@ mod tests {
             "1,2,3,x",
             "9,1,0,4",
             "0,1,0,99999",
+            "0,1,0,9223372036854775807;0,1,0,9223372036854775807",
+            "0,1,18446744073709551615,2",
             "0,1,5,4;0,1,0,4;x",
         ] {
             assert!(join("{}", refs, ev).is_err(), "{refs:?} accepted");
