@@ -759,23 +759,43 @@ fn a_refused_import_leaves_an_older_ledger_as_it_was() {
     );
 }
 
-#[test]
-fn bundles_are_stored_by_reference_and_read_back_as_signed() {
-    let tmp = tempfile::tempdir().unwrap();
-    let db = tmp.path().join("a.sqlite");
-    let out = tmp.path().join("bundles.jsonl");
+/// Issue `input` to signed bundles, written to `out` and recorded in `db`.
+fn issue_bundles(input: &str, out: &Path, db: &Path) {
     issue(
         &[
-            "tests/data/arxiv/snapshot-head200.jsonl",
+            input,
             "--bundle",
             "--keyring",
             "keys.example",
             "--out",
             out.to_str().unwrap(),
         ],
-        &db,
+        db,
     )
     .success();
+}
+
+/// The bundles `registry export` reads back from `db`, in store order.
+fn exported_bundles(db: &Path) -> Vec<serde_json::Value> {
+    let out = pith()
+        .args(["registry", "export", "--registry", db.to_str().unwrap()])
+        .assert()
+        .success();
+    String::from_utf8(out.get_output().stdout.clone())
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .filter(|v| v["kind"] == "bundle")
+        .map(|v| v["bundle"].clone())
+        .collect()
+}
+
+#[test]
+fn bundles_are_stored_by_reference_and_read_back_as_signed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("a.sqlite");
+    let out = tmp.path().join("bundles.jsonl");
+    issue_bundles("tests/data/arxiv/snapshot-head200.jsonl", &out, &db);
     let written = std::fs::read(&out).unwrap();
     let n = written
         .split(|b| *b == b'\n')
@@ -794,19 +814,7 @@ fn bundles_are_stored_by_reference_and_read_back_as_signed() {
     );
     // read back (export) they are the bundles written, and they verify, in pith and in
     // the independent peer
-    let x = tmp.path().join("x.jsonl");
-    pith()
-        .args(["registry", "export", "--registry", db.to_str().unwrap()])
-        .args(["--out", x.to_str().unwrap()])
-        .assert()
-        .success();
-    let exported: Vec<serde_json::Value> = std::fs::read_to_string(&x)
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-        .filter(|v| v["kind"] == "bundle")
-        .map(|v| v["bundle"].clone())
-        .collect();
+    let exported = exported_bundles(&db);
     let issued: Vec<serde_json::Value> = std::str::from_utf8(&written)
         .unwrap()
         .lines()
@@ -875,23 +883,10 @@ fn bundles_are_stored_by_reference_and_read_back_as_signed() {
 fn a_schema_3_ledger_keeps_its_whole_bundles_and_stores_new_ones_by_reference() {
     let tmp = tempfile::tempdir().unwrap();
     let db = tmp.path().join("a.sqlite");
-    let bundle = |input: &str, out: &Path| {
-        issue(
-            &[
-                input,
-                "--bundle",
-                "--keyring",
-                "keys.example",
-                "--out",
-                out.to_str().unwrap(),
-            ],
-            &db,
-        )
-        .success();
-    };
-    bundle(
+    issue_bundles(
         "tests/data/arxiv/main-job.abs",
         &tmp.path().join("one.json"),
+        &db,
     );
     // as schema 3 wrote it: the bundle whole, no references column
     {
@@ -904,30 +899,18 @@ fn a_schema_3_ledger_keeps_its_whole_bundles_and_stores_new_ones_by_reference() 
         ))
         .unwrap();
     }
-    let read_back = |db: &Path| -> Vec<serde_json::Value> {
-        let out = pith()
-            .args(["registry", "export", "--registry", db.to_str().unwrap()])
-            .assert()
-            .success();
-        String::from_utf8(out.get_output().stdout.clone())
-            .unwrap()
-            .lines()
-            .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
-            .filter(|v| v["kind"] == "bundle")
-            .map(|v| v["bundle"].clone())
-            .collect()
-    };
     let one: serde_json::Value =
         serde_json::from_slice(&std::fs::read(tmp.path().join("one.json")).unwrap()).unwrap();
-    assert_eq!(read_back(&db), vec![one.clone()]);
-    bundle(
+    assert_eq!(exported_bundles(&db), vec![one.clone()]);
+    issue_bundles(
         "tests/data/arxiv/snapshot-head200.jsonl",
         &tmp.path().join("more.jsonl"),
+        &db,
     );
     assert_eq!(q(&db, "PRAGMA user_version"), 4);
     assert_eq!(q(&db, "SELECT COUNT(*) FROM bundles WHERE refs IS NULL"), 1);
     assert!(q(&db, "SELECT COUNT(*) FROM bundles WHERE refs IS NOT NULL") > 100);
-    assert_eq!(read_back(&db)[0], one);
+    assert_eq!(exported_bundles(&db)[0], one);
     pith()
         .args(["registry", "check", "--registry", db.to_str().unwrap()])
         .assert()

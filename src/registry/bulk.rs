@@ -348,7 +348,7 @@ fn make(
         number: plan.number.to_string(),
         built_at: created.fmt_seconds(),
         text: String::new(),
-        events: rows.events.iter().map(Into::into).collect(),
+        events: Vec::new(),
         spliced: None,
     };
     let events: Vec<&str> = rows.events.iter().map(|e| e.text.as_str()).collect();

@@ -126,15 +126,6 @@ impl EventKey {
     }
 }
 
-impl From<&StoredEvent> for EventKey {
-    fn from(e: &StoredEvent) -> Self {
-        EventKey {
-            event_id: e.event_id.clone(),
-            signature_b64: e.signature_b64.clone(),
-        }
-    }
-}
-
 /// A built bundle as the store keeps it.
 #[derive(Clone, Debug, Default)]
 pub struct StoredBundle {
@@ -146,7 +137,8 @@ pub struct StoredBundle {
     pub built_at: String,
     /// The whole bundle, canonical (empty once [`Self::set_text_cut`] has cut it).
     pub text: String,
-    /// The events it carries: those the store holds are kept once, by reference.
+    /// The events it carries, looked up in the store to keep them once, by reference;
+    /// not needed once [`Self::set_text_cut`] has cut it against them.
     pub events: Vec<EventKey>,
     /// Its text already cut against the events signed with it ([`Self::set_text_cut`]).
     pub(crate) spliced: Option<super::Spliced>,
@@ -224,10 +216,7 @@ pub(super) fn put_bundle(
     b: &StoredBundle,
     from_store: bool,
 ) -> rusqlite::Result<bool> {
-    let held = held_versions(conn, &b.events)?;
-    let texts: Vec<&str> = held.iter().map(|(_, t)| t.as_str()).collect();
-    let seqs: Vec<i64> = held.iter().map(|(s, _)| *s).collect();
-    let spliced = super::splice::cut(&b.text, &texts);
+    let (spliced, seqs) = cut_held(conn, &b.text, &b.events)?;
     put_bundle_as(conn, b, from_store, spliced.as_ref(), &seqs)
 }
 
@@ -257,17 +246,7 @@ fn put_bundle_as(
     } else {
         0
     };
-    let (text, refs) = match spliced {
-        Some(s) => {
-            let refs = s.refs(seqs).ok_or_else(|| {
-                rusqlite::Error::ToSqlConversionFailure(
-                    "internal: a bundle cut against more events than were stored".into(),
-                )
-            })?;
-            (s.skeleton(), Some(refs))
-        }
-        None => (b.text.as_str(), None),
-    };
+    let (text, refs) = columns(&b.text, spliced, seqs)?;
     let n = conn
         .prepare_cached(
             "INSERT INTO bundles (bundle_sha256, pith_number, built_at, events_seq, bundle, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT (bundle_sha256) DO UPDATE SET events_seq = max(events_seq, excluded.events_seq) WHERE excluded.events_seq > events_seq",
@@ -276,12 +255,16 @@ fn put_bundle_as(
     Ok(n == 1)
 }
 
-/// The `(seq, canonical text)` of those of `events` the store holds.
-fn held_versions(conn: &Connection, events: &[EventKey]) -> rusqlite::Result<Vec<(i64, String)>> {
+/// `text` cut against those of `events` the store holds, and their `seq`s in order.
+fn cut_held(
+    conn: &Connection,
+    text: &str,
+    events: &[EventKey],
+) -> rusqlite::Result<(Option<super::Spliced>, Vec<i64>)> {
     let mut st = conn.prepare_cached(
         "SELECT seq, event FROM event_versions WHERE event_id = ?1 AND signature_b64 = ?2",
     )?;
-    let mut held = Vec::with_capacity(events.len());
+    let mut held: Vec<(i64, String)> = Vec::with_capacity(events.len());
     for k in events {
         if let Some(row) = st
             .query_row(params![k.event_id, k.signature_b64], |r| {
@@ -292,7 +275,28 @@ fn held_versions(conn: &Connection, events: &[EventKey]) -> rusqlite::Result<Vec
             held.push(row);
         }
     }
-    Ok(held)
+    let texts: Vec<&str> = held.iter().map(|(_, t)| t.as_str()).collect();
+    let spliced = super::splice::cut(text, &texts);
+    Ok((spliced, held.into_iter().map(|(seq, _)| seq).collect()))
+}
+
+/// The `bundle` and `refs` columns of a bundle whose whole text is `whole`: the text
+/// as cut (`spliced`, against the event versions `seqs`) and its references, or the
+/// whole text and none.
+fn columns<'a>(
+    whole: &'a str,
+    spliced: Option<&'a super::Spliced>,
+    seqs: &[i64],
+) -> rusqlite::Result<(&'a str, Option<String>)> {
+    let Some(s) = spliced else {
+        return Ok((whole, None));
+    };
+    let refs = s.refs(seqs).ok_or_else(|| {
+        rusqlite::Error::ToSqlConversionFailure(
+            "internal: a bundle cut against more events than were stored".into(),
+        )
+    })?;
+    Ok((s.skeleton(), Some(refs)))
 }
 
 /// A stored bundle's whole bytes: `text` as stored, with the event versions `refs`
@@ -1010,18 +1014,10 @@ impl Ledger {
                     })?;
                     let seq = int("seq")?;
                     let whole = canon::to_canonical_text(ok.value());
-                    let held = held_versions(&tx, &EventKey::all_of(ok.value()))
+                    let (spliced, seqs) = cut_held(&tx, &whole, &EventKey::all_of(ok.value()))
                         .map_err(|e| bad(e.to_string()))?;
-                    let texts: Vec<&str> = held.iter().map(|(_, t)| t.as_str()).collect();
-                    let seqs: Vec<i64> = held.iter().map(|(s, _)| *s).collect();
-                    let spliced = super::splice::cut(&whole, &texts);
-                    let (text, refs) = match spliced
-                        .as_ref()
-                        .and_then(|s| Some((s.skeleton(), s.refs(&seqs)?)))
-                    {
-                        Some((skeleton, refs)) => (skeleton, Some(refs)),
-                        None => (whole.as_str(), None),
-                    };
+                    let (text, refs) =
+                        columns(&whole, spliced.as_ref(), &seqs).map_err(|e| bad(e.to_string()))?;
                     tx.execute(
                         "INSERT INTO bundles (seq, bundle_sha256, pith_number, built_at, events_seq, bundle, refs) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                         params![
